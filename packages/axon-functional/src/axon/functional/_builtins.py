@@ -1,0 +1,26 @@
+"""The built-in entries of axon-functional, registered through its own entry point."""
+
+from __future__ import annotations
+
+from . import activations, initializers, losses, metrics
+from .plugins import hookimpl
+
+
+@hookimpl
+def axon_activations():
+    return activations.BUILTINS
+
+
+@hookimpl
+def axon_initializers():
+    return initializers.BUILTINS
+
+
+@hookimpl
+def axon_losses():
+    return losses.BUILTINS
+
+
+@hookimpl
+def axon_metrics():
+    return metrics.BUILTINS

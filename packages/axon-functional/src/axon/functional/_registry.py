@@ -1,0 +1,237 @@
+"""Named-entry registries filled through pluggy hooks.
+
+Each axon package owns one :class:`PluginSystem` (its hook specs plus the plugins
+in its entry-point group) and a few :class:`Registry` objects on top of it
+("activations", "optimizers", ...). Built-in entries come through the same entry
+points as third-party ones, so every lookup exercises the plugin path.
+
+This module is vendored: identical copies live in ``axon.functional``,
+``axon.optim`` and ``axon.loggers`` because those packages depend on no sibling.
+``tests/meta`` checks that the copies stay identical; edit all three together.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import difflib
+import importlib.metadata
+import os
+import threading
+from collections.abc import Callable, Iterator, Mapping
+from types import ModuleType
+from typing import Any, Generic, TypeVar
+
+import pluggy
+
+T = TypeVar("T")
+
+#: Comma-separated entry-point names that no axon package will load.
+DISABLED_PLUGINS_ENV = "AXON_DISABLED_PLUGINS"
+
+
+class PluginError(Exception):
+    """A plugin could not be loaded or conflicts with another one."""
+
+
+class DuplicateNameError(PluginError):
+    """Two providers registered the same name in one registry."""
+
+
+class UnknownNameError(PluginError, LookupError):
+    """A name that no installed provider registered."""
+
+    def __str__(self) -> str:  # LookupError would repr() the message
+        return str(self.args[0])
+
+
+class PluginSystem:
+    """The pluggy manager of one axon package, created on first use.
+
+    Args:
+        project: the pluggy project name; plugins mark their hooks with
+            ``pluggy.HookimplMarker(project)``.
+        hookspecs: the module holding the package's hook specifications.
+        entry_point_group: the entry-point group plugins are registered under.
+    """
+
+    def __init__(self, project: str, hookspecs: ModuleType, entry_point_group: str):
+        self.project = project
+        self.hookspecs = hookspecs
+        self.entry_point_group = entry_point_group
+        self.generation = 0  # bumped on every change, so registries know to rebuild
+        self._manager: pluggy.PluginManager | None = None
+        self._providers: dict[str, str] = {}
+        self._lock = threading.RLock()
+
+    @property
+    def manager(self) -> pluggy.PluginManager:
+        with self._lock:
+            if self._manager is None:
+                self._manager = self._create_manager()
+                self.generation += 1
+            return self._manager
+
+    def _create_manager(self) -> pluggy.PluginManager:
+        manager = pluggy.PluginManager(self.project)
+        manager.add_hookspecs(self.hookspecs)
+        disabled = {n.strip() for n in os.environ.get(DISABLED_PLUGINS_ENV, "").split(",")}
+        for name in disabled - {""}:
+            manager.set_blocked(name)
+        self._providers = {}
+        for entry_point in importlib.metadata.entry_points(group=self.entry_point_group):
+            if manager.is_blocked(entry_point.name) or manager.has_plugin(entry_point.name):
+                continue
+            dist = _distribution_label(entry_point)
+            try:
+                plugin = entry_point.load()
+            except Exception as error:
+                raise PluginError(
+                    f"The axon plugin {entry_point.name!r} from distribution {dist} failed to "
+                    f"import ({entry_point.value!r} in entry-point group "
+                    f"{self.entry_point_group!r}): {type(error).__name__}: {error}. Fix or "
+                    f"uninstall that distribution, or skip it by setting "
+                    f"{DISABLED_PLUGINS_ENV}={entry_point.name}."
+                ) from error
+            manager.register(plugin, name=entry_point.name)
+            self._providers[entry_point.name] = f"{dist} ({entry_point.value})"
+        manager.check_pending()
+        return manager
+
+    def register(self, plugin: object, name: str | None = None) -> str:
+        """Register a plugin object or module by hand (tests, notebooks)."""
+        with self._lock:
+            registered = self.manager.register(plugin, name=name)
+            if registered is None:
+                raise PluginError(f"Plugin {name!r} is blocked by {DISABLED_PLUGINS_ENV}.")
+            self.manager.check_pending()
+            self.generation += 1
+            return registered
+
+    def unregister(self, name: str) -> None:
+        with self._lock:
+            self.manager.unregister(name=name)
+            self._providers.pop(name, None)
+            self.generation += 1
+
+    @contextlib.contextmanager
+    def temporary(self, plugin: object, name: str | None = None) -> Iterator[str]:
+        """Register ``plugin`` for the duration of a ``with`` block (for tests)."""
+        registered = self.register(plugin, name)
+        try:
+            yield registered
+        finally:
+            self.unregister(registered)
+
+    def reload(self) -> None:
+        """Forget every plugin and load the entry points again (after ``pip install``)."""
+        with self._lock:
+            self._manager = None
+            self.generation += 1
+
+    def provider(self, plugin_name: str) -> str:
+        """A human-readable label for a registered plugin: its distribution, if known."""
+        return self._providers.get(plugin_name, f"plugin {plugin_name!r}")
+
+    def collect(self, hook: str) -> Iterator[tuple[str, Mapping[str, Any]]]:
+        """Call every implementation of ``hook``, yielding ``(provider, entries)``."""
+        caller = getattr(self.manager.hook, hook)
+        for impl in caller.get_hookimpls():
+            entries = impl.function()
+            if entries is None:
+                continue
+            if not isinstance(entries, Mapping):
+                raise PluginError(
+                    f"Hook {hook} of {self.provider(impl.plugin_name)} returned "
+                    f"{type(entries).__name__}; it must return a mapping of names to entries."
+                )
+            yield self.provider(impl.plugin_name), entries
+
+
+class Registry(Generic[T]):
+    """Entries of one kind (``"activation"``, ``"optimizer"``...) looked up by name.
+
+    Built lazily from ``hook`` on first lookup and rebuilt whenever the plugin
+    system changes. A name registered twice is an error naming both providers.
+
+    Args:
+        plugins: the package's plugin system.
+        hook: the hook whose implementations return ``{name: entry}`` mappings.
+        kind: the singular noun used in messages, e.g. ``"activation"``.
+        validate: called on each entry; raises ``TypeError`` for a malformed one.
+    """
+
+    def __init__(
+        self,
+        plugins: PluginSystem,
+        hook: str,
+        kind: str,
+        validate: Callable[[str, Any], None] | None = None,
+    ):
+        self.plugins = plugins
+        self.hook = hook
+        self.kind = kind
+        self._validate = validate
+        self._entries: dict[str, tuple[T, str]] = {}
+        self._generation = -1
+
+    def _table(self) -> dict[str, tuple[T, str]]:
+        _ = self.plugins.manager  # loads the plugins (and bumps the generation) on first use
+        if self._generation != self.plugins.generation:
+            entries: dict[str, tuple[T, str]] = {}
+            for provider, mapping in self.plugins.collect(self.hook):
+                for name, entry in mapping.items():
+                    if name in entries:
+                        raise DuplicateNameError(
+                            f"The {self.kind} name {name!r} is registered twice: by "
+                            f"{entries[name][1]} and by {provider}. Uninstall one of them, "
+                            f"or disable one plugin with {DISABLED_PLUGINS_ENV}=<entry-point name>."
+                        )
+                    if self._validate is not None:
+                        self._validate(name, entry)
+                    entries[name] = (entry, provider)
+            self._entries, self._generation = entries, self.plugins.generation
+        return self._entries
+
+    def get(self, name: str) -> T:
+        """The entry registered under ``name``; unknown names suggest close matches."""
+        table = self._table()
+        if name in table:
+            return table[name][0]
+        raise UnknownNameError(self.unknown_message(name))
+
+    def unknown_message(self, name: object) -> str:
+        known = sorted(self._table())
+        close = difflib.get_close_matches(str(name), known, n=3, cutoff=0.6)
+        hint = f" Did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
+        return (
+            f"Unknown {self.kind} {name!r}.{hint} Known {self.kind}s: {', '.join(known)}. "
+            f"More can be added by plugins in the {self.plugins.entry_point_group!r} "
+            f"entry-point group."
+        )
+
+    def provider(self, name: str) -> str:
+        """Which distribution registered ``name``."""
+        self.get(name)
+        return self._table()[name][1]
+
+    def names(self) -> list[str]:
+        return sorted(self._table())
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._table()
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.names())
+
+    def __len__(self) -> int:
+        return len(self._table())
+
+    def __repr__(self) -> str:
+        return f"<Registry of {len(self)} {self.kind}s from {self.plugins.entry_point_group!r}>"
+
+
+def _distribution_label(entry_point: importlib.metadata.EntryPoint) -> str:
+    dist = getattr(entry_point, "dist", None)
+    if dist is None:
+        return "<unknown distribution>"
+    return f"{dist.metadata['Name']} {dist.version}"

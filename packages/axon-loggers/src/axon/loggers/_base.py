@@ -1,0 +1,205 @@
+"""The :class:`LoggerBase` class: input checks and lifecycle shared by every backend."""
+
+from __future__ import annotations
+
+import math
+import warnings
+from collections.abc import Mapping
+from types import TracebackType
+from typing import Any, ClassVar
+
+import numpy as np
+
+from . import _values
+from ._protocol import HParamValue
+
+#: The kinds of record a logger can be given, as named in ``supported_kinds``.
+ALL_KINDS = frozenset({"scalars", "histogram", "text", "image", "hparams"})
+
+
+class LoggerBase:
+    """A :class:`~axon.loggers.Logger` that checks inputs and leaves writing to subclasses.
+
+    Every public ``log_*`` method validates its arguments the same way for all
+    backends, then calls the matching ``_write_*`` hook:
+
+    * scalars must be Python, numpy or 0-d array numbers; an array raises a
+      ``ValueError`` naming the tag and its shape. NaN and infinity are logged as
+      they are, with one ``RuntimeWarning`` per tag and logger;
+    * histograms drop NaN and infinity (they cannot be binned), with one warning
+      per tag; an empty array raises ``ValueError``;
+    * images become ``uint8`` ``(height, width, channels)`` arrays;
+    * hyperparameters become plain ``bool``, ``int``, ``float`` or ``str``.
+
+    A subclass overrides the hooks for the kinds it can show and lists them in
+    :attr:`supported_kinds`; the other kinds are accepted, checked and ignored, so
+    the training loop can send every record to every logger. ``_flush`` and
+    ``_close`` release the destination. After :meth:`close`, logging raises
+    ``RuntimeError``; closing again does nothing.
+
+    Example:
+        >>> from axon.loggers import LoggerBase
+        >>> class ListLogger(LoggerBase):
+        ...     supported_kinds = frozenset({"scalars"})
+        ...     def __init__(self):
+        ...         super().__init__()
+        ...         self.records = []
+        ...     def _write_scalars(self, scalars, step):
+        ...         self.records.append((step, scalars))
+        >>> import numpy as np
+        >>> with ListLogger() as logger:
+        ...     logger.log_scalars({"loss": np.float32(0.5)}, step=3)
+        ...     logger.log_image("ignored", np.zeros((2, 2)), step=3)
+        >>> logger.records
+        [(3, {'loss': 0.5})]
+    """
+
+    #: The kinds this backend shows; others are validated and then ignored.
+    supported_kinds: ClassVar[frozenset[str]] = frozenset()
+
+    # Class-level defaults, so a subclass that never calls super().__init__() still works.
+    _closed: bool = False
+    _last_step: int | None = None
+    _warned_tags: frozenset[str] = frozenset()
+
+    # -- the Logger protocol ------------------------------------------------------------
+
+    def log_scalars(self, scalars: Mapping[str, Any], step: int) -> None:
+        """Record ``{tag: value}`` at ``step``."""
+        self._check_open()
+        step = _values.as_step(step)
+        values = _values.as_scalars(scalars)
+        for tag, value in values.items():
+            if not math.isfinite(value):
+                self._warn_once(
+                    tag, f"Scalar {tag!r} is {value} at step {step}; it is logged as it is."
+                )
+        self._write_scalars(values, step)
+        self._seen_step(step)
+
+    def log_histogram(self, tag: str, values: Any, step: int) -> None:
+        """Record the distribution of ``values`` (any shape) at ``step``."""
+        self._check_open()
+        step, tag = _values.as_step(step), _values.as_tag(tag)
+        array = _values.as_histogram_values(tag, values)
+        finite = np.isfinite(array)
+        if not finite.all():
+            self._warn_once(
+                tag,
+                f"Histogram {tag!r} has {int((~finite).sum())} NaN or infinite values at "
+                f"step {step}; they are left out of the histogram.",
+            )
+            array = array[finite]
+            if array.size == 0:
+                return
+        self._write_histogram(tag, array, step)
+        self._seen_step(step)
+
+    def log_text(self, tag: str, text: str, step: int) -> None:
+        """Record ``text`` at ``step``."""
+        self._check_open()
+        step, tag = _values.as_step(step), _values.as_tag(tag)
+        if not isinstance(text, str):
+            raise TypeError(f"Text {tag!r} must be a str, got {type(text).__name__}.")
+        self._write_text(tag, text, step)
+        self._seen_step(step)
+
+    def log_image(self, tag: str, image: Any, step: int) -> None:
+        """Record an ``HW``/``HWC`` image (``uint8``, or float in ``[0, 1]``) at ``step``."""
+        self._check_open()
+        step, tag = _values.as_step(step), _values.as_tag(tag)
+        self._write_image(tag, _values.as_image(tag, image), step)
+        self._seen_step(step)
+
+    def log_hparams(self, hparams: Mapping[str, Any], metrics: Mapping[str, Any]) -> None:
+        """Record the run's hyperparameters and final ``metrics``."""
+        self._check_open()
+        checked_hparams = _values.as_hparams(hparams)
+        checked_metrics = _values.as_scalars(metrics)
+        for tag, value in checked_metrics.items():
+            if not math.isfinite(value):
+                self._warn_once(tag, f"Metric {tag!r} is {value}; it is logged as it is.")
+        self._write_hparams(checked_hparams, checked_metrics)
+
+    def flush(self) -> None:
+        """Write everything logged so far to its destination."""
+        if not self._closed:
+            self._flush()
+
+    def close(self) -> None:
+        """Flush and release the destination; closing twice is allowed."""
+        if not self._closed:
+            try:
+                self._close()
+            finally:
+                self._closed = True
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+    @property
+    def last_step(self) -> int | None:
+        """The highest step logged so far, or ``None``."""
+        return self._last_step
+
+    def __enter__(self) -> LoggerBase:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    # -- hooks for subclasses; the defaults ignore the record -----------------------------
+
+    def _write_scalars(self, scalars: dict[str, float], step: int) -> None:
+        """Write checked scalars. Default: ignored (the backend does not show scalars)."""
+
+    def _write_histogram(self, tag: str, values: np.ndarray, step: int) -> None:
+        """Write a 1-D float64 array of finite values. Default: ignored."""
+
+    def _write_text(self, tag: str, text: str, step: int) -> None:
+        """Write a string. Default: ignored."""
+
+    def _write_image(self, tag: str, image: np.ndarray, step: int) -> None:
+        """Write a ``uint8`` ``(height, width, 1|3|4)`` image. Default: ignored."""
+
+    def _write_hparams(self, hparams: dict[str, HParamValue], metrics: dict[str, float]) -> None:
+        """Write checked hyperparameters and metrics. Default: ignored."""
+
+    def _flush(self) -> None:
+        """Push buffered records to the destination. Default: nothing to do."""
+
+    def _close(self) -> None:
+        """Flush and release the destination. Default: :meth:`_flush`."""
+        self._flush()
+
+    # -- helpers ------------------------------------------------------------------------
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise RuntimeError(
+                f"{self!r} is closed and cannot log any more. Create a new logger on the "
+                f"same destination to continue (pass purge_step= to resume a run exactly)."
+            )
+
+    def _seen_step(self, step: int) -> None:
+        if self._last_step is None or step > self._last_step:
+            self._last_step = step
+
+    def _warn_once(self, tag: str, message: str) -> None:
+        if tag in self._warned_tags:
+            return
+        self._warned_tags = self._warned_tags | {tag}
+        warnings.warn(
+            f"{type(self).__name__}: {message} This warning is shown once per tag.",
+            RuntimeWarning,
+            stacklevel=3,  # the caller of log_*
+        )
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}()"

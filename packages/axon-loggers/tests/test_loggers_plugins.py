@@ -1,0 +1,93 @@
+"""Lookup by name through the plugin registry, and third-party loggers."""
+
+from __future__ import annotations
+
+import pytest
+
+import axon.loggers
+from axon.loggers import LoggerBase
+from axon.loggers.plugins import DuplicateNameError, UnknownNameError, hookimpl, loggers, system
+
+
+class MemoryLogger(LoggerBase):
+    supported_kinds = frozenset({"scalars"})
+
+    def __init__(self, *, capacity: int = 10):
+        super().__init__()
+        self.capacity = capacity
+        self.points: list[tuple[int, dict]] = []
+
+    def _write_scalars(self, scalars, step):
+        self.points = [*self.points, (step, scalars)][-self.capacity :]
+
+
+class MemoryPlugin:
+    @hookimpl
+    def axon_loggers(self):
+        return {"memory": MemoryLogger}
+
+
+def test_builtin_names_come_from_the_entry_point():
+    assert axon.loggers.names() == ["console", "csv", "jsonl", "tensorboard"]
+    assert axon.loggers.get("csv") is axon.loggers.CSVLogger
+    assert loggers.provider("tensorboard").startswith(f"axon-loggers {axon.loggers.__version__}")
+
+
+def test_create_calls_the_factory_with_the_options(tmp_path):
+    with axon.loggers.create("tensorboard", logdir=tmp_path, purge_step=3) as logger:
+        assert isinstance(logger, axon.loggers.TensorBoardLogger)
+        assert logger.purge_step == 3
+
+
+def test_a_misspelt_name_suggests_the_right_one():
+    with pytest.raises(UnknownNameError, match="Did you mean 'tensorboard'") as caught:
+        axon.loggers.create("tensorbord", logdir="unused")
+    assert isinstance(caught.value, LookupError)
+
+
+def test_a_third_party_logger_is_usable_by_name():
+    with system.temporary(MemoryPlugin(), name="memory-plugin"):
+        assert "memory" in axon.loggers.names()
+        logger = axon.loggers.create("memory", capacity=2)
+        for step in range(3):
+            logger.log_scalars({"loss": float(step)}, step)
+        assert logger.points == [(1, {"loss": 1.0}), (2, {"loss": 2.0})]
+    assert "memory" not in axon.loggers.names()
+
+
+def test_a_duplicate_name_names_both_providers():
+    class Impostor:
+        @hookimpl
+        def axon_loggers(self):
+            return {"csv": MemoryLogger}
+
+    with system.temporary(Impostor(), name="impostor"), pytest.raises(DuplicateNameError) as caught:
+        axon.loggers.get("csv")
+    message = str(caught.value)
+    assert "'csv'" in message and "axon-loggers" in message and "'impostor'" in message
+
+
+def test_a_factory_that_returns_no_logger_is_reported():
+    class Broken:
+        @hookimpl
+        def axon_loggers(self):
+            return {"broken": lambda **options: object()}
+
+    with (
+        system.temporary(Broken(), name="broken-plugin"),
+        pytest.raises(TypeError, match=r"'broken'.*lacks the methods"),
+    ):
+        axon.loggers.create("broken")
+
+
+def test_a_non_callable_entry_is_rejected():
+    class NotAFactory:
+        @hookimpl
+        def axon_loggers(self):
+            return {"oops": 42}
+
+    with (
+        system.temporary(NotAFactory(), name="oops-plugin"),
+        pytest.raises(TypeError, match=r"'oops'.*factory"),
+    ):
+        axon.loggers.get("oops")

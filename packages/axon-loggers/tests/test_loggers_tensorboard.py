@@ -1,0 +1,161 @@
+"""TensorBoardLogger, read back with TensorBoard's EventAccumulator."""
+
+from __future__ import annotations
+
+import io
+
+import numpy as np
+import pytest
+from PIL import Image
+from tensorboard.plugins.hparams import plugin_data_pb2
+from tensorboard.util import tensor_util
+
+from axon.loggers import LogPathError, TensorBoardLogger
+
+
+def scalar_points(run, tag):
+    return [(event.step, event.value) for event in run.Scalars(tag)]
+
+
+def test_scalars_are_read_back_at_their_steps_with_their_tags(tmp_path, read_run):
+    with TensorBoardLogger(tmp_path) as logger:
+        for step in range(3):
+            logger.log_scalars({"train/loss": 1.0 / (step + 1), "lr": np.float32(0.5)}, step)
+    run = read_run(tmp_path)
+    assert sorted(run.Tags()["scalars"]) == ["lr", "train/loss"]
+    assert scalar_points(run, "train/loss") == [
+        (0, pytest.approx(1.0)),
+        (1, pytest.approx(0.5)),
+        (2, pytest.approx(1 / 3)),
+    ]
+    assert scalar_points(run, "lr") == [(0, 0.5), (1, 0.5), (2, 0.5)]
+
+
+def test_flush_puts_every_event_on_disk_before_returning(tmp_path, read_run):
+    # tensorboardX's SummaryWriter.flush() can return while events still wait in its
+    # queue; ours must not lose the tail.
+    logger = TensorBoardLogger(tmp_path, flush_secs=3600)
+    for step in range(500):
+        logger.log_scalars({"x": float(step)}, step)
+    logger.flush()
+    assert len(read_run(tmp_path).Scalars("x")) == 500
+    logger.close()
+
+
+def test_histogram_text_and_image_are_read_back(tmp_path, read_run):
+    values = np.arange(-50, 50, dtype=np.float32).reshape(10, 10)
+    rgb = np.zeros((4, 5, 3), np.uint8)
+    rgb[..., 0] = 255
+    rgb[1, 2] = (10, 20, 30)
+    gray = np.linspace(0.0, 1.0, 12).reshape(3, 4)
+    with TensorBoardLogger(tmp_path) as logger:
+        logger.log_histogram("dense/kernel", values, step=7)
+        logger.log_text("notes", "warm-up done", step=7)
+        logger.log_image("samples/rgb", rgb, step=7)
+        logger.log_image("samples/gray", gray, step=8)
+    run = read_run(tmp_path)
+
+    (histogram,) = run.Histograms("dense/kernel")
+    assert histogram.step == 7
+    stats = histogram.histogram_value
+    assert (stats.num, stats.min, stats.max, stats.sum) == (100, -50, 49, float(values.sum()))
+    assert sum(stats.bucket) == 100
+
+    (text,) = run.Tensors("notes")  # the caller's tag, without tensorboardX's suffix
+    assert text.step == 7
+    assert tensor_util.make_ndarray(text.tensor_proto).tolist() == [b"warm-up done"]
+
+    (rgb_event,) = run.Images("samples/rgb")
+    assert (rgb_event.step, rgb_event.height, rgb_event.width) == (7, 4, 5)
+    decoded = np.asarray(Image.open(io.BytesIO(rgb_event.encoded_image_string)))
+    np.testing.assert_array_equal(decoded, rgb)
+
+    (gray_event,) = run.Images("samples/gray")
+    decoded = np.asarray(Image.open(io.BytesIO(gray_event.encoded_image_string)))
+    np.testing.assert_array_equal(decoded, np.rint(gray * 255).astype(np.uint8))
+
+
+def test_hparams_are_written_into_the_same_run_with_the_final_metric(tmp_path, read_run):
+    with TensorBoardLogger(tmp_path) as logger:
+        for step in range(5):
+            logger.log_scalars({"val/accuracy": step / 10}, step)
+        logger.log_hparams(
+            {"lr": 1e-3, "batch_size": np.int64(32), "optimizer": "adam", "nesterov": True},
+            {"val/accuracy": 0.4, "hparam/final_loss": 0.125},
+        )
+    assert [path for path in tmp_path.iterdir() if path.is_dir()] == []  # no extra sub-run
+
+    run = read_run(tmp_path)
+    content = run.PluginTagToContent("hparams")
+    assert set(content) == {
+        "_hparams_/experiment",
+        "_hparams_/session_start_info",
+        "_hparams_/session_end_info",
+    }
+    start = plugin_data_pb2.HParamsPluginData.FromString(
+        content["_hparams_/session_start_info"]
+    ).session_start_info
+    assert start.hparams["lr"].number_value == pytest.approx(1e-3)
+    assert start.hparams["batch_size"].number_value == 32
+    assert start.hparams["optimizer"].string_value == "adam"
+    assert start.hparams["nesterov"].bool_value is True
+    experiment = plugin_data_pb2.HParamsPluginData.FromString(
+        content["_hparams_/experiment"]
+    ).experiment
+    assert {info.name.tag for info in experiment.metric_infos} == {
+        "val/accuracy",
+        "hparam/final_loss",
+    }
+    # An already logged metric is not duplicated; a new one is recorded at the last step.
+    assert scalar_points(run, "val/accuracy")[-1] == (4, pytest.approx(0.4))
+    assert len(run.Scalars("val/accuracy")) == 5
+    assert scalar_points(run, "hparam/final_loss") == [(4, 0.125)]
+
+
+def test_purge_step_leaves_each_step_once_after_a_resume(tmp_path, read_run):
+    with TensorBoardLogger(tmp_path) as logger:
+        for step in range(10):
+            logger.log_scalars({"loss": float(step)}, step)
+    # Resume from a checkpoint taken at step 5, right away (same second: file names
+    # must not collide).
+    with TensorBoardLogger(tmp_path, purge_step=5) as logger:
+        for step in range(5, 10):
+            logger.log_scalars({"loss": 100.0 + step}, step)
+    assert len(list(tmp_path.glob("events.out.tfevents.*"))) == 2
+
+    points = scalar_points(read_run(tmp_path), "loss")
+    assert [step for step, _ in points] == list(range(10))
+    assert [value for _, value in points] == [0, 1, 2, 3, 4, 105, 106, 107, 108, 109]
+
+
+def test_reopening_without_purge_step_keeps_the_earlier_events(tmp_path, read_run):
+    with TensorBoardLogger(tmp_path) as logger:
+        logger.log_scalars({"loss": 1.0}, 0)
+    with TensorBoardLogger(tmp_path) as logger:
+        logger.log_scalars({"loss": 2.0}, 1)
+    assert scalar_points(read_run(tmp_path), "loss") == [(0, 1.0), (1, 2.0)]
+
+
+def test_nan_scalar_is_recorded_and_warns(tmp_path, read_run):
+    with TensorBoardLogger(tmp_path) as logger, pytest.warns(RuntimeWarning, match="'loss'"):
+        logger.log_scalars({"loss": float("nan")}, 0)
+    ((step, value),) = scalar_points(read_run(tmp_path), "loss")
+    assert step == 0 and np.isnan(value)
+
+
+def test_logdir_under_a_regular_file_raises_a_clear_error(tmp_path):
+    blocker = tmp_path / "not-a-directory"
+    blocker.write_text("")
+    with pytest.raises(LogPathError, match="not-a-directory") as caught:
+        TensorBoardLogger(blocker / "run")
+    assert "TensorBoard logdir" in str(caught.value)
+    assert "writable" in str(caught.value)
+
+
+def test_logging_after_close_raises_but_closing_again_is_fine(tmp_path):
+    logger = TensorBoardLogger(tmp_path)
+    logger.close()
+    logger.close()
+    logger.flush()
+    with pytest.raises(RuntimeError, match="closed"):
+        logger.log_scalars({"loss": 1.0}, 0)

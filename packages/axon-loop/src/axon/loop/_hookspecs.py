@@ -1,0 +1,27 @@
+"""Hook specifications of axon-loop (entry-point group ``axon.loop``)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import pluggy
+
+hookspec = pluggy.HookspecMarker("axon.loop")
+
+
+@hookspec
+def axon_checkpoint_backends() -> Mapping[str, Callable[..., Any]]:
+    """Checkpoint backend factories ``factory(path, *, keep=None) -> backend``, by name.
+
+    A backend has ``save(step, tree, metadata)``, ``restore(step=None, *, like)``,
+    ``steps()`` and ``close()`` (see ``axon.loop.checkpoint.CheckpointBackend``).
+    """
+
+
+@hookspec
+def axon_handlers() -> Mapping[str, Callable[..., Any]]:
+    """Loop extensions ``fn(loop, *args, **options) -> Loop``, by name.
+
+    Used as ``loop.attach(name, ...)``; ``fn`` usually calls ``loop.handle_event``.
+    """

@@ -1,0 +1,125 @@
+"""Turn what the user passed (names, objects) into the JAX contracts the loop runs on.
+
+Names are looked up in the registry of the package that owns them; if that
+package is not installed, the error says which one to install. Objects are
+accepted by contract, never by class: a model is an ``(init_fn, apply_fn)`` pair
+(or has ``as_functions()``), an optimizer is any ``optax.GradientTransformation``.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable
+from typing import Any
+
+import jax.numpy as jnp
+import optax
+from axon.functional import losses as functional_losses
+from axon.functional import metrics as functional_metrics
+
+ModelFunctions = tuple[Callable[..., Any], Callable[..., Any]]
+
+
+def _needs(package: str, module: str, what: str, alternative: str) -> Any:
+    try:
+        return importlib.import_module(module)
+    except ImportError:
+        raise ImportError(
+            f"{what} needs the {package} package, which is not installed: "
+            f"pip install {package}. Or {alternative}."
+        ) from None
+
+
+def resolve_model(model: Any) -> ModelFunctions:
+    """``(init_fn, apply_fn)`` from an axon.model graph or any such pair."""
+    as_functions = getattr(model, "as_functions", None)
+    if callable(as_functions):
+        return as_functions()
+    if isinstance(model, tuple) and len(model) == 2 and callable(model[1]):
+        if model[0] is None or callable(model[0]):  # None: apply-only, for evaluation
+            return model
+    raise TypeError(
+        f"A model must be an axon.model graph or a pair (init_fn, apply_fn) with "
+        f"init_fn(key, inputs) -> model_state and apply_fn(model_state, inputs, *, mode, key) "
+        f"-> (prediction, new_state); got {type(model).__name__}."
+    )
+
+
+def resolve_loss(loss: Any) -> Callable[[Any, Any], Any]:
+    """A scalar loss ``fn(y_true, y_pred)`` from a name, a function or ``[(loss, weight), ...]``.
+
+    Named losses are called with ``reduction="mean"``; a function returning
+    per-example values is averaged. A list weights one loss per model output
+    (``y_true`` and ``y_pred`` are then sequences of the same length).
+    """
+    if isinstance(loss, str):
+        fn = functional_losses.get(loss)
+        return lambda y_true, y_pred: fn(y_true, y_pred, reduction="mean")
+    if isinstance(loss, (list, tuple)):
+        weighted = [(resolve_loss(item), float(weight)) for item, weight in loss]
+
+        def combined(y_true: Any, y_pred: Any) -> Any:
+            if len(y_true) != len(weighted) or len(y_pred) != len(weighted):
+                raise ValueError(
+                    f"{len(weighted)} (loss, weight) pairs were given, but the targets have "
+                    f"{len(y_true)} and the predictions {len(y_pred)} entries."
+                )
+            return sum(w * fn(t, p) for (fn, w), t, p in zip(weighted, y_true, y_pred, strict=True))
+
+        return combined
+    if callable(loss):
+        return lambda y_true, y_pred: jnp.mean(loss(y_true, y_pred))
+    raise TypeError(
+        f"A loss is a name such as 'categorical_cross_entropy', a function "
+        f"fn(y_true, y_pred), or a list of (loss, weight); got {type(loss).__name__}."
+    )
+
+
+def resolve_metric(metric: Any) -> Callable[..., Any]:
+    if isinstance(metric, str):
+        return functional_metrics.get(metric)
+    if callable(metric):
+        return metric
+    raise TypeError(
+        f"A metric is a name such as 'accuracy' or a function fn(y_true, y_pred); got "
+        f"{type(metric).__name__}."
+    )
+
+
+def resolve_optimizer(optimizer: Any) -> optax.GradientTransformation:
+    if isinstance(optimizer, optax.GradientTransformation):
+        return optimizer
+    if isinstance(optimizer, str):
+        optim = _needs(
+            "axon-optim",
+            "axon.optim",
+            f"The optimizer name {optimizer!r}",
+            "pass an optax.GradientTransformation such as optax.adam(1e-3)",
+        )
+        return optim.get(optimizer)
+    raise TypeError(
+        f"An optimizer is a name such as 'adam' or an optax.GradientTransformation; got "
+        f"{type(optimizer).__name__}."
+    )
+
+
+def resolve_logger(logger: Any, options: dict[str, Any]) -> Any:
+    if isinstance(logger, str):
+        loggers = _needs(
+            "axon-loggers",
+            "axon.loggers",
+            f"The logger name {logger!r}",
+            "pass an object with log_scalars(scalars, step), flush() and close()",
+        )
+        return loggers.create(logger, **options)
+    if options:
+        raise TypeError(
+            f"Options {sorted(options)} apply only when the logger is given by name."
+        )
+    missing = [m for m in ("log_scalars", "flush", "close") if not callable(getattr(logger, m, None))]
+    if missing:
+        raise TypeError(
+            f"{type(logger).__name__} is not a logger: it lacks {missing}. A logger has "
+            f"log_scalars(scalars, step), flush() and close() (see axon.loggers.Logger)."
+        )
+    return logger

@@ -1,0 +1,69 @@
+"""``State``: everything a running loop knows, handed to every handler."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from ._events import PER_EPOCH_EVENTS, Event
+
+
+@dataclass
+class State:
+    """The state of a loop run (``Axon.Loop.State``), mutable while the run goes on.
+
+    Attributes:
+        step_state: the pytree the step function carries (for a trainer: model state,
+            optimizer state, PRNG key, last loss and predictions).
+        epoch: the current epoch, counted from 0.
+        max_epoch: the number of epochs of this run.
+        iteration: iterations completed in total across epochs.
+        max_iteration: iterations per epoch, or ``None`` for the whole data.
+        metrics: the current epoch's metric values by name, as device arrays
+            (reading one with ``float()`` is the only host sync).
+        history: completed epochs' metrics, ``{epoch: {name: value}}``.
+        times: seconds spent in each completed epoch.
+        handler_metadata: a place for handlers to keep their own state.
+        event_counts: how many times each event fired (iteration events also per epoch).
+        status: ``"running"``, then ``"completed"`` or ``"halted"``.
+    """
+
+    step_state: Any
+    epoch: int = 0
+    max_epoch: int = 1
+    iteration: int = 0
+    max_iteration: int | None = None
+    metrics: dict[str, Any] = field(default_factory=dict)
+    history: dict[int, dict[str, Any]] = field(default_factory=dict)
+    times: dict[int, float] = field(default_factory=dict)
+    handler_metadata: dict[str, Any] = field(default_factory=dict)
+    event_counts: dict[str, Any] = field(default_factory=dict)
+    status: str = "running"
+
+    def count(self, event: Event, scope: str = "total") -> int:
+        """How many times ``event`` fired, in total or (iteration events) this epoch."""
+        counts = self.event_counts.get(event.value, 0)
+        if isinstance(counts, dict):
+            return counts[scope]
+        return counts
+
+    def count_in_epoch(self) -> int:
+        """Iterations completed in the current epoch."""
+        return self.count(Event.ITERATION_COMPLETED, "epoch")
+
+    def record(self, event: Event) -> None:
+        if event in PER_EPOCH_EVENTS:
+            counts = self.event_counts.setdefault(event.value, {"total": 0, "epoch": 0})
+            counts["total"] += 1
+            counts["epoch"] += 1
+        else:
+            self.event_counts[event.value] = self.event_counts.get(event.value, 0) + 1
+
+    def start_epoch(self) -> None:
+        for event in PER_EPOCH_EVENTS:
+            if event.value in self.event_counts:
+                self.event_counts[event.value]["epoch"] = 0
+
+    def metric_values(self) -> dict[str, float]:
+        """The current metrics as Python floats (this reads them from the device)."""
+        return {name: float(value) for name, value in self.metrics.items()}

@@ -1,0 +1,187 @@
+"""Supervised steps and loops: ``train_step``, ``eval_step``, ``trainer``, ``evaluator``.
+
+A model state is either an object with ``params`` and ``state`` attributes and a
+``replace(params=..., state=...)`` method (``axon.model.ModelState``) or any
+pytree of parameters, all of them trained.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import optax
+
+from ._console import log_progress
+from ._loop import Loop
+from ._resolve import resolve_loss, resolve_model, resolve_optimizer
+
+StepPair = tuple[Callable[[Any, Any], Any], Callable[[Any, Any], Any]]
+
+
+def split_batch(batch: Any) -> tuple[Any, Any]:
+    """``(inputs, targets)`` from a batch given as a pair or a dict with those keys."""
+    if isinstance(batch, dict) and "inputs" in batch and "targets" in batch:
+        return batch["inputs"], batch["targets"]
+    if isinstance(batch, (tuple, list)) and len(batch) == 2:
+        return batch[0], batch[1]
+    raise TypeError(
+        f"Supervised loops expect each batch as (inputs, targets) or "
+        f"{{'inputs': ..., 'targets': ...}}; got {type(batch).__name__}"
+        + (f" of length {len(batch)}" if isinstance(batch, (tuple, list)) else "")
+        + "."
+    )
+
+
+def _params(model_state: Any) -> Any:
+    return model_state.params if hasattr(model_state, "params") else model_state
+
+
+def _with(model_state: Any, params: Any, layer_state: Any) -> Any:
+    if hasattr(model_state, "params"):
+        return model_state.replace(params=params, state=layer_state)
+    return params
+
+
+def _layer_state(model_state: Any) -> Any:
+    return getattr(model_state, "state", None)
+
+
+def train_step(model: Any, loss: Any, optimizer: Any, *, seed: int = 0) -> StepPair:
+    """``(init_fn, step_fn)`` for supervised training with gradients from ``loss``.
+
+    ``init_fn(batch, init_state)`` initializes the model (or keeps a given model
+    state) and the optimizer; ``step_fn(batch, step_state)`` runs one update.
+    The step state holds ``model_state``, ``optimizer_state``, ``key``, ``loss``,
+    ``y_true`` and ``y_pred``.
+    """
+    init_model, apply_model = resolve_model(model)
+    loss_fn = resolve_loss(loss)
+    optimizer = resolve_optimizer(optimizer)
+
+    def init_fn(batch: Any, init_state: Any) -> dict[str, Any]:
+        inputs, targets = split_batch(batch)
+        init_key, step_key = jax.random.split(jax.random.key(seed))
+        if isinstance(init_state, dict) and "model_state" in init_state:
+            return init_state  # a full step state, e.g. from a checkpoint
+        if init_state is not None:
+            model_state = init_state  # a trained or partly trained model state
+        elif init_model is None:
+            raise ValueError("This model has no init_fn: pass its model state to run().")
+        else:
+            model_state = init_model(init_key, inputs)
+        y_pred = jax.eval_shape(
+            lambda ms, x: apply_model(ms, x, mode="train", key=step_key)[0], model_state, inputs
+        )
+        return {
+            "model_state": model_state,
+            "optimizer_state": optimizer.init(_params(model_state)),
+            "key": jax.random.key_data(step_key),
+            "loss": jnp.zeros((), jnp.float32),
+            "y_true": jax.tree_util.tree_map(jnp.zeros_like, targets),
+            "y_pred": jax.tree_util.tree_map(lambda s: jnp.zeros(s.shape, s.dtype), y_pred),
+        }
+
+    def step_fn(batch: Any, step_state: dict[str, Any]) -> dict[str, Any]:
+        inputs, targets = split_batch(batch)
+        model_state = step_state["model_state"]
+        key, forward_key = jax.random.split(jax.random.wrap_key_data(step_state["key"]))
+
+        def objective(params: Any) -> tuple[Any, tuple[Any, Any]]:
+            current = _with(model_state, params, _layer_state(model_state))
+            y_pred, layer_state = apply_model(current, inputs, mode="train", key=forward_key)
+            return loss_fn(targets, y_pred), (y_pred, layer_state)
+
+        params = _params(model_state)
+        (loss_value, (y_pred, layer_state)), grads = jax.value_and_grad(objective, has_aux=True)(
+            params
+        )
+        updates, optimizer_state = optimizer.update(grads, step_state["optimizer_state"], params)
+        params = optax.apply_updates(params, updates)
+        return {
+            "model_state": _with(model_state, params, layer_state),
+            "optimizer_state": optimizer_state,
+            "key": jax.random.key_data(key),
+            "loss": loss_value.astype(jnp.float32),
+            "y_true": targets,
+            "y_pred": y_pred,
+        }
+
+    return init_fn, step_fn
+
+
+def eval_step(model: Any) -> StepPair:
+    """``(init_fn, step_fn)`` running ``model`` in inference mode on each batch.
+
+    ``init_fn(batch, model_state)`` requires the model state to evaluate; a model
+    pair may be ``(None, apply_fn)``.
+    """
+    _, apply_model = resolve_model(model)
+
+    def predict(model_state: Any, inputs: Any) -> Any:
+        return apply_model(model_state, inputs, mode="inference", key=None)[0]
+
+    def init_fn(batch: Any, model_state: Any) -> dict[str, Any]:
+        if model_state is None:
+            raise ValueError(
+                "An evaluator needs the model state to evaluate: run(data, model_state)."
+            )
+        inputs, targets = split_batch(batch)
+        y_pred = jax.eval_shape(predict, model_state, inputs)
+        return {
+            "model_state": model_state,
+            "y_true": jax.tree_util.tree_map(jnp.zeros_like, targets),
+            "y_pred": jax.tree_util.tree_map(lambda s: jnp.zeros(s.shape, s.dtype), y_pred),
+        }
+
+    def step_fn(batch: Any, step_state: dict[str, Any]) -> dict[str, Any]:
+        inputs, targets = split_batch(batch)
+        y_pred = predict(step_state["model_state"], inputs)
+        return {"model_state": step_state["model_state"], "y_true": targets, "y_pred": y_pred}
+
+    return init_fn, step_fn
+
+
+def trainer(model: Any, loss: Any, optimizer: Any, *, seed: int = 0, log: int = 50) -> Loop:
+    """A supervised training loop (``Axon.Loop.trainer``).
+
+    Args:
+        model: an ``axon.model`` graph or an ``(init_fn, apply_fn)`` pair.
+        loss: a loss name (from axon-functional or a plugin), ``fn(y_true, y_pred)``,
+            or a list of ``(loss, weight)`` for a model with several outputs.
+        optimizer: a name (needs axon-optim) or any ``optax.GradientTransformation``.
+        seed: seeds parameter initialization and the per-step PRNG keys.
+        log: print a progress line every ``log`` iterations; ``0`` is silent.
+
+    The loop tracks the running mean of the loss as metric ``"loss"`` and
+    ``run`` returns the trained model state.
+
+    >>> import jax, jax.numpy as jnp, optax
+    >>> def init(key, x): return {"w": jnp.zeros((x.shape[-1], 1))}
+    >>> def apply(params, x, *, mode, key): return x @ params["w"], None
+    >>> x = jnp.ones((8, 3)); batches = [(x, 3 * x[:, :1])] * 20
+    >>> params = trainer((init, apply), "mean_squared_error", optax.sgd(0.1), log=0).run(batches)
+    >>> params["w"].sum().round(2)
+    Array(3., dtype=float32)
+    """
+    init_fn, step_fn = train_step(model, loss, optimizer, seed=seed)
+    loop = Loop(step_fn, init_fn, output_transform=lambda state: state.step_state["model_state"])
+    loop = loop.metric(resolve_loss(loss), "loss")
+    return log_progress(loop, every=log) if log > 0 else loop
+
+
+def evaluator(model: Any, *, log: int = 0) -> Loop:
+    """An evaluation loop: ``run(data, model_state)`` returns ``{epoch: {metric: value}}``.
+
+    >>> import jax.numpy as jnp
+    >>> apply = lambda p, x, *, mode, key: (x * p, None)
+    >>> data = [(jnp.ones((4, 1)), jnp.ones((4, 1)))]
+    >>> result = evaluator((None, apply)).metric("mean_absolute_error").run(data, 3.0)
+    >>> {epoch: {k: float(v) for k, v in m.items()} for epoch, m in result.items()}
+    {0: {'mean_absolute_error': 2.0}}
+    """
+    init_fn, step_fn = eval_step(model)
+    loop = Loop(step_fn, init_fn, output_transform=lambda state: state.history)
+    return log_progress(loop, every=log) if log > 0 else loop

@@ -1,0 +1,44 @@
+"""axon-model: an immutable model graph that only knows how to initialize and apply itself.
+
+>>> import jax, jax.numpy as jnp, axon.model
+>>> model = axon.model.input("x", shape=(None, 4)).dense(8, activation="relu").dense(2)
+>>> init_fn, predict_fn = axon.model.build(model)
+>>> state = init_fn(jax.random.key(0), jnp.zeros((1, 4)))
+>>> predict_fn(state, jnp.ones((3, 4))).shape
+(3, 2)
+"""
+
+import importlib.metadata
+
+from . import display, plugins
+from ._build import build, get_output_shape, predict
+from ._errors import InputError, LayerError, ModelError
+from ._graph import Parameter
+from ._layers import activation_layer as activation
+from ._layers import dense, flatten, input, layer, param
+from ._model import Model
+from ._state import ModelState
+from .plugins import layers
+
+__version__ = importlib.metadata.version("axon-model")
+
+__all__ = [
+    # graph construction
+    "Model", "input", "layer", "param", "Parameter",
+    "dense", "flatten", "activation",
+    # execution
+    "build", "predict", "get_output_shape", "ModelState",
+    # inspection and extension
+    "display", "layers", "plugins",
+    # errors
+    "ModelError", "LayerError", "InputError",
+]  # fmt: skip
+
+
+def __getattr__(name: str):
+    """Module-level access to every registered layer builder (activations, plugins)."""
+    if name.startswith("_"):
+        raise AttributeError(name)
+    if name in layers:
+        return layers.get(name)
+    raise AttributeError(f"module 'axon.model' has no attribute {name!r}. {layers.unknown_message(name)}")

@@ -1,0 +1,245 @@
+"""Turn a graph into ``init`` and ``apply`` functions.
+
+The graph is walked once here, when the program is created; the walk inside
+``apply`` happens only while JAX traces it, so a jitted step never touches the
+graph again.
+"""
+
+from __future__ import annotations
+
+import functools
+import zlib
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from axon.functional import initializers
+
+from ._errors import InputError, LayerError, ModelError
+from ._graph import Node, Parameter, assign_names, topological_order
+from ._state import ModelState
+
+Mode = str
+MODES = ("inference", "train")
+
+
+class Program:
+    """A compiled view of a graph: evaluation order, layer names and input specs."""
+
+    def __init__(self, output: Node):
+        self.output = output
+        self.order = topological_order([output])
+        self.names = assign_names(self.order)
+        self.inputs = [node for node in self.order if node.op_name == "input"]
+        if not self.inputs:
+            raise ModelError("The model has no input; start it with axon.model.input(name, shape).")
+        self._apply_jit = jax.jit(self._apply, static_argnames=("mode",))
+
+    # -- inputs ---------------------------------------------------------------------------
+
+    @property
+    def input_names(self) -> list[str]:
+        return [self.names[node.id] for node in self.inputs]
+
+    def _named_inputs(self, inputs: Any) -> dict[str, Any]:
+        """Map the user's inputs onto the model's input names and check their shapes."""
+        names = self.input_names
+        if isinstance(inputs, Mapping):
+            missing = [n for n in names if n not in inputs]
+            unexpected = [k for k in inputs if k not in names]
+            if missing or unexpected:
+                raise InputError(
+                    f"The model's inputs are {names}; received {sorted(inputs)} "
+                    f"(missing: {missing}, unexpected: {unexpected}). Pass a dict with "
+                    f"exactly the model's input names."
+                )
+            named = {n: inputs[n] for n in names}
+        elif len(names) == 1:
+            named = {names[0]: inputs}
+        else:
+            raise InputError(
+                f"The model has {len(names)} inputs {names}; pass them as a dict "
+                f"{{name: array}}, not as a single {type(inputs).__name__}."
+            )
+        for node in self.inputs:
+            _check_input(self.names[node.id], node, named[self.names[node.id]])
+        return named
+
+    # -- shape inference -----------------------------------------------------------------
+
+    def infer(self, inputs: Any) -> tuple[dict[int, Any], dict[str, dict[str, jax.ShapeDtypeStruct]]]:
+        """Output structs of every node and the shapes of every parameter, without running."""
+        named = self._named_inputs(inputs)
+        structs: dict[int, Any] = {}
+        params: dict[str, dict[str, jax.ShapeDtypeStruct]] = {}
+        for node in self.order:
+            name = self.names[node.id]
+            if node.op_name == "input":
+                value = named[name]
+                structs[node.id] = jax.ShapeDtypeStruct(np.shape(value), _dtype_of(value))
+                continue
+            input_shapes = [structs[i.id].shape for i in node.inputs]
+            layer_params = {}
+            for p in node.parameters:
+                try:
+                    shape = p.resolve_shape(input_shapes)
+                except Exception as error:
+                    raise LayerError(
+                        f"Could not compute the shape of parameter {p.name!r} of "
+                        f"{node.describe(name)} from its input shapes {input_shapes}: {error}"
+                    ) from error
+                layer_params[p.name] = jax.ShapeDtypeStruct(shape, p.dtype)
+            if layer_params:
+                params[name] = layer_params
+            args = [structs[a.id] if isinstance(a, Node) else layer_params[a.name] for a in node.args]
+            structs[node.id] = self._call(node, name, args, shape_only=True)
+        return structs, params
+
+    # -- init -----------------------------------------------------------------------------
+
+    def init(self, key: Any, inputs: Any, model_state: ModelState | None = None) -> ModelState:
+        key = jax.random.key(key) if isinstance(key, int) else key
+        _, shapes = self.infer(inputs)
+        kinds = {
+            (self.names[node.id], p.name): p
+            for node in self.order
+            for p in node.parameters
+        }
+        params: dict[str, dict[str, Any]] = {}
+        state: dict[str, dict[str, Any]] = {}
+        for layer, layer_shapes in shapes.items():
+            layer_key = jax.random.fold_in(key, _stable_hash(layer))
+            for pname, struct in layer_shapes.items():
+                parameter = kinds[(layer, pname)]
+                target = params if parameter.kind == "parameter" else state
+                target.setdefault(layer, {})[pname] = self._initialize(
+                    layer, parameter, jax.random.fold_in(layer_key, _stable_hash(pname)), struct
+                )
+        initialized = ModelState(params, state)
+        if model_state is None:
+            return initialized
+        _check_compatible(initialized, model_state)
+        return initialized.merge(model_state)
+
+    def _initialize(self, layer: str, p: Parameter, key: Any, struct: Any) -> jax.Array:
+        try:
+            value = initializers.resolve(p.initializer)(key, struct.shape, struct.dtype)
+        except Exception as error:
+            raise LayerError(
+                f"Initializer {p.initializer!r} of parameter {p.name!r} in layer {layer!r} "
+                f"failed for shape {struct.shape}: {error}"
+            ) from error
+        if value.shape != struct.shape:
+            raise LayerError(
+                f"Initializer {p.initializer!r} of parameter {p.name!r} in layer {layer!r} "
+                f"returned shape {value.shape}; expected {struct.shape}."
+            )
+        return value
+
+    # -- apply ----------------------------------------------------------------------------
+
+    def apply(
+        self, model_state: ModelState, inputs: Any, *, mode: Mode = "inference", key: Any = None
+    ) -> tuple[Any, dict[str, dict[str, Any]]]:
+        """Run the model: ``(prediction, new_state)``. Jitted; traced once per input signature."""
+        if mode not in MODES:
+            raise ValueError(f"mode must be one of {MODES}, got {mode!r}.")
+        if not isinstance(model_state, ModelState):
+            raise TypeError(
+                f"Expected a ModelState (from init_fn) as the first argument, got "
+                f"{type(model_state).__name__}."
+            )
+        return self._apply_jit(model_state, inputs, mode=mode, key=key)
+
+    def _apply(self, model_state: ModelState, inputs: Any, *, mode: Mode, key: Any):
+        named = self._named_inputs(inputs)
+        values: dict[int, Any] = {}
+        for node in self.order:
+            name = self.names[node.id]
+            if node.op_name == "input":
+                values[node.id] = named[name]
+                continue
+            args = [
+                values[a.id] if isinstance(a, Node) else self._lookup(model_state, name, a)
+                for a in node.args
+            ]
+            values[node.id] = self._call(node, name, args, shape_only=False)
+        return values[self.output.id], model_state.state
+
+    def _lookup(self, model_state: ModelState, layer: str, p: Parameter) -> jax.Array:
+        tree = model_state.params if p.kind == "parameter" else model_state.state
+        try:
+            return tree[layer][p.name]
+        except KeyError:
+            raise LayerError(
+                f"The model state has no {p.kind} {p.name!r} for layer {layer!r}. Was it "
+                f"created by this model's init_fn? Known layers: {sorted(tree)}."
+            ) from None
+
+    def _call(self, node: Node, name: str, args: Sequence[Any], *, shape_only: bool) -> Any:
+        fn: Callable[..., Any] = functools.partial(node.op, **node.opts)
+        try:
+            return jax.eval_shape(fn, *args) if shape_only else fn(*args)
+        except ModelError:
+            raise
+        except Exception as error:
+            received = ", ".join(_describe(a) for a in args)
+            raise LayerError(
+                f"{node.describe(name).capitalize()} failed on arguments ({received}): "
+                f"{type(error).__name__}: {error}"
+            ) from error
+
+
+def _check_input(name: str, node: Node, value: Any) -> None:
+    expected = node.config.get("shape")
+    if not hasattr(value, "shape"):
+        raise InputError(
+            f"Input {name!r} (defined at {node.defined_at}) must be an array, got "
+            f"{type(value).__name__}."
+        )
+    if expected is None:
+        return
+    received = tuple(value.shape)
+    mismatch = len(received) != len(expected) or any(
+        e is not None and e != r for e, r in zip(expected, received, strict=False)
+    )
+    if mismatch:
+        raise InputError(
+            f"Input {name!r} (defined at {node.defined_at}) expects shape "
+            f"{_format_shape(expected)} (None = any size), received {received}. Reshape the "
+            f"data to match, or declare the input with shape={received[:1] and (None,) + received[1:]}."
+        )
+
+
+def _check_compatible(initialized: ModelState, given: ModelState) -> None:
+    for field_name in ("params", "state"):
+        ours, theirs = getattr(initialized, field_name), getattr(given, field_name)
+        for layer, values in theirs.items():
+            for pname, value in values.items():
+                expected = ours.get(layer, {}).get(pname)
+                if expected is not None and tuple(np.shape(value)) != tuple(expected.shape):
+                    raise InputError(
+                        f"The given model state's {pname!r} of layer {layer!r} has shape "
+                        f"{tuple(np.shape(value))}, but this model needs {tuple(expected.shape)}."
+                    )
+
+
+def _dtype_of(value: Any) -> Any:
+    dtype = getattr(value, "dtype", None)
+    return jnp.result_type(dtype) if dtype is not None else jnp.float32
+
+
+def _describe(value: Any) -> str:
+    shape, dtype = getattr(value, "shape", None), getattr(value, "dtype", None)
+    return f"{tuple(shape)} {dtype}" if shape is not None else type(value).__name__
+
+
+def _format_shape(shape: Sequence[int | None]) -> str:
+    return "(" + ", ".join("None" if d is None else str(d) for d in shape) + ("," if len(shape) == 1 else "") + ")"
+
+
+def _stable_hash(name: str) -> int:
+    """A run-independent integer for a name, so keys depend on names, not on order."""
+    return zlib.crc32(name.encode()) & 0x7FFFFFFF

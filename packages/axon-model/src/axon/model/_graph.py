@@ -1,0 +1,131 @@
+"""The immutable model graph: nodes, parameters and the ``Model`` handle."""
+
+from __future__ import annotations
+
+import itertools
+import os
+import sys
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import jax.numpy as jnp
+
+Shape = tuple[int | None, ...]
+_ids = itertools.count()
+_PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__))
+
+
+def _defined_at() -> str:
+    """``file:line`` of the first caller outside axon.model (where the user built the layer)."""
+    frame = sys._getframe(1)
+    while frame is not None and os.path.dirname(os.path.abspath(frame.f_code.co_filename)) in (
+        _PACKAGE_DIR,
+    ):
+        frame = frame.f_back
+    if frame is None:
+        return "<unknown>"
+    return f"{frame.f_code.co_filename}:{frame.f_lineno}"
+
+
+@dataclass(frozen=True)
+class Parameter:
+    """A trainable parameter (or, with ``kind="state"``, non-trainable layer state).
+
+    Args:
+        name: unique within its layer; parameters are keyed by name, never by order.
+        shape: a shape tuple, or a function of the layer's input shapes returning one.
+        initializer: a registered initializer name or ``init(key, shape, dtype)``.
+        dtype: the parameter's dtype.
+        kind: ``"parameter"`` (trained) or ``"state"`` (updated by the layer itself).
+    """
+
+    name: str
+    shape: tuple[int, ...] | Callable[..., tuple[int, ...]]
+    initializer: str | Callable[..., Any] = "glorot_uniform"
+    dtype: Any = jnp.float32
+    kind: Literal["parameter", "state"] = "parameter"
+
+    def resolve_shape(self, input_shapes: Sequence[Shape]) -> tuple[int, ...]:
+        shape = self.shape(*input_shapes) if callable(self.shape) else self.shape
+        return tuple(int(d) for d in shape)
+
+
+@dataclass(frozen=True, eq=False)
+class Node:
+    """One layer: ``op(*args, **opts)`` where args are input values and parameters.
+
+    ``args`` mixes ``Node`` inputs and ``Parameter`` objects in the order ``op``
+    receives them. ``config`` holds descriptive options (shown by ``display``,
+    not passed to ``op``).
+    """
+
+    op: Callable[..., Any] | None
+    op_name: str
+    args: tuple[Node | Parameter, ...] = ()
+    opts: Mapping[str, Any] = field(default_factory=dict)
+    config: Mapping[str, Any] = field(default_factory=dict)
+    name: str | None = None
+    defined_at: str = field(default_factory=_defined_at)
+    id: int = field(default_factory=lambda: next(_ids))
+
+    @property
+    def inputs(self) -> tuple[Node, ...]:
+        return tuple(a for a in self.args if isinstance(a, Node))
+
+    @property
+    def parameters(self) -> tuple[Parameter, ...]:
+        return tuple(a for a in self.args if isinstance(a, Parameter))
+
+    def describe(self, name: str) -> str:
+        return f"layer {name!r} ({self.op_name}, defined at {self.defined_at})"
+
+
+def topological_order(outputs: Sequence[Node]) -> list[Node]:
+    """Every node reachable from ``outputs``, each after its inputs (depth first, stable)."""
+    order: list[Node] = []
+    seen: set[int] = set()
+    stack: list[tuple[Node, Iterator[Node]]] = []
+    for out in outputs:
+        if out.id in seen:
+            continue
+        seen.add(out.id)
+        stack.append((out, iter(out.inputs)))
+        while stack:
+            node, children = stack[-1]
+            child = next(children, None)
+            if child is None:
+                stack.pop()
+                order.append(node)
+            elif child.id not in seen:
+                seen.add(child.id)
+                stack.append((child, iter(child.inputs)))
+    return order
+
+
+def assign_names(order: Sequence[Node]) -> dict[int, str]:
+    """Unique layer names: explicit ones, else ``<op_name>_<n>`` numbered per op in graph order."""
+    names: dict[int, str] = {}
+    owners: dict[str, Node] = {}
+    for node in order:
+        if node.name is not None:
+            if node.name in owners:
+                other = owners[node.name]
+                raise ValueError(
+                    f"Two layers are named {node.name!r}: one ({other.op_name}) defined at "
+                    f"{other.defined_at} and one ({node.op_name}) defined at "
+                    f"{node.defined_at}. Layer names must be unique; rename one."
+                )
+            owners[node.name] = node
+            names[node.id] = node.name
+    counters: dict[str, int] = {}
+    for node in order:
+        if node.id in names:
+            continue
+        n = counters.get(node.op_name, 0)
+        while f"{node.op_name}_{n}" in owners:
+            n += 1
+        names[node.id] = f"{node.op_name}_{n}"
+        owners[names[node.id]] = node
+        counters[node.op_name] = n + 1
+    return names

@@ -1,0 +1,168 @@
+"""Layer builders: functions that add one node to a graph and return the new ``Model``."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from axon.functional import activations as functional_activations
+from axon.functional import layers as functional_layers
+
+from ._graph import Node, Parameter
+from ._model import Model
+
+Initializer = str | Callable[..., Any]
+
+
+def input(name: str, shape: Sequence[int | None] | None = None) -> Model:
+    """A named model input; ``None`` dimensions (usually the batch) accept any size.
+
+    >>> input("image", shape=(None, 28, 28, 1))
+    <Model inputs={'image': (None, 28, 28, 1)} output='image' layers=1>
+    """
+    if not isinstance(name, str) or not name:
+        raise TypeError(f"An input needs a non-empty string name, got {name!r}.")
+    if shape is not None:
+        shape = tuple(shape)
+        if not all(d is None or (isinstance(d, int) and d > 0) for d in shape):
+            raise ValueError(
+                f"Input {name!r}: shape entries must be positive ints or None, got {shape}."
+            )
+    return Model(Node(op=None, op_name="input", name=name, config={"shape": shape}))
+
+
+def param(
+    name: str,
+    shape: tuple[int, ...] | Callable[..., tuple[int, ...]],
+    *,
+    initializer: Initializer = "glorot_uniform",
+    dtype: Any = None,
+    kind: str = "parameter",
+) -> Parameter:
+    """A parameter for a custom :func:`layer`; ``shape`` may be a function of input shapes.
+
+    >>> kernel = param("kernel", lambda x_shape: (x_shape[-1], 16))
+    """
+    import jax.numpy as jnp
+
+    if kind not in ("parameter", "state"):
+        raise ValueError(f"kind must be 'parameter' or 'state', got {kind!r}.")
+    return Parameter(name, shape, initializer, dtype or jnp.float32, kind)  # type: ignore[arg-type]
+
+
+def layer(
+    op: Callable[..., Any],
+    args: Sequence[Model | Parameter],
+    *,
+    name: str | None = None,
+    op_name: str | None = None,
+    config: dict[str, Any] | None = None,
+    **opts: Any,
+) -> Model:
+    """A custom layer: ``op(*values, **opts)`` with ``args`` (models and params) in order.
+
+    >>> import jax.numpy as jnp
+    >>> x = input("x", shape=(None, 3))
+    >>> scaled = layer(lambda v, s: v * s, [x, param("s", (), initializer="ones")], op_name="scale")
+    >>> scaled.init(0, jnp.ones((1, 3))).params
+    {'scale_0': {'s': Array(1., dtype=float32)}}
+    """
+    nodes: list[Node | Parameter] = []
+    seen: set[str] = set()
+    for arg in args:
+        if isinstance(arg, Model):
+            nodes.append(arg.node)
+        elif isinstance(arg, Parameter):
+            if arg.name in seen:
+                raise ValueError(f"Parameter name {arg.name!r} is used twice in one layer.")
+            seen.add(arg.name)
+            nodes.append(arg)
+        else:
+            raise TypeError(
+                f"Layer arguments must be models or axon.model.param(...), got "
+                f"{type(arg).__name__}."
+            )
+    if not any(isinstance(n, Node) for n in nodes):
+        raise ValueError("A layer needs at least one model input among its arguments.")
+    op_name = op_name or getattr(op, "__name__", "custom")
+    return Model(
+        Node(op=op, op_name=op_name, args=tuple(nodes), opts=opts, config=config or {}, name=name)
+    )
+
+
+def dense(
+    x: Model,
+    units: int,
+    *,
+    activation: str | Callable[..., Any] | None = None,
+    use_bias: bool = True,
+    kernel_initializer: Initializer = "glorot_uniform",
+    bias_initializer: Initializer = "zeros",
+    name: str | None = None,
+) -> Model:
+    """Fully connected layer ``x @ kernel + bias`` with ``kernel: (in, units)``.
+
+    ``activation`` (a name or function) is added as a separate layer, as in Axon.
+
+    >>> model = input("x", shape=(None, 4)).dense(2, activation="relu")
+    """
+    if not isinstance(units, int) or units <= 0:
+        raise ValueError(f"dense units must be a positive int, got {units!r}.")
+    args: list[Model | Parameter] = [
+        x,
+        param("kernel", lambda shape: (shape[-1], units), initializer=kernel_initializer),
+    ]
+    if use_bias:
+        args.append(param("bias", (units,), initializer=bias_initializer))
+    out = layer(
+        functional_layers.dense,
+        args,
+        name=name,
+        op_name="dense",
+        config={"units": units, "use_bias": use_bias},
+    )
+    return out if activation is None else activation_layer(out, activation)
+
+
+def flatten(x: Model, *, name: str | None = None) -> Model:
+    """Flatten every axis but the batch axis."""
+    return layer(functional_layers.flatten, [x], name=name, op_name="flatten")
+
+
+def activation_layer(
+    x: Model, activation: str | Callable[..., Any], *, name: str | None = None, **opts: Any
+) -> Model:
+    """Apply an activation given by registered name (plugins included) or as a function.
+
+    Options such as ``alpha`` are passed to the activation.
+
+    >>> model = input("x", shape=(None, 4)).activation("leaky_relu", alpha=0.2)
+    """
+    if isinstance(activation, str):
+        fn, op_name = functional_activations.get(activation), activation
+    elif callable(activation):
+        fn, op_name = activation, getattr(activation, "__name__", "activation")
+    else:
+        raise TypeError(
+            f"activation must be a name such as 'relu' or a function, got "
+            f"{type(activation).__name__}."
+        )
+    return layer(fn, [x], name=name, op_name=op_name, config=opts, **opts)
+
+
+def _named_activation(activation: str) -> Callable[..., Model]:
+    def builder(x: Model, *, name: str | None = None, **opts: Any) -> Model:
+        return activation_layer(x, activation, name=name, **opts)
+
+    builder.__name__ = activation
+    builder.__doc__ = f"Add a {activation!r} activation layer (options go to the activation)."
+    return builder
+
+
+def builtin_layers() -> dict[str, Callable[..., Model]]:
+    """The built-in layer builders, by name (registered through the plugin hook)."""
+    builders: dict[str, Callable[..., Model]] = {
+        name: _named_activation(name) for name in functional_activations.BUILTINS
+    }
+    builders.update({"dense": dense, "flatten": flatten, "activation": activation_layer})
+    return builders

@@ -1,0 +1,85 @@
+"""``Model``: an immutable handle on a graph's output, with chained builders."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from typing import Any
+
+from ._compiler import Program
+from ._graph import Node
+from ._state import ModelState
+
+
+class Model:
+    """A model graph, identified by its output layer. Immutable: builders return new models.
+
+    Every registered layer builder is also a chained method, so
+    ``axon.model.dense(x, 10)`` and ``x.dense(10)`` build the same layer; plugin
+    layers become methods too.
+
+    >>> import axon.model
+    >>> x = axon.model.input("features", shape=(None, 4))
+    >>> model = x.dense(8, activation="relu").dense(1)
+    >>> model
+    <Model inputs={'features': (None, 4)} output='dense_1' layers=4>
+    """
+
+    __slots__ = ("__dict__", "node")
+
+    def __init__(self, node: Node):
+        self.node = node
+
+    @functools.cached_property
+    def program(self) -> Program:
+        """The compiled view of this graph (created once per model)."""
+        return Program(self.node)
+
+    # -- the model contract: init and apply ------------------------------------------------
+
+    def init(self, key: Any, inputs: Any, model_state: ModelState | None = None) -> ModelState:
+        """Initialize parameters for ``inputs`` (arrays or ``jax.ShapeDtypeStruct`` templates).
+
+        ``key`` is a PRNG key or an int seed. Parameters depend on the key and the
+        layer's name only, so adding a layer leaves the others' values unchanged.
+        Entries of a given (partial) ``model_state`` are kept, e.g. for fine-tuning.
+        """
+        return self.program.init(key, inputs, model_state)
+
+    def apply(
+        self, model_state: ModelState, inputs: Any, *, mode: str = "inference", key: Any = None
+    ) -> tuple[Any, dict[str, Any]]:
+        """Run the model: ``(prediction, new_layer_state)``. ``mode`` is "inference" or "train"."""
+        return self.program.apply(model_state, inputs, mode=mode, key=key)
+
+    def as_functions(self) -> tuple[Callable[..., ModelState], Callable[..., Any]]:
+        """The ``(init_fn, apply_fn)`` pair that axon-loop and other JAX code consume."""
+        return self.init, self.apply
+
+    # -- chained builders ------------------------------------------------------------------
+
+    def __getattr__(self, name: str) -> Callable[..., Model]:
+        if name.startswith("_"):
+            raise AttributeError(name)
+        from .plugins import layers
+
+        if name not in layers:
+            raise AttributeError(
+                f"'Model' object has no attribute {name!r}. {layers.unknown_message(name)}"
+            )
+        return functools.partial(layers.get(name), self)
+
+    def __dir__(self) -> list[str]:
+        from .plugins import layers
+
+        return sorted(set(super().__dir__()) | set(layers.names()))
+
+    def __repr__(self) -> str:
+        program = self.program
+        inputs = {
+            program.names[n.id]: n.config.get("shape") for n in program.inputs
+        }
+        return (
+            f"<Model inputs={inputs} output={program.names[self.node.id]!r} "
+            f"layers={len(program.order)}>"
+        )

@@ -1,0 +1,43 @@
+"""The plugin system of axon-model: layers registered by name.
+
+A third-party package adds a layer with a module in the ``axon.model``
+entry-point group::
+
+    # pyproject.toml
+    [project.entry-points."axon.model"]
+    my-package = "my_package.axon_model"
+
+    # my_package/axon_model.py
+    import axon.model
+    from axon.model.plugins import hookimpl
+
+    def scale(x, *, name=None):
+        s = axon.model.param("scale", (), initializer="ones")
+        return axon.model.layer(lambda v, s: v * s, [x, s], name=name, op_name="scale")
+
+    @hookimpl
+    def axon_layers():
+        return {"scale": scale}
+
+Then ``x.scale()`` and ``axon.model.layers.get("scale")(x)`` both work.
+"""
+
+from __future__ import annotations
+
+import pluggy
+from axon.functional.plugins import PluginSystem, Registry
+
+from . import _hookspecs
+
+__all__ = ["hookimpl", "layers", "system"]
+
+hookimpl = pluggy.HookimplMarker("axon.model")
+system = PluginSystem("axon.model", _hookspecs, "axon.model")
+
+
+def _require_callable(name: str, entry: object) -> None:
+    if not callable(entry):
+        raise TypeError(f"Layer builder {name!r} must be callable, got {type(entry).__name__}.")
+
+
+layers: Registry = Registry(system, "axon_layers", "layer", _require_callable)

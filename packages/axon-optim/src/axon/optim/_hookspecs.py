@@ -1,0 +1,25 @@
+"""Hook specifications of axon-optim (entry-point group ``axon.optim``).
+
+Every hook returns a mapping ``{name: entry}``; names must be unique across all
+installed plugins. Plugins mark implementations with
+:data:`axon.optim.plugins.hookimpl`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import pluggy
+
+hookspec = pluggy.HookspecMarker("axon.optim")
+
+
+@hookspec
+def axon_optimizers() -> Mapping[str, Callable[..., Any]]:
+    """Optimizer factories ``factory(**options) -> optax.GradientTransformation``, by name."""
+
+
+@hookspec
+def axon_schedules() -> Mapping[str, Callable[..., Any]]:
+    """Schedule factories ``factory(init_value, **options) -> schedule(count) -> value``."""

@@ -1,0 +1,103 @@
+"""Argument checks shared by the optimizers and schedules.
+
+Checks run once, when an optimizer or schedule is built, on plain Python or
+concrete array values. Schedules given in place of a number (callables) and
+traced values are passed through: they can only be checked when evaluated.
+"""
+
+from __future__ import annotations
+
+import math
+import operator
+from typing import Any
+
+import jax
+
+
+def _is_deferred(value: Any) -> bool:
+    """A schedule or a traced value: nothing to check before it is evaluated."""
+    return callable(value) or isinstance(value, jax.core.Tracer)
+
+
+def _as_float(owner: str, name: str, value: Any, expected: str) -> float:
+    if isinstance(value, bool):
+        raise TypeError(f"{owner}: {name} must be {expected}; received the bool {value!r}.")
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        raise TypeError(
+            f"{owner}: {name} must be {expected}; received {value!r} "
+            f"of type {type(value).__name__}."
+        ) from None
+
+
+def learning_rate(optimizer: str, value: Any) -> None:
+    """A learning rate is a finite number >= 0 or a schedule ``count -> lr``."""
+    if _is_deferred(value):
+        return
+    expected = "a finite number >= 0 or a schedule (a callable count -> learning rate)"
+    number = _as_float(optimizer, "learning_rate", value, expected)
+    if not math.isfinite(number) or number < 0:
+        raise ValueError(
+            f"{optimizer}: learning_rate must be {expected}; received {value!r}. "
+            f"Pass a positive step size such as learning_rate=1e-3."
+        )
+
+
+def in_range(
+    owner: str,
+    name: str,
+    value: Any,
+    low: float,
+    high: float = math.inf,
+    *,
+    low_open: bool = False,
+    high_open: bool = False,
+) -> None:
+    """``value`` is a finite number in the interval given by ``low``/``high``."""
+    if _is_deferred(value):
+        return
+    expected = "a finite number" + _interval(low, high, low_open, high_open)
+    number = _as_float(owner, name, value, expected)
+    too_low = number <= low if low_open else number < low
+    too_high = number >= high if high_open else number > high
+    if not math.isfinite(number) or too_low or too_high:
+        raise ValueError(f"{owner}: {name} must be {expected}; received {value!r}.")
+
+
+def _interval(low: float, high: float, low_open: bool, high_open: bool) -> str:
+    if math.isinf(low) and math.isinf(high):
+        return ""
+    if math.isinf(high):
+        return f" {'>' if low_open else '>='} {low}"
+    left, right = ("(" if low_open else "["), (")" if high_open else "]")
+    return f" in {left}{low}, {high}{right}"
+
+
+def finite(owner: str, name: str, value: Any) -> None:
+    in_range(owner, name, value, -math.inf)
+
+
+def decay_rate(owner: str, name: str, value: Any) -> None:
+    """Exponential-moving-average decays (``b1``, ``b2``, momentum) lie in [0, 1)."""
+    in_range(owner, name, value, 0.0, 1.0, high_open=True)
+
+
+def non_negative(owner: str, name: str, value: Any) -> None:
+    in_range(owner, name, value, 0.0)
+
+
+def count(owner: str, name: str, value: Any, *, minimum: int) -> int:
+    """A whole number of steps ``>= minimum``; returns it as an ``int``."""
+    try:
+        if isinstance(value, bool):
+            raise TypeError
+        steps = operator.index(value)
+    except TypeError:
+        raise TypeError(
+            f"{owner}: {name} must be an integer number of steps >= {minimum}; received "
+            f"{value!r} of type {type(value).__name__}."
+        ) from None
+    if steps < minimum:
+        raise ValueError(f"{owner}: {name} must be an integer >= {minimum}; received {steps}.")
+    return steps

@@ -1,0 +1,197 @@
+"""Learning-rate schedules (``Polaris.Schedules``): Polaris names and defaults on optax.
+
+Each function takes ``init_value`` and options and returns a schedule: a pure,
+``jax.jit``-able function ``count -> value`` (an optax schedule). Pass one as the
+``learning_rate`` of any optimizer; the optimizer evaluates it at every step and
+keeps the current value in ``state.hyperparams["learning_rate"]``.
+
+>>> from axon.optim import adam, schedules
+>>> schedule = schedules.exponential_decay(0.1, decay_rate=0.5, transition_steps=10)
+>>> [round(float(schedule(step)), 4) for step in (0, 10, 20)]
+[0.1, 0.05, 0.025]
+>>> optimizer = adam(learning_rate=schedule)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import optax
+
+from . import _validation as check
+
+__all__ = [
+    "constant",
+    "cosine_decay",
+    "exponential_decay",
+    "linear_decay",
+    "polynomial_decay",
+    "get",
+    "names",
+]
+
+Schedule = Callable[[Any], Any]
+
+
+def _check_init_value(owner: str, init_value: Any) -> None:
+    check.finite(owner, "init_value", init_value)
+
+
+def constant(init_value: float) -> Schedule:
+    """The same value at every step.
+
+    >>> float(constant(0.01)(1000))
+    0.01
+    """
+    _check_init_value("constant", init_value)
+    return optax.constant_schedule(init_value)
+
+
+def linear_decay(init_value: float, warmup: int = 0, steps: int = 1000) -> Schedule:
+    """Linear warm-up from 0 to ``init_value`` over ``warmup`` steps, then linear decay
+    to 0 at step ``steps`` (``steps`` counts the warm-up too).
+
+    Args:
+        init_value: the peak value, reached at step ``warmup``.
+        warmup: number of warm-up steps. Defaults to ``0``.
+        steps: the step at which the value reaches 0. Defaults to ``1000``.
+
+    Differs from Polaris: Polaris's ``linear_decay`` ignores ``init_value`` and
+    returns the bare multiplier (peak 1.0); here the multiplier scales ``init_value``.
+
+    >>> schedule = linear_decay(0.1, warmup=10, steps=110)
+    >>> [round(float(schedule(step)), 4) for step in (0, 5, 10, 60, 110, 200)]
+    [0.0, 0.05, 0.1, 0.05, 0.0, 0.0]
+    """
+    _check_init_value("linear_decay", init_value)
+    warmup = check.count("linear_decay", "warmup", warmup, minimum=0)
+    steps = check.count("linear_decay", "steps", steps, minimum=1)
+    if warmup >= steps:
+        raise ValueError(
+            f"linear_decay: warmup must be smaller than steps (steps counts the warm-up "
+            f"too); received warmup={warmup}, steps={steps}."
+        )
+    decay = optax.linear_schedule(init_value, 0.0, transition_steps=steps - warmup)
+    if warmup == 0:
+        return decay
+    warm_up = optax.linear_schedule(0.0, init_value, transition_steps=warmup)
+    return optax.join_schedules([warm_up, decay], boundaries=[warmup])
+
+
+def exponential_decay(
+    init_value: float,
+    decay_rate: float = 0.95,
+    transition_steps: int = 10,
+    transition_begin: int = 0,
+    staircase: bool = False,
+) -> Schedule:
+    """``init_value * decay_rate ** ((step - transition_begin) / transition_steps)``.
+
+    Args:
+        init_value: the value up to ``transition_begin``.
+        decay_rate: factor per ``transition_steps`` steps, in (0, 1]. Defaults to ``0.95``.
+        transition_steps: steps per factor of ``decay_rate``. Defaults to ``10``.
+        transition_begin: steps to hold ``init_value`` first. Defaults to ``0``.
+        staircase: decay in whole steps of ``transition_steps``. Defaults to ``False``.
+
+    Same formula as :func:`optax.exponential_decay`; optax has no defaults for
+    ``transition_steps`` and ``decay_rate`` and accepts growth (``decay_rate > 1``).
+    """
+    _check_init_value("exponential_decay", init_value)
+    check.in_range("exponential_decay", "decay_rate", decay_rate, 0.0, 1.0, low_open=True)
+    transition_steps = check.count(
+        "exponential_decay", "transition_steps", transition_steps, minimum=1
+    )
+    transition_begin = check.count(
+        "exponential_decay", "transition_begin", transition_begin, minimum=0
+    )
+    return optax.exponential_decay(
+        init_value,
+        transition_steps=transition_steps,
+        decay_rate=decay_rate,
+        transition_begin=transition_begin,
+        staircase=bool(staircase),
+    )
+
+
+def cosine_decay(init_value: float, decay_steps: int = 10, alpha: float = 0.0) -> Schedule:
+    """Half a cosine from ``init_value`` down to ``alpha * init_value`` over ``decay_steps``.
+
+    Args:
+        init_value: the value at step 0.
+        decay_steps: the step at which the minimum is reached. Defaults to ``10``.
+        alpha: the minimum as a fraction of ``init_value``, in [0, 1]. Defaults to ``0.0``.
+
+    Same formula as :func:`optax.cosine_decay_schedule`, which has no default for
+    ``decay_steps``.
+
+    References: Loshchilov and Hutter, https://arxiv.org/abs/1608.03983
+    """
+    _check_init_value("cosine_decay", init_value)
+    decay_steps = check.count("cosine_decay", "decay_steps", decay_steps, minimum=1)
+    check.in_range("cosine_decay", "alpha", alpha, 0.0, 1.0)
+    return optax.cosine_decay_schedule(init_value, decay_steps=decay_steps, alpha=alpha)
+
+
+def polynomial_decay(
+    init_value: float,
+    end_value: float = 1e-3,
+    power: float = 2,
+    transition_steps: int = 10,
+    transition_begin: int = 0,
+) -> Schedule:
+    """``(init_value - end_value) * (1 - t / transition_steps) ** power + end_value``,
+    with ``t = clip(step - transition_begin, 0, transition_steps)``.
+
+    Args:
+        init_value: the value up to ``transition_begin``.
+        end_value: the value from ``transition_begin + transition_steps`` on.
+            Defaults to ``1e-3``.
+        power: exponent of the polynomial, > 0. Defaults to ``2``.
+        transition_steps: length of the decay. Defaults to ``10``.
+        transition_begin: steps to hold ``init_value`` first. Defaults to ``0``.
+
+    Same formula as :func:`optax.polynomial_schedule`, which has no defaults.
+    """
+    _check_init_value("polynomial_decay", init_value)
+    check.finite("polynomial_decay", "end_value", end_value)
+    check.in_range("polynomial_decay", "power", power, 0.0, low_open=True)
+    transition_steps = check.count(
+        "polynomial_decay", "transition_steps", transition_steps, minimum=1
+    )
+    transition_begin = check.count(
+        "polynomial_decay", "transition_begin", transition_begin, minimum=0
+    )
+    return optax.polynomial_schedule(
+        init_value,
+        end_value,
+        power,
+        transition_steps=transition_steps,
+        transition_begin=transition_begin,
+    )
+
+
+def get(name: str) -> Callable[..., Schedule]:
+    """The schedule factory registered under ``name`` (built-in or from a plugin).
+
+    >>> float(get("cosine_decay")(0.1, decay_steps=10)(10))
+    0.0
+    """
+    from .plugins import schedules as registry
+
+    return registry.get(name)
+
+
+def names() -> list[str]:
+    """Every registered schedule name, sorted."""
+    from .plugins import schedules as registry
+
+    return registry.names()
+
+
+#: The built-in schedule factories, by name (registered by ``axon.optim._builtins``).
+BUILTINS: dict[str, Callable[..., Schedule]] = {
+    fn.__name__: fn
+    for fn in (constant, cosine_decay, exponential_decay, linear_decay, polynomial_decay)
+}
