@@ -49,7 +49,9 @@ def minimise(optimizer, steps=STEPS):
 @pytest.mark.parametrize("name", sorted(axon.optim.optimizers.BUILTINS))
 def test_defaults_decrease_the_loss_at_every_step(name):
     losses = minimise(axon.optim.get(name))
-    assert np.all(np.diff(losses) < 0), f"{name}: loss went up at step {np.argmax(np.diff(losses) >= 0)}"
+    assert np.all(np.diff(losses) < 0), (
+        f"{name}: loss went up at step {np.argmax(np.diff(losses) >= 0)}"
+    )
 
 
 def test_sgd_default_learning_rate_gives_the_closed_form():

@@ -130,9 +130,7 @@ CASES = [
             "eps_root": 1e-8,
         },
         lambda: _chain(
-            optax.scale_by_yogi(
-                b1=0.8, eps=1e-4, eps_root=1e-8, initial_accumulator_value=0.01
-            ),
+            optax.scale_by_yogi(b1=0.8, eps=1e-4, eps_root=1e-8, initial_accumulator_value=0.01),
             learning_rate=0.05,
         ),
     ),
@@ -161,7 +159,9 @@ def test_matches_optax_step_by_step(case):
         updates_ours, state_ours = ours.update(jax.grad(loss)(params_ours), state_ours, params_ours)
         updates_ref, state_ref = reference.update(jax.grad(loss)(params_ref), state_ref, params_ref)
         assert jax.tree.structure(updates_ours) == jax.tree.structure(updates_ref)
-        for got, want in zip(jax.tree.leaves(updates_ours), jax.tree.leaves(updates_ref)):
+        for got, want in zip(
+            jax.tree.leaves(updates_ours), jax.tree.leaves(updates_ref), strict=True
+        ):
             np.testing.assert_allclose(
                 got, want, rtol=2e-5, atol=1e-9, err_msg=f"{name} update at step {step}"
             )
@@ -180,5 +180,5 @@ def test_works_under_jit(case):
     eager_updates, _ = optimizer.update(jax.grad(loss)(PARAMS), state, PARAMS)
     jit_updates, _ = jax.jit(optimizer.update)(jax.grad(loss)(PARAMS), state, PARAMS)
     # XLA may fuse differently under jit: float32 round-off, relative to the largest update.
-    for got, want in zip(jax.tree.leaves(jit_updates), jax.tree.leaves(eager_updates)):
+    for got, want in zip(jax.tree.leaves(jit_updates), jax.tree.leaves(eager_updates), strict=True):
         np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5 * float(np.abs(want).max()))

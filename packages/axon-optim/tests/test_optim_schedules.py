@@ -92,6 +92,16 @@ def test_jit_and_array_counts(case):
     np.testing.assert_allclose(jax.jit(jax.vmap(schedule))(counts), eager, rtol=1e-6)
 
 
+def test_end_of_decay_is_exact_under_jit():
+    """optax's own schedules give NaN / a negative value here under jit (see _pinned_after)."""
+    polynomial = schedules.polynomial_decay(0.1, end_value=0.02, power=0.5, transition_steps=20)
+    linear = schedules.linear_decay(0.1, warmup=5, steps=40)
+    for count in [20, 21, 100]:
+        assert float(jax.jit(polynomial)(count)) == pytest.approx(0.02)
+    for count in [40, 41, 100]:
+        assert float(jax.jit(linear)(count)) == 0.0
+
+
 @pytest.mark.parametrize(("warmup", "steps"), [(0, 1000), (10, 110), (5, 40)])
 def test_linear_decay_is_polaris_multiplier_times_init_value(warmup, steps):
     """Polaris's linear_decay returns the bare multiplier; ours scales init_value by it."""

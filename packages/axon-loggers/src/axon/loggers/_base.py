@@ -13,9 +13,6 @@ import numpy as np
 from . import _values
 from ._protocol import HParamValue
 
-#: The kinds of record a logger can be given, as named in ``supported_kinds``.
-ALL_KINDS = frozenset({"scalars", "histogram", "text", "image", "hparams"})
-
 
 class LoggerBase:
     """A :class:`~axon.loggers.Logger` that checks inputs and leaves writing to subclasses.
@@ -54,7 +51,8 @@ class LoggerBase:
         [(3, {'loss': 0.5})]
     """
 
-    #: The kinds this backend shows; others are validated and then ignored.
+    #: The kinds this backend shows, among "scalars", "histogram", "text", "image" and
+    #: "hparams"; the others are validated and then ignored.
     supported_kinds: ClassVar[frozenset[str]] = frozenset()
 
     # Class-level defaults, so a subclass that never calls super().__init__() still works.

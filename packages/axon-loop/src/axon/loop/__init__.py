@@ -4,9 +4,11 @@
 >>> def init(key, x): return {"w": jnp.zeros((x.shape[-1], 1))}
 >>> def apply(params, x, *, mode, key): return x @ params["w"], None
 >>> x = jnp.ones((8, 2)); data = [(x, 2 * x[:, :1])] * 10
->>> params = axon.loop.trainer((init, apply), "mean_squared_error", optax.sgd(0.1), log=0).run(data)
->>> params["w"].sum().round(3)
-Array(2., dtype=float32)
+>>> params = axon.loop.trainer((init, apply), "mean_squared_error", optax.sgd(0.1), log=0).run(
+...     data, epochs=3
+... )
+>>> print(f"{params['w'].sum():.3f}")
+2.000
 """
 
 import importlib.metadata

@@ -16,7 +16,7 @@ _ids = itertools.count()
 _PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__))
 
 
-def _defined_at() -> str:
+def defined_at() -> str:
     """``file:line`` of the first caller outside axon.model (where the user built the layer)."""
     frame = sys._getframe(1)
     while frame is not None and os.path.dirname(os.path.abspath(frame.f_code.co_filename)) in (
@@ -66,7 +66,7 @@ class Node:
     opts: Mapping[str, Any] = field(default_factory=dict)
     config: Mapping[str, Any] = field(default_factory=dict)
     name: str | None = None
-    defined_at: str = field(default_factory=_defined_at)
+    defined_at: str = "<unknown>"
     id: int = field(default_factory=lambda: next(_ids))
 
     @property

@@ -8,7 +8,7 @@ from typing import Any
 from axon.functional import activations as functional_activations
 from axon.functional import layers as functional_layers
 
-from ._graph import Node, Parameter
+from ._graph import Node, Parameter, defined_at
 from ._model import Model
 
 Initializer = str | Callable[..., Any]
@@ -28,7 +28,9 @@ def input(name: str, shape: Sequence[int | None] | None = None) -> Model:
             raise ValueError(
                 f"Input {name!r}: shape entries must be positive ints or None, got {shape}."
             )
-    return Model(Node(op=None, op_name="input", name=name, config={"shape": shape}))
+    return Model(
+        Node(op=None, op_name="input", name=name, config={"shape": shape}, defined_at=defined_at())
+    )
 
 
 def param(
@@ -86,7 +88,15 @@ def layer(
         raise ValueError("A layer needs at least one model input among its arguments.")
     op_name = op_name or getattr(op, "__name__", "custom")
     return Model(
-        Node(op=op, op_name=op_name, args=tuple(nodes), opts=opts, config=config or {}, name=name)
+        Node(
+            op=op,
+            op_name=op_name,
+            args=tuple(nodes),
+            opts=opts,
+            config=config or {},
+            name=name,
+            defined_at=defined_at(),
+        )
     )
 
 

@@ -20,12 +20,12 @@ def as_table(model: Model, inputs: Any) -> str:
     >>> import jax, jax.numpy as jnp, axon.model
     >>> model = axon.model.input("x", shape=(None, 3)).dense(2)
     >>> print(as_table(model, jax.ShapeDtypeStruct((1, 3), jnp.float32)))
-    +---------------+--------------+--------------+------------------------+--------------------------------------+
-    | Layer         | Input Shape  | Output Shape | Options                | Parameters                           |
-    +---------------+--------------+--------------+------------------------+--------------------------------------+
-    | x (input)     |              | (1, 3)       |                        |                                      |
-    | dense_0 (dense) | x (1, 3)   | (1, 2)       | units=2, use_bias=True | kernel f32[3,2], bias f32[2] (8)     |
-    +---------------+--------------+--------------+------------------------+--------------------------------------+
+    +-----------------+-------------+--------------+------------------------+----------------------------------+
+    | Layer           | Input Shape | Output Shape | Options                | Parameters                       |
+    +-----------------+-------------+--------------+------------------------+----------------------------------+
+    | x (input)       |             | (1, 3)       |                        |                                  |
+    | dense_0 (dense) | x (1, 3)    | (1, 2)       | units=2, use_bias=True | kernel f32[3,2], bias f32[2] (8) |
+    +-----------------+-------------+--------------+------------------------+----------------------------------+
     Total parameters: 8 (32 B)
     """
     program = model.program
@@ -70,7 +70,7 @@ def _shape(struct: Any) -> str:
 
 def _short_dtype(dtype: Any) -> str:
     dtype = np.dtype(dtype)
-    return f"{dtype.kind.replace('f', 'f').replace('i', 's')}{dtype.itemsize * 8}"
+    return f"{ {'i': 's'}.get(dtype.kind, dtype.kind)}{dtype.itemsize * 8}"
 
 
 def _bytes(n: int) -> str:

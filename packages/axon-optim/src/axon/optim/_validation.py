@@ -20,8 +20,11 @@ def _is_deferred(value: Any) -> bool:
 
 
 def _as_float(owner: str, name: str, value: Any, expected: str) -> float:
-    if isinstance(value, bool):
-        raise TypeError(f"{owner}: {name} must be {expected}; received the bool {value!r}.")
+    if isinstance(value, (bool, str, bytes)):  # float() would accept "0.1" and True
+        raise TypeError(
+            f"{owner}: {name} must be {expected}; received {value!r} of type "
+            f"{type(value).__name__}."
+        )
     try:
         return float(value)
     except (TypeError, ValueError):

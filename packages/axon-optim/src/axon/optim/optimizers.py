@@ -514,7 +514,7 @@ def yogi(
     :func:`optax.scale_by_yogi` only.
 
     References: Zaheer et al., https://papers.nips.cc/paper/2018/hash/90365351ccc7437a1309dc64e4db32a3-Abstract.html
-    """  # noqa: E501 (a URL)
+    """
     check.learning_rate("yogi", learning_rate)
     check.non_negative("yogi", "initial_accumulator_value", initial_accumulator_value)
     _check_adam_moments("yogi", b1, b2, eps, eps_root)

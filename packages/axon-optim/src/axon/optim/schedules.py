@@ -17,6 +17,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+import jax.numpy as jnp
 import optax
 
 from . import _validation as check
@@ -36,6 +37,21 @@ Schedule = Callable[[Any], Any]
 
 def _check_init_value(owner: str, init_value: Any) -> None:
     check.finite(owner, "init_value", init_value)
+
+
+def _pinned_after(schedule: Schedule, end_step: int, end_value: float) -> Schedule:
+    """``schedule``, but exactly ``end_value`` from ``end_step`` on.
+
+    optax's polynomial and linear schedules compute ``1 - count / k``; under
+    ``jax.jit`` XLA turns that into ``1 - count * (1 / k)``, a hair below 0 at
+    ``count == k``. That gives a slightly negative learning rate at the end of a
+    linear decay and NaN for a fractional ``power`` (optax 0.2.8, jax 0.10).
+    """
+
+    def pinned(count):
+        return jnp.where(count >= end_step, end_value, schedule(count))
+
+    return pinned
 
 
 def constant(init_value: float) -> Schedule:
@@ -73,10 +89,10 @@ def linear_decay(init_value: float, warmup: int = 0, steps: int = 1000) -> Sched
             f"too); received warmup={warmup}, steps={steps}."
         )
     decay = optax.linear_schedule(init_value, 0.0, transition_steps=steps - warmup)
-    if warmup == 0:
-        return decay
-    warm_up = optax.linear_schedule(0.0, init_value, transition_steps=warmup)
-    return optax.join_schedules([warm_up, decay], boundaries=[warmup])
+    if warmup > 0:
+        warm_up = optax.linear_schedule(0.0, init_value, transition_steps=warmup)
+        decay = optax.join_schedules([warm_up, decay], boundaries=[warmup])
+    return _pinned_after(decay, steps, 0.0)
 
 
 def exponential_decay(
@@ -163,13 +179,14 @@ def polynomial_decay(
     transition_begin = check.count(
         "polynomial_decay", "transition_begin", transition_begin, minimum=0
     )
-    return optax.polynomial_schedule(
+    schedule = optax.polynomial_schedule(
         init_value,
         end_value,
         power,
         transition_steps=transition_steps,
         transition_begin=transition_begin,
     )
+    return _pinned_after(schedule, transition_begin + transition_steps, end_value)
 
 
 def get(name: str) -> Callable[..., Schedule]:

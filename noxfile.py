@@ -1,0 +1,103 @@
+"""Every check of the monorepo. ``nox`` runs the default sessions; ``nox -l`` lists them.
+
+- ``tests(<package>)``: one package's tests in a virtualenv holding only that
+  package, the sibling packages it declares, and its ``test`` dependency group.
+  This is what proves "install only the subpackages you need".
+- ``integration``: all five packages together with the root ``tests/integration``.
+- ``plugins``: builds every wheel plus ``examples/plugins/axon-example-plugin``,
+  installs them from the wheels (not editable) and uses each plugin entry by name.
+- ``meta``: layout rules (lockstep versions, sibling pins, PEP 420 namespace,
+  entry points, vendored registry copies).
+- ``lint``: ruff.
+
+Sessions use pip in virtualenvs (not uv) so the machine's pip configuration,
+e.g. a local wheel directory, is honoured.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+
+import nox
+
+nox.needs_version = ">=2025.2.9"
+nox.options.default_venv_backend = "virtualenv"
+nox.options.reuse_venv = "yes"
+nox.options.error_on_missing_interpreters = True
+
+ROOT = Path(__file__).parent
+PACKAGES = sorted(p.name for p in (ROOT / "packages").iterdir() if (p / "pyproject.toml").exists())
+EXAMPLE_PLUGIN = ROOT / "examples" / "plugins" / "axon-example-plugin"
+
+
+def _pyproject(path: Path) -> dict:
+    return tomllib.loads((path / "pyproject.toml").read_text())
+
+
+def _siblings(package: str) -> list[str]:
+    """The axon packages ``package`` depends on, transitively, dependencies first."""
+    order: list[str] = []
+
+    def visit(name: str) -> None:
+        for requirement in _pyproject(ROOT / "packages" / name)["project"]["dependencies"]:
+            dependency = requirement.split(">")[0].split("=")[0].split("<")[0].strip()
+            if dependency in PACKAGES and dependency not in order:
+                visit(dependency)
+                order.append(dependency)
+
+    visit(package)
+    return order
+
+
+@nox.session
+@nox.parametrize("package", PACKAGES, ids=[p.removeprefix("axon-") for p in PACKAGES])
+def tests(session: nox.Session, package: str) -> None:
+    """One package alone: its declared siblings, itself and its test group."""
+    path = ROOT / "packages" / package
+    editable = [arg for s in _siblings(package) for arg in ("-e", str(ROOT / "packages" / s))]
+    test_group = nox.project.dependency_groups(_pyproject(path), "test")
+    session.install(*editable, "-e", str(path), *test_group)
+    session.chdir(path)
+    session.run("pytest", *session.posargs)
+
+
+@nox.session
+def integration(session: nox.Session) -> None:
+    """All five packages together, with the cross-package tests and the examples."""
+    editable = [arg for p in PACKAGES for arg in ("-e", str(ROOT / "packages" / p))]
+    session.install(*editable, *nox.project.dependency_groups(_pyproject(ROOT), "integration"))
+    session.run("pytest", "tests/integration", *session.posargs)
+
+
+@nox.session
+def plugins(session: nox.Session) -> None:
+    """The example plugin, installed from wheels, is usable by name in every registry."""
+    wheels = Path(session.create_tmp()) / "wheels"
+    for path in [*(ROOT / "packages" / p for p in PACKAGES), EXAMPLE_PLUGIN]:
+        session.run(
+            "python", "-m", "pip", "wheel", "--no-deps", "--quiet", "-w", str(wheels), str(path)
+        )
+    # Install the wheel files by path, so no same-named upload on PyPI is ever picked.
+    session.install(
+        *map(str, sorted(wheels.glob("*.whl"))),
+        *nox.project.dependency_groups(_pyproject(EXAMPLE_PLUGIN), "test"),
+    )
+    session.run("python", "-m", "pip", "check")
+    session.chdir(EXAMPLE_PLUGIN)
+    session.run("pytest", *session.posargs)
+
+
+@nox.session
+def meta(session: nox.Session) -> None:
+    """Layout rules of the monorepo (no package needs to be installed)."""
+    session.install(*nox.project.dependency_groups(_pyproject(ROOT), "meta"))
+    session.run("pytest", "tests/meta", *session.posargs)
+
+
+@nox.session
+def lint(session: nox.Session) -> None:
+    """ruff: lint rules and formatting."""
+    session.install(*nox.project.dependency_groups(_pyproject(ROOT), "lint"))
+    session.run("ruff", "check", ".")
+    session.run("ruff", "format", "--check", ".")

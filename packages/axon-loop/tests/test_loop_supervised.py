@@ -1,0 +1,138 @@
+"""trainer / evaluator / validate / log_to / checkpoint with a plain (init, apply) model."""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+import pytest
+import axon.loop
+from axon.loop.checkpoint import OrbaxBackend
+
+
+def test_trainer_matches_a_hand_written_optax_loop(linear, regression_batches):
+    init, apply = linear
+    optimizer = optax.adam(1e-2)
+    trained = axon.loop.trainer(linear, "mean_squared_error", optimizer, log=0).run(
+        regression_batches, epochs=3
+    )
+    # the same computation written by hand
+    init_key, _ = jax.random.split(jax.random.key(0))
+    params = init(init_key, regression_batches[0][0])
+    opt_state = optimizer.init(params)
+    for _ in range(3):
+        for x, y in regression_batches:
+            grads = jax.grad(lambda p: jnp.mean((apply(p, x, mode="train", key=None)[0] - y) ** 2))(params)
+            updates, opt_state = optimizer.update(grads, opt_state, params)
+            params = optax.apply_updates(params, updates)
+    jax.tree_util.tree_map(lambda a, b: np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6), trained, params)
+
+
+def test_trainer_learns_and_tracks_loss(linear, regression_batches):
+    loop = axon.loop.trainer(linear, "mean_squared_error", optax.adam(5e-2), log=0)
+    state = loop.replace(output_transform=None).run(regression_batches, epochs=30)
+    losses = [float(m["loss"]) for m in state.history.values()]
+    assert losses[-1] < 0.01 * losses[0]
+
+
+def test_trainer_accepts_loss_functions_and_weighted_lists(linear, regression_batches):
+    def mse(y_true, y_pred):
+        return (y_true - y_pred) ** 2
+
+    axon.loop.trainer(linear, mse, optax.sgd(0.01), log=0).run(regression_batches)
+    with pytest.raises(TypeError, match="loss is a name"):
+        axon.loop.trainer(linear, 3, optax.sgd(0.01))
+
+
+def test_unknown_names_are_explained(linear):
+    with pytest.raises(LookupError, match="Did you mean 'mean_squared_error'"):
+        axon.loop.trainer(linear, "mean_squared_eror", optax.sgd(0.1))
+    with pytest.raises(TypeError, match="optax.GradientTransformation"):
+        axon.loop.trainer(linear, "mean_squared_error", 0.1)
+    with pytest.raises(TypeError, match=r"pair \(init_fn, apply_fn\)"):
+        axon.loop.trainer("mlp", "mean_squared_error", optax.sgd(0.1))
+
+
+def test_optimizer_names_need_axon_optim(linear):
+    try:
+        import axon.optim  # noqa: F401
+    except ImportError:
+        with pytest.raises(ImportError, match="pip install axon-optim"):
+            axon.loop.trainer(linear, "mean_squared_error", "adam")
+    else:
+        pytest.skip("axon-optim is installed here; the integration tests cover names")
+
+
+def test_bad_batches_are_explained(linear):
+    loop = axon.loop.trainer(linear, "mean_squared_error", optax.sgd(0.1), log=0)
+    with pytest.raises(TypeError, match=r"\(inputs, targets\).*length 3"):
+        loop.run([(jnp.ones((2, 3)), jnp.ones((2, 1)), jnp.ones(2))])
+
+
+def test_evaluator_and_validate(linear, regression_batches):
+    params = axon.loop.trainer(linear, "mean_squared_error", optax.adam(5e-2), log=0).run(
+        regression_batches, epochs=20
+    )
+    result = axon.loop.evaluator(linear).metric("mean_absolute_error").run(regression_batches, params)
+    assert list(result) == [0] and float(result[0]["mean_absolute_error"]) < 0.2
+
+    seen = []
+    state = (
+        axon.loop.trainer(linear, "mean_squared_error", optax.adam(5e-2), log=0)
+        .metric("mean_absolute_error")
+        .handle_event("epoch_completed", lambda s: seen.append(sorted(s.metrics)))
+        .validate(linear, regression_batches[:2])
+        .replace(output_transform=None)
+        .run(regression_batches, epochs=2)
+    )
+    expected = ["loss", "mean_absolute_error", "validation_loss", "validation_mean_absolute_error"]
+    assert seen == [expected, expected]  # validation ran before the earlier-attached handler
+    assert sorted(state.history[1]) == expected
+
+
+def test_log_to_sends_train_and_epoch_scalars(linear, regression_batches, recording_logger):
+    axon.loop.trainer(linear, "mean_squared_error", optax.sgd(0.01), log=0).log_to(
+        recording_logger, every=2
+    ).run(regression_batches, epochs=2)
+    steps = [step for step, _ in recording_logger.scalars]
+    assert steps == [2, 4, 4, 6, 8, 8]
+    assert set(recording_logger.scalars[0][1]) == {"train/loss"}
+    assert set(recording_logger.scalars[2][1]) == {"epoch/loss"}
+    assert recording_logger.flushes == 2 and recording_logger.closed
+
+
+def test_log_to_rejects_objects_that_are_not_loggers():
+    loop = axon.loop.loop(lambda b, s: s)
+    with pytest.raises(TypeError, match="lacks"):
+        loop.log_to(object())
+
+
+def test_checkpoints_keep_n_and_restore_the_step_state(linear, regression_batches, tmp_path):
+    state = (
+        axon.loop.trainer(linear, "mean_squared_error", optax.adam(1e-2), log=0)
+        .checkpoint(path=tmp_path / "ckpt", keep=2)
+        .replace(output_transform=None)
+        .run(regression_batches, epochs=3)
+    )
+    backend = OrbaxBackend(tmp_path / "ckpt")
+    assert backend.steps() == [8, 12]
+    restored, metadata = backend.restore(like={"step_state": state.step_state})
+    assert metadata["epoch"] == 2 and metadata["iteration"] == 12
+    assert metadata["metrics"]["loss"] == pytest.approx(float(state.history[2]["loss"]))
+    jax.tree_util.tree_map(np.testing.assert_array_equal, restored["step_state"], state.step_state)
+    backend.close()
+
+
+def test_resuming_from_a_restored_step_state_continues_training(linear, regression_batches, tmp_path):
+    trainer = axon.loop.trainer(linear, "mean_squared_error", optax.adam(1e-2), log=0)
+    straight = trainer.run(regression_batches, epochs=2)
+    first = trainer.checkpoint(path=tmp_path / "ck").replace(output_transform=None).run(regression_batches)
+    backend = OrbaxBackend(tmp_path / "ck")
+    restored, _ = backend.restore(like={"step_state": first.step_state})
+    backend.close()
+    resumed = trainer.run(regression_batches, restored["step_state"])
+    jax.tree_util.tree_map(np.testing.assert_array_equal, resumed, straight)
+
+
+def test_unknown_checkpoint_backend(linear):
+    with pytest.raises(LookupError, match=r"Unknown checkpoint backend .s3.\. Known .*orbax"):
+        axon.loop.trainer(linear, "mean_squared_error", optax.sgd(0.1)).checkpoint(backend="s3")
