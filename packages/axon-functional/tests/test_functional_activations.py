@@ -4,8 +4,9 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from axon.functional import activations
 from jax.test_util import check_grads
+
+from axon.functional import activations
 
 X = jnp.linspace(-4.0, 4.0, 17).reshape(1, 17)
 
@@ -47,8 +48,12 @@ def test_forward_matches_reference(name):
     np.testing.assert_allclose(jax.jit(fn)(X), expected, rtol=1e-5, atol=1e-6)
 
 
-@pytest.mark.parametrize("name", sorted(set(REFERENCES) - {"relu", "relu6", "hard_tanh",
-                                                          "hard_sigmoid", "hard_silu", "leaky_relu"}))
+@pytest.mark.parametrize(
+    "name",
+    sorted(
+        set(REFERENCES) - {"relu", "relu6", "hard_tanh", "hard_sigmoid", "hard_silu", "leaky_relu"}
+    ),
+)
 def test_gradients_match_finite_differences(name):
     # Piecewise-linear activations are excluded: their kinks break finite differences.
     check_grads(activations.get(name), (X * 0.9 + 0.05,), order=1, modes=["rev"], atol=1e-2)

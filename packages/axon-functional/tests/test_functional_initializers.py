@@ -1,9 +1,9 @@
 """Initializers: the variance-scaling family reproduces jax.nn.initializers for key(0)."""
 
 import jax
-import jax.numpy as jnp
 import numpy as np
 import pytest
+
 from axon.functional import initializers
 
 KEY = jax.random.key(0)

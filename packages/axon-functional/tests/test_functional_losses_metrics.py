@@ -4,8 +4,9 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from axon.functional import layers, losses, metrics
 from jax.test_util import check_grads
+
+from axon.functional import layers, losses, metrics
 
 RNG = np.random.default_rng(0)
 LOGITS = RNG.normal(size=(5, 4)).astype(np.float32)
@@ -16,7 +17,9 @@ ONE_HOT = np.eye(4, dtype=np.float32)[LABELS]
 
 def test_categorical_cross_entropy_forms_agree():
     expected = -np.log(PROBS[np.arange(5), LABELS])
-    np.testing.assert_allclose(losses.categorical_cross_entropy(ONE_HOT, PROBS), expected, rtol=1e-5)
+    np.testing.assert_allclose(
+        losses.categorical_cross_entropy(ONE_HOT, PROBS), expected, rtol=1e-5
+    )
     np.testing.assert_allclose(
         losses.categorical_cross_entropy(ONE_HOT, LOGITS, from_logits=True), expected, rtol=1e-5
     )
@@ -24,7 +27,9 @@ def test_categorical_cross_entropy_forms_agree():
         losses.categorical_cross_entropy(LABELS, PROBS, sparse=True), expected, rtol=1e-5
     )
     np.testing.assert_allclose(
-        losses.categorical_cross_entropy(ONE_HOT, PROBS, reduction="mean"), expected.mean(), rtol=1e-5
+        losses.categorical_cross_entropy(ONE_HOT, PROBS, reduction="mean"),
+        expected.mean(),
+        rtol=1e-5,
     )
     weights = np.array([1.0, 2.0, 3.0, 4.0])
     np.testing.assert_allclose(
@@ -40,10 +45,14 @@ def test_binary_cross_entropy_matches_formula_and_logits():
     p = 1 / (1 + np.exp(-z))
     expected = -np.mean(y * np.log(p) + (1 - y) * np.log(1 - p), axis=-1)
     np.testing.assert_allclose(losses.binary_cross_entropy(y, p), expected, rtol=1e-5)
-    np.testing.assert_allclose(losses.binary_cross_entropy(y, z, from_logits=True), expected, rtol=1e-5)
+    np.testing.assert_allclose(
+        losses.binary_cross_entropy(y, z, from_logits=True), expected, rtol=1e-5
+    )
     weighted = -np.mean(2 * y * np.log(p) + 0.5 * (1 - y) * np.log(1 - p), axis=-1)
     np.testing.assert_allclose(
-        losses.binary_cross_entropy(y, p, positive_weight=2.0, negative_weight=0.5), weighted, rtol=1e-5
+        losses.binary_cross_entropy(y, p, positive_weight=2.0, negative_weight=0.5),
+        weighted,
+        rtol=1e-5,
     )
 
 

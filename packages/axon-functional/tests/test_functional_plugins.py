@@ -3,8 +3,9 @@
 import types
 
 import pytest
-from axon.functional import activations, plugins
+
 from axon.functional import _registry as registry_module
+from axon.functional import activations, plugins
 
 
 class ExtraActivations:
@@ -33,9 +34,11 @@ def test_a_registered_plugin_is_usable_by_name_and_removed_after():
 
 
 def test_duplicate_names_name_both_providers():
-    with plugins.system.temporary(ClashingActivations(), name="clash"):
-        with pytest.raises(plugins.DuplicateNameError) as error:
-            activations.get("relu")
+    with (
+        plugins.system.temporary(ClashingActivations(), name="clash"),
+        pytest.raises(plugins.DuplicateNameError) as error,
+    ):
+        activations.get("relu")
     message = str(error.value)
     assert "'relu'" in message and "axon-functional 0.1.0" in message and "'clash'" in message
 

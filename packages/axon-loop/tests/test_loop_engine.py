@@ -2,6 +2,7 @@
 
 import jax.numpy as jnp
 import pytest
+
 import axon.loop
 from axon.loop import EmptyDataError, Event
 
@@ -64,7 +65,8 @@ def test_bad_filters_and_events_are_explained():
 
 def test_halt_epoch_and_halt_loop():
     halted = summing_loop().handle_event(
-        "iteration_completed", lambda s: "halt_epoch" if s.count(Event.ITERATION_COMPLETED, "epoch") == 2 else None
+        "iteration_completed",
+        lambda s: "halt_epoch" if s.count(Event.ITERATION_COMPLETED, "epoch") == 2 else None,
     )
     state = halted.run(BATCHES, jnp.float32(0), epochs=2)
     assert state.iteration == 4 and state.event_counts.get("epoch_halted") == 2
@@ -109,7 +111,7 @@ def test_empty_data_is_an_error():
 
 
 def test_a_generator_serves_one_epoch_and_a_factory_serves_many():
-    with pytest.raises(EmptyDataError, match="epoch 1.*consumed only once"):
+    with pytest.raises(EmptyDataError, match=r"epoch 1.*consumed only once"):
         summing_loop().run((b for b in BATCHES), jnp.float32(0), epochs=2)
     state = summing_loop().run(lambda: (b for b in BATCHES), jnp.float32(0), epochs=2)
     assert float(state.step_state) == 20.0

@@ -3,6 +3,7 @@
 import jax.numpy as jnp
 import numpy as np
 import pytest
+
 import axon.loop
 
 
@@ -10,7 +11,10 @@ def metric_loop():
     # step state = (y_true, y_pred) straight from the batch
     return axon.loop.loop(
         lambda batch, s: {"y_true": batch[0], "y_pred": batch[1]},
-        lambda batch, init: {"y_true": jnp.zeros_like(batch[0]), "y_pred": jnp.zeros_like(batch[1])},
+        lambda batch, init: {
+            "y_true": jnp.zeros_like(batch[0]),
+            "y_pred": jnp.zeros_like(batch[1]),
+        },
     )
 
 
@@ -25,7 +29,11 @@ def test_running_average_and_sum_by_name_and_function():
         metric_loop()
         .metric("mean_absolute_error", "mae")
         .metric("mean_absolute_error", "mae_sum", accumulate="running_sum")
-        .metric(lambda t, p: jnp.max(jnp.abs(t - p)), "max_error", accumulate=lambda a, v, i: jnp.maximum(a, v))
+        .metric(
+            lambda t, p: jnp.max(jnp.abs(t - p)),
+            "max_error",
+            accumulate=lambda a, v, i: jnp.maximum(a, v),
+        )
         .run(DATA)
     )
     values = state.metric_values()
@@ -40,13 +48,17 @@ def test_metrics_reset_every_epoch_and_history_keeps_each_epoch():
     state = metric_loop().metric("mean_absolute_error").run(data, epochs=3)
     assert sorted(state.history) == [0, 1, 2]
     for epoch_metrics in state.history.values():
-        assert float(epoch_metrics["mean_absolute_error"]) == pytest.approx(np.mean(MAES[:2]), rel=1e-5)
+        assert float(epoch_metrics["mean_absolute_error"]) == pytest.approx(
+            np.mean(MAES[:2]), rel=1e-5
+        )
 
 
 def test_custom_transform_selects_metric_arguments():
-    state = metric_loop().metric(
-        lambda p: jnp.mean(p), "mean_prediction", transform=lambda s: (s["y_pred"],)
-    ).run(DATA[:1])
+    state = (
+        metric_loop()
+        .metric(lambda p: jnp.mean(p), "mean_prediction", transform=lambda s: (s["y_pred"],))
+        .run(DATA[:1])
+    )
     assert state.metric_values()["mean_prediction"] == pytest.approx(DATA[0][1].mean(), rel=1e-5)
 
 

@@ -4,6 +4,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+
 import axon.model
 from axon.model import InputError, LayerError, ModelState
 
@@ -28,7 +29,10 @@ def test_parameters_depend_on_layer_names_not_order():
     assert bigger.init(0, X).params["head"]["kernel"].shape == (4, 3)
     np.testing.assert_array_equal(k_small, bigger.init(0, X).params["head"]["bias"])
     np.testing.assert_array_equal(
-        axon.model.input("x", shape=(None, 4)).dense(4, name="extra").init(0, X).params["extra"]["kernel"],
+        axon.model.input("x", shape=(None, 4))
+        .dense(4, name="extra")
+        .init(0, X)
+        .params["extra"]["kernel"],
         bigger.init(0, X).params["extra"]["kernel"],
     )
 

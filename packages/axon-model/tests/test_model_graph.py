@@ -4,8 +4,9 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from axon.functional import layers as F
+
 import axon.model
+from axon.functional import layers as F
 from axon.model import plugins
 
 X = jnp.arange(12.0).reshape(3, 4) / 10
@@ -75,7 +76,7 @@ def test_invalid_builder_arguments():
         axon.model.input("x").dense(0)
     with pytest.raises(ValueError, match="positive ints or None"):
         axon.model.input("x", shape=(None, -1))
-    with pytest.raises(TypeError, match="models or axon.model.param"):
+    with pytest.raises(TypeError, match=r"models or axon\.model\.param"):
         axon.model.layer(jnp.sin, [X])
 
 

@@ -116,8 +116,7 @@ def variance_scaling(
         raise ValueError(f"mode must be 'fan_in', 'fan_out' or 'fan_avg', got {mode!r}.")
     if distribution not in ("normal", "truncated_normal", "uniform"):
         raise ValueError(
-            "distribution must be 'normal', 'truncated_normal' or 'uniform', "
-            f"got {distribution!r}."
+            f"distribution must be 'normal', 'truncated_normal' or 'uniform', got {distribution!r}."
         )
     return jax.nn.initializers.variance_scaling(scale, mode, distribution)
 

@@ -40,5 +40,3 @@ def log_progress(loop: Loop, every: int = 50, stream: TextIO | None = None) -> L
     return loop.handle_event(
         "iteration_completed", on_iteration, {"every": ("epoch", every)}
     ).handle_event("epoch_completed", on_epoch)
-
-

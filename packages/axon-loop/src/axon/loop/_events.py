@@ -10,7 +10,7 @@ if TYPE_CHECKING:
     from ._state import State
 
 
-class Event(str, enum.Enum):
+class Event(enum.StrEnum):
     """Points in a run where handlers fire, in the order they occur."""
 
     STARTED = "started"
@@ -36,7 +36,7 @@ class Event(str, enum.Enum):
 PER_EPOCH_EVENTS = (Event.ITERATION_STARTED, Event.ITERATION_COMPLETED)
 
 
-class Halt(str, enum.Enum):
+class Halt(enum.StrEnum):
     """What a handler may return to steer the loop (``None`` means continue)."""
 
     CONTINUE = "continue"

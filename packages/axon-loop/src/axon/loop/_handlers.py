@@ -24,7 +24,7 @@ def validate(
     data: Any,
     *,
     event: str = "epoch_completed",
-    filter: FilterSpec = "always",  # noqa: A002 - Axon's name
+    filter: FilterSpec = "always",
 ) -> Loop:
     """Evaluate ``model`` on ``data`` with this loop's metrics; add ``validation_<name>``.
 
@@ -62,30 +62,45 @@ def log_to(
     Every ``every`` iterations the running training metrics are logged as
     ``train/<metric>``; at the end of each epoch all metrics (validation included)
     as ``epoch/<metric>``, then the logger is flushed. The step is the total
-    iteration count, so curves line up across epochs and resumed runs. Options
-    (e.g. ``logdir=``) go to the named backend's constructor. Iterations that do
-    not log never read metrics from the device.
+    iteration count, so curves line up across epochs and resumed runs. Iterations
+    that do not log never read metrics from the device.
+
+    A logger given by name is created with ``options`` (e.g. ``logdir=``) when a
+    run starts and closed when it ends, so the loop can run again. A logger object
+    belongs to the caller: it is flushed, never closed.
     """
     if not isinstance(every, int) or every < 0:
         raise ValueError(f"every must be a non-negative int (0 = per epoch only), got {every!r}.")
-    instance = resolve_logger(logger, options)
+    open_logger = resolve_logger(logger, options)  # unknown names fail here, not mid-run
+    key = f"log_to:{id(open_logger)}"
+
+    def start(state: State) -> None:
+        state.handler_metadata[key] = open_logger()
 
     def log_iteration(state: State) -> None:
         values = state.metric_values()
-        instance.log_scalars({f"train/{k}": v for k, v in values.items()}, step=state.iteration)
+        state.handler_metadata[key].log_scalars(
+            {f"train/{k}": v for k, v in values.items()}, step=state.iteration
+        )
 
     def log_epoch(state: State) -> None:
+        instance = state.handler_metadata[key]
         values = state.metric_values()
         instance.log_scalars({f"epoch/{k}": v for k, v in values.items()}, step=state.iteration)
         instance.flush()
 
-    def close(state: State) -> None:
-        instance.close()
+    def finish(state: State) -> None:
+        instance = state.handler_metadata.pop(key)
+        if isinstance(logger, str):
+            instance.close()
+        else:
+            instance.flush()
 
+    loop = loop.handle_event("started", start)
     if every:
         loop = loop.handle_event("iteration_completed", log_iteration, {"every": every})
     return loop.handle_event("epoch_completed", log_epoch).handle_event(
-        ["completed", "halted"], close
+        ["completed", "halted"], finish
     )
 
 
@@ -94,7 +109,7 @@ def checkpoint(
     path: str | os.PathLike[str] = "checkpoints",
     *,
     event: str = "epoch_completed",
-    filter: FilterSpec = "always",  # noqa: A002 - Axon's name
+    filter: FilterSpec = "always",
     keep: int | None = None,
     backend: str = "orbax",
 ) -> Loop:
@@ -118,7 +133,9 @@ def checkpoint(
             "iteration": state.iteration,
             "metrics": {k: _json_float(v) for k, v in state.metric_values().items()},
         }
-        state.handler_metadata[key].save(state.iteration, {"step_state": state.step_state}, metadata)
+        state.handler_metadata[key].save(
+            state.iteration, {"step_state": state.step_state}, metadata
+        )
 
     def close_store(state: State) -> None:
         store = state.handler_metadata.pop(key, None)

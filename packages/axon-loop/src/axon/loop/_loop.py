@@ -100,7 +100,7 @@ class Loop:
         self,
         event: Event | str | Iterable[Event | str],
         handler: Handler,
-        filter: FilterSpec = "always",  # noqa: A002 - Axon's name
+        filter: FilterSpec = "always",
         *,
         first: bool = False,
     ) -> Loop:
@@ -130,7 +130,7 @@ class Loop:
         message_fn: Callable[[State], str],
         *,
         event: Event | str = "iteration_completed",
-        filter: FilterSpec = "always",  # noqa: A002 - Axon's name
+        filter: FilterSpec = "always",
         stream: Any = None,
     ) -> Loop:
         """Print ``message_fn(state)`` on ``event`` (to ``stream``, stdout by default)."""

@@ -71,5 +71,7 @@ def make_metric(
             return custom(acc, fn(*inputs), i)
 
     else:
-        raise TypeError(f"accumulate must be a name or a function, got {type(accumulate).__name__}.")
+        raise TypeError(
+            f"accumulate must be a name or a function, got {type(accumulate).__name__}."
+        )
     return MetricSpec(name, fn, accumulator, transform or default_transform)

@@ -14,6 +14,7 @@ from typing import Any
 
 import jax.numpy as jnp
 import optax
+
 from axon.functional import losses as functional_losses
 from axon.functional import metrics as functional_metrics
 
@@ -35,9 +36,9 @@ def resolve_model(model: Any) -> ModelFunctions:
     as_functions = getattr(model, "as_functions", None)
     if callable(as_functions):
         return as_functions()
-    if isinstance(model, tuple) and len(model) == 2 and callable(model[1]):
-        if model[0] is None or callable(model[0]):  # None: apply-only, for evaluation
-            return model
+    pair = isinstance(model, tuple) and len(model) == 2 and callable(model[1])
+    if pair and (model[0] is None or callable(model[0])):  # None: apply-only, for evaluation
+        return model
     raise TypeError(
         f"A model must be an axon.model graph or a pair (init_fn, apply_fn) with "
         f"init_fn(key, inputs) -> model_state and apply_fn(model_state, inputs, *, mode, key) "
@@ -103,7 +104,8 @@ def resolve_optimizer(optimizer: Any) -> optax.GradientTransformation:
     )
 
 
-def resolve_logger(logger: Any, options: dict[str, Any]) -> Any:
+def resolve_logger(logger: Any, options: dict[str, Any]) -> Callable[[], Any]:
+    """A function opening the logger: a registered backend's factory, or the object itself."""
     if isinstance(logger, str):
         loggers = _needs(
             "axon-loggers",
@@ -111,15 +113,16 @@ def resolve_logger(logger: Any, options: dict[str, Any]) -> Any:
             f"The logger name {logger!r}",
             "pass an object with log_scalars(scalars, step), flush() and close()",
         )
-        return loggers.create(logger, **options)
+        loggers.get(logger)  # an unknown name fails now, with suggestions, not mid-run
+        return lambda: loggers.create(logger, **options)
     if options:
-        raise TypeError(
-            f"Options {sorted(options)} apply only when the logger is given by name."
-        )
-    missing = [m for m in ("log_scalars", "flush", "close") if not callable(getattr(logger, m, None))]
+        raise TypeError(f"Options {sorted(options)} apply only when the logger is given by name.")
+    missing = [
+        m for m in ("log_scalars", "flush", "close") if not callable(getattr(logger, m, None))
+    ]
     if missing:
         raise TypeError(
             f"{type(logger).__name__} is not a logger: it lacks {missing}. A logger has "
             f"log_scalars(scalars, step), flush() and close() (see axon.loggers.Logger)."
         )
-    return logger
+    return lambda: logger

@@ -74,7 +74,9 @@ class OrbaxBackend:
         args = self._ocp.args
         self._manager.save(
             step,
-            args=args.Composite(state=args.StandardSave(tree), metadata=args.JsonSave(dict(metadata))),
+            args=args.Composite(
+                state=args.StandardSave(tree), metadata=args.JsonSave(dict(metadata))
+            ),
         )
 
     def restore(self, step: int | None = None, *, like: Any) -> tuple[Any, dict[str, Any]]:

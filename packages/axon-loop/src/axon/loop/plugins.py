@@ -20,6 +20,7 @@ Then ``loop.checkpoint("bucket/run", backend="s3")`` uses it.
 from __future__ import annotations
 
 import pluggy
+
 from axon.functional.plugins import PluginSystem, Registry
 
 from . import _hookspecs

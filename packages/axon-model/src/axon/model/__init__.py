@@ -41,4 +41,6 @@ def __getattr__(name: str):
         raise AttributeError(name)
     if name in layers:
         return layers.get(name)
-    raise AttributeError(f"module 'axon.model' has no attribute {name!r}. {layers.unknown_message(name)}")
+    raise AttributeError(
+        f"module 'axon.model' has no attribute {name!r}. {layers.unknown_message(name)}"
+    )

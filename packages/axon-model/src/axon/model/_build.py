@@ -11,7 +11,9 @@ from ._model import Model
 from ._state import ModelState
 
 
-def build(model: Model, mode: str = "inference") -> tuple[Callable[..., ModelState], Callable[..., Any]]:
+def build(
+    model: Model, mode: str = "inference"
+) -> tuple[Callable[..., ModelState], Callable[..., Any]]:
     """Compile ``model`` into ``(init_fn, predict_fn)``.
 
     - ``init_fn(key, inputs, model_state=None) -> ModelState``: ``key`` is a PRNG

@@ -15,6 +15,7 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 import numpy as np
+
 from axon.functional import initializers
 
 from ._errors import InputError, LayerError, ModelError
@@ -69,7 +70,9 @@ class Program:
 
     # -- shape inference -----------------------------------------------------------------
 
-    def infer(self, inputs: Any) -> tuple[dict[int, Any], dict[str, dict[str, jax.ShapeDtypeStruct]]]:
+    def infer(
+        self, inputs: Any
+    ) -> tuple[dict[int, Any], dict[str, dict[str, jax.ShapeDtypeStruct]]]:
         """Output structs of every node and the shapes of every parameter, without running."""
         named = self._named_inputs(inputs)
         structs: dict[int, Any] = {}
@@ -93,7 +96,9 @@ class Program:
                 layer_params[p.name] = jax.ShapeDtypeStruct(shape, p.dtype)
             if layer_params:
                 params[name] = layer_params
-            args = [structs[a.id] if isinstance(a, Node) else layer_params[a.name] for a in node.args]
+            args = [
+                structs[a.id] if isinstance(a, Node) else layer_params[a.name] for a in node.args
+            ]
             structs[node.id] = self._call(node, name, args, shape_only=True)
         return structs, params
 
@@ -102,11 +107,7 @@ class Program:
     def init(self, key: Any, inputs: Any, model_state: ModelState | None = None) -> ModelState:
         key = jax.random.key(key) if isinstance(key, int) else key
         _, shapes = self.infer(inputs)
-        kinds = {
-            (self.names[node.id], p.name): p
-            for node in self.order
-            for p in node.parameters
-        }
+        kinds = {(self.names[node.id], p.name): p for node in self.order for p in node.parameters}
         params: dict[str, dict[str, Any]] = {}
         state: dict[str, dict[str, Any]] = {}
         for layer, layer_shapes in shapes.items():
@@ -206,10 +207,11 @@ def _check_input(name: str, node: Node, value: Any) -> None:
         e is not None and e != r for e, r in zip(expected, received, strict=False)
     )
     if mismatch:
+        suggestion = _format_shape((None, *received[1:]))
         raise InputError(
             f"Input {name!r} (defined at {node.defined_at}) expects shape "
             f"{_format_shape(expected)} (None = any size), received {received}. Reshape the "
-            f"data to match, or declare the input with shape={received[:1] and (None,) + received[1:]}."
+            f"data to match, or declare the input with shape={suggestion}."
         )
 
 
@@ -237,7 +239,12 @@ def _describe(value: Any) -> str:
 
 
 def _format_shape(shape: Sequence[int | None]) -> str:
-    return "(" + ", ".join("None" if d is None else str(d) for d in shape) + ("," if len(shape) == 1 else "") + ")"
+    return (
+        "("
+        + ", ".join("None" if d is None else str(d) for d in shape)
+        + ("," if len(shape) == 1 else "")
+        + ")"
+    )
 
 
 def _stable_hash(name: str) -> int:

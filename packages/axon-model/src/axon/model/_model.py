@@ -76,9 +76,7 @@ class Model:
 
     def __repr__(self) -> str:
         program = self.program
-        inputs = {
-            program.names[n.id]: n.config.get("shape") for n in program.inputs
-        }
+        inputs = {program.names[n.id]: n.config.get("shape") for n in program.inputs}
         return (
             f"<Model inputs={inputs} output={program.names[self.node.id]!r} "
             f"layers={len(program.order)}>"

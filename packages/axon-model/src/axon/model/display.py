@@ -70,7 +70,7 @@ def _shape(struct: Any) -> str:
 
 def _short_dtype(dtype: Any) -> str:
     dtype = np.dtype(dtype)
-    return f"{ {'i': 's'}.get(dtype.kind, dtype.kind)}{dtype.itemsize * 8}"
+    return f"{ {'i': 's'}.get(dtype.kind, dtype.kind) }{dtype.itemsize * 8}"
 
 
 def _bytes(n: int) -> str:
