@@ -30,6 +30,9 @@ ROOT = Path(__file__).parent
 PACKAGES = sorted(p.name for p in (ROOT / "packages").iterdir() if (p / "pyproject.toml").exists())
 EXAMPLE_PLUGIN = ROOT / "examples" / "plugins" / "axon-example-plugin"
 
+# Third-party distributions a package's test environment must not contain (DESIGN.md §3).
+NOT_INSTALLED = {"axon-functional": ["optax", "orbax-checkpoint", "tensorboardX"]}
+
 
 def _pyproject(path: Path) -> dict:
     return tomllib.loads((path / "pyproject.toml").read_text())
@@ -58,8 +61,21 @@ def tests(session: nox.Session, package: str) -> None:
     editable = [arg for s in _siblings(package) for arg in ("-e", str(ROOT / "packages" / s))]
     test_group = nox.project.dependency_groups(_pyproject(path), "test")
     session.install(*editable, "-e", str(path), *test_group)
+    absent = [p for p in PACKAGES if p != package and p not in _siblings(package)]
+    _assert_not_installed(session, absent + NOT_INSTALLED.get(package, []))
     session.chdir(path)
     session.run("pytest", *session.posargs)
+
+
+def _assert_not_installed(session: nox.Session, distributions: list[str]) -> None:
+    """Fail if the session's environment holds any of ``distributions``."""
+    check = (
+        "import importlib.metadata as m, sys\n"
+        "found = [d for d in sys.argv[1:] if list(m.distributions(name=d))]\n"
+        "print('must not be installed:', *sys.argv[1:], '->', found or 'none is')\n"
+        "sys.exit(1 if found else 0)"
+    )
+    session.run("python", "-c", check, *distributions)
 
 
 @nox.session

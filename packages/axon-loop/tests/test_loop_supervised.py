@@ -1,4 +1,11 @@
-"""trainer / evaluator / validate / log_to / checkpoint with a plain (init, apply) model."""
+"""trainer / evaluator / validate / log_to / checkpoint with a plain (init, apply) model.
+
+The tests(loop) session installs no other axon package than axon-functional, so the
+tests of names owned by axon-optim / axon-loggers run there (and are skipped where those
+packages are installed: the integration tests cover the names then).
+"""
+
+import importlib.util
 
 import jax
 import jax.numpy as jnp
@@ -59,14 +66,21 @@ def test_unknown_names_are_explained(linear):
         axon.loop.trainer("mlp", "mean_squared_error", optax.sgd(0.1))
 
 
+@pytest.mark.skipif(
+    importlib.util.find_spec("axon.optim") is not None, reason="axon-optim is installed here"
+)
 def test_optimizer_names_need_axon_optim(linear):
-    try:
-        import axon.optim
-    except ImportError:
-        with pytest.raises(ImportError, match="pip install axon-optim"):
-            axon.loop.trainer(linear, "mean_squared_error", "adam")
-    else:
-        pytest.skip("axon-optim is installed here; the integration tests cover names")
+    with pytest.raises(ImportError, match=r"pip install axon-optim.*optax\.GradientTransformation"):
+        axon.loop.trainer(linear, "mean_squared_error", "adam")
+
+
+@pytest.mark.skipif(
+    importlib.util.find_spec("axon.loggers") is not None, reason="axon-loggers is installed here"
+)
+def test_logger_names_need_axon_loggers(linear):
+    loop = axon.loop.trainer(linear, "mean_squared_error", optax.sgd(0.1))
+    with pytest.raises(ImportError, match=r"pip install axon-loggers"):
+        loop.log_to("tensorboard", logdir="unused")
 
 
 def test_bad_batches_are_explained(linear):
