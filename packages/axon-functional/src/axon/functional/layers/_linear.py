@@ -1,6 +1,4 @@
-"""Layer functions (``Axon.Layers``): pure functions of inputs and parameters.
-
-Parameters are explicit arguments, so these compose with any JAX code.
+"""Linear layers: dense (and, later, bilinear and embedding).
 
 >>> import jax.numpy as jnp
 >>> dense(jnp.ones((2, 3)), jnp.ones((3, 4)), jnp.zeros(4)).shape
@@ -14,7 +12,7 @@ import jax.numpy as jnp
 
 Array = jax.Array
 
-__all__ = ["dense", "flatten"]
+__all__ = ["dense"]
 
 
 def dense(x: Array, kernel: Array, bias: Array | None = None) -> Array:
@@ -30,12 +28,3 @@ def dense(x: Array, kernel: Array, bias: Array | None = None) -> Array:
         )
     y = jnp.matmul(x, kernel)
     return y if bias is None else y + bias
-
-
-def flatten(x: Array) -> Array:
-    """Flatten every axis but the first (batch) one.
-
-    >>> flatten(jnp.ones((2, 3, 4))).shape
-    (2, 12)
-    """
-    return x.reshape(x.shape[0], -1)

@@ -1,0 +1,3 @@
+"""Dot-product attention with padding/causal masks and a multi-head helper."""
+
+__all__: list[str] = []
