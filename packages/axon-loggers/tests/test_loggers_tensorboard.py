@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import importlib.metadata
+import inspect
 import io
+import re
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -71,8 +76,25 @@ def test_histogram_text_and_image_are_read_back(tmp_path, read_run):
     np.testing.assert_array_equal(decoded, rgb)
 
     (gray_event,) = run.Images("samples/gray")
-    decoded = np.asarray(Image.open(io.BytesIO(gray_event.encoded_image_string)))
-    np.testing.assert_array_equal(decoded, np.rint(gray * 255).astype(np.uint8))
+    png = Image.open(io.BytesIO(gray_event.encoded_image_string))
+    assert (png.format, png.mode) == ("PNG", "L")  # grayscale stays one channel
+    np.testing.assert_array_equal(np.asarray(png), np.rint(gray * 255).astype(np.uint8))
+
+
+def test_rgba_images_keep_their_alpha_channel(tmp_path, read_run):
+    rgba = np.random.default_rng(0).integers(0, 256, (6, 3, 4), dtype=np.uint8)
+    with TensorBoardLogger(tmp_path) as logger:
+        logger.log_image("samples/rgba", rgba, step=2)
+    (event,) = read_run(tmp_path).Images("samples/rgba")
+    png = Image.open(io.BytesIO(event.encoded_image_string))
+    assert png.mode == "RGBA"
+    np.testing.assert_array_equal(np.asarray(png), rgba)
+
+
+def test_pillow_is_a_declared_dependency():
+    # Images are encoded with Pillow; it must come with axon-loggers, not by luck.
+    requires = importlib.metadata.requires("axon-loggers")
+    assert any(re.match(r"pillow\b", requirement, re.I) for requirement in requires)
 
 
 def test_hparams_are_written_into_the_same_run_with_the_final_metric(tmp_path, read_run):
@@ -159,3 +181,74 @@ def test_logging_after_close_raises_but_closing_again_is_fine(tmp_path):
     logger.flush()
     with pytest.raises(RuntimeError, match="closed"):
         logger.log_scalars({"loss": 1.0}, 0)
+
+
+def test_a_rejected_call_loses_nothing_already_logged(tmp_path, read_run):
+    with TensorBoardLogger(tmp_path) as logger:
+        logger.log_scalars({"loss": 1.0}, 0)
+        with pytest.raises(ValueError, match=r"'accuracy'.*shape \(2,\)"):
+            logger.log_scalars({"loss": 0.5, "accuracy": np.ones(2)}, 1)
+        logger.log_scalars({"loss": 0.25}, 2)  # the logger keeps working
+    assert scalar_points(read_run(tmp_path), "loss") == [(0, 1.0), (2, 0.25)]
+
+
+@pytest.mark.parametrize(("flush_secs", "error"), [(-1, ValueError), ("10", TypeError)])
+def test_invalid_flush_secs_is_rejected(tmp_path, flush_secs, error):
+    with pytest.raises(error, match="flush_secs"):
+        TensorBoardLogger(tmp_path, flush_secs=flush_secs)
+
+
+def test_hparams_without_metrics_are_still_one_run(tmp_path, read_run):
+    with TensorBoardLogger(tmp_path) as logger:
+        logger.log_hparams({"lr": 0.1}, {})
+    assert [path for path in tmp_path.iterdir() if path.is_dir()] == []
+    assert "_hparams_/session_start_info" in read_run(tmp_path).PluginTagToContent("hparams")
+
+
+def _train(logger, steps, every, per_epoch, value):
+    """What axon-loop's log_to sends: train/ every N steps, epoch/ at each epoch end."""
+    for step in steps:
+        if step % every == 0:
+            logger.log_scalars({"train/loss": value(step)}, step)
+        if step % per_epoch == 0:
+            logger.log_scalars({"epoch/loss": value(step), "epoch/validation_loss": 0.5}, step)
+            logger.flush()
+
+
+_KILLED_RUN = f"""
+import os, sys
+from axon.loggers import TensorBoardLogger
+{inspect.getsource(_train)}
+logger = TensorBoardLogger(sys.argv[1])
+_train(logger, range(1, 15), every=2, per_epoch=4, value=lambda step: -step)
+logger.flush()
+os._exit(9)  # killed: no close(), no finalizers
+"""
+
+
+def test_a_killed_and_resumed_run_has_each_step_once_and_one_hparams(tmp_path, read_run):
+    # Run 1 logs steps 1..14 in another process that is killed. Its last checkpoint
+    # was at iteration 8, so the resumed run logs from step 9 on: purge_step=9.
+    killed = subprocess.run([sys.executable, "-c", _KILLED_RUN, str(tmp_path)], check=False)
+    assert killed.returncode == 9
+    assert scalar_points(read_run(tmp_path), "train/loss")[-1] == (14, -14)
+
+    with TensorBoardLogger(tmp_path, purge_step=9) as resumed:
+        _train(resumed, range(9, 17), every=2, per_epoch=4, value=lambda step: step)
+        resumed.log_hparams({"lr": 1e-3}, {"epoch/loss": 16.0, "epoch/validation_loss": 0.5})
+
+    run = read_run(tmp_path)
+    assert [path for path in tmp_path.iterdir() if path.is_dir()] == []
+    assert scalar_points(run, "train/loss") == [
+        (2, -2),
+        (4, -4),
+        (6, -6),
+        (8, -8),
+        (10, 10),
+        (12, 12),
+        (14, 14),
+        (16, 16),
+    ]
+    assert scalar_points(run, "epoch/loss") == [(4, -4), (8, -8), (12, 12), (16, 16)]
+    assert [s for s, _ in scalar_points(run, "epoch/validation_loss")] == [4, 8, 12, 16]
+    assert len(run.PluginTagToContent("hparams")) == 3

@@ -193,3 +193,33 @@ def test_a_subclass_that_skips_super_init_still_works():
     logger.log_text("t", "ok", 1)
     logger.close()
     assert logger.seen == ["ok"] and logger.closed and logger.last_step == 1
+
+
+@pytest.mark.parametrize(
+    ("make", "what"),
+    [
+        (lambda p, s: TensorBoardLogger(p / "tb", purge_step=s), "TensorBoard"),
+        (lambda p, s: CSVLogger(p / "log.csv", purge_step=s), "CSV"),
+        (lambda p, s: JSONLinesLogger(p / "log.jsonl", purge_step=s), "JSONL"),
+    ],
+)
+@pytest.mark.parametrize(
+    ("purge_step", "error"), [(-1, ValueError), (2.0, TypeError), ("3", TypeError)]
+)
+def test_an_invalid_purge_step_is_rejected_before_anything_is_created(
+    tmp_path, make, what, purge_step, error
+):
+    with pytest.raises(error, match="purge_step must be a non-negative integer"):
+        make(tmp_path, purge_step)
+    assert list(tmp_path.iterdir()) == [], what
+
+
+def test_accepts_option_reads_the_factory_signature():
+    import axon.loggers
+
+    assert all(
+        axon.loggers.accepts_option(n, "purge_step") for n in ("tensorboard", "csv", "jsonl")
+    )
+    assert not axon.loggers.accepts_option("console", "purge_step")
+    assert axon.loggers.accepts_option("console", "tags")
+    assert not axon.loggers.accepts_option("tensorboard", "self")

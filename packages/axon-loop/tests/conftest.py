@@ -1,5 +1,10 @@
 """A tiny linear model as a plain (init_fn, apply_fn) pair: the loop's model contract."""
 
+import os
+
+# Four CPU devices for the data-parallel tests; must be set before JAX initializes.
+os.environ.setdefault("XLA_FLAGS", "--xla_force_host_platform_device_count=4")
+
 import jax
 import jax.numpy as jnp
 import numpy as np

@@ -250,10 +250,16 @@ def test_training_with_every_plugin_entry_by_name(tmp_path):
 
     backend = axon.loop.checkpoint.get("npz")(tmp_path / "ckpt")
     assert backend.steps() == [40, 60]  # saved after each epoch, the oldest one dropped
-    restored, metadata = backend.restore(like={"step_state": state.step_state})
+    like = {"step_state": state.step_state, "metric_state": state.metric_state}
+    restored, metadata = backend.restore(like=like)
+    assert metadata == backend.metadata(60)
     assert metadata["epoch"] == 2 and metadata["iteration"] == 60
     assert metadata["metrics"]["loss"] == pytest.approx(losses[2])
     leaves_equal = jax.tree_util.tree_map(
         lambda a, b: bool(jnp.array_equal(a, b)), restored["step_state"], state.step_state
     )
     assert all(jax.tree_util.tree_leaves(leaves_equal))
+
+    # the loop resumes from the plugin's backend exactly as from orbax
+    resumed = loop.replace(output_transform=None).run(batches, epochs=4, resume_from=backend)
+    assert resumed.resumed_from == 60 and resumed.iteration == 80

@@ -76,16 +76,8 @@ class NpzBackend:
         structure and shapes; the result has its structure and holds JAX arrays of
         the saved dtypes.
         """
-        steps = self.steps()
-        if step is None:
-            if not steps:
-                raise FileNotFoundError(f"No checkpoint in {str(self.path)!r}.")
-            step = steps[-1]
-        elif step not in steps:
-            raise FileNotFoundError(
-                f"No checkpoint of step {step} in {str(self.path)!r}; saved steps: {steps}."
-            )
-        sidecar = json.loads(self._file(step, "json").read_text(encoding="utf-8"))
+        step = self._existing(step)
+        sidecar = self._sidecar(step)
         wanted, templates = _flatten(like)
         if wanted != sidecar["leaves"]:
             raise ValueError(
@@ -104,6 +96,25 @@ class NpzBackend:
         ]
         tree = jax.tree_util.tree_unflatten(jax.tree_util.tree_structure(like), leaves)
         return tree, sidecar["metadata"]
+
+    def metadata(self, step: int | None = None) -> dict[str, Any]:
+        """Only the JSON metadata of ``step`` (the latest if None): the sidecar, no arrays."""
+        return self._sidecar(self._existing(step))["metadata"]
+
+    def _existing(self, step: int | None) -> int:
+        steps = self.steps()
+        if step is None:
+            if not steps:
+                raise FileNotFoundError(f"No checkpoint in {str(self.path)!r}.")
+            return steps[-1]
+        if step not in steps:
+            raise FileNotFoundError(
+                f"No checkpoint of step {step} in {str(self.path)!r}; saved steps: {steps}."
+            )
+        return step
+
+    def _sidecar(self, step: int) -> dict[str, Any]:
+        return json.loads(self._file(step, "json").read_text(encoding="utf-8"))
 
     def steps(self) -> list[int]:
         """The saved steps, oldest first."""

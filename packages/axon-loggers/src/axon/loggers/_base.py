@@ -63,7 +63,17 @@ class LoggerBase:
     # -- the Logger protocol ------------------------------------------------------------
 
     def log_scalars(self, scalars: Mapping[str, Any], step: int) -> None:
-        """Record ``{tag: value}`` at ``step``."""
+        """Record ``{tag: value}`` at ``step``.
+
+        Args:
+            scalars: tags to Python, numpy or 0-d array numbers (JAX arrays work).
+            step: a non-negative integer.
+
+        Raises:
+            ValueError: a value is an array with more than one element (the message
+                names the tag and shape), or the step is negative.
+            TypeError: a value is not a real number, or the step is not an integer.
+        """
         self._check_open()
         step = _values.as_step(step)
         values = _values.as_scalars(scalars)
@@ -76,7 +86,14 @@ class LoggerBase:
         self._seen_step(step)
 
     def log_histogram(self, tag: str, values: Any, step: int) -> None:
-        """Record the distribution of ``values`` (any shape) at ``step``."""
+        """Record the distribution of ``values`` (any shape) at ``step``.
+
+        NaN and infinite entries are left out, with one warning per tag.
+
+        Raises:
+            ValueError: ``values`` is empty.
+            TypeError: ``values`` does not hold real numbers.
+        """
         self._check_open()
         step, tag = _values.as_step(step), _values.as_tag(tag)
         array = _values.as_histogram_values(tag, values)
@@ -94,7 +111,11 @@ class LoggerBase:
         self._seen_step(step)
 
     def log_text(self, tag: str, text: str, step: int) -> None:
-        """Record ``text`` at ``step``."""
+        """Record ``text`` at ``step``.
+
+        Raises:
+            TypeError: ``text`` is not a ``str``.
+        """
         self._check_open()
         step, tag = _values.as_step(step), _values.as_tag(tag)
         if not isinstance(text, str):
@@ -103,14 +124,32 @@ class LoggerBase:
         self._seen_step(step)
 
     def log_image(self, tag: str, image: Any, step: int) -> None:
-        """Record an ``HW``/``HWC`` image (``uint8``, or float in ``[0, 1]``) at ``step``."""
+        """Record an ``HW``/``HWC`` image (``uint8``, or float in ``[0, 1]``) at ``step``.
+
+        ``HWC`` images have 1 (gray), 3 (RGB) or 4 (RGBA) channels.
+
+        Raises:
+            ValueError: another shape (a ``CHW`` image gets a hint), or floats
+                outside ``[0, 1]``.
+            TypeError: a dtype other than ``uint8`` or floating point.
+        """
         self._check_open()
         step, tag = _values.as_step(step), _values.as_tag(tag)
         self._write_image(tag, _values.as_image(tag, image), step)
         self._seen_step(step)
 
     def log_hparams(self, hparams: Mapping[str, Any], metrics: Mapping[str, Any]) -> None:
-        """Record the run's hyperparameters and final ``metrics``."""
+        """Record the run's hyperparameters and final ``metrics``.
+
+        Args:
+            hparams: names to ``bool``, ``int``, ``float`` or ``str`` values
+                (numpy scalars are converted).
+            metrics: tags to final values; use the tags of the logged scalars
+                (``"epoch/validation_accuracy"``) so TensorBoard links them.
+
+        Raises:
+            TypeError: a hyperparameter of another type (pass ``str(value)``).
+        """
         self._check_open()
         checked_hparams = _values.as_hparams(hparams)
         checked_metrics = _values.as_scalars(metrics)
@@ -134,6 +173,7 @@ class LoggerBase:
 
     @property
     def closed(self) -> bool:
+        """Whether :meth:`close` was called."""
         return self._closed
 
     @property

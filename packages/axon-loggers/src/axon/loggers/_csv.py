@@ -11,6 +11,7 @@ from pathlib import Path
 from ._base import LoggerBase
 from ._files import end_with_newline, open_text, replace_file
 from ._steps import STEP_KEY, StepRow
+from ._values import as_purge_step
 
 _WHAT = "CSV log file"
 
@@ -37,8 +38,9 @@ class CSVLogger(LoggerBase):
 
     Args:
         path: the ``.csv`` file; its directory is created if missing.
-        purge_step: when resuming from a checkpoint taken at step ``T``, pass ``T``
-            to drop the rows of steps ``>= T`` that the crashed run wrote after it.
+        purge_step: when resuming a run, the first step the resumed run will log
+            (``T + 1`` after the checkpoint of iteration ``T``): the rows of steps
+            ``>= purge_step`` that the interrupted run wrote are dropped.
 
     Raises:
         LogPathError: the file cannot be created or written.
@@ -62,6 +64,7 @@ class CSVLogger(LoggerBase):
 
     def __init__(self, path: str | os.PathLike[str], *, purge_step: int | None = None) -> None:
         super().__init__()
+        purge_step = as_purge_step(purge_step)
         self.path = Path(path)
         self._columns: list[str] = []  # empty until the header is written
         if self.path.is_file():

@@ -8,7 +8,22 @@ from typing import IO
 
 
 class LogPathError(OSError):
-    """A logger's file or directory cannot be created or written."""
+    """A logger's file or directory cannot be created or written.
+
+    Raised when the logger is created, before anything is logged; the message
+    names the path, the reason and what to do. It is an ``OSError``.
+
+    Example:
+        >>> import pathlib, tempfile
+        >>> from axon.loggers import CSVLogger, LogPathError
+        >>> blocker = pathlib.Path(tempfile.mkdtemp()) / "a-file"
+        >>> _ = blocker.write_text("")
+        >>> try:
+        ...     CSVLogger(blocker / "metrics.csv")
+        ... except LogPathError as error:
+        ...     print("a-file" in str(error), isinstance(error, OSError))
+        True True
+    """
 
 
 def _explain(error: OSError, path: Path, what: str) -> LogPathError:

@@ -13,6 +13,7 @@ from ._base import LoggerBase
 from ._files import end_with_newline, open_text, replace_file
 from ._protocol import HParamValue
 from ._steps import STEP_KEY, StepRow
+from ._values import as_purge_step
 
 #: How non-finite floats are written, since JSON has no NaN or Infinity.
 #: ``float(text)`` reads each of these strings back as the original value.
@@ -36,8 +37,9 @@ class JSONLinesLogger(LoggerBase):
 
     Args:
         path: the ``.jsonl`` file; its directory is created if missing.
-        purge_step: when resuming from a checkpoint taken at step ``T``, pass ``T``
-            to drop the lines of steps ``>= T`` that the crashed run wrote after it.
+        purge_step: when resuming a run, the first step the resumed run will log
+            (``T + 1`` after the checkpoint of iteration ``T``): the lines of steps
+            ``>= purge_step`` that the interrupted run wrote are dropped.
 
     Raises:
         LogPathError: the file cannot be created or written.
@@ -58,6 +60,7 @@ class JSONLinesLogger(LoggerBase):
 
     def __init__(self, path: str | os.PathLike[str], *, purge_step: int | None = None) -> None:
         super().__init__()
+        purge_step = as_purge_step(purge_step)
         self.path = Path(path)
         if self.path.is_file():
             end_with_newline(self.path, "JSON Lines log file")

@@ -9,6 +9,9 @@ from typing import Any, Protocol, runtime_checkable
 #: A value accepted as a hyperparameter.
 HParamValue = bool | int | float | str
 
+#: The kinds of record a logger receives, one per ``log_*`` method.
+RECORD_KINDS = ("scalars", "histogram", "text", "image", "hparams")
+
 
 @runtime_checkable
 class Logger(Protocol):
@@ -20,7 +23,21 @@ class Logger(Protocol):
     cannot show a kind of record (a CSV file and images) accepts it and ignores it,
     so the loop can send everything to every logger.
 
-    ``isinstance(obj, Logger)`` checks only that the methods exist.
+    ``isinstance(obj, Logger)`` checks only that the methods exist. axon-loop
+    itself needs only ``log_scalars``, ``flush`` and ``close`` from an object
+    passed to ``loop.log_to(obj)``; the other methods are for histograms, text,
+    images and hyperparameters that a handler chooses to send.
+
+    Example:
+        >>> import io
+        >>> from axon.loggers import ConsoleLogger, Logger
+        >>> isinstance(ConsoleLogger(io.StringIO()), Logger)
+        True
+        >>> class ScalarsOnly:
+        ...     def log_scalars(self, scalars, step):
+        ...         print(step, scalars)
+        >>> isinstance(ScalarsOnly(), Logger)
+        False
     """
 
     def log_scalars(self, scalars: Mapping[str, float], step: int) -> None:

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import io
 import os
 import time
 import weakref
 
 import numpy as np
+from PIL import Image
 from tensorboardX import summary as tbx_summary
 from tensorboardX.event_file_writer import EventsWriter
 from tensorboardX.proto.event_pb2 import Event, SessionLog
@@ -14,8 +16,8 @@ from tensorboardX.proto.summary_pb2 import Summary
 
 from ._base import LoggerBase
 from ._files import LogPathError, prepare_directory
-from ._png import encode_png
 from ._protocol import HParamValue
+from ._values import as_purge_step
 
 
 def _tensorflow_buckets() -> list[float]:
@@ -46,9 +48,12 @@ class TensorBoardLogger(LoggerBase):
 
     Args:
         logdir: the run directory; created with its parents if missing.
-        purge_step: when resuming a run that was checkpointed at step ``T``, pass
-            ``T``: TensorBoard then hides the old events at steps ``>= T``, so the
-            steps logged again appear once.
+        purge_step: when resuming a run, the first step the resumed run will log.
+            TensorBoard then hides the earlier files' events at steps
+            ``>= purge_step``, which the interrupted run wrote after its last
+            checkpoint, so every step appears once. With axon-loop, whose steps
+            count completed iterations, a run resumed from the checkpoint of
+            iteration ``T`` logs from ``T + 1`` on: pass ``T + 1``.
         flush_secs: buffered events are flushed when a record is logged this many
             seconds after the previous flush.
 
@@ -73,9 +78,14 @@ class TensorBoardLogger(LoggerBase):
         flush_secs: float = 10.0,
     ) -> None:
         super().__init__()
+        purge_step = as_purge_step(purge_step)
+        if isinstance(flush_secs, bool) or not isinstance(flush_secs, (int, float)):
+            raise TypeError(f"flush_secs must be a number of seconds, got {flush_secs!r}.")
+        if not flush_secs >= 0:
+            raise ValueError(f"flush_secs must be >= 0 (0 flushes every record), got {flush_secs}.")
         self.logdir = prepare_directory(logdir, "TensorBoard logdir")
         self.purge_step = purge_step
-        self.flush_secs = flush_secs
+        self.flush_secs = float(flush_secs)
         prefix = str(self.logdir / "events")
         try:
             self._events = EventsWriter(prefix, filename_suffix=_sortable_suffix())
@@ -112,7 +122,7 @@ class TensorBoardLogger(LoggerBase):
             height=height,
             width=width,
             colorspace=channels,
-            encoded_image_string=encode_png(image),
+            encoded_image_string=_png(image),
         )
         self._write_summary(Summary(value=[Summary.Value(tag=tag, image=encoded)]), step)
 
@@ -147,6 +157,15 @@ class TensorBoardLogger(LoggerBase):
 
     def __repr__(self) -> str:
         return f"TensorBoardLogger({str(self.logdir)!r}, purge_step={self.purge_step!r})"
+
+
+def _png(image: np.ndarray) -> bytes:
+    # Pillow, rather than tensorboardX's summary.image, which would turn a grayscale
+    # image into RGB; a (height, width) array keeps one channel as PNG mode "L".
+    pixels = image[:, :, 0] if image.shape[2] == 1 else image
+    buffer = io.BytesIO()
+    Image.fromarray(pixels).save(buffer, format="PNG")
+    return buffer.getvalue()
 
 
 def _sortable_suffix() -> str:

@@ -18,16 +18,24 @@ from ._protocol import HParamValue
 _NUMERIC_KINDS = "biuf"  # bool, signed and unsigned int, float
 
 
-def as_step(step: object) -> int:
-    """A step as a Python ``int``; rejects bools, floats and negative numbers."""
+def as_step(step: object, name: str = "step") -> int:
+    """A step as a Python ``int``; rejects bools, floats and negative numbers.
+
+    ``name`` is the argument named in the error (``"step"``, ``"purge_step"``).
+    """
     if isinstance(step, (bool, np.bool_)) or not isinstance(step, numbers.Integral):
         raise TypeError(
-            f"A step must be a non-negative integer, got {type(step).__name__} {step!r}. "
+            f"The {name} must be a non-negative integer, got {type(step).__name__} {step!r}. "
             f"Pass the loop's iteration counter, e.g. int(step)."
         )
     if step < 0:
-        raise ValueError(f"A step must be a non-negative integer, got {step}.")
+        raise ValueError(f"The {name} must be a non-negative integer, got {step}.")
     return int(step)
+
+
+def as_purge_step(purge_step: object) -> int | None:
+    """``None``, or a valid step for a logger's ``purge_step`` argument."""
+    return None if purge_step is None else as_step(purge_step, "purge_step")
 
 
 def as_tag(tag: object) -> str:

@@ -29,6 +29,34 @@ After ``pip install``, ``axon.loggers.create("wandb", project="demo")`` builds
 one, and so does ``loop.log_to("wandb", project="demo")`` in axon-loop. A factory
 may be any callable taking keyword options and returning an object that
 satisfies :class:`axon.loggers.Logger`.
+
+In tests and notebooks, an object with the hook can be registered for the
+duration of a ``with`` block instead of being installed:
+
+>>> import axon.loggers
+>>> from axon.loggers import LoggerBase
+>>> from axon.loggers.plugins import hookimpl, system
+>>> class ListLogger(LoggerBase):
+...     supported_kinds = frozenset({"scalars"})
+...     def __init__(self, *, into):
+...         super().__init__()
+...         self.into = into
+...     def _write_scalars(self, scalars, step):
+...         self.into.append((step, scalars))
+>>> class ListPlugin:
+...     @hookimpl
+...     def axon_loggers(self):
+...         return {"list": ListLogger}
+>>> points = []
+>>> with system.temporary(ListPlugin(), name="list-plugin"):
+...     with axon.loggers.create("list", into=points) as logger:
+...         logger.log_scalars({"loss": 0.5}, step=1)
+...     print(axon.loggers.plugins.loggers.provider("list"))
+plugin 'list-plugin'
+>>> points
+[(1, {'loss': 0.5})]
+>>> "list" in axon.loggers.names()
+False
 """
 
 from __future__ import annotations

@@ -14,8 +14,10 @@
 import importlib.metadata
 
 from . import checkpoint, handlers, plugins
+from ._engine import EmptyDataError
 from ._events import Event, Halt
-from ._loop import EmptyDataError, Loop
+from ._loop import Loop
+from ._persist import deserialize_state, serialize_state
 from ._state import State
 from ._supervised import eval_step, evaluator, train_step, trainer
 
@@ -34,5 +36,6 @@ def loop(step_fn, init_fn=None, output_transform=None) -> Loop:
 __all__ = [
     "Loop", "State", "Event", "Halt", "EmptyDataError",
     "loop", "trainer", "evaluator", "train_step", "eval_step",
+    "serialize_state", "deserialize_state",
     "checkpoint", "handlers", "plugins",
 ]  # fmt: skip

@@ -6,11 +6,11 @@ also a method of ``Loop``.
 
 from __future__ import annotations
 
-import math
 import os
 from typing import TYPE_CHECKING, Any
 
 from ._events import FilterSpec
+from ._persist import snapshot
 from ._resolve import resolve_logger
 
 if TYPE_CHECKING:
@@ -75,22 +75,24 @@ def log_to(
     key = f"log_to:{id(open_logger)}"
 
     def start(state: State) -> None:
-        state.handler_metadata[key] = open_logger()
+        # a resumed run hides the interrupted run's points after the checkpoint
+        resume_step = None if state.resumed_from is None else state.resumed_from + 1
+        state.resources[key] = open_logger(resume_step)
 
     def log_iteration(state: State) -> None:
         values = state.metric_values()
-        state.handler_metadata[key].log_scalars(
+        state.resources[key].log_scalars(
             {f"train/{k}": v for k, v in values.items()}, step=state.iteration
         )
 
     def log_epoch(state: State) -> None:
-        instance = state.handler_metadata[key]
+        instance = state.resources[key]
         values = state.metric_values()
         instance.log_scalars({f"epoch/{k}": v for k, v in values.items()}, step=state.iteration)
         instance.flush()
 
     def finish(state: State) -> None:
-        instance = state.handler_metadata.pop(key)
+        instance = state.resources.pop(key)
         if isinstance(logger, str):
             instance.close()
         else:
@@ -113,11 +115,15 @@ def checkpoint(
     keep: int | None = None,
     backend: str = "orbax",
 ) -> Loop:
-    """Save the step state (model, optimizer, PRNG key) and loop counters on ``event``.
+    """Save everything needed to resume exactly, on ``event`` (each epoch by default).
 
-    Checkpoints are numbered by the total iteration count; ``keep`` keeps the
-    newest N. ``backend`` names a registered checkpoint backend (``"orbax"``
-    built in). Metadata holds the epoch, iteration and metric values as JSON.
+    A checkpoint holds the step state (model, optimizer state, PRNG key), the
+    metric accumulators, and as JSON the counters, the data position, the
+    metrics, the history and ``state.handler_metadata``; ``run(...,
+    resume_from=path)`` continues from the latest one. Checkpoints are numbered by
+    the total iteration count; ``keep`` keeps the newest N. ``backend`` names a
+    registered checkpoint backend (``"orbax"`` built in). Use
+    ``event="iteration_completed", filter={"every": n}`` to checkpoint inside epochs.
     """
     from .checkpoint import get as get_backend
 
@@ -125,20 +131,19 @@ def checkpoint(
     key = f"checkpoint:{os.fspath(path)}"
 
     def open_store(state: State) -> None:
-        state.handler_metadata[key] = factory(path, keep=keep)
+        state.resources[key] = factory(path, keep=keep)
 
     def save(state: State) -> None:
-        metadata = {
-            "epoch": state.epoch,
-            "iteration": state.iteration,
-            "metrics": {k: _json_float(v) for k, v in state.metric_values().items()},
-        }
-        state.handler_metadata[key].save(
-            state.iteration, {"step_state": state.step_state}, metadata
-        )
+        # A checkpoint is a consistency point: what was logged up to it reaches the disk
+        # first, so a run killed later and resumed from it loses no logged step.
+        for resource in state.resources.values():
+            if resource is not state.resources[key] and callable(getattr(resource, "flush", None)):
+                resource.flush()
+        tree, metadata = snapshot(state)
+        state.resources[key].save(state.iteration, tree, metadata)
 
     def close_store(state: State) -> None:
-        store = state.handler_metadata.pop(key, None)
+        store = state.resources.pop(key, None)
         if store is not None:
             store.close()
 
@@ -147,7 +152,3 @@ def checkpoint(
         .handle_event(event, save, filter)
         .handle_event(["completed", "halted"], close_store)
     )
-
-
-def _json_float(value: float) -> float | None:
-    return value if math.isfinite(value) else None

@@ -10,26 +10,24 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
-import time
+import os
 import warnings
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
 import jax
 import jax.numpy as jnp
 
-from ._events import Event, FilterSpec, Halt, make_filter
+from ._engine import DataSource, EmptyDataError, Engine, Placement, fused_step, zero_metrics
+from ._events import Event, FilterSpec, make_filter
 from ._metrics import MetricSpec, make_metric
+from ._persist import check_layout, restore, snapshot
 from ._state import State
 
 StepFn = Callable[[Any, Any], Any]
 InitFn = Callable[[Any, Any], Any]
 Handler = Callable[[State], Any]
-
-
-class EmptyDataError(ValueError):
-    """The data given to ``run`` produced no batch."""
 
 
 @dataclass(frozen=True)
@@ -65,6 +63,7 @@ class Loop:
     output_transform: Callable[[State], Any] | None = None
     metrics: tuple[MetricSpec, ...] = ()
     handlers: tuple[_HandlerSpec, ...] = ()
+    resume_state: State | None = None
     _cache: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
     def replace(self, **changes: Any) -> Loop:
@@ -173,31 +172,68 @@ class Loop:
 
     # -- running --------------------------------------------------------------------------
 
+    def from_state(self, state: State) -> Loop:
+        """A loop whose next run continues from ``state`` (``Axon.Loop.from_state``).
+
+        ``state`` is a ``State`` from an earlier run of this loop or from
+        :func:`axon.loop.deserialize_state`; ``run(..., epochs=N)`` then continues
+        until epoch ``N`` (the data position, counters and metrics carry over).
+        """
+        return self.replace(resume_state=state)
+
     def run(
         self,
-        data: Iterable[Any] | Callable[[], Iterable[Any]],
+        data: Iterable[Any] | Callable[..., Iterable[Any]],
         init_state: Any = None,
         *,
         epochs: int = 1,
         iterations: int | None = None,
         jit: bool = True,
+        steps_per_dispatch: int = 1,
+        resume_from: Any = None,
+        mesh: Any = None,
+        batch_axis: str = "data",
     ) -> Any:
         """Run the loop over ``data`` for ``epochs`` epochs and return the output.
 
-        ``data`` is any re-iterable of batches (a list, an array-backed loader, a
-        ``torch.utils.data.DataLoader``) or a function returning a fresh iterable
-        per epoch; a one-shot generator serves a single epoch. ``iterations``
-        caps the batches per epoch. With ``jit=False`` the step runs eagerly
-        (for debugging with ``print`` and breakpoints).
+        Args:
+            data: a re-iterable of batches (a list, an array-backed loader, a
+                ``torch.utils.data.DataLoader``), a one-shot iterator (one epoch only),
+                or a function ``fn()`` / ``fn(epoch)`` returning each epoch's batches.
+            init_state: passed to the loop's ``init_fn`` (for a trainer: a model
+                state to start from).
+            epochs: the epoch to stop at (counting the epochs of a resumed run).
+            iterations: at most this many batches per epoch.
+            jit: compile the step (``False`` runs it eagerly, for debugging).
+            steps_per_dispatch: run up to this many iterations per device dispatch
+                with ``lax.scan`` (fused mode). Blocks stop wherever a handler
+                fires, so handlers see the same states as without fusion.
+            resume_from: continue an interrupted run exactly: a checkpoint directory
+                (orbax, latest step), a checkpoint backend object (its latest step),
+                or a ``State``. The data must give the same batches per epoch.
+            mesh: a ``jax.sharding.Mesh``: batches are split along ``batch_axis``
+                across its devices, the step state is replicated (data parallel).
         """
         if not isinstance(epochs, int) or epochs < 1:
             raise ValueError(f"epochs must be a positive int, got {epochs!r}.")
         if iterations is not None and (not isinstance(iterations, int) or iterations < 1):
             raise ValueError(f"iterations must be a positive int or None, got {iterations!r}.")
-        batches = _epoch_batches(data)
-        first_epoch = batches(0)
+        if not isinstance(steps_per_dispatch, int) or steps_per_dispatch < 1:
+            raise ValueError(
+                f"steps_per_dispatch must be a positive int, got {steps_per_dispatch!r}."
+            )
+        source = DataSource(data)
+        placement = Placement(mesh, batch_axis)
+        saved = _load_resume(resume_from if resume_from is not None else self.resume_state)
+        start_epoch, skip, mid_epoch = _position(saved.metadata if saved else None)
+        if start_epoch >= epochs:
+            raise ValueError(
+                f"The resumed run already finished epoch {start_epoch - 1}; pass "
+                f"epochs > {start_epoch} to train further."
+            )
+        batches = source.starting_at(start_epoch, skip)
         try:
-            first = next(first_epoch)
+            first = next(batches)
         except StopIteration:
             raise EmptyDataError(
                 "The data given to run() produced no batches. Pass a non-empty iterable "
@@ -205,128 +241,67 @@ class Loop:
             ) from None
         step_state = self.init_fn(first, init_state) if self.init_fn else init_state
         # The compiled step donates its inputs; copy once so the caller's arrays survive.
-        step_state = jax.tree_util.tree_map(jnp.array, step_state)
+        step_state = placement.replicate(jax.tree_util.tree_map(jnp.array, step_state))
         state = State(step_state=step_state, max_epoch=epochs, max_iteration=iterations)
-        _Engine(self, state, jit).run(itertools.chain([first], first_epoch), batches)
+        state.metric_state = placement.replicate(zero_metrics(self.metrics, step_state))
+        if saved is not None:
+            saved.restore_into(state, placement)
+        state.step_state, state.metric_state = placement.settle(
+            fused_step(self), state.step_state, state.metric_state, first
+        )
+        engine = Engine(
+            self, state, jit=jit, steps_per_dispatch=steps_per_dispatch, placement=placement
+        )
+        engine.run(source, start_epoch, itertools.chain([first], batches), mid_epoch)
         return self.output_transform(state) if self.output_transform else state
 
 
-class _Engine:
-    """Executes one run: fires events, dispatches handlers, calls the compiled step."""
+class _Saved:
+    """A loaded checkpoint waiting for a fresh state to give it its structure."""
 
-    def __init__(self, loop: Loop, state: State, jit: bool):
-        self.loop = loop
-        self.state = state
-        self.step = _compiled_step(loop, jit)
-        self.by_event: dict[Event, list[_HandlerSpec]] = {}
-        for spec in sorted(loop.handlers, key=lambda spec: not spec.first):  # stable sort
-            self.by_event.setdefault(spec.event, []).append(spec)
+    def __init__(self, metadata: dict[str, Any], load: Callable[[State], dict[str, Any]]):
+        self.metadata = metadata
+        self._load = load
 
-    def in_attach_order(self, values: dict[str, Any]) -> dict[str, Any]:
-        # jit returns dicts with sorted keys; show metrics in the order they were attached
-        return {m.name: values[m.name] for m in self.loop.metrics}
-
-    def fire(self, event: Event) -> Halt:
-        state = self.state
-        state.record(event)
-        outcome = Halt.CONTINUE
-        for spec in self.by_event.get(event, ()):
-            if not spec.filter(state, event):
-                continue
-            result = spec.handler(state)
-            if result is not None and result != Halt.CONTINUE:
-                try:
-                    result = Halt(result)
-                except ValueError:
-                    raise ValueError(
-                        f"Handler {spec.name!r} on {event.value!r} returned {result!r}; return "
-                        f"None, 'continue', 'halt_epoch' or 'halt_loop'."
-                    ) from None
-                if outcome != Halt.LOOP:
-                    outcome = result
-        return outcome
-
-    def run(self, first_epoch: Iterator[Any], batches: Callable[[int], Iterator[Any]]) -> None:
-        state = self.state
-        halted = self.fire(Event.STARTED) == Halt.LOOP
-        metric_state = None
-        for epoch in range(state.max_epoch):
-            if halted:
-                break
-            state.epoch = epoch
-            state.start_epoch()
-            started = time.perf_counter()
-            metric_state = _zero_metrics(self.loop.metrics, state.step_state)
-            state.metrics = self.in_attach_order(metric_state["values"])
-            outcome = self.fire(Event.EPOCH_STARTED)
-            seen = 0
-            epoch_batches = first_epoch if epoch == 0 else batches(epoch)
-            for batch in epoch_batches:
-                if outcome != Halt.CONTINUE:
-                    break
-                outcome = self.fire(Event.ITERATION_STARTED)
-                if outcome != Halt.CONTINUE:
-                    break
-                state.step_state, metric_state = self.step(state.step_state, metric_state, batch)
-                state.metrics = self.in_attach_order(metric_state["values"])
-                state.iteration += 1
-                seen += 1
-                outcome = self.fire(Event.ITERATION_COMPLETED)
-                if state.max_iteration is not None and seen >= state.max_iteration:
-                    break
-            if seen == 0 and outcome == Halt.CONTINUE:
-                raise EmptyDataError(
-                    f"The data produced no batches in epoch {epoch}. A generator or iterator "
-                    f"can be consumed only once: pass a list, a re-iterable loader, or a "
-                    f"function returning a fresh iterable for every epoch."
-                )
-            jax.block_until_ready(state.step_state)
-            state.times[epoch] = time.perf_counter() - started
-            if outcome == Halt.LOOP:
-                halted = True
-                break
-            if outcome == Halt.EPOCH:
-                halted = self.fire(Event.EPOCH_HALTED) == Halt.LOOP
-                continue
-            halted = self.fire(Event.EPOCH_COMPLETED) == Halt.LOOP
-            state.history[epoch] = dict(state.metrics)
-        state.status = "halted" if halted else "completed"
-        self.fire(Event.HALTED if halted else Event.COMPLETED)
+    def restore_into(self, state: State, placement: Placement) -> None:
+        check_layout(state, self.metadata)
+        tree = placement.replicate(self._load(state))
+        restore(state, tree, self.metadata)
 
 
-def _compiled_step(loop: Loop, jit: bool) -> Callable[..., Any]:
-    """The step fused with metric updates; compiled once per loop and reused across runs."""
-    key = "jit" if jit else "eager"
-    if key not in loop._cache:
-        step_fn, metrics = loop.step_fn, loop.metrics
+def _load_resume(source: Any) -> _Saved | None:
+    """What ``resume_from`` points at, as metadata now and arrays on demand."""
+    if source is None:
+        return None
+    if isinstance(source, State):
+        tree, metadata = snapshot(source)
+        return _Saved(metadata, lambda state: tree)
+    if isinstance(source, (str, os.PathLike)):
+        from .checkpoint import OrbaxBackend
 
-        def fused(step_state: Any, metric_state: dict[str, Any], batch: Any):
-            step_state = step_fn(batch, step_state)
-            i = metric_state["count"]
-            values = {
-                m.name: m.update(metric_state["values"][m.name], step_state, i) for m in metrics
-            }
-            return step_state, {"count": i + 1, "values": values}
-
-        loop._cache[key] = jax.jit(fused, donate_argnums=(0, 1)) if jit else fused
-    return loop._cache[key]
-
-
-def _zero_metrics(metrics: tuple[MetricSpec, ...], step_state: Any) -> dict[str, Any]:
-    values = {}
-    for m in metrics:
-        struct = jax.eval_shape(m.value, step_state)
-        values[m.name] = jnp.zeros(struct.shape, jnp.result_type(struct.dtype, jnp.float32))
-    return {"count": jnp.int32(0), "values": values}
-
-
-def _epoch_batches(data: Any) -> Callable[[int], Iterator[Any]]:
-    """A function giving each epoch's iterator of batches."""
-    if callable(data) and not hasattr(data, "__iter__"):
-        return lambda epoch: iter(data())
-    if not hasattr(data, "__iter__"):
+        source = OrbaxBackend(source)
+    if not callable(getattr(source, "restore", None)):
         raise TypeError(
-            f"run() needs an iterable of batches or a function returning one, got "
-            f"{type(data).__name__}."
+            f"resume_from must be a checkpoint directory, a checkpoint backend or a State; "
+            f"got {type(source).__name__}."
         )
-    return lambda epoch: iter(data)
+    backend = source
+    steps = backend.steps()
+    if not steps:
+        raise FileNotFoundError(f"There is no checkpoint to resume from in {backend!r}.")
+
+    def load(state: State) -> dict[str, Any]:
+        like = {"step_state": state.step_state, "metric_state": state.metric_state}
+        tree, _ = backend.restore(steps[-1], like=like)
+        return tree
+
+    return _Saved(backend.metadata(steps[-1]), load)
+
+
+def _position(metadata: dict[str, Any] | None) -> tuple[int, int, bool]:
+    """``(epoch to start, batches to skip, whether that epoch was already started)``."""
+    if metadata is None:
+        return 0, 0, False
+    if metadata["epoch_done"]:
+        return metadata["epoch"] + 1, 0, False
+    return metadata["epoch"], metadata["epoch_iterations"], True

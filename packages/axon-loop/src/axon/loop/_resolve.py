@@ -104,8 +104,9 @@ def resolve_optimizer(optimizer: Any) -> optax.GradientTransformation:
     )
 
 
-def resolve_logger(logger: Any, options: dict[str, Any]) -> Callable[[], Any]:
-    """A function opening the logger: a registered backend's factory, or the object itself."""
+def resolve_logger(logger: Any, options: dict[str, Any]) -> Callable[[int | None], Any]:
+    """``open(resume_step)``: creates a named backend (with ``purge_step`` when resuming
+    and the backend accepts it) or returns the caller's logger object as it is."""
     if isinstance(logger, str):
         loggers = _needs(
             "axon-loggers",
@@ -113,8 +114,13 @@ def resolve_logger(logger: Any, options: dict[str, Any]) -> Callable[[], Any]:
             f"The logger name {logger!r}",
             "pass an object with log_scalars(scalars, step), flush() and close()",
         )
-        loggers.get(logger)  # an unknown name fails now, with suggestions, not mid-run
-        return lambda: loggers.create(logger, **options)
+        purges = loggers.accepts_option(logger, "purge_step")  # unknown names fail now
+
+        def open_logger(resume_step: int | None) -> Any:
+            extra = {"purge_step": resume_step} if purges and resume_step is not None else {}
+            return loggers.create(logger, **options, **extra)
+
+        return open_logger
     if options:
         raise TypeError(f"Options {sorted(options)} apply only when the logger is given by name.")
     missing = [
@@ -125,4 +131,4 @@ def resolve_logger(logger: Any, options: dict[str, Any]) -> Callable[[], Any]:
             f"{type(logger).__name__} is not a logger: it lacks {missing}. A logger has "
             f"log_scalars(scalars, step), flush() and close() (see axon.loggers.Logger)."
         )
-    return lambda: logger
+    return lambda resume_step: logger

@@ -23,9 +23,16 @@ class State:
             (reading one with ``float()`` is the only host sync).
         history: completed epochs' metrics, ``{epoch: {name: value}}``.
         times: seconds spent in each completed epoch.
-        handler_metadata: a place for handlers to keep their own state.
+        handler_metadata: handlers' own state; JSON values only, because it is
+            checkpointed and restored on resume (e.g. a monitor's best value).
+        resources: open objects handlers keep for one run (loggers, checkpoint
+            stores); never checkpointed. If the run ends with an exception, the
+            loop calls ``close()`` on each before re-raising.
         event_counts: how many times each event fired (iteration events also per epoch).
-        status: ``"running"``, then ``"completed"`` or ``"halted"``.
+        status: ``"running"``, then ``"completed"``, ``"halted"`` or (on an exception) ``"failed"``.
+        metric_state: the metric accumulators on the device (``{"count", "values"}``).
+        epoch_done: whether the current epoch has completed (for resuming).
+        resumed_from: the iteration a resumed run continued from, else ``None``.
     """
 
     step_state: Any
@@ -37,8 +44,12 @@ class State:
     history: dict[int, dict[str, Any]] = field(default_factory=dict)
     times: dict[int, float] = field(default_factory=dict)
     handler_metadata: dict[str, Any] = field(default_factory=dict)
+    resources: dict[str, Any] = field(default_factory=dict)
     event_counts: dict[str, Any] = field(default_factory=dict)
     status: str = "running"
+    metric_state: Any = None
+    epoch_done: bool = False
+    resumed_from: int | None = None
 
     def count(self, event: Event, scope: str = "total") -> int:
         """How many times ``event`` fired, in total or (iteration events) this epoch."""

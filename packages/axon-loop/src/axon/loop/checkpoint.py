@@ -1,9 +1,10 @@
 """Checkpoint backends: where a loop's checkpoints are written and read back.
 
 A backend is created with ``factory(path, *, keep=None)`` and offers
-``save(step, tree, metadata)``, ``restore(step=None, *, like)``, ``steps()`` and
-``close()``. The built-in ``"orbax"`` backend writes atomically with
-orbax-checkpoint; plugins add others through the ``axon_checkpoint_backends`` hook.
+``save(step, tree, metadata)``, ``restore(step=None, *, like)``,
+``metadata(step=None)``, ``steps()`` and ``close()``. The built-in ``"orbax"``
+backend writes atomically with orbax-checkpoint; plugins add others through the
+``axon_checkpoint_backends`` hook.
 Nothing here ever unpickles: trees are arrays, metadata is JSON.
 """
 
@@ -28,6 +29,9 @@ class CheckpointBackend(Protocol):
     def restore(self, step: int | None = None, *, like: Any) -> tuple[Any, dict[str, Any]]:
         """Read ``(tree, metadata)`` of ``step`` (the latest if None), structured like ``like``."""
 
+    def metadata(self, step: int | None = None) -> dict[str, Any]:
+        """Only the JSON metadata of ``step`` (the latest if None), without the arrays."""
+
     def steps(self) -> list[int]:
         """The saved steps, oldest first."""
 
@@ -49,6 +53,9 @@ class OrbaxBackend:
     ([3.0, 3.0], {'epoch': 3})
     >>> backend.close()
     """
+
+    def __repr__(self) -> str:
+        return f"OrbaxBackend({self.path!r})"
 
     def __init__(self, path: str | os.PathLike[str], *, keep: int | None = None):
         import orbax.checkpoint as ocp
@@ -91,6 +98,15 @@ class OrbaxBackend:
             args=args.Composite(state=args.StandardRestore(abstract), metadata=args.JsonRestore()),
         )
         return restored.state, dict(restored.metadata)
+
+    def metadata(self, step: int | None = None) -> dict[str, Any]:
+        self._manager.wait_until_finished()
+        step = self._manager.latest_step() if step is None else step
+        if step is None:
+            raise FileNotFoundError(f"No checkpoint in {self.path!r}.")
+        args = self._ocp.args
+        restored = self._manager.restore(step, args=args.Composite(metadata=args.JsonRestore()))
+        return dict(restored.metadata)
 
     def steps(self) -> list[int]:
         self._manager.wait_until_finished()

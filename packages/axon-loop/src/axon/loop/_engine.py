@@ -1,0 +1,399 @@
+"""Executes one run of a ``Loop``: events, handlers, compiled steps, data, devices.
+
+Speed rules (DESIGN.md §5) live here:
+
+- the step and every metric update are one ``jax.jit`` with donated buffers,
+  compiled once per loop and input signature and cached on the loop;
+- metric values stay on the device until a handler reads them;
+- with ``steps_per_dispatch=K`` up to K iterations run in one dispatch through
+  ``lax.scan`` — a block never spans an iteration at which a handler fires, so
+  handlers see exactly the state they would see without fusion;
+- each block is transferred to the device (sharded over the mesh when one is
+  given) as soon as it is read; dispatch is asynchronous, so the next block is
+  loaded and transferred while the device runs the current one.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import inspect
+import itertools
+import time
+from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING, Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from ._events import Event, Halt
+from ._metrics import MetricSpec
+from ._state import State
+
+if TYPE_CHECKING:
+    from ._loop import Loop, _HandlerSpec
+
+
+class EmptyDataError(ValueError):
+    """The data given to ``run`` produced no batch."""
+
+
+class Engine:
+    """Runs a loop from a (fresh or restored) state until it completes or halts."""
+
+    def __init__(
+        self,
+        loop: Loop,
+        state: State,
+        *,
+        jit: bool,
+        steps_per_dispatch: int,
+        placement: Placement,
+    ):
+        self.loop = loop
+        self.state = state
+        self.steps_per_dispatch = steps_per_dispatch
+        self.placement = placement
+        self.step = compiled_step(loop, jit)
+        self.scan = compiled_scan(loop, jit) if steps_per_dispatch > 1 else None
+        self.by_event: dict[Event, list[_HandlerSpec]] = {}
+        for spec in sorted(loop.handlers, key=lambda spec: not spec.first):  # stable sort
+            self.by_event.setdefault(spec.event, []).append(spec)
+
+    # -- events -------------------------------------------------------------------------------
+
+    def fire(self, event: Event) -> Halt:
+        state = self.state
+        state.record(event)
+        outcome = Halt.CONTINUE
+        for spec in self.by_event.get(event, ()):
+            if not spec.filter(state, event):
+                continue
+            result = spec.handler(state)
+            if result is not None and result != Halt.CONTINUE:
+                try:
+                    result = Halt(result)
+                except ValueError:
+                    raise ValueError(
+                        f"Handler {spec.name!r} on {event.value!r} returned {result!r}; return "
+                        f"None, 'continue', 'halt_epoch' or 'halt_loop'."
+                    ) from None
+                if outcome != Halt.LOOP:
+                    outcome = result
+        return outcome
+
+    def would_fire(self, event: Event, ahead: int) -> bool:
+        """Whether a handler of ``event`` fires when it occurs ``ahead`` more times."""
+        probe = _Probe(self.state, event, ahead)
+        for spec in self.by_event.get(event, ()):
+            try:
+                if spec.filter(probe, event):
+                    return True
+            except _NeedsHost:
+                return True  # a filter reading more than counters: assume it fires
+        return False
+
+    # -- the run ------------------------------------------------------------------------------
+
+    def run(self, data: DataSource, start_epoch: int, first: Iterator[Any], mid_epoch: bool):
+        try:
+            self._run(data, start_epoch, first, mid_epoch)
+        except BaseException:
+            # An exception (or Ctrl-C) ends the run: still finish what handlers opened,
+            # e.g. a checkpoint being written asynchronously, then re-raise.
+            self.state.status = "failed"
+            for resource in self.state.resources.values():
+                with contextlib.suppress(Exception):
+                    resource.close()
+            self.state.resources.clear()
+            raise
+
+    def _run(self, data: DataSource, start_epoch: int, first: Iterator[Any], mid_epoch: bool):
+        state = self.state
+        halted = self.fire(Event.STARTED) == Halt.LOOP
+        for epoch in range(start_epoch, state.max_epoch):
+            if halted:
+                break
+            state.epoch = epoch
+            if mid_epoch and epoch == start_epoch:
+                outcome = Halt.CONTINUE  # resumed inside an epoch that already started
+                state.metrics = {**state.metrics, **self.metric_view()}
+            else:
+                state.start_epoch()
+                state.epoch_done = False
+                state.metric_state = self.placement.replicate(
+                    zero_metrics(self.loop.metrics, state.step_state)
+                )
+                state.metrics = self.metric_view()
+                outcome = self.fire(Event.EPOCH_STARTED)
+            started = time.perf_counter()
+            batches = first if epoch == start_epoch else data.epoch(epoch)
+            outcome, seen = self.run_epoch(batches, outcome)
+            if seen == 0 and outcome == Halt.CONTINUE and state.count_in_epoch() == 0:
+                raise EmptyDataError(
+                    f"The data produced no batches in epoch {epoch}. A generator or iterator "
+                    f"can be consumed only once: pass a list, a re-iterable loader, or a "
+                    f"function returning a fresh iterable for every epoch."
+                )
+            jax.block_until_ready(state.step_state)
+            state.times[epoch] = state.times.get(epoch, 0.0) + time.perf_counter() - started
+            if outcome == Halt.LOOP:
+                halted = True
+                break
+            if outcome == Halt.EPOCH:
+                halted = self.fire(Event.EPOCH_HALTED) == Halt.LOOP
+                continue
+            state.epoch_done = True
+            halted = self.fire(Event.EPOCH_COMPLETED) == Halt.LOOP
+            state.history[epoch] = dict(state.metrics)
+        state.status = "halted" if halted else "completed"
+        self.fire(Event.HALTED if halted else Event.COMPLETED)
+
+    def run_epoch(self, batches: Iterator[Any], outcome: Halt) -> tuple[Halt, int]:
+        state, seen = self.state, 0
+        cap = state.max_iteration
+        while outcome == Halt.CONTINUE:
+            remaining = None if cap is None else cap - state.count_in_epoch()
+            if remaining is not None and remaining <= 0:
+                break
+            block = list(itertools.islice(batches, self.plan_block(remaining)))
+            if not block:
+                break
+            outcome = self.run_block(block)
+            seen += len(block)
+        return outcome, seen
+
+    def plan_block(self, remaining: int | None) -> int:
+        """How many iterations can run in one dispatch before a handler needs the host."""
+        limit = (
+            self.steps_per_dispatch
+            if remaining is None
+            else min(self.steps_per_dispatch, remaining)
+        )
+        for ahead in range(1, limit + 1):
+            if ahead > 1 and self.would_fire(Event.ITERATION_STARTED, ahead):
+                return ahead - 1
+            if self.would_fire(Event.ITERATION_COMPLETED, ahead):
+                return ahead
+        return limit
+
+    def run_block(self, block: list[Any]) -> Halt:
+        state = self.state
+        if len(block) == 1 or not _same_shapes(block):
+            for batch in block:
+                outcome = self.fire(Event.ITERATION_STARTED)
+                if outcome != Halt.CONTINUE:
+                    return outcome
+                state.step_state, state.metric_state = self.step(
+                    state.step_state, state.metric_state, self.placement.batch(batch)
+                )
+                outcome = self.complete(1)
+                if outcome != Halt.CONTINUE:
+                    return outcome
+            return Halt.CONTINUE
+        # planned so that no handler fires inside the block but possibly at its two ends
+        outcome = self.fire(Event.ITERATION_STARTED)
+        if outcome != Halt.CONTINUE:
+            return outcome
+        for _ in block[1:]:
+            state.record(Event.ITERATION_STARTED)
+        stacked = jax.tree_util.tree_map(lambda *leaves: np.stack(leaves), *block)
+        state.step_state, state.metric_state = self.scan(
+            state.step_state, state.metric_state, self.placement.batch(stacked, stacked=True)
+        )
+        return self.complete(len(block))
+
+    def complete(self, iterations: int) -> Halt:
+        state = self.state
+        for _ in range(iterations - 1):
+            state.record(Event.ITERATION_COMPLETED)
+        state.iteration += iterations
+        state.metrics = {**state.metrics, **self.metric_view()}
+        return self.fire(Event.ITERATION_COMPLETED)
+
+    def metric_view(self) -> dict[str, Any]:
+        # jit returns dicts with sorted keys; show metrics in the order they were attached
+        values = self.state.metric_state["values"]
+        return {m.name: values[m.name] for m in self.loop.metrics}
+
+
+class _NeedsHost(Exception):
+    """A filter asked a probe for something only a real state has."""
+
+
+class _Probe:
+    """A stand-in state for asking filters about the future: counters only."""
+
+    def __init__(self, state: State, event: Event, ahead: int):
+        self._state, self._event, self._ahead = state, event, ahead
+
+    def count(self, event: Event, scope: str = "total") -> int:
+        return self._state.count(event, scope) + (self._ahead if event == self._event else 0)
+
+    @property
+    def iteration(self) -> int:
+        done = self._ahead if self._event == Event.ITERATION_COMPLETED else self._ahead - 1
+        return self._state.iteration + done
+
+    @property
+    def epoch(self) -> int:
+        return self._state.epoch
+
+    def __getattr__(self, name: str) -> Any:
+        raise _NeedsHost(name)
+
+
+# -- compiled steps ----------------------------------------------------------------------------
+
+
+def fused_step(loop: Loop) -> Callable[..., Any]:
+    step_fn, metrics = loop.step_fn, loop.metrics
+
+    def fused(step_state: Any, metric_state: dict[str, Any], batch: Any):
+        step_state = step_fn(batch, step_state)
+        i = metric_state["count"]
+        values = {m.name: m.update(metric_state["values"][m.name], step_state, i) for m in metrics}
+        return step_state, {"count": i + 1, "values": values}
+
+    return fused
+
+
+def compiled_step(loop: Loop, jit: bool) -> Callable[..., Any]:
+    """One iteration: the step fused with metric updates; cached on the loop."""
+    key = "step-jit" if jit else "step-eager"
+    if key not in loop._cache:
+        fused = fused_step(loop)
+        loop._cache[key] = jax.jit(fused, donate_argnums=(0, 1)) if jit else fused
+    return loop._cache[key]
+
+
+def compiled_scan(loop: Loop, jit: bool) -> Callable[..., Any]:
+    """K iterations over a stacked block of K batches with ``lax.scan``; cached on the loop."""
+    key = "scan-jit" if jit else "scan-eager"
+    if key not in loop._cache:
+        fused = fused_step(loop)
+
+        def scanned(step_state: Any, metric_state: Any, stacked: Any):
+            def body(carry: Any, batch: Any) -> tuple[Any, None]:
+                return fused(*carry, batch), None
+
+            return jax.lax.scan(body, (step_state, metric_state), stacked)[0]
+
+        loop._cache[key] = jax.jit(scanned, donate_argnums=(0, 1)) if jit else scanned
+    return loop._cache[key]
+
+
+def zero_metrics(metrics: tuple[MetricSpec, ...], step_state: Any) -> dict[str, Any]:
+    values = {}
+    for m in metrics:
+        struct = jax.eval_shape(m.value, step_state)
+        values[m.name] = jnp.zeros(struct.shape, jnp.result_type(struct.dtype, jnp.float32))
+    return {"count": jnp.int32(0), "values": values}
+
+
+def _same_shapes(block: list[Any]) -> bool:
+    first = jax.tree_util.tree_structure(block[0])
+    shapes = [np.shape(x) for x in jax.tree_util.tree_leaves(block[0])]
+    return all(
+        jax.tree_util.tree_structure(b) == first
+        and [np.shape(x) for x in jax.tree_util.tree_leaves(b)] == shapes
+        for b in block[1:]
+    )
+
+
+# -- data and devices --------------------------------------------------------------------------
+
+
+class DataSource:
+    """Each epoch's iterator of batches from what the user passed to ``run``.
+
+    ``data`` is a re-iterable (list, loader), a one-shot iterator (one epoch), or
+    a function ``fn()`` or ``fn(epoch)`` returning a fresh iterable. For an exact
+    resume the batches of an epoch must not depend on anything but the epoch.
+    """
+
+    def __init__(self, data: Any):
+        if callable(data) and not hasattr(data, "__iter__"):
+            takes_epoch = _accepts_one_argument(data)
+            self.epoch = (lambda e: iter(data(e))) if takes_epoch else (lambda e: iter(data()))
+        elif hasattr(data, "__iter__"):
+            self.epoch = lambda e: iter(data)
+        else:
+            raise TypeError(
+                f"run() needs an iterable of batches or a function returning one, got "
+                f"{type(data).__name__}."
+            )
+
+    def starting_at(self, epoch: int, skip: int) -> Iterator[Any]:
+        """The iterator of ``epoch`` with its first ``skip`` batches consumed (resume)."""
+        batches = self.epoch(epoch)
+        skipped = sum(1 for _ in itertools.islice(batches, skip))
+        if skipped < skip:
+            raise ValueError(
+                f"Cannot resume at batch {skip} of epoch {epoch}: the data has only {skipped} "
+                f"batches in that epoch. Resume with the same data as the interrupted run."
+            )
+        return batches
+
+
+def _accepts_one_argument(fn: Callable[..., Any]) -> bool:
+    try:
+        parameters = inspect.signature(fn).parameters.values()
+    except (TypeError, ValueError):
+        return False
+    positional = [
+        p for p in parameters
+        if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD) and p.default is p.empty
+    ]  # fmt: skip
+    return len(positional) == 1
+
+
+class Placement:
+    """Where arrays live: the default device, or replicated/sharded over a mesh."""
+
+    def __init__(self, mesh: Any = None, batch_axis: str = "data"):
+        self.mesh = mesh
+        self.batch_axis = batch_axis
+        if mesh is not None and batch_axis not in mesh.axis_names:
+            raise ValueError(
+                f"The mesh has axes {mesh.axis_names}; batch_axis={batch_axis!r} is not one "
+                f"of them."
+            )
+
+    def replicate(self, tree: Any) -> Any:
+        if self.mesh is None:
+            return tree
+        sharding = jax.sharding.NamedSharding(self.mesh, jax.sharding.PartitionSpec())
+        return jax.device_put(tree, sharding)
+
+    def settle(self, step: Callable[..., Any], step_state: Any, metric_state: Any, batch: Any):
+        """Place the states where the step puts its outputs (e.g. ``y_pred`` sharded
+        like the batch), so the step compiles once and ``lax.scan`` carries match."""
+        if self.mesh is None:
+            return step_state, metric_state
+        outputs = jax.eval_shape(step, step_state, metric_state, self.batch(batch))
+
+        def place(value: Any, struct: Any) -> Any:
+            spec = getattr(getattr(struct, "sharding", None), "spec", None)
+            if spec is None:  # meshes with Auto axes: XLA propagates shardings itself
+                return value
+            return jax.device_put(value, jax.sharding.NamedSharding(self.mesh, spec))
+
+        return jax.tree_util.tree_map(place, (step_state, metric_state), outputs)
+
+    def batch(self, batch: Any, *, stacked: bool = False) -> Any:
+        """Start the transfer of a batch (or a stacked block) to the device(s)."""
+        if self.mesh is None:
+            return jax.device_put(batch)
+        spec = (None, self.batch_axis) if stacked else (self.batch_axis,)
+        sharding = jax.sharding.NamedSharding(self.mesh, jax.sharding.PartitionSpec(*spec))
+        devices = self.mesh.shape[self.batch_axis]
+        axis = 1 if stacked else 0
+        for leaf in jax.tree_util.tree_leaves(batch):
+            if np.ndim(leaf) <= axis or np.shape(leaf)[axis] % devices:
+                raise ValueError(
+                    f"A batch of shape {np.shape(leaf)} cannot be split over the {devices} "
+                    f"devices of mesh axis {self.batch_axis!r}: the batch size must be a "
+                    f"multiple of {devices}. Drop or pad the last partial batch."
+                )
+        return jax.device_put(batch, sharding)

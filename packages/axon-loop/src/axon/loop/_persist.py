@@ -1,0 +1,169 @@
+"""Everything needed to resume a run exactly, as arrays plus JSON (never pickle).
+
+A snapshot splits a ``State`` into a pytree of arrays (step state and metric
+accumulators) and JSON metadata (counters, data position, history, host-side
+metrics, handler metadata). Restoring needs a ``State`` of the same loop to give
+the tree its structure: the engine builds one from the first batch, as for a
+fresh run, then overwrites it.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import math
+from typing import Any
+
+import jax
+import numpy as np
+
+from ._state import State
+
+FORMAT_VERSION = 1
+
+
+def snapshot(state: State) -> tuple[dict[str, Any], dict[str, Any]]:
+    """``(tree, metadata)`` of a running loop: what a checkpoint stores."""
+    tree = {"step_state": state.step_state, "metric_state": state.metric_state}
+    metadata = {
+        "format": FORMAT_VERSION,
+        "epoch": state.epoch,
+        "max_epoch": state.max_epoch,
+        "iteration": state.iteration,
+        "epoch_iterations": state.count_in_epoch(),
+        "epoch_done": state.epoch_done,
+        "event_counts": state.event_counts,
+        "history": {
+            str(epoch): {k: _to_json(v) for k, v in metrics.items()}
+            for epoch, metrics in state.history.items()
+        },
+        "metrics": {k: _to_json(v) for k, v in state.metrics.items()},
+        "layout": layout(tree),
+        "times": {str(k): v for k, v in state.times.items()},
+        "handler_metadata": state.handler_metadata,
+    }
+    try:
+        json.dumps(metadata)
+    except TypeError as error:
+        raise TypeError(
+            f"state.handler_metadata must hold only JSON values (str, numbers, lists, dicts) "
+            f"so it can be checkpointed: {error}. Keep open objects in state.resources."
+        ) from None
+    return tree, metadata
+
+
+def restore(state: State, tree: dict[str, Any], metadata: dict[str, Any]) -> None:
+    """Overwrite ``state`` (a fresh state of the same loop) with a snapshot."""
+    if metadata.get("format") != FORMAT_VERSION:
+        raise ValueError(
+            f"This checkpoint has format {metadata.get('format')!r}; this version of axon-loop "
+            f"reads format {FORMAT_VERSION}."
+        )
+    check_layout(state, metadata)
+    state.step_state = tree["step_state"]
+    state.metric_state = tree["metric_state"]
+    state.epoch = metadata["epoch"]
+    state.iteration = metadata["iteration"]
+    state.epoch_done = metadata["epoch_done"]
+    state.event_counts = metadata["event_counts"]
+    state.history = {
+        int(epoch): {k: _from_json(v) for k, v in metrics.items()}
+        for epoch, metrics in metadata["history"].items()
+    }
+    if state.epoch_done:  # saved by an epoch_completed handler, before history was written
+        state.history[state.epoch] = {k: _from_json(v) for k, v in metadata["metrics"].items()}
+    state.times = {int(k): v for k, v in metadata["times"].items()}
+    state.handler_metadata = metadata["handler_metadata"]
+    # accumulated metrics are replaced by the device accumulators when the run goes on
+    state.metrics = {k: _from_json(v) for k, v in metadata["metrics"].items()}
+    state.resumed_from = metadata["iteration"]
+
+
+def serialize_state(state: State) -> bytes:
+    """The whole loop state as bytes: an ``.npz`` archive of arrays plus JSON metadata.
+
+    Loading never executes code (``allow_pickle=False``); see :func:`deserialize_state`.
+    """
+    tree, metadata = snapshot(state)
+    leaves = jax.tree_util.tree_leaves(tree)
+    arrays = {f"leaf_{i}": np.asarray(leaf) for i, leaf in enumerate(leaves)}
+    arrays["metadata"] = np.frombuffer(json.dumps(metadata).encode(), dtype=np.uint8)
+    buffer = io.BytesIO()
+    np.savez(buffer, **arrays)
+    return buffer.getvalue()
+
+
+def deserialize_state(data: bytes, like: State) -> State:
+    """A ``State`` from :func:`serialize_state`'s bytes, structured like ``like``.
+
+    ``like`` is a state of the same loop (e.g. from a short run, or the one
+    serialized); its arrays are replaced, its structure checked.
+    """
+    with np.load(io.BytesIO(data), allow_pickle=False) as archive:
+        metadata = json.loads(archive["metadata"].tobytes().decode())
+        leaves_like, treedef = jax.tree_util.tree_flatten(
+            {"step_state": like.step_state, "metric_state": like.metric_state}
+        )
+        stored = [archive[f"leaf_{i}"] for i in range(len(archive.files) - 1)]
+    if len(stored) != len(leaves_like):
+        raise ValueError(
+            f"The serialized state has {len(stored)} arrays; this loop's state has "
+            f"{len(leaves_like)}. It was saved from a different model or loop."
+        )
+    tree = jax.tree_util.tree_unflatten(treedef, [jax.numpy.asarray(a) for a in stored])
+    state = State(step_state=like.step_state, max_epoch=like.max_epoch)
+    state.metric_state = like.metric_state
+    restore(state, tree, metadata)
+    return state
+
+
+def layout(tree: Any) -> list[list[Any]]:
+    """Every leaf's path, shape and dtype: what a checkpoint must match to be restored."""
+    return [
+        [
+            jax.tree_util.keystr(path),
+            list(np.shape(leaf)),
+            str(getattr(leaf, "dtype", None) or np.result_type(leaf)),
+        ]
+        for path, leaf in jax.tree_util.tree_leaves_with_path(tree)
+    ]
+
+
+def _dtype(leaf: Any) -> Any:
+    # read .dtype rather than converting: a device array would be copied to the host
+    return leaf.dtype if hasattr(leaf, "dtype") else np.result_type(leaf)
+
+
+def check_layout(state: State, metadata: dict[str, Any]) -> None:
+    """Refuse, before reading any array, a checkpoint that another loop or model wrote."""
+    expected = layout({"step_state": state.step_state, "metric_state": state.metric_state})
+    stored = metadata["layout"]
+    if stored == expected:
+        return
+    ours = {path: (shape, dtype) for path, shape, dtype in expected}
+    theirs = {path: (shape, dtype) for path, shape, dtype in stored}
+    problems = [f"{p}: missing in the checkpoint" for p in ours if p not in theirs]
+    problems += [f"{p}: only in the checkpoint" for p in theirs if p not in ours]
+    problems += [
+        f"{p}: {theirs[p][0]} {theirs[p][1]} in the checkpoint, {ours[p][0]} {ours[p][1]} here"
+        for p in ours
+        if p in theirs and ours[p] != theirs[p]
+    ]
+    raise ValueError(
+        "The checkpoint does not match this loop (another model, optimizer or set of "
+        "metrics?); nothing was loaded:\n  " + "\n  ".join(problems[:10])
+    )
+
+
+def _to_json(value: Any) -> Any:
+    array = np.asarray(value)
+    if array.ndim:
+        return [_to_json(v) for v in array]
+    number = float(array)
+    return number if math.isfinite(number) else {"nonfinite": repr(number)}
+
+
+def _from_json(value: Any) -> Any:
+    if isinstance(value, dict):
+        return float(value["nonfinite"])
+    return np.asarray(value, dtype=np.float32) if isinstance(value, list) else np.float32(value)
