@@ -61,6 +61,8 @@ def test_float_defaults_are_hyperparameters_in_the_state(name):
         for key, value in POLARIS_DEFAULTS[name].items()
         if isinstance(value, float) and key != "momentum"
     }
-    assert set(state.hyperparams) == set(expected)
+    # Plus the multiplier every axon.optim optimizer carries (see axon.optim.hyperparams).
+    assert set(state.hyperparams) == set(expected) | {"learning_rate_scale"}
+    assert float(state.hyperparams["learning_rate_scale"]) == 1.0
     for key, value in expected.items():
         assert float(state.hyperparams[key]) == pytest.approx(value, rel=1e-6), key

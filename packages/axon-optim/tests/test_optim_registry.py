@@ -18,7 +18,10 @@ OPTIMIZERS = [
     "adabelief", "adagrad", "adam", "adamw", "fromage", "lamb",
     "noisy_sgd", "radam", "rmsprop", "sgd", "yogi",
 ]  # fmt: skip
-SCHEDULES = ["constant", "cosine_decay", "exponential_decay", "linear_decay", "polynomial_decay"]
+SCHEDULES = [
+    "constant", "cosine_decay", "exponential_decay", "linear_decay", "one_cycle",
+    "polynomial_decay", "warmup_cosine_decay",
+]  # fmt: skip
 
 
 def test_builtins_are_registered_through_the_entry_point():

@@ -51,6 +51,29 @@ CASES = [
         optax.cosine_decay_schedule(0.1, decay_steps=30, alpha=0.2),
     ),
     (
+        "warmup_cosine_decay",
+        0.1,
+        {},
+        optax.warmup_cosine_decay_schedule(0.0, 0.1, warmup_steps=0, decay_steps=1000),
+    ),
+    (
+        "warmup_cosine_decay",
+        0.1,
+        {"warmup": 5, "steps": 40, "alpha": 0.1, "exponent": 2.0},
+        optax.warmup_cosine_decay_schedule(
+            0.0, 0.1, warmup_steps=5, decay_steps=40, end_value=0.01, exponent=2.0
+        ),
+    ),
+    ("one_cycle", 0.1, {}, optax.cosine_onecycle_schedule(1000, 0.1)),
+    (
+        "one_cycle",
+        0.1,
+        {"steps": 40, "pct_start": 0.25, "div_factor": 10.0, "final_div_factor": 100.0},
+        optax.cosine_onecycle_schedule(
+            40, 0.1, pct_start=0.25, div_factor=10.0, final_div_factor=100.0
+        ),
+    ),
+    (
         "polynomial_decay",
         0.1,
         {},
@@ -134,6 +157,14 @@ BAD = [
     ("linear_decay", {"steps": 0}, ValueError, "steps"),
     ("linear_decay", {"warmup": 10, "steps": 10}, ValueError, "warmup"),
     ("linear_decay", {"warmup": -1}, ValueError, "warmup"),
+    ("warmup_cosine_decay", {"warmup": 10, "steps": 10}, ValueError, "warmup"),
+    ("warmup_cosine_decay", {"alpha": -0.5}, ValueError, "alpha"),
+    ("warmup_cosine_decay", {"exponent": 0.0}, ValueError, "exponent"),
+    ("warmup_cosine_decay", {"steps": 2.5}, TypeError, "steps"),
+    ("one_cycle", {"steps": 0}, ValueError, "steps"),
+    ("one_cycle", {"pct_start": 1.0}, ValueError, "pct_start"),
+    ("one_cycle", {"div_factor": 0.5}, ValueError, "div_factor"),
+    ("one_cycle", {"final_div_factor": float("nan")}, ValueError, "final_div_factor"),
 ]
 
 
@@ -148,3 +179,33 @@ def test_bad_options_raise(name, options, error, mentions):
 def test_non_finite_init_value_raises(name):
     with pytest.raises(ValueError, match=rf"{name}: init_value must be a finite number"):
         schedules.get(name)(float("inf"))
+
+
+def test_warmup_cosine_decay_shape():
+    """0 -> peak linearly over the warm-up, half a cosine to alpha * peak at `steps`."""
+    schedule = schedules.warmup_cosine_decay(0.2, warmup=10, steps=110, alpha=0.5)
+    for step, want in [(0, 0.0), (5, 0.1), (10, 0.2), (60, 0.15), (110, 0.1), (500, 0.1)]:
+        assert float(schedule(step)) == pytest.approx(want, abs=1e-7), step
+
+
+def test_one_cycle_shape():
+    """Rises from peak / div_factor to the peak at pct_start, falls to start / final_div_factor."""
+    schedule = schedules.one_cycle(1.0, steps=100, pct_start=0.3)
+    assert float(schedule(0)) == pytest.approx(1.0 / 25)
+    assert float(schedule(30)) == pytest.approx(1.0)
+    assert float(schedule(100)) == pytest.approx(1.0 / 25 / 1e4)
+    values = [float(schedule(step)) for step in range(101)]
+    assert np.all(np.diff(values[:31]) > 0) and np.all(np.diff(values[30:]) < 0)
+
+
+@pytest.mark.parametrize("name", sorted(schedules.BUILTINS))
+def test_every_schedule_drives_an_optimizer(name):
+    import axon.optim
+
+    schedule = schedules.get(name)(0.1)
+    optimizer = axon.optim.sgd(learning_rate=schedule)
+    params = jnp.ones(2)
+    state = optimizer.init(params)
+    for step in range(3):
+        _, state = optimizer.update(params, state, params)
+        np.testing.assert_allclose(state.hyperparams["learning_rate"], schedule(step), rtol=1e-6)

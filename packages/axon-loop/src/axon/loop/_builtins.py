@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from . import _console, _handlers
+from . import handlers
 from .checkpoint import OrbaxBackend
 from .plugins import hookimpl
 
@@ -14,9 +14,4 @@ def axon_checkpoint_backends():
 
 @hookimpl
 def axon_handlers():
-    return {
-        "checkpoint": _handlers.checkpoint,
-        "log_progress": _console.log_progress,
-        "log_to": _handlers.log_to,
-        "validate": _handlers.validate,
-    }
+    return {name: getattr(handlers, name) for name in handlers.__all__}

@@ -214,7 +214,7 @@ class Engine:
     def metric_view(self) -> dict[str, Any]:
         # jit returns dicts with sorted keys; show metrics in the order they were attached
         values = self.state.metric_state["values"]
-        return {m.name: values[m.name] for m in self.loop.metrics}
+        return {m.name: values[m.name] for m in self.loop.metrics if m.visible}
 
 
 class _NeedsHost(Exception):

@@ -114,6 +114,8 @@ def checkpoint(
     filter: FilterSpec = "always",
     keep: int | None = None,
     backend: str = "orbax",
+    criteria: str | None = None,
+    mode: str = "min",
 ) -> Loop:
     """Save everything needed to resume exactly, on ``event`` (each epoch by default).
 
@@ -124,9 +126,15 @@ def checkpoint(
     the total iteration count; ``keep`` keeps the newest N. ``backend`` names a
     registered checkpoint backend (``"orbax"`` built in). Use
     ``event="iteration_completed", filter={"every": n}`` to checkpoint inside epochs.
+
+    With ``criteria`` (a metric name, e.g. ``"validation_loss"``) a checkpoint is
+    written only when that metric improves (``mode`` ``"min"`` or ``"max"``), so
+    ``keep`` then keeps the best N.
     """
     from .checkpoint import get as get_backend
 
+    if criteria is not None and mode not in ("min", "max"):
+        raise ValueError(f"mode must be 'min' or 'max', got {mode!r}.")
     factory = get_backend(backend)
     key = f"checkpoint:{os.fspath(path)}"
 
@@ -134,6 +142,8 @@ def checkpoint(
         state.resources[key] = factory(path, keep=keep)
 
     def save(state: State) -> None:
+        if criteria is not None and not _improved(state, criteria, mode, f"{key}:best"):
+            return
         # A checkpoint is a consistency point: what was logged up to it reaches the disk
         # first, so a run killed later and resumed from it loses no logged step.
         for resource in state.resources.values():
@@ -152,3 +162,14 @@ def checkpoint(
         .handle_event(event, save, filter)
         .handle_event(["completed", "halted"], close_store)
     )
+
+
+def _improved(state: State, metric: str, mode: str, key: str) -> bool:
+    """Whether ``metric`` beat its best so far (kept in handler_metadata, so resumes agree)."""
+    from ._monitor import _improves, _read
+
+    value = _read(state, metric, "checkpoint(criteria=...)")
+    if not _improves(value, state.handler_metadata.get(key), mode, 0.0):
+        return False
+    state.handler_metadata[key] = value
+    return True

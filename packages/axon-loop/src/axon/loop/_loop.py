@@ -164,6 +164,35 @@ class Loop:
 
         return checkpoint(self, path, **options)
 
+    def monitor(
+        self, metric: str, fn: Callable[[State], Any], name: str | None = None, **options: Any
+    ) -> Loop:
+        """Call ``fn(state)`` when ``metric`` stops improving.
+
+        See :func:`axon.loop.handlers.monitor`."""
+        from ._monitor import monitor
+
+        return monitor(self, metric, fn, name, **options)
+
+    def early_stop(self, metric: str, **options: Any) -> Loop:
+        """Halt when ``metric`` stops improving; see :func:`axon.loop.handlers.early_stop`."""
+        from ._monitor import early_stop
+
+        return early_stop(self, metric, **options)
+
+    def reduce_lr_on_plateau(self, metric: str, **options: Any) -> Loop:
+        """Lower the learning rate when ``metric`` stops improving; see
+        :func:`axon.loop.handlers.reduce_lr_on_plateau`."""
+        from ._monitor import reduce_lr_on_plateau
+
+        return reduce_lr_on_plateau(self, metric, **options)
+
+    def halt_on_nonfinite(self, **options: Any) -> Loop:
+        """Halt when the loss becomes NaN/inf; see :func:`axon.loop.handlers.halt_on_nonfinite`."""
+        from ._monitor import halt_on_nonfinite
+
+        return halt_on_nonfinite(self, **options)
+
     def attach(self, name: str, *args: Any, **options: Any) -> Loop:
         """Attach a handler registered by name (built-in or from a plugin)."""
         from .plugins import handlers

@@ -38,6 +38,7 @@ class MetricSpec:
     metric: Callable[..., Any]
     accumulator: Accumulator
     transform: Callable[[Any], tuple[Any, ...]]
+    visible: bool = True  # internal accumulators (e.g. halt_on_nonfinite's) stay out of logs
 
     def value(self, step_state: Any) -> Any:
         return self.metric(*self.transform(step_state))

@@ -132,3 +132,24 @@ def resolve_logger(logger: Any, options: dict[str, Any]) -> Callable[[int | None
             f"log_scalars(scalars, step), flush() and close() (see axon.loggers.Logger)."
         )
     return lambda resume_step: logger
+
+
+def resolve_loss_scale(loss_scale: Any) -> tuple[Callable[..., Any], ...] | None:
+    """``(init, scale, unscale)`` from a name (needs axon-optim), such a triple, or None."""
+    if loss_scale is None:
+        return None
+    if isinstance(loss_scale, str):
+        optim = _needs(
+            "axon-optim",
+            "axon.optim",
+            f"The loss scale name {loss_scale!r}",
+            "pass a triple (init, scale, unscale) of functions",
+        )
+        return tuple(optim.loss_scale.get(loss_scale))
+    if isinstance(loss_scale, tuple) and len(loss_scale) == 3 and all(map(callable, loss_scale)):
+        return loss_scale
+    raise TypeError(
+        f"loss_scale is 'identity', 'static', 'dynamic' (with axon-optim) or a triple "
+        f"(init() -> state, scale(loss, state), unscale(grads, state) -> (grads, state)); "
+        f"got {type(loss_scale).__name__}."
+    )

@@ -16,7 +16,7 @@ import optax
 
 from ._console import log_progress
 from ._loop import Loop
-from ._resolve import resolve_loss, resolve_model, resolve_optimizer
+from ._resolve import resolve_loss, resolve_loss_scale, resolve_model, resolve_optimizer
 
 StepPair = tuple[Callable[[Any, Any], Any], Callable[[Any, Any], Any]]
 
@@ -49,17 +49,44 @@ def _layer_state(model_state: Any) -> Any:
     return getattr(model_state, "state", None)
 
 
-def train_step(model: Any, loss: Any, optimizer: Any, *, seed: int = 0) -> StepPair:
+def train_step(
+    model: Any,
+    loss: Any,
+    optimizer: Any,
+    *,
+    seed: int = 0,
+    accumulate_gradients: int = 1,
+    gradient_norm: bool = False,
+    loss_scale: Any = None,
+) -> StepPair:
     """``(init_fn, step_fn)`` for supervised training with gradients from ``loss``.
 
     ``init_fn(batch, init_state)`` initializes the model (or keeps a given model
     state) and the optimizer; ``step_fn(batch, step_state)`` runs one update.
     The step state holds ``model_state``, ``optimizer_state``, ``key``, ``loss``,
-    ``y_true`` and ``y_pred``.
+    ``y_true``, ``y_pred`` and, with ``gradient_norm=True``, ``gradient_norm``
+    (the global norm of this step's gradients).
+
+    ``accumulate_gradients=k`` averages the gradients of k consecutive batches and
+    updates the parameters once per k batches (``optax.MultiSteps``), for an
+    effective batch k times larger in the same memory.
+
+    ``loss_scale`` (mixed precision: ``"static"``, ``"dynamic"`` with axon-optim,
+    or an ``(init, scale, unscale)`` triple) scales the loss before
+    differentiating and unscales the gradients; a step whose gradients are not
+    finite is skipped (parameters and optimizer state unchanged). Its state is
+    ``step_state["loss_scale_state"]``.
     """
     init_model, apply_model = resolve_model(model)
     loss_fn = resolve_loss(loss)
     optimizer = resolve_optimizer(optimizer)
+    if not isinstance(accumulate_gradients, int) or accumulate_gradients < 1:
+        raise ValueError(
+            f"accumulate_gradients must be a positive int, got {accumulate_gradients!r}."
+        )
+    if accumulate_gradients > 1:
+        optimizer = optax.MultiSteps(optimizer, accumulate_gradients).gradient_transformation()
+    scaling = resolve_loss_scale(loss_scale)
 
     def init_fn(batch: Any, init_state: Any) -> dict[str, Any]:
         inputs, targets = split_batch(batch)
@@ -75,7 +102,7 @@ def train_step(model: Any, loss: Any, optimizer: Any, *, seed: int = 0) -> StepP
         y_pred = jax.eval_shape(
             lambda ms, x: apply_model(ms, x, mode="train", key=step_key)[0], model_state, inputs
         )
-        return {
+        step_state = {
             "model_state": model_state,
             "optimizer_state": optimizer.init(_params(model_state)),
             "key": jax.random.key_data(step_key),
@@ -83,31 +110,50 @@ def train_step(model: Any, loss: Any, optimizer: Any, *, seed: int = 0) -> StepP
             "y_true": jax.tree_util.tree_map(jnp.zeros_like, targets),
             "y_pred": jax.tree_util.tree_map(lambda s: jnp.zeros(s.shape, s.dtype), y_pred),
         }
+        if gradient_norm:
+            step_state["gradient_norm"] = jnp.zeros((), jnp.float32)
+        if scaling is not None:
+            step_state["loss_scale_state"] = scaling[0]()
+        return step_state
 
     def step_fn(batch: Any, step_state: dict[str, Any]) -> dict[str, Any]:
         inputs, targets = split_batch(batch)
         model_state = step_state["model_state"]
         key, forward_key = jax.random.split(jax.random.wrap_key_data(step_state["key"]))
 
-        def objective(params: Any) -> tuple[Any, tuple[Any, Any]]:
+        def objective(params: Any) -> tuple[Any, tuple[Any, Any, Any]]:
             current = _with(model_state, params, _layer_state(model_state))
             y_pred, layer_state = apply_model(current, inputs, mode="train", key=forward_key)
-            return loss_fn(targets, y_pred), (y_pred, layer_state)
+            loss_value = loss_fn(targets, y_pred)
+            scaled = (
+                scaling[1](loss_value, step_state["loss_scale_state"]) if scaling else loss_value
+            )
+            return scaled, (loss_value, y_pred, layer_state)
 
         params = _params(model_state)
-        (loss_value, (y_pred, layer_state)), grads = jax.value_and_grad(objective, has_aux=True)(
-            params
-        )
-        updates, optimizer_state = optimizer.update(grads, step_state["optimizer_state"], params)
-        params = optax.apply_updates(params, updates)
-        return {
-            "model_state": _with(model_state, params, layer_state),
+        grads, (loss_value, y_pred, layer_state) = jax.grad(objective, has_aux=True)(params)
+        if scaling is not None:
+            grads, scale_state = scaling[2](grads, step_state["loss_scale_state"])
+        old_optimizer_state = step_state["optimizer_state"]
+        updates, optimizer_state = optimizer.update(grads, old_optimizer_state, params)
+        new_params = optax.apply_updates(params, updates)
+        if scaling is not None:  # an overflowed step is skipped, not applied
+            finite = _all_finite(grads)
+            new_params = _where(finite, new_params, params)
+            optimizer_state = _where(finite, optimizer_state, old_optimizer_state)
+        new_state = {
+            "model_state": _with(model_state, new_params, layer_state),
             "optimizer_state": optimizer_state,
             "key": jax.random.key_data(key),
             "loss": loss_value.astype(jnp.float32),
             "y_true": targets,
             "y_pred": y_pred,
         }
+        if gradient_norm:
+            new_state["gradient_norm"] = optax.global_norm(grads).astype(jnp.float32)
+        if scaling is not None:
+            new_state["loss_scale_state"] = scale_state
+        return new_state
 
     return init_fn, step_fn
 
@@ -144,7 +190,17 @@ def eval_step(model: Any) -> StepPair:
     return init_fn, step_fn
 
 
-def trainer(model: Any, loss: Any, optimizer: Any, *, seed: int = 0, log: int = 50) -> Loop:
+def trainer(
+    model: Any,
+    loss: Any,
+    optimizer: Any,
+    *,
+    seed: int = 0,
+    log: int = 50,
+    accumulate_gradients: int = 1,
+    gradient_norm: bool = False,
+    loss_scale: Any = None,
+) -> Loop:
     """A supervised training loop (``Axon.Loop.trainer``).
 
     Args:
@@ -154,6 +210,11 @@ def trainer(model: Any, loss: Any, optimizer: Any, *, seed: int = 0, log: int = 
         optimizer: a name (needs axon-optim) or any ``optax.GradientTransformation``.
         seed: seeds parameter initialization and the per-step PRNG keys.
         log: print a progress line every ``log`` iterations; ``0`` is silent.
+        accumulate_gradients: update once per this many batches, averaging their
+            gradients (see :func:`train_step`).
+        gradient_norm: also track the global gradient norm as metric
+            ``"gradient_norm"`` (its running mean over the epoch).
+        loss_scale: loss scaling for mixed precision (see :func:`train_step`).
 
     The loop tracks the running mean of the loss as metric ``"loss"`` and
     ``run`` returns the trained model state.
@@ -166,9 +227,14 @@ def trainer(model: Any, loss: Any, optimizer: Any, *, seed: int = 0, log: int = 
     >>> params["w"].sum().round(2)
     Array(3., dtype=float32)
     """
-    init_fn, step_fn = train_step(model, loss, optimizer, seed=seed)
+    init_fn, step_fn = train_step(
+        model, loss, optimizer, seed=seed, accumulate_gradients=accumulate_gradients,
+        gradient_norm=gradient_norm, loss_scale=loss_scale,
+    )  # fmt: skip
     loop = Loop(step_fn, init_fn, output_transform=lambda state: state.step_state["model_state"])
     loop = loop.metric(resolve_loss(loss), "loss")
+    if gradient_norm:
+        loop = loop.metric(_identity, "gradient_norm", transform=_gradient_norm)
     return log_progress(loop, every=log) if log > 0 else loop
 
 
@@ -185,3 +251,19 @@ def evaluator(model: Any, *, log: int = 0) -> Loop:
     init_fn, step_fn = eval_step(model)
     loop = Loop(step_fn, init_fn, output_transform=lambda state: state.history)
     return log_progress(loop, every=log) if log > 0 else loop
+
+
+def _identity(value: Any) -> Any:
+    return value
+
+
+def _gradient_norm(step_state: dict[str, Any]) -> tuple[Any]:
+    return (step_state["gradient_norm"],)
+
+
+def _all_finite(tree: Any) -> Any:
+    return jnp.all(jnp.stack([jnp.all(jnp.isfinite(x)) for x in jax.tree_util.tree_leaves(tree)]))
+
+
+def _where(condition: Any, new: Any, old: Any) -> Any:
+    return jax.tree_util.tree_map(lambda n, o: jnp.where(condition, n, o), new, old)

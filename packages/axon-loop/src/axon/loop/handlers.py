@@ -1,6 +1,20 @@
-"""The built-in handlers, as functions ``fn(loop, ...) -> Loop``."""
+"""The built-in handlers, as functions ``fn(loop, ...) -> Loop``.
+
+Each is also a method of ``Loop`` (``loop.early_stop("validation_loss")``) and a
+registered handler (``loop.attach("early_stop", "validation_loss")``).
+"""
 
 from ._console import log_progress
 from ._handlers import checkpoint, log_to, validate
+from ._monitor import early_stop, halt_on_nonfinite, monitor, reduce_lr_on_plateau
 
-__all__ = ["checkpoint", "log_progress", "log_to", "validate"]
+__all__ = [
+    "checkpoint",
+    "early_stop",
+    "halt_on_nonfinite",
+    "log_progress",
+    "log_to",
+    "monitor",
+    "reduce_lr_on_plateau",
+    "validate",
+]

@@ -12,11 +12,45 @@ import operator
 from typing import Any
 
 import jax
+import jax.numpy as jnp
 
 
-def _is_deferred(value: Any) -> bool:
-    """A schedule or a traced value: nothing to check before it is evaluated."""
-    return callable(value) or isinstance(value, jax.core.Tracer)
+def _is_deferred(value: Any, owner: str = "", name: str = "") -> bool:
+    """A schedule or a traced value: its values can only be checked when evaluated.
+
+    A schedule is still checked for its shape: it must return a scalar.
+    """
+    if callable(value):
+        schedule(owner, name, value)
+        return True
+    return isinstance(value, jax.core.Tracer)
+
+
+def schedule(owner: str, name: str, value: Any) -> None:
+    """A callable given for a hyperparameter is a schedule ``count -> scalar``.
+
+    It is evaluated abstractly (:func:`jax.eval_shape`, no computation) at a step
+    count, so a schedule returning an array or failing on a count is reported when
+    the optimizer is built, not deep inside the first update.
+    """
+    if callable(getattr(value, "init", None)) and callable(getattr(value, "update", None)):
+        return  # an optax stateful schedule: evaluated on its own state, not on a count
+    label = f"{owner}: {name}" if owner else (name or "schedule")
+    try:
+        result = jax.eval_shape(value, jax.ShapeDtypeStruct((), jnp.int32))
+    except Exception as error:
+        raise TypeError(
+            f"{label} is a callable, so it is taken as a schedule (a function of the step "
+            f"count returning a number), but calling it with a step count failed: "
+            f"{type(error).__name__}: {error}"
+        ) from error
+    shape = getattr(result, "shape", None)
+    if shape != ():
+        received = f"shape {shape}" if shape is not None else f"{type(result).__name__}"
+        raise ValueError(
+            f"{label}: a schedule must return a scalar for each step count; this one "
+            f"returns {received}. Reduce it to one number per step (e.g. index or sum)."
+        )
 
 
 def _as_float(owner: str, name: str, value: Any, expected: str) -> float:
@@ -36,7 +70,7 @@ def _as_float(owner: str, name: str, value: Any, expected: str) -> float:
 
 def learning_rate(optimizer: str, value: Any) -> None:
     """A learning rate is a finite number >= 0 or a schedule ``count -> lr``."""
-    if _is_deferred(value):
+    if _is_deferred(value, optimizer, "learning_rate"):
         return
     expected = "a finite number >= 0 or a schedule (a callable count -> learning rate)"
     number = _as_float(optimizer, "learning_rate", value, expected)
@@ -58,7 +92,7 @@ def in_range(
     high_open: bool = False,
 ) -> None:
     """``value`` is a finite number in the interval given by ``low``/``high``."""
-    if _is_deferred(value):
+    if _is_deferred(value, owner, name):
         return
     expected = "a finite number" + _interval(low, high, low_open, high_open)
     number = _as_float(owner, name, value, expected)

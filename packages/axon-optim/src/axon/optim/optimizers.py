@@ -1,11 +1,14 @@
 """Optimizers (``Polaris.Optimizers``): Polaris names and defaults, built on optax.
 
 Every optimizer is a plain :class:`optax.GradientTransformation` assembled from
-optax transforms and wrapped in :func:`optax.inject_hyperparams`, so its float
-hyperparameters live in the optimizer state and can be read or changed between
-steps (``state.hyperparams["learning_rate"]``), as Axon's loop does for
-learning-rate reduction. ``learning_rate`` (and any other float option) may also
-be a schedule, a callable ``count -> value``; see :mod:`axon.optim.schedules`.
+optax transforms and wrapped in :func:`axon.optim.inject_hyperparams`, so its
+float hyperparameters live in the optimizer state and can be read or changed
+between steps (``state.hyperparams["learning_rate"]``, or the helpers of
+:mod:`axon.optim.hyperparams`), as Axon's loop does for learning-rate reduction.
+Each also has a ``learning_rate_scale`` hyperparameter (``1.0``) multiplying the
+learning rate, which stays adjustable when the learning rate is a schedule.
+``learning_rate`` (and any other float option) may also be a schedule, a callable
+``count -> value``; see :mod:`axon.optim.schedules`.
 
 Options keep Polaris's names and its defaults as written in its code (which in
 a few places differ from its docs and from optax); each docstring says where.
@@ -34,6 +37,7 @@ from typing import Any
 import optax
 
 from . import _validation as check
+from .hyperparams import inject_hyperparams
 
 __all__ = [
     "adabelief",
@@ -60,8 +64,8 @@ def _injected(
     static_args: tuple[str, ...] = (),
     **options: Any,
 ) -> optax.GradientTransformation:
-    """``inner(**options)`` with its numeric options held in the optimizer state."""
-    return optax.inject_hyperparams(inner, static_args=static_args)(**options)
+    """``inner(**options)`` with its numeric options (and ``learning_rate_scale``) in the state."""
+    return inject_hyperparams(inner, static_args=static_args)(**options)
 
 
 def _check_adam_moments(name: str, b1: Any, b2: Any, eps: Any, eps_root: Any) -> None:
@@ -99,6 +103,15 @@ def adabelief(
     Polaris: Polaris's ``scale_by_belief`` tracks ``g**2`` (so it behaves like Adam);
     this uses the paper's ``(g - mu)**2`` through :func:`optax.scale_by_belief`.
 
+    Example:
+        >>> import jax.numpy as jnp
+        >>> from axon.optim import adabelief
+        >>> optimizer = adabelief(learning_rate=0.1)
+        >>> params = jnp.array([1.0, -2.0])
+        >>> updates, state = optimizer.update(2 * params, optimizer.init(params), params)
+        >>> [round(float(u), 4) for u in updates]
+        [-0.1111, 0.1111]
+
     References: Zhuang et al., https://arxiv.org/abs/2010.07468
     """
     check.learning_rate("adabelief", learning_rate)
@@ -129,6 +142,15 @@ def adagrad(
 
     Same defaults as :func:`optax.adagrad` apart from the learning rate, which
     optax requires.
+
+    Example:
+        >>> import jax.numpy as jnp
+        >>> from axon.optim import adagrad
+        >>> optimizer = adagrad(learning_rate=0.1)
+        >>> params = jnp.array([1.0, -2.0])
+        >>> updates, state = optimizer.update(2 * params, optimizer.init(params), params)
+        >>> [round(float(u), 4) for u in updates]
+        [-0.0988, 0.0997]
 
     References: Duchi et al., https://www.jmlr.org/papers/volume12/duchi11a/duchi11a.pdf
     """
@@ -218,6 +240,15 @@ def adamw(
     Differs from optax: the option is ``decay`` (optax ``weight_decay``) and defaults
     to ``0.0`` (optax ``1e-4``); ``eps_root`` defaults to ``1e-15`` (optax ``0.0``).
 
+    Example:
+        >>> import jax.numpy as jnp
+        >>> from axon.optim import adamw
+        >>> optimizer = adamw(learning_rate=0.1, decay=0.01)
+        >>> params = jnp.array([1.0, -2.0])
+        >>> updates, state = optimizer.update(2 * params, optimizer.init(params), params)
+        >>> [round(float(u), 4) for u in updates]
+        [-0.101, 0.102]
+
     References: Loshchilov and Hutter, https://arxiv.org/abs/1711.05101
     """
     check.learning_rate("adamw", learning_rate)
@@ -250,6 +281,15 @@ def fromage(
         learning_rate: step size or schedule. Defaults to ``1e-2``.
         min_norm: lower bound of the parameter and update norms in the trust
             ratio. Defaults to ``1e-6``.
+
+    Example:
+        >>> import jax.numpy as jnp
+        >>> from axon.optim import fromage
+        >>> optimizer = fromage()
+        >>> params = jnp.array([1.0, -2.0])
+        >>> updates, state = optimizer.update(2 * params, optimizer.init(params), params)
+        >>> [round(float(u), 4) for u in updates]
+        [-0.01, 0.0201]
 
     References: Bernstein et al., https://arxiv.org/abs/2002.03432
     """
@@ -286,6 +326,15 @@ def lamb(
     Differs from optax: ``eps`` defaults to ``1e-8`` (optax ``1e-6``), ``eps_root``
     to ``1e-15`` (optax ``0.0``); the weight decay option is ``decay`` (optax
     ``weight_decay``); ``min_norm`` is not an option of :func:`optax.lamb`.
+
+    Example:
+        >>> import jax.numpy as jnp
+        >>> from axon.optim import lamb
+        >>> optimizer = lamb(learning_rate=0.1)
+        >>> params = jnp.array([1.0, -2.0])
+        >>> updates, state = optimizer.update(2 * params, optimizer.init(params), params)
+        >>> [round(float(u), 4) for u in updates]
+        [-0.1581, 0.1581]
 
     References: You et al., https://arxiv.org/abs/1904.00962
     """
@@ -336,6 +385,15 @@ def noisy_sgd(
     deviation ``sqrt(eta / (1 + t)**gamma)`` is added to the gradient, then the
     sum is scaled by ``-learning_rate``.
 
+    Example:
+        >>> import jax.numpy as jnp
+        >>> from axon.optim import noisy_sgd
+        >>> optimizer = noisy_sgd(learning_rate=0.1, eta=0.0)
+        >>> params = jnp.array([1.0, -2.0])
+        >>> updates, state = optimizer.update(2 * params, optimizer.init(params), params)
+        >>> [round(float(u), 4) for u in updates]
+        [-0.2, 0.4]
+
     References: Neelakantan et al., https://arxiv.org/abs/1511.06807
     """
     check.learning_rate("noisy_sgd", learning_rate)
@@ -382,6 +440,15 @@ def radam(
     requires. Differs from Polaris: Polaris computes the maximum SMA length from
     ``b1`` instead of ``b2`` (so it stays on plain momentum for about 2000 steps);
     this uses the paper's ``2 / (1 - b2) - 1`` through :func:`optax.scale_by_radam`.
+
+    Example:
+        >>> import jax.numpy as jnp
+        >>> from axon.optim import radam
+        >>> optimizer = radam(learning_rate=0.1)
+        >>> params = jnp.array([1.0, -2.0])
+        >>> updates, state = optimizer.update(2 * params, optimizer.init(params), params)
+        >>> [round(float(u), 4) for u in updates]
+        [-0.2, 0.4]
 
     References: Liu et al., https://arxiv.org/abs/1908.03265
     """
@@ -430,6 +497,15 @@ def rmsprop(
 
     Same defaults as :func:`optax.rmsprop` apart from the learning rate, which
     optax requires.
+
+    Example:
+        >>> import jax.numpy as jnp
+        >>> from axon.optim import rmsprop
+        >>> optimizer = rmsprop(learning_rate=0.1)
+        >>> params = jnp.array([1.0, -2.0])
+        >>> updates, state = optimizer.update(2 * params, optimizer.init(params), params)
+        >>> [round(float(u), 4) for u in updates]
+        [-0.3162, 0.3162]
     """
     check.learning_rate("rmsprop", learning_rate)
     check.decay_rate("rmsprop", "decay", decay)
@@ -474,6 +550,15 @@ def sgd(
 
     Same defaults as :func:`optax.sgd` apart from the learning rate, which optax
     requires.
+
+    Example:
+        >>> import jax.numpy as jnp
+        >>> from axon.optim import sgd
+        >>> optimizer = sgd(learning_rate=0.1, momentum=0.9)
+        >>> params = jnp.array([1.0, -2.0])
+        >>> updates, state = optimizer.update(2 * params, optimizer.init(params), params)
+        >>> [round(float(u), 4) for u in updates]
+        [-0.2, 0.4]
     """
     check.learning_rate("sgd", learning_rate)
     if momentum is not None:
@@ -512,6 +597,15 @@ def yogi(
     Same defaults as :func:`optax.yogi` apart from the learning rate, which optax
     requires; ``initial_accumulator_value`` and ``eps_root`` are options of
     :func:`optax.scale_by_yogi` only.
+
+    Example:
+        >>> import jax.numpy as jnp
+        >>> from axon.optim import yogi
+        >>> optimizer = yogi(learning_rate=0.1)
+        >>> params = jnp.array([1.0, -2.0])
+        >>> updates, state = optimizer.update(2 * params, optimizer.init(params), params)
+        >>> [round(float(u), 4) for u in updates]
+        [-0.0999, 0.1]
 
     References: Zaheer et al., https://papers.nips.cc/paper/2018/hash/90365351ccc7437a1309dc64e4db32a3-Abstract.html
     """
@@ -567,7 +661,12 @@ def get(name: str, **options: Any) -> optax.GradientTransformation:
 
 
 def names() -> list[str]:
-    """Every registered optimizer name, sorted."""
+    """Every registered optimizer name, sorted.
+
+    Example:
+        >>> "adam" in names()
+        True
+    """
     from .plugins import optimizers as registry
 
     return registry.names()

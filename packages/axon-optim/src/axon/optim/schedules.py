@@ -28,6 +28,8 @@ __all__ = [
     "exponential_decay",
     "linear_decay",
     "polynomial_decay",
+    "warmup_cosine_decay",
+    "one_cycle",
     "get",
     "names",
 ]
@@ -113,6 +115,11 @@ def exponential_decay(
 
     Same formula as :func:`optax.exponential_decay`; optax has no defaults for
     ``transition_steps`` and ``decay_rate`` and accepts growth (``decay_rate > 1``).
+
+    Example:
+        >>> schedule = exponential_decay(0.1, decay_rate=0.5, transition_steps=10)
+        >>> [round(float(schedule(step)), 4) for step in (0, 10, 20)]
+        [0.1, 0.05, 0.025]
     """
     _check_init_value("exponential_decay", init_value)
     check.in_range("exponential_decay", "decay_rate", decay_rate, 0.0, 1.0, low_open=True)
@@ -142,6 +149,11 @@ def cosine_decay(init_value: float, decay_steps: int = 10, alpha: float = 0.0) -
     Same formula as :func:`optax.cosine_decay_schedule`, which has no default for
     ``decay_steps``.
 
+    Example:
+        >>> schedule = cosine_decay(0.1, decay_steps=10, alpha=0.1)
+        >>> [round(float(schedule(step)), 4) for step in (0, 5, 10, 20)]
+        [0.1, 0.055, 0.01, 0.01]
+
     References: Loshchilov and Hutter, https://arxiv.org/abs/1608.03983
     """
     _check_init_value("cosine_decay", init_value)
@@ -169,6 +181,11 @@ def polynomial_decay(
         transition_begin: steps to hold ``init_value`` first. Defaults to ``0``.
 
     Same formula as :func:`optax.polynomial_schedule`, which has no defaults.
+
+    Example:
+        >>> schedule = polynomial_decay(0.1, end_value=0.0, power=1, transition_steps=10)
+        >>> [round(float(schedule(step)), 4) for step in (0, 5, 10, 20)]
+        [0.1, 0.05, 0.0, 0.0]
     """
     _check_init_value("polynomial_decay", init_value)
     check.finite("polynomial_decay", "end_value", end_value)
@@ -189,6 +206,106 @@ def polynomial_decay(
     return _pinned_after(schedule, transition_begin + transition_steps, end_value)
 
 
+def warmup_cosine_decay(
+    init_value: float,
+    warmup: int = 0,
+    steps: int = 1000,
+    alpha: float = 0.0,
+    exponent: float = 1.0,
+) -> Schedule:
+    """Linear warm-up from 0 to ``init_value`` over ``warmup`` steps, then half a
+    cosine down to ``alpha * init_value`` at step ``steps`` (``steps`` counts the
+    warm-up too, as in :func:`linear_decay`).
+
+    Not in Polaris; :func:`optax.warmup_cosine_decay_schedule` with ``init_value=0``,
+    ``peak_value=init_value``, ``warmup_steps=warmup``, ``decay_steps=steps`` and
+    ``end_value=alpha * init_value``.
+
+    Args:
+        init_value: the peak value, reached at step ``warmup``.
+        warmup: number of warm-up steps. Defaults to ``0``.
+        steps: the step at which the minimum is reached. Defaults to ``1000``.
+        alpha: the minimum as a fraction of ``init_value``, in [0, 1]. Defaults to ``0.0``.
+        exponent: power of the cosine factor, > 0. Defaults to ``1.0``.
+
+    Returns:
+        A schedule ``count -> value``.
+
+    Example:
+        >>> schedule = warmup_cosine_decay(0.1, warmup=10, steps=110)
+        >>> [round(float(schedule(step)), 4) for step in (0, 5, 10, 60, 110, 200)]
+        [0.0, 0.05, 0.1, 0.05, 0.0, 0.0]
+
+    References: Loshchilov and Hutter, https://arxiv.org/abs/1608.03983
+    """
+    _check_init_value("warmup_cosine_decay", init_value)
+    warmup = check.count("warmup_cosine_decay", "warmup", warmup, minimum=0)
+    steps = check.count("warmup_cosine_decay", "steps", steps, minimum=1)
+    if warmup >= steps:
+        raise ValueError(
+            f"warmup_cosine_decay: warmup must be smaller than steps (steps counts the "
+            f"warm-up too); received warmup={warmup}, steps={steps}."
+        )
+    check.in_range("warmup_cosine_decay", "alpha", alpha, 0.0, 1.0)
+    check.in_range("warmup_cosine_decay", "exponent", exponent, 0.0, low_open=True)
+    return optax.warmup_cosine_decay_schedule(
+        init_value=0.0,
+        peak_value=init_value,
+        warmup_steps=warmup,
+        decay_steps=steps,
+        end_value=alpha * init_value,
+        exponent=exponent,
+    )
+
+
+def one_cycle(
+    init_value: float,
+    steps: int = 1000,
+    pct_start: float = 0.3,
+    div_factor: float = 25.0,
+    final_div_factor: float = 1e4,
+) -> Schedule:
+    """The one-cycle policy: a cosine rise from ``init_value / div_factor`` to
+    ``init_value`` over the first ``pct_start`` of ``steps``, then a cosine fall to
+    ``init_value / (div_factor * final_div_factor)``.
+
+    Not in Polaris; :func:`optax.cosine_onecycle_schedule` (PyTorch's ``OneCycleLR``
+    with cosine annealing) with ``peak_value=init_value`` and
+    ``transition_steps=steps``, and the same defaults.
+
+    Args:
+        init_value: the peak value (PyTorch's ``max_lr``).
+        steps: the length of the cycle. Defaults to ``1000``.
+        pct_start: the fraction of the cycle spent rising, in (0, 1). Defaults to ``0.3``.
+        div_factor: the start value is ``init_value / div_factor``, >= 1.
+            Defaults to ``25.0``.
+        final_div_factor: the end value is the start value divided by this, >= 1.
+            Defaults to ``1e4``.
+
+    Returns:
+        A schedule ``count -> value``.
+
+    Example:
+        >>> schedule = one_cycle(1.0, steps=100, pct_start=0.5, div_factor=10.0)
+        >>> [round(float(schedule(step)), 4) for step in (0, 50, 100)]
+        [0.1, 1.0, 0.0]
+
+    References: Smith and Topin, https://arxiv.org/abs/1708.07120
+    """
+    _check_init_value("one_cycle", init_value)
+    steps = check.count("one_cycle", "steps", steps, minimum=1)
+    check.in_range("one_cycle", "pct_start", pct_start, 0.0, 1.0, low_open=True, high_open=True)
+    check.in_range("one_cycle", "div_factor", div_factor, 1.0)
+    check.in_range("one_cycle", "final_div_factor", final_div_factor, 1.0)
+    return optax.cosine_onecycle_schedule(
+        transition_steps=steps,
+        peak_value=init_value,
+        pct_start=pct_start,
+        div_factor=div_factor,
+        final_div_factor=final_div_factor,
+    )
+
+
 def get(name: str) -> Callable[..., Schedule]:
     """The schedule factory registered under ``name`` (built-in or from a plugin).
 
@@ -201,7 +318,12 @@ def get(name: str) -> Callable[..., Schedule]:
 
 
 def names() -> list[str]:
-    """Every registered schedule name, sorted."""
+    """Every registered schedule name, sorted.
+
+    Example:
+        >>> "cosine_decay" in names()
+        True
+    """
     from .plugins import schedules as registry
 
     return registry.names()
@@ -210,5 +332,13 @@ def names() -> list[str]:
 #: The built-in schedule factories, by name (registered by ``axon.optim._builtins``).
 BUILTINS: dict[str, Callable[..., Schedule]] = {
     fn.__name__: fn
-    for fn in (constant, cosine_decay, exponential_decay, linear_decay, polynomial_decay)
+    for fn in (
+        constant,
+        cosine_decay,
+        exponential_decay,
+        linear_decay,
+        one_cycle,
+        polynomial_decay,
+        warmup_cosine_decay,
+    )
 }

@@ -1,0 +1,235 @@
+"""Handlers that watch a metric: ``monitor``, ``early_stop``, ``reduce_lr_on_plateau``,
+and ``halt_on_nonfinite``.
+
+Their bookkeeping lives in ``state.handler_metadata`` (JSON), so it survives a resume.
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+import jax
+import jax.numpy as jnp
+import optax
+
+from ._events import FilterSpec
+
+if TYPE_CHECKING:
+    from ._loop import Loop
+    from ._state import State
+
+MODES = ("min", "max")
+
+
+def monitor(
+    loop: Loop,
+    metric: str,
+    fn: Callable[[State], Any],
+    name: str | None = None,
+    *,
+    event: str = "epoch_completed",
+    filter: FilterSpec = "always",
+    patience: int = 3,
+    mode: str = "min",
+    min_delta: float = 0.0,
+) -> Loop:
+    """Call ``fn(state)`` once ``metric`` has not improved for ``patience`` events.
+
+    ``mode="min"`` means lower is better (Axon's documented default; its code
+    effectively used ``"max"``). An improvement must beat the best value by more
+    than ``min_delta``; NaN never improves. After ``fn`` runs the count restarts.
+    ``fn`` may return ``"halt_loop"`` etc. like any handler.
+    """
+    if mode not in MODES:
+        raise ValueError(f"mode must be 'min' or 'max', got {mode!r}.")
+    if not isinstance(patience, int) or patience < 1:
+        raise ValueError(f"patience must be a positive int, got {patience!r}.")
+    key = name or f"monitor:{metric}"
+
+    def check(state: State) -> Any:
+        value = _read(state, metric, key)
+        record = state.handler_metadata.setdefault(key, {"best": None, "since_best": 0})
+        if _improves(value, record["best"], mode, min_delta):
+            record["best"], record["since_best"] = value, 0
+            return None
+        record["since_best"] += 1
+        if record["since_best"] < patience:
+            return None
+        record["since_best"] = 0
+        return fn(state)
+
+    check.__name__ = key
+    return loop.handle_event(event, check, filter)
+
+
+def early_stop(
+    loop: Loop,
+    metric: str,
+    *,
+    patience: int = 3,
+    mode: str = "min",
+    min_delta: float = 0.0,
+    event: str = "epoch_completed",
+    filter: FilterSpec = "always",
+) -> Loop:
+    """Halt the loop once ``metric`` has not improved for ``patience`` events."""
+
+    def stop(state: State) -> str:
+        return "halt_loop"
+
+    return monitor(
+        loop, metric, stop, f"early_stop:{metric}", event=event, filter=filter,
+        patience=patience, mode=mode, min_delta=min_delta,
+    )  # fmt: skip
+
+
+def reduce_lr_on_plateau(
+    loop: Loop,
+    metric: str,
+    *,
+    factor: float = 0.1,
+    patience: int = 3,
+    mode: str = "min",
+    min_delta: float = 0.0,
+    min_learning_rate: float = 0.0,
+    event: str = "epoch_completed",
+    filter: FilterSpec = "always",
+) -> Loop:
+    """Multiply the learning rate by ``factor`` once ``metric`` stops improving.
+
+    Works with any optimizer whose learning rate lives in its state through
+    ``optax.inject_hyperparams`` — every ``axon.optim`` optimizer does. When the
+    state has a ``learning_rate_scale`` (axon.optim's), that is scaled, so this
+    works under a schedule too; otherwise ``learning_rate`` itself is scaled.
+    The rate never goes below ``min_learning_rate``.
+    """
+    if not 0.0 < factor < 1.0:
+        raise ValueError(f"factor must be in (0, 1), got {factor!r}.")
+
+    def reduce(state: State) -> None:
+        step_state = state.step_state
+        reduced = _scale_learning_rate(step_state["optimizer_state"], factor, min_learning_rate)
+        state.step_state = {**step_state, "optimizer_state": reduced}
+        lr = _learning_rates(reduced)
+        state.handler_metadata.setdefault("learning_rate_reductions", []).append(
+            {"iteration": state.iteration, "learning_rate": lr}
+        )
+
+    return monitor(
+        loop, metric, reduce, f"reduce_lr_on_plateau:{metric}", event=event, filter=filter,
+        patience=patience, mode=mode, min_delta=min_delta,
+    )  # fmt: skip
+
+
+def halt_on_nonfinite(loop: Loop, *, metric: str = "loss", every: int = 50) -> Loop:
+    """Halt as soon as ``step_state[metric]`` (the loss) becomes NaN or infinite.
+
+    The check runs on the device every iteration (the first bad batch of the
+    epoch is remembered); the host looks every ``every`` iterations and at the
+    end of each epoch, halts the loop, and reports the epoch, batch and iteration.
+    """
+    name = f"first_nonfinite_{metric}"
+
+    def remember(acc: Any, inputs: Any, i: Any) -> Any:
+        # acc holds the first bad batch of the epoch + 1; 0 while all were finite
+        (value,) = inputs
+        bad = jnp.logical_not(jnp.all(jnp.isfinite(value)))
+        return jnp.where((acc == 0) & bad, (i + 1).astype(acc.dtype), acc)
+
+    def transform(step_state: Any) -> tuple[Any]:
+        return (step_state[metric],)
+
+    def check(state: State) -> str | None:
+        batch = int(state.metric_state["values"][name]) - 1
+        if batch < 0:
+            return None
+        first_iteration = state.iteration - state.count_in_epoch() + batch + 1
+        message = (
+            f"The {metric} became non-finite at epoch {state.epoch}, batch {batch + 1} "
+            f"(iteration {first_iteration}); halting. Lower the learning rate, clip gradients "
+            f"or check that batch."
+        )
+        state.handler_metadata["nonfinite"] = {
+            "metric": metric, "epoch": state.epoch, "batch": batch + 1,
+            "iteration": first_iteration,
+        }  # fmt: skip
+        print(message, file=sys.stderr, flush=True)
+        return "halt_loop"
+
+    with_metric = loop.replace(metrics=(*loop.metrics, _nonfinite_spec(name, remember, transform)))
+    return with_metric.handle_event("iteration_completed", check, {"every": every}).handle_event(
+        "epoch_completed", check, first=True
+    )
+
+
+def _nonfinite_spec(name: str, accumulator: Any, transform: Any) -> Any:
+    from ._metrics import MetricSpec
+
+    def scalar(value: Any) -> Any:  # gives the accumulator its shape: one float32
+        return jnp.zeros((), jnp.float32)
+
+    return MetricSpec(name, scalar, accumulator, transform, visible=False)
+
+
+def _read(state: State, metric: str, who: str) -> float:
+    if metric not in state.metrics:
+        raise KeyError(
+            f"{who} watches metric {metric!r}, but the loop has {sorted(state.metrics)}. "
+            f"Attach it with .metric(...), or for validation_<name> with .validate(...)."
+        )
+    return float(state.metrics[metric])
+
+
+def _improves(value: float, best: float | None, mode: str, min_delta: float) -> bool:
+    if math.isnan(value):
+        return False
+    if best is None:
+        return True
+    return value < best - min_delta if mode == "min" else value > best + min_delta
+
+
+def _injected(node: Any) -> bool:
+    return isinstance(node, optax.InjectHyperparamsState | optax.InjectStatefulHyperparamsState)
+
+
+def _scale_learning_rate(optimizer_state: Any, factor: float, floor: float) -> Any:
+    found = []
+
+    def scale(node: Any) -> Any:
+        if not _injected(node):
+            return node
+        hyperparams = dict(node.hyperparams)
+        if "learning_rate_scale" in hyperparams and "learning_rate" in hyperparams:
+            scale = jnp.asarray(hyperparams["learning_rate_scale"])
+            lr = hyperparams["learning_rate"] * scale
+            target = jnp.maximum(lr * factor, floor)
+            ratio = jnp.where(lr > 0, target / lr, 1.0)
+            hyperparams["learning_rate_scale"] = (scale * ratio).astype(scale.dtype)
+        elif "learning_rate" in hyperparams:
+            lr = jnp.asarray(hyperparams["learning_rate"])
+            hyperparams["learning_rate"] = jnp.maximum(lr * factor, floor).astype(lr.dtype)
+        else:
+            return node
+        found.append(node)
+        return node._replace(hyperparams=hyperparams)
+
+    scaled = jax.tree_util.tree_map(scale, optimizer_state, is_leaf=_injected)
+    if not found:
+        raise ValueError(
+            "reduce_lr_on_plateau found no learning rate in the optimizer state. Use an "
+            "axon.optim optimizer, or wrap an optax one: optax.inject_hyperparams(optax.adam)"
+            "(learning_rate=1e-3)."
+        )
+    return scaled
+
+
+def _learning_rates(optimizer_state: Any) -> list[float]:
+    rates = []
+    for node in jax.tree_util.tree_leaves(optimizer_state, is_leaf=_injected):
+        if _injected(node) and "learning_rate" in node.hyperparams:
+            scale = node.hyperparams.get("learning_rate_scale", 1.0)
+            rates.append(float(node.hyperparams["learning_rate"] * scale))
+    return rates
