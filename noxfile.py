@@ -6,9 +6,14 @@
 - ``integration``: all five packages together with the root ``tests/integration``.
 - ``plugins``: builds every wheel plus ``examples/plugins/axon-example-plugin``,
   installs them from the wheels (not editable) and uses each plugin entry by name.
+- ``docs``: builds the documentation site (``mkdocs build --strict``): broken links,
+  missing pages and unresolved API references fail it. The guides' code is run by
+  ``integration`` (``tests/integration/test_guides.py``).
 - ``meta``: layout rules (lockstep versions, sibling pins, PEP 420 namespace,
   entry points, vendored registry copies).
 - ``lint``: ruff.
+- ``bench`` (not run by default): ``bench/peers.py``, axon against raw JAX, Keras 3,
+  Flax and Equinox; ``nox -s bench -- --quick`` for a smoke run.
 
 Sessions use pip in virtualenvs (not uv) so the machine's pip configuration,
 e.g. a local wheel directory, is honoured.
@@ -105,6 +110,19 @@ def plugins(session: nox.Session) -> None:
 
 
 @nox.session
+def docs(session: nox.Session) -> None:
+    """The documentation site (mkdocs.yml), built with --strict into a temporary folder."""
+    editable = [arg for p in PACKAGES for arg in ("-e", str(ROOT / "packages" / p))]
+    session.install(*editable, *nox.project.dependency_groups(_pyproject(ROOT), "docs"))
+    site = Path(session.create_tmp()) / "site"
+    session.run(
+        "mkdocs", "build", "--strict", "--config-file", str(ROOT / "mkdocs.yml"),
+        "--site-dir", str(site), *session.posargs,
+        env={"NO_MKDOCS_2_WARNING": "1"},  # mkdocs-material's banner about MkDocs 2
+    )  # fmt: skip
+
+
+@nox.session
 def meta(session: nox.Session) -> None:
     """Layout rules of the monorepo (no package needs to be installed)."""
     session.install(*nox.project.dependency_groups(_pyproject(ROOT), "meta"))
@@ -117,3 +135,11 @@ def lint(session: nox.Session) -> None:
     session.install(*nox.project.dependency_groups(_pyproject(ROOT), "lint"))
     session.run("ruff", "check", ".")
     session.run("ruff", "format", "--check", ".")
+
+
+@nox.session(default=False)
+def bench(session: nox.Session) -> None:
+    """Training-loop speed against raw JAX and the peers; not a default session (slow, noisy)."""
+    editable = [arg for p in PACKAGES for arg in ("-e", str(ROOT / "packages" / p))]
+    session.install(*editable, *nox.project.dependency_groups(_pyproject(ROOT), "bench"))
+    session.run("python", "bench/peers.py", *session.posargs)

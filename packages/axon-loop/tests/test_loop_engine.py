@@ -147,3 +147,29 @@ def test_the_callers_initial_state_survives_buffer_donation():
     init = jnp.float32(1)
     summing_loop().run(BATCHES, init)
     assert float(init) == 1.0
+
+
+def test_progress_lines_and_bar():
+    import io
+
+    from axon.loop.handlers import log_progress
+
+    def make(stream, bar):
+        loop = axon.loop.loop(
+            lambda b, s: {"y_true": b, "y_pred": b},
+            lambda b, i: {"y_true": jnp.zeros(()), "y_pred": jnp.zeros(())},
+        ).metric(lambda p: p, "value", transform=lambda s: (s["y_pred"],))
+        return log_progress(loop, every=2, stream=stream, bar=bar)
+
+    lines = io.StringIO()
+    make(lines, bar=False).run(BATCHES, epochs=2)
+    printed = lines.getvalue().splitlines()
+    assert printed[0] == "Epoch: 0, Batch: 2, value: 1.5000000"
+    assert printed[2].startswith("Epoch: 0, Batch: 4, value: 2.5000000 (")
+    assert len(printed) == 6
+
+    screen = io.StringIO()
+    make(screen, bar=True).run(BATCHES, epochs=2)
+    shown = screen.getvalue()
+    assert "Epoch 1/2" in shown and "Epoch 2/2" in shown and "4/4" in shown
+    assert "value: 2.5000000" in shown

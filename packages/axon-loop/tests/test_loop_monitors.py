@@ -213,7 +213,11 @@ def test_loss_scaling_gives_the_same_training_and_skips_overflowed_steps():
     ).run(regression)
     np.testing.assert_allclose(scaled["w"], plain["w"], rtol=1e-6)
     overflowing = axon.loop.trainer(
-        linear_pair(), "mean_squared_error", optax.sgd(0.1), log=0, loss_scale=static_scale(float("inf"))
+        linear_pair(),
+        "mean_squared_error",
+        optax.sgd(0.1),
+        log=0,
+        loss_scale=static_scale(float("inf")),
     ).run(regression)
     np.testing.assert_array_equal(overflowing["w"], np.zeros((2, 1)))  # every step skipped
     with pytest.raises(TypeError, match="loss_scale"):

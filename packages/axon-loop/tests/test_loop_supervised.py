@@ -151,3 +151,26 @@ def test_checkpoints_keep_n_and_hold_the_whole_loop_state(linear, regression_bat
 def test_unknown_checkpoint_backend(linear):
     with pytest.raises(LookupError, match=r"Unknown checkpoint backend .s3.\. Known .*orbax"):
         axon.loop.trainer(linear, "mean_squared_error", optax.sgd(0.1)).checkpoint(backend="s3")
+
+
+class FakeTensor:
+    """What a torch.utils.data.DataLoader yields: an array-like with __array__."""
+
+    def __init__(self, array):
+        self._array = np.asarray(array)
+
+    def __array__(self, dtype=None, copy=None):
+        return self._array if dtype is None else self._array.astype(dtype)
+
+
+def test_batches_of_foreign_tensors_and_dicts(linear, regression_batches):
+    as_tensors = [(FakeTensor(x), FakeTensor(y)) for x, y in regression_batches]
+    as_dicts = [{"inputs": x, "targets": y} for x, y in regression_batches]
+    trainer = axon.loop.trainer(linear, "mean_squared_error", optax.sgd(0.05), log=0)
+    reference = trainer.run(regression_batches, epochs=2)
+    for data in (as_tensors, as_dicts):
+        jax.tree_util.tree_map(
+            np.testing.assert_array_equal, trainer.run(data, epochs=2), reference
+        )
+    with pytest.raises(TypeError, match="cannot become an array"):
+        trainer.run([(object(), object())])

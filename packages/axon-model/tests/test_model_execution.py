@@ -148,3 +148,12 @@ def test_display_as_table_lists_layers_shapes_and_totals():
     assert "dense_0 (dense)" in table and "x (1, 4)" in table and "(1, 3)" in table
     assert "kernel f32[4,8]" in table and "units=8" in table
     assert table.endswith("Total parameters: 67 (268 B)")
+
+
+def test_a_missing_batch_axis_is_recognised():
+    init_fn, predict_fn = axon.model.build(mlp())
+    state = init_fn(0, X)
+    with pytest.raises(
+        InputError, match=r"without the batch axis: pass x\[None\] \(shape \(1, 4\)\)"
+    ):
+        predict_fn(state, jnp.ones((4,)))

@@ -1,9 +1,16 @@
-"""Axon's console progress line: ``Epoch: 0, Batch: 50, loss: 0.1234567 accuracy: ...``."""
+"""Console progress: a live bar (rich) on a terminal, Axon's log lines elsewhere.
+
+On a terminal each epoch gets a progress bar with the batch count, elapsed
+time, ETA and the running metrics. Elsewhere (CI logs, files, notebooks' captured
+output) Axon's line ``Epoch: 0, Batch: 50, loss: 0.1234567 ...`` is printed every
+``every`` iterations and once per epoch. Either way, metrics are read from the
+device only on those iterations.
+"""
 
 from __future__ import annotations
 
 import sys
-from typing import TYPE_CHECKING, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 if TYPE_CHECKING:
     from ._loop import Loop
@@ -14,29 +21,116 @@ def format_metrics(values: dict[str, float]) -> str:
     return " ".join(f"{name}: {value:.7f}" for name, value in values.items())
 
 
-def log_progress(loop: Loop, every: int = 50, stream: TextIO | None = None) -> Loop:
-    """Print the running metrics every ``every`` iterations and a summary per epoch.
+def log_progress(
+    loop: Loop, every: int = 50, stream: TextIO | None = None, *, bar: bool | None = None
+) -> Loop:
+    """Show training progress every ``every`` iterations and at the end of each epoch.
 
-    On a terminal the iteration line is rewritten in place; elsewhere (CI logs,
-    files) each line is printed once. Only these prints read metrics from the device.
+    Args:
+        every: how often (in iterations) the display is refreshed with new metrics.
+        stream: where to write (stdout by default).
+        bar: ``True`` for rich's live progress bar, ``False`` for plain lines,
+            ``None`` (default) for a bar exactly when ``stream`` is a terminal.
     """
+    if not isinstance(every, int) or every < 1:
+        raise ValueError(f"every must be a positive int, got {every!r}.")
+    key = f"log_progress:{id(loop)}:{every}"
 
-    def out() -> TextIO:
-        return stream or sys.stdout
-
-    def line(state: State) -> str:
-        batch = state.count_in_epoch()
-        return f"Epoch: {state.epoch}, Batch: {batch}, {format_metrics(state.metric_values())}"
+    def start(state: State) -> None:
+        out = stream or sys.stdout
+        live = bar if bar is not None else getattr(out, "isatty", lambda: False)()
+        state.resources[key] = _Bar(out) if live else _Lines(out)
 
     def on_iteration(state: State) -> None:
-        target = out()
-        live = getattr(target, "isatty", lambda: False)()
-        print(line(state), end="\r" if live else "\n", file=target, flush=True)
+        state.resources[key].update(state)
 
     def on_epoch(state: State) -> None:
-        seconds = state.times.get(state.epoch, 0.0)
-        print(f"{line(state)} ({seconds:.2f}s)", file=out(), flush=True)
+        state.resources[key].finish_epoch(state)
 
-    return loop.handle_event(
-        "iteration_completed", on_iteration, {"every": ("epoch", every)}
-    ).handle_event("epoch_completed", on_epoch)
+    def close(state: State) -> None:
+        state.resources.pop(key).close()
+
+    return (
+        loop.handle_event("started", start)
+        .handle_event("iteration_completed", on_iteration, {"every": ("epoch", every)})
+        .handle_event("epoch_completed", on_epoch)
+        .handle_event(["completed", "halted"], close)
+    )
+
+
+def _line(state: State) -> str:
+    return (
+        f"Epoch: {state.epoch}, Batch: {state.count_in_epoch()}, "
+        f"{format_metrics(state.metric_values())}"
+    )
+
+
+class _Lines:
+    """Axon's plain progress lines."""
+
+    def __init__(self, stream: TextIO):
+        self.stream = stream
+
+    def update(self, state: State) -> None:
+        print(_line(state), file=self.stream, flush=True)
+
+    def finish_epoch(self, state: State) -> None:
+        seconds = state.times.get(state.epoch, 0.0)
+        print(f"{_line(state)} ({seconds:.2f}s)", file=self.stream, flush=True)
+
+    def close(self) -> None:
+        self.stream.flush()
+
+
+class _Bar:
+    """One rich progress bar per epoch, with ETA and live metrics."""
+
+    def __init__(self, stream: TextIO):
+        from rich.console import Console
+        from rich.progress import (
+            BarColumn,
+            MofNCompleteColumn,
+            Progress,
+            TextColumn,
+            TimeElapsedColumn,
+            TimeRemainingColumn,
+        )
+
+        self.progress = Progress(
+            TextColumn("[bold]{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            TimeRemainingColumn(),
+            TextColumn("{task.fields[metrics]}"),
+            console=Console(file=stream),
+        )
+        self.progress.start()
+        self.task: Any = None
+        self.epoch: int | None = None
+
+    def _task_for(self, state: State) -> Any:
+        if self.epoch != state.epoch:
+            self.epoch = state.epoch
+            self.task = self.progress.add_task(
+                f"Epoch {state.epoch + 1}/{state.max_epoch}",
+                total=state.epoch_length,
+                metrics="",
+            )
+        return self.task
+
+    def update(self, state: State) -> None:
+        metrics = format_metrics(state.metric_values())
+        self.progress.update(
+            self._task_for(state), completed=state.count_in_epoch(), metrics=metrics
+        )
+
+    def finish_epoch(self, state: State) -> None:
+        task = self._task_for(state)
+        done = state.count_in_epoch()
+        self.progress.update(
+            task, completed=done, total=done, metrics=format_metrics(state.metric_values())
+        )
+
+    def close(self) -> None:
+        self.progress.stop()

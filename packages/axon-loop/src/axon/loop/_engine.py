@@ -115,6 +115,10 @@ class Engine:
             if halted:
                 break
             state.epoch = epoch
+            batches = first if epoch == start_epoch else data.epoch(epoch)
+            state.epoch_length = data.lengths.get(epoch)
+            if state.max_iteration is not None and state.epoch_length is not None:
+                state.epoch_length = min(state.epoch_length, state.max_iteration)
             if mid_epoch and epoch == start_epoch:
                 outcome = Halt.CONTINUE  # resumed inside an epoch that already started
                 state.metrics = {**state.metrics, **self.metric_view()}
@@ -127,7 +131,6 @@ class Engine:
                 state.metrics = self.metric_view()
                 outcome = self.fire(Event.EPOCH_STARTED)
             started = time.perf_counter()
-            batches = first if epoch == start_epoch else data.epoch(epoch)
             outcome, seen = self.run_epoch(batches, outcome)
             if seen == 0 and outcome == Halt.CONTINUE and state.count_in_epoch() == 0:
                 raise EmptyDataError(
@@ -313,16 +316,23 @@ class DataSource:
     """
 
     def __init__(self, data: Any):
+        self.lengths: dict[int, int | None] = {}
         if callable(data) and not hasattr(data, "__iter__"):
             takes_epoch = _accepts_one_argument(data)
-            self.epoch = (lambda e: iter(data(e))) if takes_epoch else (lambda e: iter(data()))
+            self._iterable = (lambda e: data(e)) if takes_epoch else (lambda e: data())
         elif hasattr(data, "__iter__"):
-            self.epoch = lambda e: iter(data)
+            self._iterable = lambda e: data
         else:
             raise TypeError(
                 f"run() needs an iterable of batches or a function returning one, got "
                 f"{type(data).__name__}."
             )
+
+    def epoch(self, epoch: int) -> Iterator[Any]:
+        """A fresh iterator over ``epoch``'s batches; remembers their number if known."""
+        iterable = self._iterable(epoch)
+        self.lengths[epoch] = len(iterable) if hasattr(iterable, "__len__") else None
+        return map(_as_arrays, iterable)
 
     def starting_at(self, epoch: int, skip: int) -> Iterator[Any]:
         """The iterator of ``epoch`` with its first ``skip`` batches consumed (resume)."""
@@ -334,6 +344,30 @@ class DataSource:
                 f"batches in that epoch. Resume with the same data as the interrupted run."
             )
         return batches
+
+
+def _as_arrays(batch: Any) -> Any:
+    """Leaves that are neither NumPy/JAX arrays nor numbers (e.g. torch tensors from a
+    DataLoader) become NumPy arrays through ``__array__``."""
+
+    def convert(leaf: Any) -> Any:
+        if isinstance(leaf, np.ndarray | jax.Array | int | float | bool | np.generic):
+            return leaf
+        try:
+            array = np.asarray(leaf)
+        except Exception as error:
+            array, reason = None, f"{type(error).__name__}: {error}"
+        else:
+            reason = "it is not numeric (object dtype)"
+        if array is None or array.dtype == object:
+            raise TypeError(
+                f"A batch leaf of type {type(leaf).__name__} cannot become an array: {reason}. "
+                f"Batches must hold arrays (NumPy, JAX, or tensors convertible with "
+                f"numpy.asarray) in tuples, lists or dicts."
+            )
+        return array
+
+    return jax.tree_util.tree_map(convert, batch)
 
 
 def _accepts_one_argument(fn: Callable[..., Any]) -> bool:

@@ -19,6 +19,7 @@ class State:
         max_epoch: the number of epochs of this run.
         iteration: iterations completed in total across epochs.
         max_iteration: iterations per epoch, or ``None`` for the whole data.
+        epoch_length: the number of batches this epoch, when the data has a length.
         metrics: the current epoch's metric values by name, as device arrays
             (reading one with ``float()`` is the only host sync).
         history: completed epochs' metrics, ``{epoch: {name: value}}``.
@@ -40,6 +41,7 @@ class State:
     max_epoch: int = 1
     iteration: int = 0
     max_iteration: int | None = None
+    epoch_length: int | None = None
     metrics: dict[str, Any] = field(default_factory=dict)
     history: dict[int, dict[str, Any]] = field(default_factory=dict)
     times: dict[int, float] = field(default_factory=dict)

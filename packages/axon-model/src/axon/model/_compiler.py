@@ -207,11 +207,20 @@ def _check_input(name: str, node: Node, value: Any) -> None:
         e is not None and e != r for e, r in zip(expected, received, strict=False)
     )
     if mismatch:
-        suggestion = _format_shape((None, *received[1:]))
+        unbatched = len(received) == len(expected) - 1 and all(
+            e is None or e == r for e, r in zip(expected[1:], received, strict=True)
+        )
+        if unbatched:
+            advice = (
+                "It looks like one example without the batch axis: pass x[None] (shape "
+                f"{(1, *received)})."
+            )
+        else:
+            suggestion = _format_shape((None, *received[1:]))
+            advice = f"Reshape the data to match, or declare the input with shape={suggestion}."
         raise InputError(
             f"Input {name!r} (defined at {node.defined_at}) expects shape "
-            f"{_format_shape(expected)} (None = any size), received {received}. Reshape the "
-            f"data to match, or declare the input with shape={suggestion}."
+            f"{_format_shape(expected)} (None = any size), received {received}. {advice}"
         )
 
 
