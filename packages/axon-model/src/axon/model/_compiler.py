@@ -157,17 +157,41 @@ class Program:
     def _apply(self, model_state: ModelState, inputs: Any, *, mode: Mode, key: Any):
         named = self._named_inputs(inputs)
         values: dict[int, Any] = {}
+        new_state = {layer: dict(entries) for layer, entries in model_state.state.items()}
         for node in self.order:
             name = self.names[node.id]
             if node.op_name == "input":
                 values[node.id] = named[name]
                 continue
+            if node.mode not in ("both", mode):  # e.g. dropout in inference: pass through
+                values[node.id] = values[node.inputs[0].id]
+                continue
             args = [
                 values[a.id] if isinstance(a, Node) else self._lookup(model_state, name, a)
                 for a in node.args
             ]
-            values[node.id] = self._call(node, name, args, shape_only=False)
-        return values[self.output.id], model_state.state
+            extra = self._extra(node, name, mode, key)
+            output = self._call(node, name, args, shape_only=False, extra=extra)
+            if mode == "train" and "mode" in node.wants and _has_state(node):
+                output, updates = _split_updates(node, name, output)
+                new_state[name].update(updates)
+            values[node.id] = output
+        return values[self.output.id], new_state
+
+    def _extra(self, node: Node, name: str, mode: Mode, key: Any) -> dict[str, Any]:
+        """The ``mode`` and per-layer ``key`` arguments the node's op declares."""
+        extra: dict[str, Any] = {}
+        if "mode" in node.wants:
+            extra["mode"] = mode
+        if "key" in node.wants:
+            if key is None and mode == "train":
+                raise LayerError(
+                    f"{node.describe(name).capitalize()} is random in training: pass key= "
+                    f"(a jax.random.key) to apply/predict_fn in train mode. (axon.loop "
+                    f"trainers pass one for every step.)"
+                )
+            extra["key"] = None if key is None else jax.random.fold_in(key, _stable_hash(name))
+        return extra
 
     def _lookup(self, model_state: ModelState, layer: str, p: Parameter) -> jax.Array:
         tree = model_state.params if p.kind == "parameter" else model_state.state
@@ -179,8 +203,20 @@ class Program:
                 f"created by this model's init_fn? Known layers: {sorted(tree)}."
             ) from None
 
-    def _call(self, node: Node, name: str, args: Sequence[Any], *, shape_only: bool) -> Any:
-        fn: Callable[..., Any] = functools.partial(node.op, **node.opts)
+    def _call(
+        self,
+        node: Node,
+        name: str,
+        args: Sequence[Any],
+        *,
+        shape_only: bool,
+        extra: dict[str, Any] | None = None,
+    ) -> Any:
+        if extra is None:  # shape inference runs the inference path
+            extra = {"mode": "inference"} if "mode" in node.wants else {}
+            if "key" in node.wants:
+                extra["key"] = None
+        fn: Callable[..., Any] = functools.partial(node.op, **node.opts, **extra)
         try:
             return jax.eval_shape(fn, *args) if shape_only else fn(*args)
         except ModelError:
@@ -191,6 +227,28 @@ class Program:
                 f"{node.describe(name).capitalize()} failed on arguments ({received}): "
                 f"{type(error).__name__}: {error}"
             ) from error
+
+
+def _has_state(node: Node) -> bool:
+    return any(p.kind == "state" for p in node.parameters)
+
+
+def _split_updates(node: Node, name: str, output: Any) -> tuple[Any, dict[str, Any]]:
+    """``(output, {state_name: value})`` from a stateful op's train-mode result."""
+    names = {p.name for p in node.parameters if p.kind == "state"}
+    if not (isinstance(output, tuple) and len(output) == 2 and isinstance(output[1], dict)):
+        raise LayerError(
+            f"{node.describe(name).capitalize()} has state {sorted(names)}, so in train mode "
+            f"its op must return (output, {{state_name: new_value}}); it returned "
+            f"{type(output).__name__}."
+        )
+    unknown = set(output[1]) - names
+    if unknown:
+        raise LayerError(
+            f"{node.describe(name).capitalize()} returned updates for {sorted(unknown)}, "
+            f"which are not among its state {sorted(names)}."
+        )
+    return output
 
 
 def _check_input(name: str, node: Node, value: Any) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+import inspect
 import itertools
 import os
 import sys
@@ -57,7 +59,8 @@ class Node:
 
     ``args`` mixes ``Node`` inputs and ``Parameter`` objects in the order ``op``
     receives them. ``config`` holds descriptive options (shown by ``display``,
-    not passed to ``op``).
+    not passed to ``op``). ``mode`` restricts the layer to ``"train"`` or
+    ``"inference"``; in the other mode it passes its first input through.
     """
 
     op: Callable[..., Any] | None
@@ -67,7 +70,19 @@ class Node:
     config: Mapping[str, Any] = field(default_factory=dict)
     name: str | None = None
     defined_at: str = "<unknown>"
+    mode: Literal["both", "train", "inference"] = "both"
     id: int = field(default_factory=lambda: next(_ids))
+
+    @functools.cached_property
+    def wants(self) -> frozenset[str]:
+        """Which of ``mode`` and ``key`` the op declares; the compiler passes those."""
+        if self.op is None:
+            return frozenset()
+        try:
+            parameters = inspect.signature(self.op).parameters
+        except (TypeError, ValueError):
+            return frozenset()
+        return frozenset({"mode", "key"} & set(parameters))
 
     @property
     def inputs(self) -> tuple[Node, ...]:

@@ -59,9 +59,18 @@ def layer(
     name: str | None = None,
     op_name: str | None = None,
     config: dict[str, Any] | None = None,
+    mode: str = "both",
     **opts: Any,
 ) -> Model:
     """A custom layer: ``op(*values, **opts)`` with ``args`` (models and params) in order.
+
+    If ``op`` declares a ``mode`` parameter it receives ``"train"`` or
+    ``"inference"``; if it declares ``key`` it receives a PRNG key for this layer
+    (derived from the key given to ``apply``, ``None`` when none was given). A
+    layer with ``kind="state"`` parameters returns ``(output, {name: new_value})``
+    in train mode, and the new values become the model's state. With
+    ``mode="train"`` (or ``"inference"``) the layer only runs in that mode and
+    passes its first input through in the other.
 
     >>> import jax.numpy as jnp
     >>> x = input("x", shape=(None, 3))
@@ -86,6 +95,8 @@ def layer(
             )
     if not any(isinstance(n, Node) for n in nodes):
         raise ValueError("A layer needs at least one model input among its arguments.")
+    if mode not in ("both", "train", "inference"):
+        raise ValueError(f"mode must be 'both', 'train' or 'inference', got {mode!r}.")
     op_name = op_name or getattr(op, "__name__", "custom")
     return Model(
         Node(
@@ -96,6 +107,7 @@ def layer(
             config=config or {},
             name=name,
             defined_at=defined_at(),
+            mode=mode,
         )
     )
 
