@@ -63,7 +63,8 @@ def train_step(
 
     ``init_fn(batch, init_state)`` initializes the model (or keeps a given model
     state) and the optimizer; ``step_fn(batch, step_state)`` runs one update.
-    The step state holds ``model_state``, ``optimizer_state``, ``key``, ``loss``,
+    The step state holds ``model_state``, ``optimizer_state``, ``key`` (the base
+    PRNG key; step ``n`` uses ``fold_in(key, n)``), ``step``, ``loss``,
     ``y_true``, ``y_pred`` and, with ``gradient_norm=True``, ``gradient_norm``
     (the global norm of this step's gradients).
 
@@ -105,7 +106,9 @@ def train_step(
         step_state = {
             "model_state": model_state,
             "optimizer_state": optimizer.init(_params(model_state)),
+            # per-step keys are fold_in(key, step): computed only if the model uses them
             "key": jax.random.key_data(step_key),
+            "step": jnp.zeros((), jnp.uint32),
             "loss": jnp.zeros((), jnp.float32),
             "y_true": jax.tree_util.tree_map(jnp.zeros_like, targets),
             "y_pred": jax.tree_util.tree_map(lambda s: jnp.zeros(s.shape, s.dtype), y_pred),
@@ -119,7 +122,11 @@ def train_step(
     def step_fn(batch: Any, step_state: dict[str, Any]) -> dict[str, Any]:
         inputs, targets = split_batch(batch)
         model_state = step_state["model_state"]
-        key, forward_key = jax.random.split(jax.random.wrap_key_data(step_state["key"]))
+        # A key derived inside the step costs nothing when the model ignores it (XLA
+        # drops the computation); a key split carried in the state would not.
+        forward_key = jax.random.fold_in(
+            jax.random.wrap_key_data(step_state["key"]), step_state["step"]
+        )
 
         def objective(params: Any) -> tuple[Any, tuple[Any, Any, Any]]:
             current = _with(model_state, params, _layer_state(model_state))
@@ -144,7 +151,8 @@ def train_step(
         new_state = {
             "model_state": _with(model_state, new_params, layer_state),
             "optimizer_state": optimizer_state,
-            "key": jax.random.key_data(key),
+            "key": step_state["key"],
+            "step": step_state["step"] + 1,
             "loss": loss_value.astype(jnp.float32),
             "y_true": targets,
             "y_pred": y_pred,
