@@ -429,13 +429,22 @@ class Placement:
             return batch if self.host_is_device else jax.device_put(batch)
         spec = (None, self.batch_axis) if stacked else (self.batch_axis,)
         sharding = jax.sharding.NamedSharding(self.mesh, jax.sharding.PartitionSpec(*spec))
-        devices = self.mesh.shape[self.batch_axis]
+        # With several processes (jax.distributed), each feeds its own share of the batch.
+        processes = jax.process_count()
+        devices = self.mesh.shape[self.batch_axis] // processes
         axis = 1 if stacked else 0
         for leaf in jax.tree_util.tree_leaves(batch):
             if np.ndim(leaf) <= axis or np.shape(leaf)[axis] % devices:
                 raise ValueError(
                     f"A batch of shape {np.shape(leaf)} cannot be split over the {devices} "
-                    f"devices of mesh axis {self.batch_axis!r}: the batch size must be a "
-                    f"multiple of {devices}. Drop or pad the last partial batch."
+                    f"devices of mesh axis {self.batch_axis!r}"
+                    + (" in this process" if processes > 1 else "")
+                    + f": the batch size must be a multiple of {devices}. Drop or pad the "
+                    f"last partial batch."
                 )
+        if processes > 1:
+            return jax.tree_util.tree_map(
+                lambda leaf: jax.make_array_from_process_local_data(sharding, np.asarray(leaf)),
+                batch,
+            )
         return jax.device_put(batch, sharding)
