@@ -173,3 +173,12 @@ def test_progress_lines_and_bar():
     shown = screen.getvalue()
     assert "Epoch 1/2" in shown and "Epoch 2/2" in shown and "4/4" in shown
     assert "value: 2.5000000" in shown
+
+
+def test_debug_mode_reports_handlers_and_step_times(capsys):
+    summing_loop().handle_event("epoch_completed", lambda s: None).run(
+        BATCHES, jnp.float32(0), debug=True
+    )
+    err = capsys.readouterr().err
+    assert "[axon.loop debug] iteration 1: step" in err and " ms" in err
+    assert "epoch_completed (iteration 4): handler <lambda>" in err

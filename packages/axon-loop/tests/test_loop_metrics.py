@@ -74,3 +74,18 @@ def test_metric_errors():
     loop = axon.loop.loop(lambda b, s: s, lambda b, i: jnp.float32(0)).metric("accuracy")
     with pytest.raises(KeyError, match="transform="):
         loop.run(DATA[:1])
+
+
+def test_non_scalar_metrics_are_shown_but_not_logged_as_scalars(recording_logger):
+    import io
+
+    from axon.loop.handlers import log_progress
+
+    loop = metric_loop().metric(lambda t, p: jnp.abs(t - p).mean(0), "per_column_error")
+    out = io.StringIO()
+    state = log_progress(
+        loop.log_to(recording_logger, every=1), every=1, stream=out, bar=False
+    ).run(DATA)
+    assert state.metric_values()["per_column_error"].shape == (2,)
+    assert "per_column_error: [" in out.getvalue()
+    assert all("per_column_error" not in str(tags) for _, tags in recording_logger.scalars)

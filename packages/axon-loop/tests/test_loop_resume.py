@@ -140,3 +140,16 @@ def test_nothing_to_resume_from(linear, tmp_path):
     (tmp_path / "empty").mkdir()
     with pytest.raises(FileNotFoundError, match="no checkpoint"):
         trainer(linear).run(shuffled_batches, resume_from=OrbaxBackend(tmp_path / "empty"))
+
+
+def test_checkpoint_metadata_describes_its_own_step(linear, tmp_path):
+    trainer(linear).checkpoint(
+        path=tmp_path / "ck", event="iteration_completed", filter={"every": 2}
+    ).run(shuffled_batches, epochs=2)
+    backend = OrbaxBackend(tmp_path / "ck")
+    for step in backend.steps():
+        metadata = backend.metadata(step)
+        assert metadata["iteration"] == step
+        assert metadata["event_counts"]["iteration_completed"]["total"] == step
+        assert metadata["epoch_iterations"] == (step - 1) % 5 + 1
+    backend.close()

@@ -174,3 +174,13 @@ def test_batches_of_foreign_tensors_and_dicts(linear, regression_batches):
         )
     with pytest.raises(TypeError, match="cannot become an array"):
         trainer.run([(object(), object())])
+
+
+def test_targets_that_do_not_fit_the_output_are_explained(linear, regression_batches):
+    flat = [(x, y[:, 0]) for x, y in regression_batches]  # (16,) targets, (16, 1) predictions
+    loop = axon.loop.trainer(linear, "mean_squared_error", optax.sgd(0.1), log=0)
+    with pytest.raises(
+        ValueError,
+        match=r"targets have shape\(s\) \[\(16,\)\] but the model predicts \[\(16, 1\)\]",
+    ):
+        loop.run(flat)

@@ -12,13 +12,20 @@ from __future__ import annotations
 import sys
 from typing import TYPE_CHECKING, Any, TextIO
 
+import numpy as np
+
 if TYPE_CHECKING:
     from ._loop import Loop
     from ._state import State
 
 
-def format_metrics(values: dict[str, float]) -> str:
-    return " ".join(f"{name}: {value:.7f}" for name, value in values.items())
+def format_metrics(values: dict[str, Any]) -> str:
+    def show(value: Any) -> str:
+        if isinstance(value, float):
+            return f"{value:.7f}"
+        return np.array2string(value, precision=4, threshold=8, separator=", ")
+
+    return " ".join(f"{name}: {show(value)}" for name, value in values.items())
 
 
 def log_progress(

@@ -18,6 +18,7 @@ from __future__ import annotations
 import contextlib
 import inspect
 import itertools
+import sys
 import time
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
@@ -49,8 +50,10 @@ class Engine:
         jit: bool,
         steps_per_dispatch: int,
         placement: Placement,
+        debug: bool = False,
     ):
         self.loop = loop
+        self.debug = debug
         self.state = state
         self.steps_per_dispatch = steps_per_dispatch
         self.placement = placement
@@ -69,6 +72,8 @@ class Engine:
         for spec in self.by_event.get(event, ()):
             if not spec.filter(state, event):
                 continue
+            if self.debug:
+                _debug(f"{event.value} (iteration {state.iteration}): handler {spec.name}")
             result = spec.handler(state)
             if result is not None and result != Halt.CONTINUE:
                 try:
@@ -189,9 +194,14 @@ class Engine:
                 outcome = self.fire(Event.ITERATION_STARTED)
                 if outcome != Halt.CONTINUE:
                     return outcome
+                started = time.perf_counter()
                 state.step_state, state.metric_state = self.step(
                     state.step_state, state.metric_state, self.placement.batch(batch)
                 )
+                if self.debug:  # debug trades speed for real per-step timings
+                    jax.block_until_ready(state.step_state)
+                    elapsed = (time.perf_counter() - started) * 1e3
+                    _debug(f"iteration {state.iteration + 1}: step {elapsed:.2f} ms")
                 outcome = self.complete(1)
                 if outcome != Halt.CONTINUE:
                     return outcome
@@ -220,6 +230,10 @@ class Engine:
         # jit returns dicts with sorted keys; show metrics in the order they were attached
         values = self.state.metric_state["values"]
         return {m.name: values[m.name] for m in self.loop.metrics if m.visible}
+
+
+def _debug(message: str) -> None:
+    print(f"[axon.loop debug] {message}", file=sys.stderr, flush=True)
 
 
 class _NeedsHost(Exception):

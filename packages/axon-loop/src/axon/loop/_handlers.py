@@ -80,14 +80,14 @@ def log_to(
         state.resources[key] = open_logger(resume_step)
 
     def log_iteration(state: State) -> None:
-        values = state.metric_values()
+        values = state.scalar_metrics()
         state.resources[key].log_scalars(
             {f"train/{k}": v for k, v in values.items()}, step=state.iteration
         )
 
     def log_epoch(state: State) -> None:
         instance = state.resources[key]
-        values = state.metric_values()
+        values = state.scalar_metrics()
         instance.log_scalars({f"epoch/{k}": v for k, v in values.items()}, step=state.iteration)
         instance.flush()
 

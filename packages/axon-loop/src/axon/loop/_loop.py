@@ -222,6 +222,7 @@ class Loop:
         resume_from: Any = None,
         mesh: Any = None,
         batch_axis: str = "data",
+        debug: bool = False,
     ) -> Any:
         """Run the loop over ``data`` for ``epochs`` epochs and return the output.
 
@@ -242,6 +243,10 @@ class Loop:
                 or a ``State``. The data must give the same batches per epoch.
             mesh: a ``jax.sharding.Mesh``: batches are split along ``batch_axis``
                 across its devices, the step state is replicated (data parallel).
+                With several processes (``jax.distributed.initialize``), each
+                process passes its own share of every batch.
+            debug: print every handler call and each step's time to stderr
+                (waiting for each step to finish, so the run is slower).
         """
         if not isinstance(epochs, int) or epochs < 1:
             raise ValueError(f"epochs must be a positive int, got {epochs!r}.")
@@ -279,8 +284,9 @@ class Loop:
             fused_step(self), state.step_state, state.metric_state, first
         )
         engine = Engine(
-            self, state, jit=jit, steps_per_dispatch=steps_per_dispatch, placement=placement
-        )
+            self, state, jit=jit, steps_per_dispatch=steps_per_dispatch, placement=placement,
+            debug=debug,
+        )  # fmt: skip
         engine.run(source, start_epoch, itertools.chain([first], batches), mid_epoch)
         return self.output_transform(state) if self.output_transform else state
 

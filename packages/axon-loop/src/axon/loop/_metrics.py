@@ -57,7 +57,10 @@ def make_metric(
     if name is None:
         name = metric if isinstance(metric, str) else getattr(metric, "__name__", None)
         if not name or name == "<lambda>":
-            raise ValueError("Give a name= to a metric passed as an anonymous function.")
+            raise ValueError(
+                "Give a name= to a metric passed as a function without a usable __name__ "
+                "(a lambda or functools.partial)."
+            )
     if isinstance(accumulate, str):
         if accumulate not in ACCUMULATORS:
             raise ValueError(

@@ -43,7 +43,9 @@ def snapshot(state: State) -> tuple[dict[str, Any], dict[str, Any]]:
         "handler_metadata": state.handler_metadata,
     }
     try:
-        json.dumps(metadata)
+        # A deep copy: backends may write in the background while the run goes on
+        # changing the live counters and handler_metadata.
+        metadata = json.loads(json.dumps(metadata))
     except TypeError as error:
         raise TypeError(
             f"state.handler_metadata must hold only JSON values (str, numbers, lists, dicts) "

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
+
 from ._events import PER_EPOCH_EVENTS, Event
 
 
@@ -77,6 +79,17 @@ class State:
             if event.value in self.event_counts:
                 self.event_counts[event.value]["epoch"] = 0
 
-    def metric_values(self) -> dict[str, float]:
-        """The current metrics as Python floats (this reads them from the device)."""
-        return {name: float(value) for name, value in self.metrics.items()}
+    def metric_values(self) -> dict[str, Any]:
+        """The current metrics on the host: floats for scalars, NumPy arrays otherwise.
+
+        This is the one place metrics are read from the device.
+        """
+        values = {}
+        for name, value in self.metrics.items():
+            array = np.asarray(value)
+            values[name] = float(array) if array.ndim == 0 else array
+        return values
+
+    def scalar_metrics(self) -> dict[str, float]:
+        """The scalar metrics as floats (what loggers plot); non-scalar ones are left out."""
+        return {k: v for k, v in self.metric_values().items() if isinstance(v, float)}

@@ -12,6 +12,7 @@ from typing import Any
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 import optax
 
 from ._console import log_progress
@@ -103,6 +104,8 @@ def train_step(
         y_pred = jax.eval_shape(
             lambda ms, x: apply_model(ms, x, mode="train", key=step_key)[0], model_state, inputs
         )
+        if isinstance(loss, str):
+            _check_targets_fit(loss, targets, y_pred)
         step_state = {
             "model_state": model_state,
             "optimizer_state": optimizer.init(_params(model_state)),
@@ -275,3 +278,20 @@ def _all_finite(tree: Any) -> Any:
 
 def _where(condition: Any, new: Any, old: Any) -> Any:
     return jax.tree_util.tree_map(lambda n, o: jnp.where(condition, n, o), new, old)
+
+
+def _check_targets_fit(loss: str, targets: Any, y_pred: Any) -> None:
+    """Named losses compare y_true and y_pred elementwise: shapes must match exactly.
+
+    Caught here, once, because broadcasting would otherwise turn (32,) targets and
+    (32, 1) predictions into a silent (32, 32) loss.
+    """
+    target_shapes = [np.shape(t) for t in jax.tree_util.tree_leaves(targets)]
+    predicted_shapes = [tuple(p.shape) for p in jax.tree_util.tree_leaves(y_pred)]
+    if target_shapes != predicted_shapes:
+        raise ValueError(
+            f"The loss {loss!r} needs targets shaped like the model's output: the targets "
+            f"have shape(s) {target_shapes} but the model predicts {predicted_shapes}. "
+            f"Reshape the targets (e.g. y[:, None] or one-hot encode class ids), or change "
+            f"the model's output layer."
+        )
