@@ -36,9 +36,9 @@ REFERENCES = {
 }
 
 
-def test_all_22_axon_activations_are_registered():
-    assert sorted(REFERENCES) == sorted(activations.BUILTINS)
-    assert set(REFERENCES) <= set(activations.names())
+def test_all_22_axon_activations_and_swiglu_are_registered():
+    assert sorted([*REFERENCES, "swiglu"]) == sorted(activations.BUILTINS)
+    assert set(REFERENCES) | {"swiglu"} <= set(activations.names())
 
 
 @pytest.mark.parametrize("name", sorted(REFERENCES))
@@ -68,3 +68,37 @@ def test_options_follow_axon():
         activations.softmax(jnp.eye(2), axis=0), jax.nn.softmax(jnp.eye(2), axis=0)
     )
     np.testing.assert_allclose(activations.gelu(x, approximate=True), jax.nn.gelu(x), rtol=1e-6)
+
+
+def test_swiglu_gates_the_second_half_with_silu_of_the_first():
+    # Axon's doctest values (PR #642): silu(a) * b with a = [-3, -2, -1, 0], b = [1, 2, 3, 4].
+    x = jnp.array([[-3.0, -2.0, -1.0, 0.0, 1.0, 2.0, 3.0, 4.0]])
+    np.testing.assert_allclose(
+        jax.jit(activations.get("swiglu"))(x),
+        [[-0.14227763, -0.47681168, -0.8068243, 0.0]],
+        rtol=1e-6,
+    )
+    y = np.random.default_rng(0).normal(size=(4, 6, 3)).astype(np.float32)
+    a, b = y[:, :3], y[:, 3:]
+    np.testing.assert_allclose(
+        activations.swiglu(y, axis=1), a / (1 + np.exp(-a)) * b, rtol=1e-5, atol=1e-6
+    )
+    np.testing.assert_allclose(
+        jax.vmap(activations.swiglu)(y.transpose(0, 2, 1)),
+        activations.swiglu(y.transpose(0, 2, 1)),
+        rtol=1e-6,
+    )
+    check_grads(
+        lambda y: activations.swiglu(y, axis=1),
+        (jnp.asarray(y),),
+        order=1,
+        modes=["rev"],
+        atol=1e-2,
+    )
+
+
+def test_swiglu_explains_bad_input():
+    with pytest.raises(ValueError, match=r"swiglu: axis -1 .* even size .*\(2, 3\)"):
+        activations.swiglu(jnp.ones((2, 3)))
+    with pytest.raises(ValueError, match="swiglu: axis 2 is out of range"):
+        activations.swiglu(jnp.ones((2, 4)), axis=2)

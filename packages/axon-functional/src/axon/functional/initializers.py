@@ -48,7 +48,12 @@ __all__ = [
 
 
 def zeros() -> Initializer:
-    """All zeros."""
+    """All zeros.
+
+    >>> zeros()(jax.random.key(0), (2, 2))
+    Array([[0., 0.],
+           [0., 0.]], dtype=float32)
+    """
 
     def init(key: Array, shape: Sequence[int], dtype: Any = jnp.float32) -> Array:
         return jnp.zeros(shape, dtype)
@@ -57,7 +62,12 @@ def zeros() -> Initializer:
 
 
 def ones() -> Initializer:
-    """All ones."""
+    """All ones.
+
+    >>> ones()(jax.random.key(0), (2, 2))
+    Array([[1., 1.],
+           [1., 1.]], dtype=float32)
+    """
 
     def init(key: Array, shape: Sequence[int], dtype: Any = jnp.float32) -> Array:
         return jnp.ones(shape, dtype)
@@ -66,7 +76,11 @@ def ones() -> Initializer:
 
 
 def full(value: float) -> Initializer:
-    """Every element equal to ``value``."""
+    """Every element equal to ``value``.
+
+    >>> full(0.5)(jax.random.key(0), (2,))
+    Array([0.5, 0.5], dtype=float32)
+    """
 
     def init(key: Array, shape: Sequence[int], dtype: Any = jnp.float32) -> Array:
         return jnp.full(shape, value, dtype)
@@ -75,7 +89,12 @@ def full(value: float) -> Initializer:
 
 
 def identity() -> Initializer:
-    """The identity matrix (2-D shapes only)."""
+    """The identity matrix (2-D shapes only).
+
+    >>> identity()(jax.random.key(0), (2, 2))
+    Array([[1., 0.],
+           [0., 1.]], dtype=float32)
+    """
 
     def init(key: Array, shape: Sequence[int], dtype: Any = jnp.float32) -> Array:
         if len(shape) != 2:
@@ -89,6 +108,10 @@ def uniform(scale: float = 0.01) -> Initializer:
     """Uniform on ``[-scale, scale)``.
 
     Axon's definition; ``jax.nn.initializers.uniform(scale)`` samples ``[0, scale)``.
+
+    >>> uniform()(jax.random.key(0), (2, 2))
+    Array([[ 0.00895334,  0.0095716 ],
+           [-0.00335417, -0.00062663]], dtype=float32)
     """
 
     def init(key: Array, shape: Sequence[int], dtype: Any = jnp.float32) -> Array:
@@ -98,7 +121,12 @@ def uniform(scale: float = 0.01) -> Initializer:
 
 
 def normal(scale: float = 0.01, mean: float = 0.0) -> Initializer:
-    """Normal with standard deviation ``scale`` and mean ``mean``."""
+    """Normal with standard deviation ``scale`` and mean ``mean``.
+
+    >>> normal()(jax.random.key(0), (2, 2))
+    Array([[ 0.01622642,  0.02025265],
+           [-0.00433594, -0.00078617]], dtype=float32)
+    """
 
     def init(key: Array, shape: Sequence[int], dtype: Any = jnp.float32) -> Array:
         return mean + scale * jax.random.normal(key, shape, dtype)
@@ -111,7 +139,12 @@ def variance_scaling(
     mode: Literal["fan_in", "fan_out", "fan_avg"] = "fan_in",
     distribution: Literal["normal", "truncated_normal", "uniform"] = "normal",
 ) -> Initializer:
-    """Variance ``scale / fan`` with ``fan`` chosen by ``mode``; see ``jax.nn.initializers``."""
+    """Variance ``scale / fan`` with ``fan`` chosen by ``mode``; see ``jax.nn.initializers``.
+
+    >>> variance_scaling()(jax.random.key(0), (2, 2))
+    Array([[ 1.1473813 ,  1.4320784 ],
+           [-0.30659756, -0.05559086]], dtype=float32)
+    """
     if mode not in ("fan_in", "fan_out", "fan_avg"):
         raise ValueError(f"mode must be 'fan_in', 'fan_out' or 'fan_avg', got {mode!r}.")
     if distribution not in ("normal", "truncated_normal", "uniform"):
@@ -122,32 +155,62 @@ def variance_scaling(
 
 
 def lecun_uniform(scale: float = 1.0) -> Initializer:
-    """Variance scaling, fan-in, uniform."""
+    """Variance scaling, fan-in, uniform.
+
+    >>> lecun_uniform()(jax.random.key(0), (2, 2))
+    Array([[ 1.0965558 ,  1.1722765 ],
+           [-0.4108003 , -0.07674628]], dtype=float32)
+    """
     return variance_scaling(scale, "fan_in", "uniform")
 
 
 def lecun_normal(scale: float = 1.0) -> Initializer:
-    """Variance scaling, fan-in, truncated normal."""
+    """Variance scaling, fan-in, truncated normal.
+
+    >>> lecun_normal()(jax.random.key(0), (2, 2))
+    Array([[ 1.1704054,  1.3784391],
+           [-0.3317383, -0.0603173]], dtype=float32)
+    """
     return variance_scaling(scale, "fan_in", "truncated_normal")
 
 
 def glorot_uniform(scale: float = 1.0) -> Initializer:
-    """Variance scaling, fan-average, uniform (Xavier uniform)."""
+    """Variance scaling, fan-average, uniform (Xavier uniform).
+
+    >>> glorot_uniform()(jax.random.key(0), (2, 2))
+    Array([[ 1.0965558 ,  1.1722765 ],
+           [-0.4108003 , -0.07674628]], dtype=float32)
+    """
     return variance_scaling(scale, "fan_avg", "uniform")
 
 
 def glorot_normal(scale: float = 1.0) -> Initializer:
-    """Variance scaling, fan-average, truncated normal (Xavier normal)."""
+    """Variance scaling, fan-average, truncated normal (Xavier normal).
+
+    >>> glorot_normal()(jax.random.key(0), (2, 2))
+    Array([[ 1.1704054,  1.3784391],
+           [-0.3317383, -0.0603173]], dtype=float32)
+    """
     return variance_scaling(scale, "fan_avg", "truncated_normal")
 
 
 def he_uniform(scale: float = 2.0) -> Initializer:
-    """Variance scaling ``2 / fan_in``, uniform (Kaiming uniform)."""
+    """Variance scaling ``2 / fan_in``, uniform (Kaiming uniform).
+
+    >>> he_uniform()(jax.random.key(0), (2, 2))
+    Array([[ 1.550764  ,  1.6578493 ],
+           [-0.5809593 , -0.10853563]], dtype=float32)
+    """
     return variance_scaling(scale, "fan_in", "uniform")
 
 
 def he_normal(scale: float = 2.0) -> Initializer:
-    """Variance scaling ``2 / fan_in``, truncated normal (Kaiming normal)."""
+    """Variance scaling ``2 / fan_in``, truncated normal (Kaiming normal).
+
+    >>> he_normal()(jax.random.key(0), (2, 2))
+    Array([[ 1.6552032 ,  1.9494075 ],
+           [-0.46914884, -0.08530156]], dtype=float32)
+    """
     return variance_scaling(scale, "fan_in", "truncated_normal")
 
 
@@ -156,6 +219,10 @@ def orthogonal(distribution: Literal["normal", "uniform"] = "normal") -> Initial
 
     Shapes of rank > 2 are flattened to ``(prod(shape[:-1]), shape[-1])``. With
     ``distribution="normal"`` this is ``jax.nn.initializers.orthogonal()``.
+
+    >>> orthogonal()(jax.random.key(0), (2, 2))
+    Array([[ 0.96610296,  0.25815725],
+           [-0.25815725,  0.9661029 ]], dtype=float32)
     """
     if distribution == "normal":
         return jax.nn.initializers.orthogonal()
@@ -177,14 +244,22 @@ def orthogonal(distribution: Literal["normal", "uniform"] = "normal") -> Initial
 
 
 def get(name: str) -> Callable[..., Initializer]:
-    """The initializer *factory* registered under ``name``."""
+    """The initializer *factory* registered under ``name``.
+
+    >>> get('zeros')()(jax.random.key(0), (2,))
+    Array([0., 0.], dtype=float32)
+    """
     from .plugins import initializers as registry
 
     return registry.get(name)
 
 
 def names() -> list[str]:
-    """Every registered initializer name, sorted."""
+    """Every registered initializer name, sorted.
+
+    >>> names()[:3]
+    ['full', 'glorot_normal', 'glorot_uniform']
+    """
     from .plugins import initializers as registry
 
     return registry.names()

@@ -29,6 +29,11 @@ def loop(step_fn, init_fn=None, output_transform=None) -> Loop:
 
     ``init_fn(batch, init_state) -> step_state`` builds the initial step state
     from the first batch; ``output_transform(state)`` shapes what ``run`` returns.
+
+    >>> import jax.numpy as jnp
+    >>> counting = loop(lambda batch, count: count + batch.shape[0], lambda batch, init: init)
+    >>> int(counting.run([jnp.ones(3), jnp.ones(5)], jnp.int32(0), epochs=2).step_state)
+    16
     """
     return Loop(step_fn, init_fn, output_transform)
 

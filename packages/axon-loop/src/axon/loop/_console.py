@@ -38,6 +38,16 @@ def log_progress(
         stream: where to write (stdout by default).
         bar: ``True`` for rich's live progress bar, ``False`` for plain lines,
             ``None`` (default) for a bar exactly when ``stream`` is a terminal.
+
+    >>> import jax.numpy as jnp, optax, axon.loop
+    >>> init = lambda key, x: {"w": jnp.zeros((x.shape[-1], 1))}
+    >>> apply = lambda p, x, *, mode, key: (x @ p["w"], None)
+    >>> data = [(jnp.ones((4, 2)), jnp.full((4, 1), 2.0))] * 3
+    >>> trainer = axon.loop.trainer((init, apply), "mean_squared_error", optax.sgd(0.1), log=0)
+    >>> import sys
+    >>> _ = log_progress(trainer, every=2, stream=sys.stdout, bar=False).run(data)
+    Epoch: 0, Batch: 2, loss: 2.7200000
+    Epoch: 0, Batch: 3, loss: 1.9861333 (...s)
     """
     if not isinstance(every, int) or every < 1:
         raise ValueError(f"every must be a positive int, got {every!r}.")

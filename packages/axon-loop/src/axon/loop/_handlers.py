@@ -31,6 +31,15 @@ def validate(
     Uses the metrics attached *before* this call and the model state in
     ``step_state["model_state"]``. Validation runs before the other handlers of
     its event, so they (logging, checkpoint criteria, early stopping) see its results.
+
+    >>> import jax.numpy as jnp, optax, axon.loop
+    >>> init = lambda key, x: {"w": jnp.zeros((x.shape[-1], 1))}
+    >>> apply = lambda p, x, *, mode, key: (x @ p["w"], None)
+    >>> data = [(jnp.ones((4, 2)), jnp.full((4, 1), 2.0))] * 3
+    >>> trainer = axon.loop.trainer((init, apply), "mean_squared_error", optax.sgd(0.1), log=0)
+    >>> state = trainer.validate((init, apply), data).replace(output_transform=None).run(data)
+    >>> sorted(state.history[0])
+    ['loss', 'validation_loss']
     """
     from ._supervised import evaluator
 
@@ -68,6 +77,19 @@ def log_to(
     A logger given by name is created with ``options`` (e.g. ``logdir=``) when a
     run starts and closed when it ends, so the loop can run again. A logger object
     belongs to the caller: it is flushed, never closed.
+
+    >>> import jax.numpy as jnp, optax, axon.loop
+    >>> init = lambda key, x: {"w": jnp.zeros((x.shape[-1], 1))}
+    >>> apply = lambda p, x, *, mode, key: (x @ p["w"], None)
+    >>> data = [(jnp.ones((4, 2)), jnp.full((4, 1), 2.0))] * 3
+    >>> trainer = axon.loop.trainer((init, apply), "mean_squared_error", optax.sgd(0.1), log=0)
+    >>> class Printer:
+    ...     def log_scalars(self, scalars, step): print(step, sorted(scalars))
+    ...     def flush(self): pass
+    ...     def close(self): pass
+    >>> _ = trainer.log_to(Printer(), every=2).run(data)
+    2 ['train/loss']
+    3 ['epoch/loss']
     """
     if not isinstance(every, int) or every < 0:
         raise ValueError(f"every must be a non-negative int (0 = per epoch only), got {every!r}.")
@@ -130,6 +152,17 @@ def checkpoint(
     With ``criteria`` (a metric name, e.g. ``"validation_loss"``) a checkpoint is
     written only when that metric improves (``mode`` ``"min"`` or ``"max"``), so
     ``keep`` then keeps the best N.
+
+    >>> import jax.numpy as jnp, optax, axon.loop
+    >>> init = lambda key, x: {"w": jnp.zeros((x.shape[-1], 1))}
+    >>> apply = lambda p, x, *, mode, key: (x @ p["w"], None)
+    >>> data = [(jnp.ones((4, 2)), jnp.full((4, 1), 2.0))] * 3
+    >>> trainer = axon.loop.trainer((init, apply), "mean_squared_error", optax.sgd(0.1), log=0)
+    >>> import tempfile
+    >>> path = tempfile.mkdtemp()
+    >>> _ = trainer.checkpoint(path, keep=2).run(data, epochs=3)
+    >>> axon.loop.checkpoint.OrbaxBackend(path).steps()
+    [6, 9]
     """
     from .checkpoint import get as get_backend
 

@@ -42,6 +42,16 @@ def monitor(
     effectively used ``"max"``). An improvement must beat the best value by more
     than ``min_delta``; NaN never improves. After ``fn`` runs the count restarts.
     ``fn`` may return ``"halt_loop"`` etc. like any handler.
+
+    >>> import jax.numpy as jnp, optax, axon.loop
+    >>> init = lambda key, x: {"w": jnp.zeros((x.shape[-1], 1))}
+    >>> apply = lambda p, x, *, mode, key: (x @ p["w"], None)
+    >>> data = [(jnp.ones((4, 2)), jnp.full((4, 1), 2.0))] * 3
+    >>> trainer = axon.loop.trainer((init, apply), "mean_squared_error", optax.sgd(0.1), log=0)
+    >>> flat = trainer.metric(lambda t, p: jnp.float32(1.0), "flat")
+    >>> report = lambda s: print("no progress at epoch", s.epoch)
+    >>> state = flat.monitor("flat", report, patience=2).run(data, epochs=3)
+    no progress at epoch 2
     """
     if mode not in MODES:
         raise ValueError(f"mode must be 'min' or 'max', got {mode!r}.")
@@ -75,7 +85,18 @@ def early_stop(
     event: str = "epoch_completed",
     filter: FilterSpec = "always",
 ) -> Loop:
-    """Halt the loop once ``metric`` has not improved for ``patience`` events."""
+    """Halt the loop once ``metric`` has not improved for ``patience`` events.
+
+    >>> import jax.numpy as jnp, optax, axon.loop
+    >>> init = lambda key, x: {"w": jnp.zeros((x.shape[-1], 1))}
+    >>> apply = lambda p, x, *, mode, key: (x @ p["w"], None)
+    >>> data = [(jnp.ones((4, 2)), jnp.full((4, 1), 2.0))] * 3
+    >>> trainer = axon.loop.trainer((init, apply), "mean_squared_error", optax.sgd(0.1), log=0)
+    >>> flat = trainer.metric(lambda t, p: jnp.float32(1.0), "flat").replace(output_transform=None)
+    >>> state = flat.early_stop("flat", patience=1).run(data, epochs=5)
+    >>> state.status, state.epoch
+    ('halted', 1)
+    """
 
     def stop(state: State) -> str:
         return "halt_loop"
@@ -105,6 +126,18 @@ def reduce_lr_on_plateau(
     state has a ``learning_rate_scale`` (axon.optim's), that is scaled, so this
     works under a schedule too; otherwise ``learning_rate`` itself is scaled.
     The rate never goes below ``min_learning_rate``.
+
+    >>> import jax.numpy as jnp, optax, axon.loop
+    >>> init = lambda key, x: {"w": jnp.zeros((x.shape[-1], 1))}
+    >>> apply = lambda p, x, *, mode, key: (x @ p["w"], None)
+    >>> data = [(jnp.ones((4, 2)), jnp.full((4, 1), 2.0))] * 3
+    >>> trainer = axon.loop.trainer((init, apply), "mean_squared_error", optax.sgd(0.1), log=0)
+    >>> sgd = optax.inject_hyperparams(optax.sgd)(learning_rate=0.1)
+    >>> loop = axon.loop.trainer((init, apply), "mean_squared_error", sgd, log=0)
+    >>> loop = loop.metric(lambda t, p: jnp.float32(1.0), "flat").replace(output_transform=None)
+    >>> state = loop.reduce_lr_on_plateau("flat", patience=1, factor=0.5).run(data, epochs=3)
+    >>> round(float(state.step_state["optimizer_state"].hyperparams["learning_rate"]), 4)
+    0.025
     """
     if not 0.0 < factor < 1.0:
         raise ValueError(f"factor must be in (0, 1), got {factor!r}.")
@@ -130,6 +163,16 @@ def halt_on_nonfinite(loop: Loop, *, metric: str = "loss", every: int = 50) -> L
     The check runs on the device every iteration (the first bad batch of the
     epoch is remembered); the host looks every ``every`` iterations and at the
     end of each epoch, halts the loop, and reports the epoch, batch and iteration.
+
+    >>> import jax.numpy as jnp, optax, axon.loop
+    >>> init = lambda key, x: {"w": jnp.zeros((x.shape[-1], 1))}
+    >>> apply = lambda p, x, *, mode, key: (x @ p["w"], None)
+    >>> data = [(jnp.ones((4, 2)), jnp.full((4, 1), 2.0))] * 3
+    >>> trainer = axon.loop.trainer((init, apply), "mean_squared_error", optax.sgd(0.1), log=0)
+    >>> bad = data + [(jnp.ones((4, 2)), jnp.full((4, 1), jnp.nan))] + data
+    >>> state = trainer.halt_on_nonfinite().replace(output_transform=None).run(bad)
+    >>> state.status, state.handler_metadata["nonfinite"]["iteration"]
+    ('halted', 4)
     """
     name = f"first_nonfinite_{metric}"
 

@@ -85,6 +85,17 @@ def serialize_state(state: State) -> bytes:
     """The whole loop state as bytes: an ``.npz`` archive of arrays plus JSON metadata.
 
     Loading never executes code (``allow_pickle=False``); see :func:`deserialize_state`.
+
+    >>> import jax.numpy as jnp, optax, axon.loop
+    >>> init = lambda key, x: {"w": jnp.zeros((x.shape[-1], 1))}
+    >>> apply = lambda p, x, *, mode, key: (x @ p["w"], None)
+    >>> data = [(jnp.ones((4, 2)), jnp.full((4, 1), 2.0))] * 3
+    >>> trainer = axon.loop.trainer((init, apply), "mean_squared_error", optax.sgd(0.1), log=0)
+    >>> state = trainer.replace(output_transform=None).run(data)
+    >>> blob = axon.loop.serialize_state(state)
+    >>> restored = axon.loop.deserialize_state(blob, like=state)
+    >>> restored.iteration, restored.epoch_done
+    (3, True)
     """
     tree, metadata = snapshot(state)
     leaves = jax.tree_util.tree_leaves(tree)
@@ -100,6 +111,16 @@ def deserialize_state(data: bytes, like: State) -> State:
 
     ``like`` is a state of the same loop (e.g. from a short run, or the one
     serialized); its arrays are replaced, its structure checked.
+
+    >>> import jax.numpy as jnp, optax, axon.loop
+    >>> init = lambda key, x: {"w": jnp.zeros((x.shape[-1], 1))}
+    >>> apply = lambda p, x, *, mode, key: (x @ p["w"], None)
+    >>> data = [(jnp.ones((4, 2)), jnp.full((4, 1), 2.0))] * 3
+    >>> trainer = axon.loop.trainer((init, apply), "mean_squared_error", optax.sgd(0.1), log=0)
+    >>> first = trainer.replace(output_transform=None).run(data)
+    >>> restored = axon.loop.deserialize_state(axon.loop.serialize_state(first), like=first)
+    >>> trainer.from_state(restored).replace(output_transform=None).run(data, epochs=2).iteration
+    6
     """
     with np.load(io.BytesIO(data), allow_pickle=False) as archive:
         metadata = json.loads(archive["metadata"].tobytes().decode())

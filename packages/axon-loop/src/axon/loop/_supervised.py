@@ -1,8 +1,11 @@
 """Supervised steps and loops: ``train_step``, ``eval_step``, ``trainer``, ``evaluator``.
 
 A model state is either an object with ``params`` and ``state`` attributes and a
-``replace(params=..., state=...)`` method (``axon.model.ModelState``) or any
-pytree of parameters, all of them trained.
+``replace(params=..., state=...)`` method, any pytree of parameters (all of them
+trained), or, like ``axon.model.ModelState``, one that also has
+``trainable_parameters`` and ``update(params=, state=)``: then only the trainable
+parameters are differentiated and get optimizer state, and frozen ones stay as
+they are.
 """
 
 from __future__ import annotations
@@ -36,11 +39,21 @@ def split_batch(batch: Any) -> tuple[Any, Any]:
     )
 
 
+def _trains_subset(model_state: Any) -> bool:
+    # axon.model.ModelState can freeze parameters: only the trainable ones are
+    # differentiated and get optimizer state; update() writes them back.
+    return hasattr(model_state, "trainable_parameters") and hasattr(model_state, "update")
+
+
 def _params(model_state: Any) -> Any:
+    if _trains_subset(model_state):
+        return model_state.trainable_parameters
     return model_state.params if hasattr(model_state, "params") else model_state
 
 
 def _with(model_state: Any, params: Any, layer_state: Any) -> Any:
+    if _trains_subset(model_state):
+        return model_state.update(params=params, state=layer_state)
     if hasattr(model_state, "params"):
         return model_state.replace(params=params, state=layer_state)
     return params
@@ -78,6 +91,15 @@ def train_step(
     differentiating and unscales the gradients; a step whose gradients are not
     finite is skipped (parameters and optimizer state unchanged). Its state is
     ``step_state["loss_scale_state"]``.
+
+    >>> import jax.numpy as jnp, optax
+    >>> init = lambda key, x: {"w": jnp.zeros((x.shape[-1], 1))}
+    >>> apply = lambda p, x, *, mode, key: (x @ p["w"], None)
+    >>> init_fn, step_fn = train_step((init, apply), "mean_squared_error", optax.sgd(0.1))
+    >>> batch = (jnp.ones((4, 2)), jnp.full((4, 1), 2.0))
+    >>> state = step_fn(batch, init_fn(batch, None))
+    >>> state["model_state"]["w"].ravel().tolist(), float(state["loss"])
+    ([0.4000000059604645, 0.4000000059604645], 4.0)
     """
     init_model, apply_model = resolve_model(model)
     loss_fn = resolve_loss(loss)
@@ -174,6 +196,12 @@ def eval_step(model: Any) -> StepPair:
 
     ``init_fn(batch, model_state)`` requires the model state to evaluate; a model
     pair may be ``(None, apply_fn)``.
+
+    >>> import jax.numpy as jnp
+    >>> init_fn, step_fn = eval_step((None, lambda w, x, *, mode, key: (x * w, None)))
+    >>> batch = (jnp.ones((2, 1)), jnp.zeros((2, 1)))
+    >>> step_fn(batch, init_fn(batch, 3.0))["y_pred"].ravel().tolist()
+    [3.0, 3.0]
     """
     _, apply_model = resolve_model(model)
 

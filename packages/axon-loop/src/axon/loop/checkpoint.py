@@ -118,13 +118,22 @@ class OrbaxBackend:
 
 
 def get(name: str) -> Any:
-    """The checkpoint backend factory registered under ``name``."""
+    """The checkpoint backend factory registered under ``name``.
+
+    >>> get("orbax") is OrbaxBackend
+    True
+    """
     from .plugins import checkpoint_backends
 
     return checkpoint_backends.get(name)
 
 
 def names() -> list[str]:
+    """Every registered checkpoint backend name.
+
+    >>> "orbax" in names()
+    True
+    """
     from .plugins import checkpoint_backends
 
     return checkpoint_backends.names()

@@ -10,13 +10,29 @@
 
 import importlib.metadata
 
-from . import display, plugins
+from . import display, mixed_precision, plugins, quantization
 from ._build import build, get_output_shape, predict
 from ._errors import InputError, LayerError, ModelError
+from ._export import ExportedModel, export, load_exported
 from ._graph import Parameter
+from ._graph_utils import (
+    get_inputs,
+    get_op_counts,
+    get_options,
+    get_parameters,
+    map_nodes,
+    pop_node,
+    properties,
+    reduce_nodes,
+    rewrite_nodes,
+    set_options,
+    set_parameters,
+)
+from ._hooks import attach_hook
 from ._layers import activation_layer as activation
 from ._layers import dense, flatten, input, layer, param
 from ._model import Model
+from ._serialization import SerializationError, load, save
 from ._state import ModelState
 from .plugins import layers
 
@@ -25,11 +41,17 @@ __version__ = importlib.metadata.version("axon-model")
 __all__ = [
     # graph construction
     "Model", "input", "layer", "param", "Parameter",
-    "dense", "flatten", "activation",
+    "dense", "flatten", "activation", "attach_hook",
     # execution
-    "build", "predict", "get_output_shape", "ModelState",
-    # inspection and extension
-    "display", "layers", "plugins",
+    "build", "predict", "get_output_shape", "ModelState", "mixed_precision",
+    # inspection and rewriting
+    "display", "get_inputs", "get_op_counts", "get_options", "get_parameters", "map_nodes",
+    "pop_node", "properties", "reduce_nodes", "rewrite_nodes", "set_options", "set_parameters",
+    # saving, exporting, quantizing
+    "save", "load", "SerializationError", "export", "load_exported", "ExportedModel",
+    "quantization",
+    # extension
+    "layers", "plugins",
     # errors
     "ModelError", "LayerError", "InputError",
 ]  # fmt: skip

@@ -20,6 +20,8 @@ from axon.functional import initializers
 
 from ._errors import InputError, LayerError, ModelError
 from ._graph import Node, Parameter, assign_names, topological_order
+from ._hooks import hooks_for, run_hooks, with_backward_hooks
+from ._precision import cast_tree, is_floating
 from ._state import ModelState
 
 Mode = str
@@ -93,13 +95,16 @@ class Program:
                         f"Could not compute the shape of parameter {p.name!r} of "
                         f"{node.describe(name)} from its input shapes {input_shapes}: {error}"
                     ) from error
-                layer_params[p.name] = jax.ShapeDtypeStruct(shape, p.dtype)
+                layer_params[p.name] = jax.ShapeDtypeStruct(shape, _stored_dtype(node, p))
             if layer_params:
                 params[name] = layer_params
             args = [
                 structs[a.id] if isinstance(a, Node) else layer_params[a.name] for a in node.args
             ]
-            structs[node.id] = self._call(node, name, args, shape_only=True)
+            if node.policy is not None:
+                args = [cast_tree(a, node.policy.compute) for a in args]
+            output = self._call(node, name, args, shape_only=True)
+            structs[node.id] = output if node.policy is None else _cast_output(node, output)
         return structs, params
 
     # -- init -----------------------------------------------------------------------------
@@ -115,14 +120,36 @@ class Program:
             for pname, struct in layer_shapes.items():
                 parameter = kinds[(layer, pname)]
                 target = params if parameter.kind == "parameter" else state
-                target.setdefault(layer, {})[pname] = self._initialize(
-                    layer, parameter, jax.random.fold_in(layer_key, _stable_hash(pname)), struct
+                declared = jax.ShapeDtypeStruct(struct.shape, parameter.dtype)
+                value = self._initialize(
+                    layer, parameter, jax.random.fold_in(layer_key, _stable_hash(pname)), declared
                 )
+                # a mixed-precision policy stores parameters in its params dtype
+                target.setdefault(layer, {})[pname] = value.astype(struct.dtype)
         initialized = ModelState(params, state)
-        if model_state is None:
-            return initialized
-        _check_compatible(initialized, model_state)
-        return initialized.merge(model_state)
+        if model_state is not None:
+            _check_compatible(initialized, model_state)
+            initialized = self._apply_params_policy(initialized.merge(model_state))
+        self._initialize_hooks(initialized)
+        return initialized
+
+    def _apply_params_policy(self, model_state: ModelState) -> ModelState:
+        """Cast given (e.g. pretrained float32) parameters to their layer's params dtype."""
+        params = {layer: dict(values) for layer, values in model_state.params.items()}
+        for node in self.order:
+            name = self.names[node.id]
+            if node.policy is None or node.policy.params is None or name not in params:
+                continue
+            params[name] = cast_tree(params[name], node.policy.params)
+        return model_state.replace(params=params)
+
+    def _initialize_hooks(self, model_state: ModelState) -> None:
+        for node in self.order:
+            fns = hooks_for(node, "initialize", None)
+            if fns:
+                name = self.names[node.id]
+                entries = {**model_state.params.get(name, {}), **model_state.state.get(name, {})}
+                run_hooks(fns, entries, "initialize", node.describe(name))
 
     def _initialize(self, layer: str, p: Parameter, key: Any, struct: Any) -> jax.Array:
         try:
@@ -170,11 +197,28 @@ class Program:
                 values[a.id] if isinstance(a, Node) else self._lookup(model_state, name, a)
                 for a in node.args
             ]
+            if node.policy is not None:
+                args = [cast_tree(a, node.policy.compute) for a in args]
+            where = node.describe(name) if node.hooks else ""
+            if node.hooks:
+                inputs = tuple(
+                    a for a, spec in zip(args, node.args, strict=True) if isinstance(spec, Node)
+                )
+                run_hooks(hooks_for(node, "pre_forward", mode), inputs, "pre_forward", where)
             extra = self._extra(node, name, mode, key)
             output = self._call(node, name, args, shape_only=False, extra=extra)
             if mode == "train" and "mode" in node.wants and _has_state(node):
                 output, updates = _split_updates(node, name, output)
+                if node.policy is not None:  # state keeps its stored dtype across steps
+                    updates = {
+                        k: cast_tree(v, new_state[name][k].dtype) for k, v in updates.items()
+                    }
                 new_state[name].update(updates)
+            if node.policy is not None:
+                output = _cast_output(node, output)
+            if node.hooks:
+                run_hooks(hooks_for(node, "forward", mode), output, "forward", where)
+                output = with_backward_hooks(hooks_for(node, "backward", mode), output, where)
             values[node.id] = output
         return values[self.output.id], new_state
 
@@ -196,12 +240,15 @@ class Program:
     def _lookup(self, model_state: ModelState, layer: str, p: Parameter) -> jax.Array:
         tree = model_state.params if p.kind == "parameter" else model_state.state
         try:
-            return tree[layer][p.name]
+            value = tree[layer][p.name]
         except KeyError:
             raise LayerError(
                 f"The model state has no {p.kind} {p.name!r} for layer {layer!r}. Was it "
                 f"created by this model's init_fn? Known layers: {sorted(tree)}."
             ) from None
+        if p.kind == "parameter" and model_state.is_frozen(layer, p.name):
+            return jax.lax.stop_gradient(value)  # frozen: no gradient flows into it
+        return value
 
     def _call(
         self,
@@ -227,6 +274,18 @@ class Program:
                 f"{node.describe(name).capitalize()} failed on arguments ({received}): "
                 f"{type(error).__name__}: {error}"
             ) from error
+
+
+def _stored_dtype(node: Node, p: Parameter) -> Any:
+    """The dtype a parameter is stored in: the policy's params dtype for floating parameters."""
+    policy = node.policy
+    if policy is None or policy.params is None or p.kind != "parameter":
+        return p.dtype
+    return policy.params if is_floating(p.dtype) else p.dtype
+
+
+def _cast_output(node: Node, output: Any) -> Any:
+    return cast_tree(output, node.policy.output)
 
 
 def _has_state(node: Node) -> bool:

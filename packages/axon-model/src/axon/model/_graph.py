@@ -8,7 +8,7 @@ import itertools
 import os
 import sys
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
 import jax.numpy as jnp
@@ -61,6 +61,9 @@ class Node:
     receives them. ``config`` holds descriptive options (shown by ``display``,
     not passed to ``op``). ``mode`` restricts the layer to ``"train"`` or
     ``"inference"``; in the other mode it passes its first input through.
+    ``policy`` is a mixed-precision ``Policy`` (``axon.model.mixed_precision``)
+    or ``None``; ``hooks`` are ``(event, mode, fn)`` triples run in order
+    (``axon.model.attach_hook``).
     """
 
     op: Callable[..., Any] | None
@@ -71,6 +74,8 @@ class Node:
     name: str | None = None
     defined_at: str = "<unknown>"
     mode: Literal["both", "train", "inference"] = "both"
+    policy: Any = None
+    hooks: tuple[tuple[str, str, Callable[..., Any]], ...] = ()
     id: int = field(default_factory=lambda: next(_ids))
 
     @functools.cached_property
@@ -91,6 +96,10 @@ class Node:
     @property
     def parameters(self) -> tuple[Parameter, ...]:
         return tuple(a for a in self.args if isinstance(a, Parameter))
+
+    def rebuilt(self, **changes: Any) -> Node:
+        """A new node (with a new id) like this one but with ``changes``."""
+        return replace(self, id=next(_ids), **changes)
 
     def describe(self, name: str) -> str:
         return f"layer {name!r} ({self.op_name}, defined at {self.defined_at})"

@@ -56,6 +56,29 @@ class Model:
         """The ``(init_fn, apply_fn)`` pair that axon-loop and other JAX code consume."""
         return self.init, self.apply
 
+    # -- hooks ---------------------------------------------------------------------------
+
+    def attach_hook(
+        self, fn: Callable[[Any], Any], on: str = "forward", mode: str = "both"
+    ) -> Model:
+        """A new model whose output layer calls ``fn`` on ``on`` events (``Axon.attach_hook``).
+
+        Same as :func:`axon.model.attach_hook`: ``on`` is ``"initialize"``,
+        ``"pre_forward"``, ``"forward"`` (default), ``"backward"`` or ``"all"``;
+        ``mode`` is ``"both"``, ``"train"`` or ``"inference"``.
+
+        >>> import jax, jax.numpy as jnp, axon.model
+        >>> seen = []
+        >>> model = axon.model.input("x", shape=(None, 2)).dense(3).attach_hook(
+        ...     lambda params: seen.append(sorted(params)), on="initialize")
+        >>> _ = model.init(0, jnp.ones((1, 2)))
+        >>> seen
+        [['bias', 'kernel']]
+        """
+        from ._hooks import attach_hook
+
+        return attach_hook(self, fn, on=on, mode=mode)
+
     # -- chained builders ------------------------------------------------------------------
 
     def __getattr__(self, name: str) -> Callable[..., Model]:

@@ -1,0 +1,67 @@
+"""axon.model features through axon.loop: frozen layers, mixed precision, save/load, export."""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+import axon.loop
+import axon.model
+import axon.optim
+
+
+def mlp():
+    return (
+        axon.model.input("input", shape=(None, 64))
+        .dense(32, activation="relu")
+        .dense(10, activation="softmax")
+    )
+
+
+def test_frozen_layers_keep_their_values_and_get_no_optimizer_state(digit_batches):
+    model = mlp()
+    start = model.init(0, digit_batches[0][0]).freeze("dense_0/*")
+    state = (
+        axon.loop.trainer(model, "categorical_cross_entropy", axon.optim.adam(1e-2), log=0)
+        .replace(output_transform=None)
+        .run(digit_batches, start, epochs=2)
+    )
+    trained = state.step_state["model_state"]
+    for name in ("kernel", "bias"):
+        np.testing.assert_array_equal(
+            trained.params["dense_0"][name], start.params["dense_0"][name]
+        )
+    assert not np.array_equal(
+        trained.params["dense_1"]["kernel"], start.params["dense_1"]["kernel"]
+    )
+    optimizer_leaves = jax.tree_util.tree_leaves(state.step_state["optimizer_state"])
+    assert sum(leaf.size for leaf in optimizer_leaves) < 3 * 10 * 33  # adam moments of dense_1 only
+
+
+def test_a_bfloat16_compute_policy_trains(digit_batches):
+    policy = axon.model.mixed_precision.create_policy(compute="bfloat16", output="float32")
+    model = axon.model.mixed_precision.apply_policy(mlp(), policy)
+    state = (
+        axon.loop.trainer(model, "categorical_cross_entropy", axon.optim.adam(1e-2), log=0)
+        .metric("accuracy")
+        .replace(output_transform=None)
+        .run(digit_batches, epochs=3)
+    )
+    assert state.step_state["model_state"].params["dense_0"]["kernel"].dtype == jnp.float32
+    assert float(state.history[2]["loss"]) < 0.5 * float(state.history[0]["loss"])
+
+
+def test_a_trained_state_saves_loads_and_exports(digit_batches, tmp_path):
+    model = mlp()
+    trained = axon.loop.trainer(model, "categorical_cross_entropy", "adam", log=0).run(
+        digit_batches
+    )
+    x = digit_batches[0][0]
+    expected = axon.model.predict(model, trained, x)
+    axon.model.save(tmp_path / "digits.safetensors", trained)
+    loaded = axon.model.load(tmp_path / "digits.safetensors", model=model)
+    np.testing.assert_array_equal(axon.model.predict(model, loaded, x), expected)
+    exported = axon.model.load_exported(axon.model.export(model, trained, x))
+    np.testing.assert_allclose(exported(x), expected, rtol=1e-6)
+    with pytest.raises(axon.model.SerializationError):
+        axon.model.load(tmp_path / "digits.safetensors", model=mlp().dense(3))
