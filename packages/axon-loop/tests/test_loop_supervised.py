@@ -184,3 +184,12 @@ def test_targets_that_do_not_fit_the_output_are_explained(linear, regression_bat
         match=r"targets have shape\(s\) \[\(16,\)\] but the model predicts \[\(16, 1\)\]",
     ):
         loop.run(flat)
+
+
+def test_run_seed_overrides_the_trainer_seed(linear, regression_batches):
+    trainer = axon.loop.trainer(linear, "mean_squared_error", optax.sgd(0.0), log=0)
+    default = trainer.run(regression_batches)
+    assert np.array_equal(trainer.run(regression_batches, seed=0)["w"], default["w"])
+    assert not np.array_equal(trainer.run(regression_batches, seed=7)["w"], default["w"])
+    with pytest.raises(TypeError, match="init_fn takes a seed"):
+        axon.loop.loop(lambda b, s: s, lambda b, i: i).run([1], 0, seed=3)

@@ -9,6 +9,7 @@ buffers; metric values stay on the device until a handler reads them.
 from __future__ import annotations
 
 import dataclasses
+import inspect
 import itertools
 import os
 import warnings
@@ -223,6 +224,7 @@ class Loop:
         mesh: Any = None,
         batch_axis: str = "data",
         debug: bool = False,
+        seed: int | None = None,
     ) -> Any:
         """Run the loop over ``data`` for ``epochs`` epochs and return the output.
 
@@ -247,6 +249,8 @@ class Loop:
                 process passes its own share of every batch.
             debug: print every handler call and each step's time to stderr
                 (waiting for each step to finish, so the run is slower).
+            seed: for this run, replaces the seed the loop was built with (a
+                trainer's parameter initialization and per-step keys).
         """
         if not isinstance(epochs, int) or epochs < 1:
             raise ValueError(f"epochs must be a positive int, got {epochs!r}.")
@@ -273,7 +277,7 @@ class Loop:
                 "The data given to run() produced no batches. Pass a non-empty iterable "
                 "of batches, e.g. a list of (inputs, targets) tuples."
             ) from None
-        step_state = self.init_fn(first, init_state) if self.init_fn else init_state
+        step_state = self._initial_step_state(first, init_state, seed)
         # The compiled step donates its inputs; copy once so the caller's arrays survive.
         step_state = placement.replicate(jax.tree_util.tree_map(jnp.array, step_state))
         state = State(step_state=step_state, max_epoch=epochs, max_iteration=iterations)
@@ -289,6 +293,18 @@ class Loop:
         )  # fmt: skip
         engine.run(source, start_epoch, itertools.chain([first], batches), mid_epoch)
         return self.output_transform(state) if self.output_transform else state
+
+    def _initial_step_state(self, first: Any, init_state: Any, seed: int | None) -> Any:
+        if self.init_fn is None:
+            return init_state
+        if seed is None:
+            return self.init_fn(first, init_state)
+        if "seed" not in inspect.signature(self.init_fn).parameters:
+            raise TypeError(
+                "run(seed=...) needs a loop whose init_fn takes a seed= argument (trainers "
+                "do); seed your own init_fn yourself."
+            )
+        return self.init_fn(first, init_state, seed=seed)
 
 
 class _Saved:

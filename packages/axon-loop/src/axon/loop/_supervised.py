@@ -112,7 +112,7 @@ def train_step(
         optimizer = optax.MultiSteps(optimizer, accumulate_gradients).gradient_transformation()
     scaling = resolve_loss_scale(loss_scale)
 
-    def init_fn(batch: Any, init_state: Any) -> dict[str, Any]:
+    def init_fn(batch: Any, init_state: Any, seed: int | None = seed) -> dict[str, Any]:
         inputs, targets = split_batch(batch)
         init_key, step_key = jax.random.split(jax.random.key(seed))
         if isinstance(init_state, dict) and "model_state" in init_state:
