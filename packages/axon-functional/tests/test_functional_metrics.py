@@ -145,3 +145,13 @@ def test_bad_input_is_explained():
         metrics.top_k_categorical_accuracy(np.ones((2, 5)), np.ones((2, 5)), sparse=True)
     with pytest.raises(ValueError, match=r"mean_absolute_error: y_true and y_pred"):
         metrics.mean_absolute_error(np.ones(3), np.ones((3, 1)))
+
+
+def test_first_max_index_equals_argmax_including_ties():
+    from axon.functional.metrics import _first_max_index
+
+    rng = np.random.default_rng(3)
+    x = rng.integers(0, 3, size=(200, 7)).astype(np.float32)  # many ties
+    np.testing.assert_array_equal(_first_max_index(jnp.asarray(x)), np.argmax(x, axis=-1))
+    with_nan = jnp.array([[0.1, jnp.nan, 0.3]])
+    assert int(_first_max_index(with_nan)[0]) == 3  # no class: never counted as correct

@@ -67,7 +67,19 @@ def _class_ids(name: str, y_true: Array, y_pred: Array, sparse: bool) -> Array:
             f"{name}: y_true and y_pred must have the same shape, got {y_true.shape} and "
             f"{y_pred.shape} (pass sparse=True for integer class ids)."
         )
-    return jnp.argmax(y_true, axis=-1)
+    return _first_max_index(y_true)
+
+
+def _first_max_index(x: Array) -> Array:
+    """``argmax`` over the last axis, written with max/min reductions.
+
+    XLA:CPU compiles ``argmax`` (a variadic reduction) into a slow loop; this form
+    fuses with its neighbours and gives the same index (the first maximum). A row
+    holding NaN has no maximum and gets index ``n``, which matches no class.
+    """
+    n = x.shape[-1]
+    is_max = x == jnp.max(x, axis=-1, keepdims=True)
+    return jnp.min(jnp.where(is_max, jnp.arange(n), n), axis=-1)
 
 
 def accuracy(
@@ -92,11 +104,11 @@ def accuracy(
         cut = 0.0 if from_logits else threshold
         correct = (y_pred > cut) == (y_true > 0.5)
     else:
-        predicted = jnp.argmax(y_pred, axis=-1)
+        predicted = _first_max_index(y_pred)
         if sparse:
             expected = y_true[..., 0] if y_true.ndim == y_pred.ndim else y_true
         else:
-            expected = jnp.argmax(y_true, axis=-1)
+            expected = _first_max_index(y_true)
         correct = predicted == expected.astype(predicted.dtype)
     return jnp.mean(correct.astype(jnp.float32))
 
