@@ -193,3 +193,25 @@ def test_run_seed_overrides_the_trainer_seed(linear, regression_batches):
     assert not np.array_equal(trainer.run(regression_batches, seed=7)["w"], default["w"])
     with pytest.raises(TypeError, match="init_fn takes a seed"):
         axon.loop.loop(lambda b, s: s, lambda b, i: i).run([1], 0, seed=3)
+
+
+def two_heads():
+    def init(key, x):
+        return {"a": jnp.zeros((x.shape[-1], 1)), "b": jnp.zeros((x.shape[-1], 1))}
+
+    def apply(params, x, *, mode, key):
+        return {"up": x @ params["a"], "down": x @ params["b"]}, None
+
+    return init, apply
+
+
+def test_dict_outputs_take_a_dict_of_losses(regression_batches):
+    data = [(x, {"up": y, "down": -y}) for x, y in regression_batches]
+    losses = {"up": "mean_squared_error", "down": ("mean_absolute_error", 0.5)}
+    loop = axon.loop.trainer(two_heads(), losses, optax.adam(5e-2), log=0)
+    state = loop.replace(output_transform=None).run(data, epochs=20)
+    assert float(state.history[19]["loss"]) < 0.2 * float(state.history[0]["loss"])
+    with pytest.raises(ValueError, match="Pass a dict"):
+        axon.loop.trainer(two_heads(), [("mean_squared_error", 1.0)] * 2, optax.sgd(0.1)).run(data)
+    with pytest.raises(ValueError, match=r"outputs are \['down', 'up'\]"):
+        axon.loop.trainer(two_heads(), {"up": "mean_squared_error"}, optax.sgd(0.1)).run(data)

@@ -47,19 +47,44 @@ def resolve_model(model: Any) -> ModelFunctions:
 
 
 def resolve_loss(loss: Any) -> Callable[[Any, Any], Any]:
-    """A scalar loss ``fn(y_true, y_pred)`` from a name, a function or ``[(loss, weight), ...]``.
+    """A scalar loss ``fn(y_true, y_pred)`` for the trainer.
 
-    Named losses are called with ``reduction="mean"``; a function returning
-    per-example values is averaged. A list weights one loss per model output
-    (``y_true`` and ``y_pred`` are then sequences of the same length).
+    ``loss`` is a name, a function, a list of ``(loss, weight)`` (one per output of
+    a model with tuple outputs) or a dict ``{output: loss or (loss, weight)}`` (for
+    dict outputs, matched by key). Named losses are called with
+    ``reduction="mean"``; a function returning per-example values is averaged.
     """
     if isinstance(loss, str):
         fn = functional_losses.get(loss)
         return lambda y_true, y_pred: fn(y_true, y_pred, reduction="mean")
+    if isinstance(loss, dict):
+        by_key = {
+            key: (resolve_loss(item[0]), float(item[1]))
+            if isinstance(item, tuple)
+            else (resolve_loss(item), 1.0)
+            for key, item in loss.items()
+        }
+
+        def combined_by_key(y_true: Any, y_pred: Any) -> Any:
+            if not isinstance(y_pred, dict) or set(y_pred) != set(by_key):
+                got = sorted(y_pred) if isinstance(y_pred, dict) else type(y_pred).__name__
+                raise ValueError(
+                    f"The losses are given for outputs {sorted(by_key)}, but the model's "
+                    f"outputs are {got}."
+                )
+            return sum(w * fn(y_true[k], y_pred[k]) for k, (fn, w) in by_key.items())
+
+        return combined_by_key
     if isinstance(loss, (list, tuple)):
         weighted = [(resolve_loss(item), float(weight)) for item, weight in loss]
 
         def combined(y_true: Any, y_pred: Any) -> Any:
+            if isinstance(y_pred, dict):
+                raise ValueError(
+                    f"A list of (loss, weight) pairs matches tuple outputs by position; this "
+                    f"model's outputs are a dict with keys {sorted(y_pred)}. Pass a dict "
+                    f"{{output_name: (loss, weight)}} instead."
+                )
             if len(y_true) != len(weighted) or len(y_pred) != len(weighted):
                 raise ValueError(
                     f"{len(weighted)} (loss, weight) pairs were given, but the targets have "

@@ -245,7 +245,8 @@ def trainer(
     Args:
         model: an ``axon.model`` graph or an ``(init_fn, apply_fn)`` pair.
         loss: a loss name (from axon-functional or a plugin), ``fn(y_true, y_pred)``,
-            or a list of ``(loss, weight)`` for a model with several outputs.
+            a list of ``(loss, weight)`` for a model with tuple outputs, or a dict
+            ``{output: loss or (loss, weight)}`` for dict outputs.
         optimizer: a name (needs axon-optim) or any ``optax.GradientTransformation``.
         seed: seeds parameter initialization and the per-step PRNG keys.
         log: print a progress line every ``log`` iterations; ``0`` is silent.
