@@ -89,6 +89,8 @@ class _Lines:
         self.stream = stream
 
     def update(self, state: State) -> None:
+        if state.epoch_length == state.count_in_epoch():
+            return  # the epoch's last batch: the epoch line follows with the same values
         print(_line(state), file=self.stream, flush=True)
 
     def finish_epoch(self, state: State) -> None:

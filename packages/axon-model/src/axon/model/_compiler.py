@@ -85,7 +85,13 @@ class Program:
                 value = named[name]
                 structs[node.id] = jax.ShapeDtypeStruct(np.shape(value), _dtype_of(value))
                 continue
-            input_shapes = [structs[i.id].shape for i in node.inputs]
+            if node.mode == "train":  # shapes follow the inference path: passed through
+                structs[node.id] = structs[node.inputs[0].id]
+                continue
+            # a layer's value may be a pytree (an RNN's (sequence, carry)): shapes alike
+            input_shapes = [
+                jax.tree_util.tree_map(lambda s: s.shape, structs[i.id]) for i in node.inputs
+            ]
             layer_params = {}
             for p in node.parameters:
                 try:

@@ -187,4 +187,29 @@ def builtin_layers() -> dict[str, Callable[..., Model]]:
         name: _named_activation(name) for name in functional_activations.BUILTINS
     }
     builders.update({"dense": dense, "flatten": flatten, "activation": activation_layer})
+    # Imported here: the family modules build on the core builders of this module.
+    from . import (
+        _builders_attention,
+        _builders_combinators,
+        _builders_conv,
+        _builders_dropout,
+        _builders_linear,
+        _builders_norm,
+        _builders_pooling,
+        _builders_recurrent,
+        _builders_shape,
+    )
+
+    for family in (
+        _builders_linear,
+        _builders_conv,
+        _builders_pooling,
+        _builders_norm,
+        _builders_dropout,
+        _builders_shape,
+        _builders_combinators,
+        _builders_recurrent,
+        _builders_attention,
+    ):
+        builders.update(family.BUILDERS)
     return builders

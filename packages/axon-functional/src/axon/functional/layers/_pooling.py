@@ -88,7 +88,9 @@ def _window_reduce(
         return _dilated_max(x, kernel_size, strides, pads, dilations, channels), 0
     y = lax.reduce_window(
         x,
-        jnp.asarray(init, x.dtype),
+        # a concrete NumPy scalar, never a tracer: only then does JAX pick the
+        # differentiable max/add reduce_window (a traced init has no VJP under jit)
+        np.array(init, x.dtype),
         op,
         window_dimensions=full(kernel_size, 1),
         window_strides=full(strides, 1),

@@ -1,0 +1,154 @@
+"""Generate text one character at a time with an LSTM trained on Python's own docstrings.
+
+The equivalent of Axon's ``examples/generative/text_generator.exs`` ("Generating
+text with LSTM"), with a corpus that needs no download: the docstrings of a fixed
+list of standard-library modules and of their public classes and functions
+(``inspect.getdoc``), about 200,000 characters. The model reads a window of
+characters as integer ids, embeds them, runs an ``lstm`` over the window and
+predicts the next character from the last hidden state; the loss is sparse
+categorical cross entropy on logits. After training, the script samples new text
+character by character, feeding each prediction back in, with a temperature.
+
+The last tenth of the corpus is held out; the script reports the next-character
+accuracy there. The full run reaches about 54% (the samples read like
+docstring-flavoured English with some real words; a few minutes on 2 CPU cores);
+``--hidden 256 --epochs 20`` does better.
+
+    python examples/char_lstm.py              # full run: 8 epochs of 250 batches
+    python examples/char_lstm.py --smoke      # a few seconds, for CI
+"""
+
+from __future__ import annotations
+
+import argparse
+import functools
+import importlib
+import inspect
+
+import jax
+import numpy as np
+
+import axon.functional as F
+import axon.loop
+import axon.model
+import axon.optim
+
+MODULES = (
+    "abc", "argparse", "bisect", "collections", "contextlib", "csv", "dataclasses",
+    "datetime", "decimal", "enum", "fractions", "functools", "heapq", "inspect",
+    "itertools", "json", "logging", "math", "os", "pathlib", "random", "re", "shutil",
+    "statistics", "string", "subprocess", "tempfile", "textwrap", "typing", "unittest",
+)  # fmt: skip
+
+
+def docstring_corpus(modules: tuple[str, ...] = MODULES) -> str:
+    """The docstrings of ``modules`` and of their public members, as printable ASCII."""
+    docs = []
+    for module_name in modules:
+        module = importlib.import_module(module_name)
+        docs.append(inspect.getdoc(module) or "")
+        for name in sorted(dir(module)):
+            member = getattr(module, name)
+            if not name.startswith("_") and getattr(member, "__module__", None) == module_name:
+                docs.append(inspect.getdoc(member) or "")
+    text = "\n\n".join(doc for doc in docs if doc)
+    return "".join(c if c == "\n" or " " <= c <= "~" else "?" for c in text)
+
+
+def windows(ids: np.ndarray, length: int, starts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``(windows of length ids, the id following each window)`` for the given starts."""
+    x = ids[starts[:, None] + np.arange(length)]
+    return x, ids[starts + length]
+
+
+def training_batches(ids: np.ndarray, length: int, size: int, iterations: int, seed: int = 0):
+    """Each epoch's batches of random windows of the training text."""
+
+    def epoch(epoch: int):
+        rng = np.random.default_rng([seed, epoch])
+        for _ in range(iterations):
+            yield windows(ids, length, rng.integers(0, len(ids) - length, size=size))
+
+    return epoch
+
+
+def build_model(vocab: int, length: int, embedding: int, hidden: int) -> axon.model.Model:
+    chars = axon.model.input("chars", shape=(None, length))
+    _, (_, h) = chars.embedding(vocab, embedding).lstm(hidden)  # (sequence, (c, h))
+    return h.dropout(rate=0.1).dense(vocab)  # logits of the next character
+
+
+def sample(predict, model_state, prompt: np.ndarray, steps: int, temperature: float, seed: int):
+    """``steps`` new ids after ``prompt``, each drawn from the softmax of logits / temperature."""
+    key = jax.random.key(seed)
+    window, generated = prompt.copy(), []
+    for _ in range(steps):
+        key, draw = jax.random.split(key)
+        logits = predict(model_state, window[None])[0]
+        next_id = int(jax.random.categorical(draw, logits / temperature))
+        generated.append(next_id)
+        window = np.append(window[1:], next_id)
+    return generated
+
+
+def main(argv: list[str] | None = None) -> float:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--epochs", type=int, default=8)
+    parser.add_argument("--iterations", type=int, default=250, help="batches per epoch")
+    parser.add_argument("--batch-size", type=int, default=128)
+    parser.add_argument("--length", type=int, default=40, help="characters the model reads")
+    parser.add_argument("--embedding", type=int, default=32)
+    parser.add_argument("--hidden", type=int, default=128)
+    parser.add_argument("--learning-rate", type=float, default=3e-3)
+    parser.add_argument("--temperature", type=float, default=0.6)
+    parser.add_argument("--generate", type=int, default=300, help="characters to sample")
+    parser.add_argument("--smoke", action="store_true", help="a short epoch, for a quick check")
+    args = parser.parse_args(argv)
+    if args.smoke:
+        args.epochs, args.iterations, args.hidden, args.generate = 1, 30, 32, 60
+
+    text = docstring_corpus()
+    vocabulary = sorted(set(text))
+    index = {c: i for i, c in enumerate(vocabulary)}
+    ids = np.array([index[c] for c in text], dtype=np.int32)
+    split = int(0.9 * len(ids))
+    train_ids, test_ids = ids[:split], ids[split:]
+    print(f"Corpus: {len(text)} characters from {len(MODULES)} modules, {len(vocabulary)} symbols")
+
+    model = build_model(len(vocabulary), args.length, args.embedding, args.hidden)
+    loss = functools.partial(F.losses.categorical_cross_entropy, sparse=True, from_logits=True)
+    accuracy = functools.partial(F.metrics.accuracy, sparse=True)
+    test_x, test_y = windows(test_ids, args.length, np.arange(0, len(test_ids) - args.length, 7))
+    test_data = [
+        (test_x[i : i + 512], test_y[i : i + 512])
+        for i in range(0, len(test_x) - 511, 512)  # equal batches: one compilation
+    ]
+
+    model_state = (
+        axon.loop.trainer(model, loss, axon.optim.adam(args.learning_rate), log=50)
+        .metric(accuracy, name="accuracy")
+        .validate(model, test_data)
+        .run(
+            training_batches(train_ids, args.length, args.batch_size, args.iterations),
+            epochs=args.epochs,
+        )
+    )
+
+    results = (
+        axon.loop.evaluator(model).metric(accuracy, name="accuracy").run(test_data, model_state)
+    )
+    test_accuracy = float(results[0]["accuracy"])
+
+    _, predict = axon.model.build(model)
+    prompt = test_ids[: args.length]
+    generated = sample(predict, model_state, prompt, args.generate, args.temperature, seed=0)
+    print("--- prompt (held-out text) ---")
+    print("".join(vocabulary[i] for i in prompt))
+    print(f"--- {args.generate} sampled characters (temperature {args.temperature}) ---")
+    print("".join(vocabulary[i] for i in generated))
+    print(f"Held-out next-character accuracy: {test_accuracy:.4f}")
+    return test_accuracy
+
+
+if __name__ == "__main__":
+    main()

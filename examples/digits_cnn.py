@@ -1,0 +1,105 @@
+"""Classify handwritten digits with a small CNN: convolutions, batch norm, pooling, dropout.
+
+The equivalent of Axon's ``examples/vision/cifar10.exs`` and MNIST CNNs on
+scikit-learn's bundled 8x8 digits (no download): each image is reshaped to
+``(8, 8, 1)``, height x width x channels. Two blocks of ``conv`` + ``batch_norm`` +
+``relu`` feed a ``max_pool``, then ``dropout``, a dense layer and a softmax.
+Batch norm and dropout behave differently in training and inference: the trainer
+runs the model in train mode (batch statistics, updating the running mean and
+variance kept as layer state; random dropout masks from the step's key), while
+validation and ``predict`` use inference mode (running statistics, no dropout).
+The full run reaches about 98.5% held-out accuracy (about 15 s on 2 CPU cores);
+the MLP of ``digits.py`` reaches about 97%.
+
+    python examples/digits_cnn.py             # full run: 15 epochs
+    python examples/digits_cnn.py --smoke     # a few seconds, for CI
+"""
+
+from __future__ import annotations
+
+import argparse
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from sklearn.datasets import load_digits
+from sklearn.model_selection import train_test_split
+
+import axon.loop
+import axon.model
+import axon.optim
+
+
+def batches(x: np.ndarray, y: np.ndarray, size: int, seed: int | None = None):
+    """Each epoch's (inputs, targets) batches; shuffled, equal-sized ones when seeded."""
+    rng = np.random.default_rng(seed)
+
+    def epoch():
+        order = rng.permutation(len(x)) if seed is not None else np.arange(len(x))
+        stop = len(x) - size + 1 if seed is not None else len(x)
+        for start in range(0, stop, size):
+            index = order[start : start + size]
+            yield x[index], y[index]
+
+    return epoch
+
+
+def build_model(width: int) -> axon.model.Model:
+    return (
+        axon.model.input("image", shape=(None, 8, 8, 1))
+        .conv(width, kernel_size=3, padding="same")
+        .batch_norm()
+        .relu()
+        .conv(2 * width, kernel_size=3, padding="same")
+        .batch_norm()
+        .relu()
+        .max_pool(kernel_size=2)  # (8, 8) -> (4, 4)
+        .dropout(rate=0.25)
+        .flatten()
+        .dense(64, activation="relu")
+        .dropout(rate=0.5)
+        .dense(10, activation="softmax")
+    )
+
+
+def main(argv: list[str] | None = None) -> float:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--epochs", type=int, default=15)
+    parser.add_argument("--batch-size", type=int, default=32)
+    parser.add_argument("--width", type=int, default=16, help="channels of the first conv")
+    parser.add_argument("--learning-rate", type=float, default=2e-3)
+    parser.add_argument("--smoke", action="store_true", help="2 epochs, for a quick check")
+    args = parser.parse_args(argv)
+    epochs = 2 if args.smoke else args.epochs
+
+    images, labels = load_digits(return_X_y=True)
+    x = (images / 16.0).astype(np.float32).reshape(-1, 8, 8, 1)
+    y = np.eye(10, dtype=np.float32)[labels]
+    x_train, x_test, y_train, y_test = train_test_split(
+        x, y, test_size=0.2, random_state=0, stratify=labels
+    )
+
+    model = build_model(args.width)
+    print(axon.model.display.as_table(model, jax.ShapeDtypeStruct((1, 8, 8, 1), jnp.float32)))
+
+    state = (
+        axon.loop.trainer(model, "categorical_cross_entropy", axon.optim.adam(args.learning_rate))
+        .metric("accuracy")
+        .validate(model, batches(x_test, y_test, len(x_test)))
+        .replace(output_transform=None)  # run() returns the loop's State, history included
+        .run(batches(x_train, y_train, args.batch_size, seed=0), epochs=epochs)
+    )
+
+    model_state = state.step_state["model_state"]
+    running = model_state.state["batch_norm_0"]  # layer state, updated in train mode
+    print(
+        f"First batch norm's running mean/variance, channel 0: "
+        f"{float(running['mean'][0]):.4f} / {float(running['var'][0]):.4f}"
+    )
+    accuracy = float(state.history[epochs - 1]["validation_accuracy"])
+    print(f"Test accuracy: {accuracy:.4f} on {len(x_test)} held-out digits")
+    return accuracy
+
+
+if __name__ == "__main__":
+    main()

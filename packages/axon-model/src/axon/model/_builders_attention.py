@@ -1,0 +1,368 @@
+"""Attention builders (beyond Axon 0.8.1): ``multi_head_attention`` and ``transformer_encoder``.
+
+Both are built from :func:`axon.functional.layers.dot_product_attention` plus dense,
+layer norm and dropout layers. Sequences are ``(batch, seq, features)``.
+
+Attention masks follow ``axon.functional``/``jax.nn``: **True where a query may attend to a
+key**. A ``(batch, kv_seq)`` mask marks valid (non-padding) keys; anything broadcastable to
+``(batch, heads, q_seq, kv_seq)`` is used as is. (RNN masks are the opposite, True at
+padding: turn one into the other with ``m.nx(jnp.logical_not)``.)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+
+from axon.functional import layers as F
+
+from ._builders_common import check_model, check_positive_int, option_error
+from ._builders_dropout import dropout
+from ._builders_norm import layer_norm
+from ._layers import Initializer, activation_layer, dense, layer, param
+from ._model import Model
+
+
+def attention_op(
+    query: jax.Array,
+    *values: Any,
+    num_heads: int,
+    key_size: int,
+    value_size: int,
+    has_key: bool,
+    has_value: bool,
+    has_mask: bool,
+    use_bias: bool,
+    causal: bool,
+) -> jax.Array:
+    """Project, attend per head with ``dot_product_attention``, concatenate and project."""
+    values = list(values)
+    key = values.pop(0) if has_key else query
+    value = values.pop(0) if has_value else key
+    mask = values.pop(0) if has_mask else None
+    names = ["query_kernel", "key_kernel", "value_kernel", "output_kernel"]
+    if use_bias:
+        names += ["query_bias", "key_bias", "value_bias", "output_bias"]
+    p = dict(zip(names, values, strict=True))
+
+    def project(x: jax.Array, which: str, size: int) -> jax.Array:
+        y = F.dense(x, p[f"{which}_kernel"], p.get(f"{which}_bias"))
+        return y.reshape((*y.shape[:-1], num_heads, size))
+
+    if mask is not None:
+        mask = jnp.asarray(mask).astype(bool)
+        if mask.ndim == 2:  # (batch, kv_seq): valid keys
+            mask = mask[:, None, None, :]
+    heads = F.dot_product_attention(
+        project(query, "query", key_size),
+        project(key, "key", key_size),
+        project(value, "value", value_size),
+        mask=mask,
+        causal=causal,
+    )
+    merged = heads.reshape((*heads.shape[:2], num_heads * value_size))
+    return F.dense(merged, p["output_kernel"], p.get("output_bias"))
+
+
+def multi_head_attention(
+    query: Model,
+    key: Model | None = None,
+    value: Model | None = None,
+    *,
+    num_heads: int,
+    key_size: int,
+    value_size: int | None = None,
+    output_size: int | None = None,
+    mask: Model | None = None,
+    causal: bool = False,
+    dropout_rate: float = 0.0,
+    use_bias: bool = True,
+    kernel_initializer: Initializer = "glorot_uniform",
+    bias_initializer: Initializer = "zeros",
+    name: str | None = None,
+) -> Model:
+    """Multi-head attention (Keras' ``MultiHeadAttention`` sizes, PyTorch's math).
+
+    ``q = query @ query_kernel + query_bias`` (``(q_features, num_heads * key_size)``),
+    likewise ``k`` from ``key`` and ``v`` (``num_heads * value_size``) from ``value``,
+    scaled dot-product attention per head, heads concatenated, then ``@ output_kernel +
+    output_bias`` to ``output_size`` (default: the query's features).
+
+    Args:
+        query: ``(batch, q_seq, q_features)``.
+        key: ``(batch, kv_seq, k_features)``; default ``query`` (self-attention).
+        value: ``(batch, kv_seq, v_features)``; default ``key``.
+        num_heads: number of heads.
+        key_size: size of each query/key head.
+        value_size: size of each value head (default ``key_size``).
+        output_size: output features (default: the query's features).
+        mask: model of a boolean mask, True = may attend (see the module docs).
+        causal: forbid attending to later positions.
+        dropout_rate: dropout on the attention output (a :func:`dropout` layer after the
+            output projection; the functional op has no attention-weight dropout).
+        use_bias: whether projections have biases.
+        kernel_initializer: initializer of the four kernels.
+        bias_initializer: initializer of the four biases.
+        name: layer name.
+
+    >>> import jax.numpy as jnp, axon.model
+    >>> x = axon.model.input("x", shape=(None, 5, 8))
+    >>> model = x.multi_head_attention(num_heads=2, key_size=4, causal=True)
+    >>> state = model.init(0, jnp.zeros((1, 5, 8)))
+    >>> model.apply(state, jnp.ones((3, 5, 8)))[0].shape
+    (3, 5, 8)
+    >>> state.params["attention_0"]["query_kernel"].shape
+    (8, 8)
+    """
+    fn = "multi_head_attention"
+    check_model(fn, "query", query)
+    num_heads = check_positive_int(fn, "num_heads", num_heads)
+    key_size = check_positive_int(fn, "key_size", key_size)
+    value_size = (
+        key_size if value_size is None else check_positive_int(fn, "value_size", value_size)
+    )
+    if output_size is not None:
+        output_size = check_positive_int(fn, "output_size", output_size)
+    if (
+        isinstance(dropout_rate, bool)
+        or not isinstance(dropout_rate, int | float)
+        or not (0 <= dropout_rate < 1)
+    ):
+        raise option_error(
+            fn, "dropout_rate", "a drop probability with 0 <= rate < 1", dropout_rate
+        )
+    inputs = [query]
+    for option, model in (("key", key), ("value", value), ("mask", mask)):
+        if model is not None:
+            inputs.append(check_model(fn, option, model))
+    has_key, has_value = key is not None, value is not None
+    k_index = 1 if has_key else 0
+    v_index = 1 + has_key if has_value else k_index
+
+    def features(index: int) -> Callable[..., int]:
+        return lambda *shapes: shapes[index][-1]
+
+    q_feat, k_feat, v_feat = features(0), features(k_index), features(v_index)
+    width_q, width_v = num_heads * key_size, num_heads * value_size
+
+    def out_size(*shapes: Any) -> int:
+        return output_size if output_size is not None else shapes[0][-1]
+
+    params = [
+        param("query_kernel", lambda *s: (q_feat(*s), width_q), initializer=kernel_initializer),
+        param("key_kernel", lambda *s: (k_feat(*s), width_q), initializer=kernel_initializer),
+        param("value_kernel", lambda *s: (v_feat(*s), width_v), initializer=kernel_initializer),
+        param("output_kernel", lambda *s: (width_v, out_size(*s)), initializer=kernel_initializer),
+    ]
+    if use_bias:
+        params += [
+            param("query_bias", (width_q,), initializer=bias_initializer),
+            param("key_bias", (width_q,), initializer=bias_initializer),
+            param("value_bias", (width_v,), initializer=bias_initializer),
+            param("output_bias", lambda *s: (out_size(*s),), initializer=bias_initializer),
+        ]
+    out = layer(
+        attention_op,
+        [*inputs, *params],
+        name=name,
+        op_name="attention",
+        config={"num_heads": num_heads, "key_size": key_size, "causal": causal},
+        num_heads=num_heads,
+        key_size=key_size,
+        value_size=value_size,
+        has_key=has_key,
+        has_value=has_value,
+        has_mask=mask is not None,
+        use_bias=use_bias,
+        causal=causal,
+    )
+    if dropout_rate > 0:
+        out = dropout(out, rate=dropout_rate, name=None if name is None else f"{name}_dropout")
+    return out
+
+
+def dense_like_op(
+    x: jax.Array, reference: jax.Array, kernel: jax.Array, bias: jax.Array
+) -> jax.Array:
+    """``dense(x, kernel, bias)``; ``reference`` only fixes the output width (its last axis)."""
+    return F.dense(x, kernel, bias)
+
+
+def transformer_encoder(
+    x: Model,
+    *,
+    num_heads: int,
+    hidden_size: int,
+    key_size: int | None = None,
+    mask: Model | None = None,
+    causal: bool = False,
+    dropout_rate: float = 0.0,
+    activation: str | Callable[..., Any] = "gelu",
+    norm_first: bool = True,
+    epsilon: float = 1e-5,
+    kernel_initializer: Initializer = "glorot_uniform",
+    name: str | None = None,
+) -> Model:
+    """One transformer encoder block: self-attention and a feed-forward network, each in a
+    residual connection with layer norm.
+
+    Pre-norm (``norm_first=True``, default; GPT-2/ViT, stabler to train)::
+
+        y = x + dropout(attention(layer_norm(x)))
+        out = y + dropout(dense(activation(dense(layer_norm(y), hidden_size)), features))
+
+    Post-norm (``norm_first=False``, the original Transformer and PyTorch's default)::
+
+        y = layer_norm(x + dropout(attention(x)))
+        out = layer_norm(y + dropout(ffn(y)))
+
+    The output has ``x``'s shape; ``key_size`` defaults to ``features // num_heads``.
+
+    Args:
+        x: ``(batch, seq, features)``.
+        num_heads: attention heads.
+        hidden_size: width of the feed-forward network.
+        key_size: per-head size (default ``features // num_heads``, found at init).
+        mask: attention mask model (True = may attend; ``(batch, seq)`` for valid keys).
+        causal: causal self-attention.
+        dropout_rate: dropout after attention and after the feed-forward network.
+        activation: feed-forward activation.
+        norm_first: pre-norm (True) or post-norm (False).
+        epsilon: layer-norm epsilon.
+        kernel_initializer: initializer of every kernel.
+        name: prefix of the block's layer names (``<name>_attention``, ``<name>_norm_1``...).
+
+    >>> import jax.numpy as jnp, axon.model
+    >>> x = axon.model.input("x", shape=(None, 6, 8))
+    >>> block = x.transformer_encoder(num_heads=2, hidden_size=16, name="enc")
+    >>> state = block.init(0, jnp.zeros((1, 6, 8)))
+    >>> block.apply(state, jnp.ones((2, 6, 8)))[0].shape
+    (2, 6, 8)
+    """
+    fn = "transformer_encoder"
+    check_model(fn, "x", x)
+    num_heads = check_positive_int(fn, "num_heads", num_heads)
+    hidden_size = check_positive_int(fn, "hidden_size", hidden_size)
+    if not isinstance(norm_first, bool):
+        raise option_error(fn, "norm_first", "a bool", norm_first)
+
+    def sub(suffix: str) -> str | None:
+        return None if name is None else f"{name}_{suffix}"
+
+    def attend(h: Model) -> Model:
+        if key_size is None:
+            size = _KeySize(num_heads)
+            return _attention_with_inferred_key_size(
+                h, size, mask, causal, dropout_rate, kernel_initializer, sub("attention")
+            )
+        return multi_head_attention(
+            h, num_heads=num_heads, key_size=key_size, mask=mask, causal=causal,
+            dropout_rate=dropout_rate, kernel_initializer=kernel_initializer,
+            name=sub("attention"),
+        )  # fmt: skip
+
+    def feed_forward(h: Model) -> Model:
+        hidden = dense(h, hidden_size, kernel_initializer=kernel_initializer, name=sub("ffn_1"))
+        hidden = activation_layer(hidden, activation, name=sub("ffn_activation"))
+        out = layer(
+            dense_like_op,
+            [
+                hidden,
+                h,
+                param("kernel", lambda a, b: (a[-1], b[-1]), initializer=kernel_initializer),
+                param("bias", lambda a, b: (b[-1],), initializer="zeros"),
+            ],
+            name=sub("ffn_2"),
+            op_name="dense",
+        )
+        if dropout_rate > 0:
+            out = dropout(out, rate=dropout_rate, name=sub("ffn_dropout"))
+        return out
+
+    def norm(h: Model, i: int) -> Model:
+        return layer_norm(h, epsilon=epsilon, name=sub(f"norm_{i}"))
+
+    def residual(a: Model, b: Model, i: int) -> Model:
+        from ._builders_combinators import add
+
+        return add(a, b, name=sub(f"residual_{i}"))
+
+    if norm_first:
+        y = residual(x, attend(norm(x, 1)), 1)
+        return residual(y, feed_forward(norm(y, 2)), 2)
+    y = norm(residual(x, attend(x), 1), 1)
+    return norm(residual(y, feed_forward(y), 2), 2)
+
+
+class _KeySize:
+    """``features // num_heads``, resolved from the input shape (which the builder lacks)."""
+
+    def __init__(self, num_heads: int):
+        self.num_heads = num_heads
+
+    def __call__(self, features: int) -> int:
+        if features % self.num_heads:
+            raise ValueError(
+                f"transformer_encoder: num_heads ({self.num_heads}) must divide the input's "
+                f"{features} features, or pass key_size explicitly."
+            )
+        return features // self.num_heads
+
+
+def self_attention_op(x: jax.Array, *values: Any, num_heads: int, **options: Any) -> jax.Array:
+    """Self-attention with ``key_size = features // num_heads``."""
+    key_size = x.shape[-1] // num_heads
+    return attention_op(
+        x, *values, num_heads=num_heads, key_size=key_size, value_size=key_size, **options
+    )
+
+
+def _attention_with_inferred_key_size(
+    h: Model,
+    size: _KeySize,
+    mask: Model | None,
+    causal: bool,
+    dropout_rate: float,
+    kernel_initializer: Initializer,
+    name: str | None,
+) -> Model:
+    def square(*shapes: Any) -> tuple[int, int]:
+        features = shapes[0][-1]
+        size(features)  # checks divisibility
+        return (features, features)
+
+    def width(*shapes: Any) -> tuple[int]:
+        return (shapes[0][-1],)
+
+    inputs = [h] if mask is None else [h, check_model("transformer_encoder", "mask", mask)]
+    params = [
+        param(f"{w}_kernel", square, initializer=kernel_initializer)
+        for w in ("query", "key", "value", "output")
+    ] + [
+        param(f"{w}_bias", width, initializer="zeros") for w in ("query", "key", "value", "output")
+    ]
+    out = layer(
+        self_attention_op,
+        [*inputs, *params],
+        name=name,
+        op_name="attention",
+        config={"num_heads": size.num_heads, "causal": causal},
+        num_heads=size.num_heads,
+        has_key=False,
+        has_value=False,
+        has_mask=mask is not None,
+        use_bias=True,
+        causal=causal,
+    )
+    if dropout_rate > 0:
+        out = dropout(out, rate=dropout_rate, name=None if name is None else f"{name}_dropout")
+    return out
+
+
+BUILDERS = {
+    "multi_head_attention": multi_head_attention,
+    "transformer_encoder": transformer_encoder,
+}

@@ -1,0 +1,473 @@
+"""Convolution builders: ``conv``, ``conv_transpose``, ``depthwise_conv``, ``separable_conv2d/3d``.
+
+Layouts follow ``axon.functional.layers``: ``channels="last"`` (default) takes
+``(batch, *spatial, channels)`` with kernels ``(*kernel_size, in // groups, out)``;
+``channels="first"`` takes ``(batch, channels, *spatial)`` with kernels
+``(out, in // groups, *kernel_size)``. The number of spatial axes comes from the input,
+so one builder covers 1-D, 2-D and 3-D convolutions.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import jax
+
+from axon.functional import layers as F
+
+from ._builders_common import (
+    channel_count,
+    check_channels,
+    check_int_or_tuple,
+    check_padding,
+    check_positive_int,
+    spatial_tuple,
+)
+from ._layers import Initializer, activation_layer, layer, param
+from ._model import Model
+
+Activation = str | Callable[..., Any] | None
+IntOrTuple = int | Sequence[int]
+
+
+def _kernel_shape(
+    kernel_size: tuple[int, ...], in_per_group: int, out: int, channels: str
+) -> tuple[int, ...]:
+    if channels == "last":
+        return (*kernel_size, in_per_group, out)
+    return (out, in_per_group, *kernel_size)
+
+
+def _finish(out: Model, activation: Activation) -> Model:
+    return out if activation is None else activation_layer(out, activation)
+
+
+def conv(
+    x: Model,
+    units: int,
+    *,
+    kernel_size: IntOrTuple = 1,
+    strides: IntOrTuple = 1,
+    padding: str | Sequence[tuple[int, int]] = "valid",
+    input_dilation: IntOrTuple = 1,
+    kernel_dilation: IntOrTuple = 1,
+    feature_group_size: int = 1,
+    channels: str = "last",
+    activation: Activation = None,
+    use_bias: bool = True,
+    kernel_initializer: Initializer = "glorot_uniform",
+    bias_initializer: Initializer = "zeros",
+    name: str | None = None,
+) -> Model:
+    """N-d convolution (``Axon.conv``) with ``units`` output channels.
+
+    Params: ``kernel`` (see the module docs) and ``bias (units,)``.
+
+    Args:
+        x: input ``(batch, *spatial, in)`` (or channels first).
+        units: output channels.
+        kernel_size: window size, an int or one per spatial axis.
+        strides: window strides.
+        padding: ``"valid"``, ``"same"`` or ``[(low, high), ...]`` per spatial axis.
+        input_dilation: input dilation.
+        kernel_dilation: kernel dilation (atrous convolution).
+        feature_group_size: feature groups; must divide ``in`` and ``units``.
+        channels: ``"last"`` or ``"first"``.
+        activation: optional activation (a separate layer, as in Axon).
+        use_bias: whether to add ``bias``.
+        kernel_initializer: initializer of ``kernel``.
+        bias_initializer: initializer of ``bias``.
+        name: layer name.
+
+    >>> import jax.numpy as jnp, axon.model
+    >>> model = axon.model.input("x", shape=(None, 8, 8, 3)).conv(4, kernel_size=3, padding="same")
+    >>> state = model.init(0, jnp.zeros((1, 8, 8, 3)))
+    >>> state.params["conv_0"]["kernel"].shape, model.apply(state, jnp.ones((2, 8, 8, 3)))[0].shape
+    ((3, 3, 3, 4), (2, 8, 8, 4))
+    """
+    fn = "conv"
+    units = check_positive_int(fn, "units", units)
+    kernel_size = check_int_or_tuple(fn, "kernel_size", kernel_size)
+    strides = check_int_or_tuple(fn, "strides", strides)
+    padding = check_padding(fn, padding)
+    input_dilation = check_int_or_tuple(fn, "input_dilation", input_dilation)
+    kernel_dilation = check_int_or_tuple(fn, "kernel_dilation", kernel_dilation)
+    groups = check_positive_int(fn, "feature_group_size", feature_group_size)
+    channels = check_channels(fn, channels)
+    if units % groups:
+        raise ValueError(
+            f"{fn}: option 'feature_group_size' ({groups}) must divide 'units' ({units})."
+        )
+
+    def kernel_shape(shape: Sequence[int]) -> tuple[int, ...]:
+        in_channels = channel_count(fn, shape, channels)
+        if in_channels % groups:
+            raise ValueError(
+                f"{fn}: option 'feature_group_size' ({groups}) must divide the input's "
+                f"{in_channels} channels (input shape {tuple(shape)})."
+            )
+        size = spatial_tuple(fn, "kernel_size", kernel_size, len(shape) - 2)
+        return _kernel_shape(size, in_channels // groups, units, channels)
+
+    args: list[Any] = [x, param("kernel", kernel_shape, initializer=kernel_initializer)]
+    if use_bias:
+        args.append(param("bias", (units,), initializer=bias_initializer))
+    out = layer(
+        F.conv,
+        args,
+        name=name,
+        op_name="conv",
+        config={
+            "units": units,
+            "kernel_size": kernel_size,
+            "strides": strides,
+            "padding": padding,
+            "channels": channels,
+            "use_bias": use_bias,
+        },
+        strides=strides,
+        padding=padding,
+        input_dilation=input_dilation,
+        kernel_dilation=kernel_dilation,
+        feature_group_size=groups,
+        channels=channels,
+    )
+    return _finish(out, activation)
+
+
+def conv_transpose(
+    x: Model,
+    units: int,
+    *,
+    kernel_size: IntOrTuple = 1,
+    strides: IntOrTuple = 1,
+    padding: str | Sequence[tuple[int, int]] = "valid",
+    kernel_dilation: IntOrTuple = 1,
+    channels: str = "last",
+    activation: Activation = None,
+    use_bias: bool = True,
+    kernel_initializer: Initializer = "glorot_uniform",
+    bias_initializer: Initializer = "zeros",
+    name: str | None = None,
+) -> Model:
+    """Transposed convolution (``Axon.conv_transpose``): kernel ``(*kernel_size, in, units)``.
+
+    Options as in :func:`conv` (no ``input_dilation``/``feature_group_size``); the output
+    size follows :func:`axon.functional.layers.conv_transpose`.
+
+    >>> import jax.numpy as jnp, axon.model
+    >>> model = axon.model.input("x", shape=(None, 4, 4, 2)).conv_transpose(
+    ...     3, kernel_size=2, strides=2)
+    >>> model.apply(model.init(0, jnp.zeros((1, 4, 4, 2))), jnp.ones((1, 4, 4, 2)))[0].shape
+    (1, 8, 8, 3)
+    """
+    fn = "conv_transpose"
+    units = check_positive_int(fn, "units", units)
+    kernel_size = check_int_or_tuple(fn, "kernel_size", kernel_size)
+    strides = check_int_or_tuple(fn, "strides", strides)
+    padding = check_padding(fn, padding)
+    kernel_dilation = check_int_or_tuple(fn, "kernel_dilation", kernel_dilation)
+    channels = check_channels(fn, channels)
+
+    def kernel_shape(shape: Sequence[int]) -> tuple[int, ...]:
+        size = spatial_tuple(fn, "kernel_size", kernel_size, len(shape) - 2)
+        return _kernel_shape(size, channel_count(fn, shape, channels), units, channels)
+
+    args: list[Any] = [x, param("kernel", kernel_shape, initializer=kernel_initializer)]
+    if use_bias:
+        args.append(param("bias", (units,), initializer=bias_initializer))
+    out = layer(
+        F.conv_transpose,
+        args,
+        name=name,
+        op_name="conv_transpose",
+        config={
+            "units": units,
+            "kernel_size": kernel_size,
+            "strides": strides,
+            "padding": padding,
+            "channels": channels,
+            "use_bias": use_bias,
+        },
+        strides=strides,
+        padding=padding,
+        kernel_dilation=kernel_dilation,
+        channels=channels,
+    )
+    return _finish(out, activation)
+
+
+def depthwise_conv(
+    x: Model,
+    channel_multiplier: int,
+    *,
+    kernel_size: IntOrTuple = 1,
+    strides: IntOrTuple = 1,
+    padding: str | Sequence[tuple[int, int]] = "valid",
+    input_dilation: IntOrTuple = 1,
+    kernel_dilation: IntOrTuple = 1,
+    channels: str = "last",
+    activation: Activation = None,
+    use_bias: bool = True,
+    kernel_initializer: Initializer = "glorot_uniform",
+    bias_initializer: Initializer = "zeros",
+    name: str | None = None,
+) -> Model:
+    """Depthwise convolution (``Axon.depthwise_conv``): ``channel_multiplier`` filters per channel.
+
+    Params: ``kernel (*kernel_size, 1, in * channel_multiplier)`` (channels last) and
+    ``bias (in * channel_multiplier,)``.
+
+    >>> import jax.numpy as jnp, axon.model
+    >>> model = axon.model.input("x", shape=(None, 6, 6, 3)).depthwise_conv(2, kernel_size=3)
+    >>> model.init(0, jnp.zeros((1, 6, 6, 3))).params["depthwise_conv_0"]["kernel"].shape
+    (3, 3, 1, 6)
+    """
+    fn = "depthwise_conv"
+    multiplier = check_positive_int(fn, "channel_multiplier", channel_multiplier)
+    kernel_size = check_int_or_tuple(fn, "kernel_size", kernel_size)
+    strides = check_int_or_tuple(fn, "strides", strides)
+    padding = check_padding(fn, padding)
+    input_dilation = check_int_or_tuple(fn, "input_dilation", input_dilation)
+    kernel_dilation = check_int_or_tuple(fn, "kernel_dilation", kernel_dilation)
+    channels = check_channels(fn, channels)
+
+    def kernel_shape(shape: Sequence[int]) -> tuple[int, ...]:
+        size = spatial_tuple(fn, "kernel_size", kernel_size, len(shape) - 2)
+        return _kernel_shape(size, 1, channel_count(fn, shape, channels) * multiplier, channels)
+
+    def bias_shape(shape: Sequence[int]) -> tuple[int, ...]:
+        return (channel_count(fn, shape, channels) * multiplier,)
+
+    args: list[Any] = [x, param("kernel", kernel_shape, initializer=kernel_initializer)]
+    if use_bias:
+        args.append(param("bias", bias_shape, initializer=bias_initializer))
+    out = layer(
+        F.depthwise_conv,
+        args,
+        name=name,
+        op_name="depthwise_conv",
+        config={
+            "channel_multiplier": multiplier,
+            "kernel_size": kernel_size,
+            "strides": strides,
+            "padding": padding,
+            "channels": channels,
+            "use_bias": use_bias,
+        },
+        strides=strides,
+        padding=padding,
+        input_dilation=input_dilation,
+        kernel_dilation=kernel_dilation,
+        channels=channels,
+    )
+    return _finish(out, activation)
+
+
+def separable_conv2d_op(
+    x: jax.Array,
+    kernel_1: jax.Array,
+    kernel_2: jax.Array,
+    bias_1: jax.Array | None = None,
+    bias_2: jax.Array | None = None,
+    **options: Any,
+) -> jax.Array:
+    """:func:`axon.functional.layers.separable_conv2d` with the biases last (optional)."""
+    return F.separable_conv2d(x, kernel_1, bias_1, kernel_2, bias_2, **options)
+
+
+def separable_conv3d_op(
+    x: jax.Array,
+    kernel_1: jax.Array,
+    kernel_2: jax.Array,
+    kernel_3: jax.Array,
+    bias_1: jax.Array | None = None,
+    bias_2: jax.Array | None = None,
+    bias_3: jax.Array | None = None,
+    **options: Any,
+) -> jax.Array:
+    """:func:`axon.functional.layers.separable_conv3d` with the biases last (optional)."""
+    return F.separable_conv3d(x, kernel_1, bias_1, kernel_2, bias_2, kernel_3, bias_3, **options)
+
+
+def _separable(
+    fn: str,
+    op: Callable[..., Any],
+    n: int,
+    x: Model,
+    channel_multiplier: int,
+    *,
+    kernel_size: IntOrTuple,
+    strides: IntOrTuple,
+    padding: Any,
+    input_dilation: IntOrTuple,
+    kernel_dilation: IntOrTuple,
+    channels: str,
+    activation: Activation,
+    use_bias: bool,
+    kernel_initializer: Initializer,
+    bias_initializer: Initializer,
+    name: str | None,
+) -> Model:
+    multiplier = check_positive_int(fn, "channel_multiplier", channel_multiplier)
+    kernel_size = check_int_or_tuple(fn, "kernel_size", kernel_size)
+    strides = check_int_or_tuple(fn, "strides", strides)
+    padding = check_padding(fn, padding)
+    input_dilation = check_int_or_tuple(fn, "input_dilation", input_dilation)
+    kernel_dilation = check_int_or_tuple(fn, "kernel_dilation", kernel_dilation)
+    channels = check_channels(fn, channels)
+    if isinstance(kernel_size, tuple) and len(kernel_size) != n:
+        raise ValueError(
+            f"{fn}: option 'kernel_size' must be an int or {n} ints; received {kernel_size!r}."
+        )
+
+    def kernel_shape(axis: int) -> Callable[[Sequence[int]], tuple[int, ...]]:
+        def shape_fn(shape: Sequence[int]) -> tuple[int, ...]:
+            if len(shape) != n + 2:
+                raise ValueError(
+                    f"{fn}: the input must have rank {n + 2} (batch, {n} spatial axes, "
+                    f"channels); received shape {tuple(shape)}."
+                )
+            out = channel_count(fn, shape, channels) * multiplier
+            size = spatial_tuple(fn, "kernel_size", kernel_size, n)
+            only = tuple(k if i == axis else 1 for i, k in enumerate(size))
+            return _kernel_shape(only, 1, out, channels)
+
+        return shape_fn
+
+    def bias_shape(shape: Sequence[int]) -> tuple[int, ...]:
+        return (channel_count(fn, shape, channels) * multiplier,)
+
+    args: list[Any] = [x]
+    args += [
+        param(f"kernel_{i + 1}", kernel_shape(i), initializer=kernel_initializer) for i in range(n)
+    ]
+    if use_bias:
+        args += [param(f"bias_{i + 1}", bias_shape, initializer=bias_initializer) for i in range(n)]
+    out = layer(
+        op,
+        args,
+        name=name,
+        op_name=fn,
+        config={
+            "channel_multiplier": multiplier,
+            "kernel_size": kernel_size,
+            "strides": strides,
+            "padding": padding,
+            "channels": channels,
+            "use_bias": use_bias,
+        },
+        strides=strides,
+        padding=padding,
+        input_dilation=input_dilation,
+        kernel_dilation=kernel_dilation,
+        channels=channels,
+    )
+    return _finish(out, activation)
+
+
+def separable_conv2d(
+    x: Model,
+    channel_multiplier: int,
+    *,
+    kernel_size: IntOrTuple = 1,
+    strides: IntOrTuple = 1,
+    padding: str | Sequence[tuple[int, int]] = "valid",
+    input_dilation: IntOrTuple = 1,
+    kernel_dilation: IntOrTuple = 1,
+    channels: str = "last",
+    activation: Activation = None,
+    use_bias: bool = True,
+    kernel_initializer: Initializer = "glorot_uniform",
+    bias_initializer: Initializer = "zeros",
+    name: str | None = None,
+) -> Model:
+    """Spatially separable depthwise 2-D convolution (``Axon.separable_conv2d``).
+
+    Params ``kernel_1 (kh, 1, 1, in * m)``, ``kernel_2 (1, kw, 1, in * m)`` (channels last)
+    and ``bias_1``, ``bias_2`` ``(in * m,)``. Each stride/dilation/padding applies to its own
+    axis only (Axon applies the full options in both convolutions, i.e. strides twice).
+
+    >>> import jax.numpy as jnp, axon.model
+    >>> model = axon.model.input("x", shape=(None, 6, 6, 2)).separable_conv2d(
+    ...     2, kernel_size=3, padding="same")
+    >>> state = model.init(0, jnp.zeros((1, 6, 6, 2)))
+    >>> sorted(state.params["separable_conv2d_0"])
+    ['bias_1', 'bias_2', 'kernel_1', 'kernel_2']
+    >>> model.apply(state, jnp.ones((1, 6, 6, 2)))[0].shape
+    (1, 6, 6, 4)
+    """
+    return _separable(
+        "separable_conv2d",
+        separable_conv2d_op,
+        2,
+        x,
+        channel_multiplier,
+        kernel_size=kernel_size,
+        strides=strides,
+        padding=padding,
+        input_dilation=input_dilation,
+        kernel_dilation=kernel_dilation,
+        channels=channels,
+        activation=activation,
+        use_bias=use_bias,
+        kernel_initializer=kernel_initializer,
+        bias_initializer=bias_initializer,
+        name=name,
+    )
+
+
+def separable_conv3d(
+    x: Model,
+    channel_multiplier: int,
+    *,
+    kernel_size: IntOrTuple = 1,
+    strides: IntOrTuple = 1,
+    padding: str | Sequence[tuple[int, int]] = "valid",
+    input_dilation: IntOrTuple = 1,
+    kernel_dilation: IntOrTuple = 1,
+    channels: str = "last",
+    activation: Activation = None,
+    use_bias: bool = True,
+    kernel_initializer: Initializer = "glorot_uniform",
+    bias_initializer: Initializer = "zeros",
+    name: str | None = None,
+) -> Model:
+    """Spatially separable depthwise 3-D convolution (``Axon.separable_conv3d``).
+
+    Params ``kernel_1..3`` (each filtering one spatial axis) and ``bias_1..3``; see
+    :func:`separable_conv2d`.
+
+    >>> import jax.numpy as jnp, axon.model
+    >>> model = axon.model.input("x", shape=(None, 4, 4, 4, 1)).separable_conv3d(2, kernel_size=2)
+    >>> model.apply(model.init(0, jnp.zeros((1, 4, 4, 4, 1))), jnp.ones((1, 4, 4, 4, 1)))[0].shape
+    (1, 3, 3, 3, 2)
+    """
+    return _separable(
+        "separable_conv3d",
+        separable_conv3d_op,
+        3,
+        x,
+        channel_multiplier,
+        kernel_size=kernel_size,
+        strides=strides,
+        padding=padding,
+        input_dilation=input_dilation,
+        kernel_dilation=kernel_dilation,
+        channels=channels,
+        activation=activation,
+        use_bias=use_bias,
+        kernel_initializer=kernel_initializer,
+        bias_initializer=bias_initializer,
+        name=name,
+    )
+
+
+BUILDERS = {
+    "conv": conv,
+    "conv_transpose": conv_transpose,
+    "depthwise_conv": depthwise_conv,
+    "separable_conv2d": separable_conv2d,
+    "separable_conv3d": separable_conv3d,
+}
