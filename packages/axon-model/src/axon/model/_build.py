@@ -48,7 +48,13 @@ def build(
 
 
 def predict(model: Model, model_state: ModelState, inputs: Any) -> Any:
-    """Run ``model`` in inference mode (shorthand for ``build(model)[1](state, inputs)``)."""
+    """Run ``model`` in inference mode (shorthand for ``build(model)[1](state, inputs)``).
+
+    >>> import jax.numpy as jnp, axon.model
+    >>> model = axon.model.input("x", shape=(None, 2)).dense(1, kernel_initializer="ones")
+    >>> axon.model.predict(model, model.init(0, jnp.ones((1, 2))), jnp.ones((3, 2))).ravel()
+    Array([2., 2., 2.], dtype=float32)
+    """
     return model.apply(model_state, inputs, mode="inference")[0]
 
 

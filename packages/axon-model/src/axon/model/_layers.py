@@ -147,7 +147,13 @@ def dense(
 
 
 def flatten(x: Model, *, name: str | None = None) -> Model:
-    """Flatten every axis but the batch axis."""
+    """Flatten every axis but the batch axis.
+
+    >>> import jax.numpy as jnp
+    >>> model = input("image", shape=(None, 4, 4, 3)).flatten()
+    >>> model.apply(model.init(0, jnp.zeros((1, 4, 4, 3))), jnp.zeros((2, 4, 4, 3)))[0].shape
+    (2, 48)
+    """
     return layer(functional_layers.flatten, [x], name=name, op_name="flatten")
 
 
