@@ -43,6 +43,31 @@ def _finish(out: Model, activation: Activation) -> Model:
     return out if activation is None else activation_layer(out, activation)
 
 
+def _kernel_layer(
+    op: Callable[..., Any],
+    op_name: str,
+    x: Model,
+    kernel_shape: Callable[[Sequence[int]], tuple[int, ...]],
+    bias_shape: Any,
+    *,
+    use_bias: bool,
+    kernel_initializer: Initializer,
+    bias_initializer: Initializer,
+    activation: Activation,
+    name: str | None,
+    config: dict[str, Any],
+    **options: Any,
+) -> Model:
+    """A layer with a ``kernel`` and an optional ``bias`` parameter (every conv builder)."""
+    args: list[Any] = [x, param("kernel", kernel_shape, initializer=kernel_initializer)]
+    if use_bias:
+        args.append(param("bias", bias_shape, initializer=bias_initializer))
+    out = layer(
+        op, args, name=name, op_name=op_name, config={**config, "use_bias": use_bias}, **options
+    )
+    return _finish(out, activation)
+
+
 def conv(
     x: Model,
     units: int,
@@ -110,30 +135,15 @@ def conv(
         size = spatial_tuple(fn, "kernel_size", kernel_size, len(shape) - 2)
         return _kernel_shape(size, in_channels // groups, units, channels)
 
-    args: list[Any] = [x, param("kernel", kernel_shape, initializer=kernel_initializer)]
-    if use_bias:
-        args.append(param("bias", (units,), initializer=bias_initializer))
-    out = layer(
-        F.conv,
-        args,
-        name=name,
-        op_name="conv",
-        config={
-            "units": units,
-            "kernel_size": kernel_size,
-            "strides": strides,
-            "padding": padding,
-            "channels": channels,
-            "use_bias": use_bias,
-        },
-        strides=strides,
-        padding=padding,
-        input_dilation=input_dilation,
-        kernel_dilation=kernel_dilation,
-        feature_group_size=groups,
-        channels=channels,
-    )
-    return _finish(out, activation)
+    return _kernel_layer(
+        F.conv, "conv", x, kernel_shape, (units,),
+        use_bias=use_bias, kernel_initializer=kernel_initializer,
+        bias_initializer=bias_initializer, activation=activation, name=name,
+        config={"units": units, "kernel_size": kernel_size, "strides": strides,
+                "padding": padding, "channels": channels},
+        strides=strides, padding=padding, input_dilation=input_dilation,
+        kernel_dilation=kernel_dilation, feature_group_size=groups, channels=channels,
+    )  # fmt: skip
 
 
 def conv_transpose(
@@ -174,28 +184,14 @@ def conv_transpose(
         size = spatial_tuple(fn, "kernel_size", kernel_size, len(shape) - 2)
         return _kernel_shape(size, channel_count(fn, shape, channels), units, channels)
 
-    args: list[Any] = [x, param("kernel", kernel_shape, initializer=kernel_initializer)]
-    if use_bias:
-        args.append(param("bias", (units,), initializer=bias_initializer))
-    out = layer(
-        F.conv_transpose,
-        args,
-        name=name,
-        op_name="conv_transpose",
-        config={
-            "units": units,
-            "kernel_size": kernel_size,
-            "strides": strides,
-            "padding": padding,
-            "channels": channels,
-            "use_bias": use_bias,
-        },
-        strides=strides,
-        padding=padding,
-        kernel_dilation=kernel_dilation,
-        channels=channels,
-    )
-    return _finish(out, activation)
+    return _kernel_layer(
+        F.conv_transpose, "conv_transpose", x, kernel_shape, (units,),
+        use_bias=use_bias, kernel_initializer=kernel_initializer,
+        bias_initializer=bias_initializer, activation=activation, name=name,
+        config={"units": units, "kernel_size": kernel_size, "strides": strides,
+                "padding": padding, "channels": channels},
+        strides=strides, padding=padding, kernel_dilation=kernel_dilation, channels=channels,
+    )  # fmt: skip
 
 
 def depthwise_conv(
@@ -240,29 +236,15 @@ def depthwise_conv(
     def bias_shape(shape: Sequence[int]) -> tuple[int, ...]:
         return (channel_count(fn, shape, channels) * multiplier,)
 
-    args: list[Any] = [x, param("kernel", kernel_shape, initializer=kernel_initializer)]
-    if use_bias:
-        args.append(param("bias", bias_shape, initializer=bias_initializer))
-    out = layer(
-        F.depthwise_conv,
-        args,
-        name=name,
-        op_name="depthwise_conv",
-        config={
-            "channel_multiplier": multiplier,
-            "kernel_size": kernel_size,
-            "strides": strides,
-            "padding": padding,
-            "channels": channels,
-            "use_bias": use_bias,
-        },
-        strides=strides,
-        padding=padding,
-        input_dilation=input_dilation,
-        kernel_dilation=kernel_dilation,
-        channels=channels,
-    )
-    return _finish(out, activation)
+    return _kernel_layer(
+        F.depthwise_conv, "depthwise_conv", x, kernel_shape, bias_shape,
+        use_bias=use_bias, kernel_initializer=kernel_initializer,
+        bias_initializer=bias_initializer, activation=activation, name=name,
+        config={"channel_multiplier": multiplier, "kernel_size": kernel_size,
+                "strides": strides, "padding": padding, "channels": channels},
+        strides=strides, padding=padding, input_dilation=input_dilation,
+        kernel_dilation=kernel_dilation, channels=channels,
+    )  # fmt: skip
 
 
 def separable_conv2d_op(
