@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 import axon.model
-from axon.model import LayerError
+from axon.model import InputError, LayerError
 from axon.model import _builders_combinators as C
 
 A = jax.random.normal(jax.random.key(0), (3, 4))
@@ -145,3 +145,63 @@ def test_optional_and_or_else_semantics():
     np.testing.assert_array_equal(C.or_else_op(None, jnp.zeros(2)), jnp.zeros(2))
     assert C.optional_op(None) is None
     assert C.optional_op.accepts_none and C.or_else_op.accepts_none
+
+
+def masked_sum_model():
+    """``sum(x * mask)`` where the mask is an optional input defaulting to all ones."""
+    x = axon.model.input("x", shape=(None, 3))
+    mask = axon.model.input("mask", shape=(None, 3), optional=True)
+    ones = axon.model.constant(jnp.ones((1, 3)))
+    masked = axon.model.multiply(x, mask.optional().or_else(ones))
+    return axon.model.nx(masked, lambda v: v.sum(-1)), mask
+
+
+def test_an_optional_input_may_be_left_out_and_falls_back_through_or_else():
+    model, _ = masked_sum_model()
+    x, mask = jnp.array([[1.0, 2.0, 3.0]]), jnp.array([[1.0, 0.0, 1.0]])
+    state = model.init(0, {"x": x, "mask": mask})
+    predict = lambda inputs: model.apply(state, inputs)[0].tolist()  # noqa: E731
+    assert predict({"x": x, "mask": mask}) == [4.0]
+    assert predict({"x": x}) == [6.0]  # left out
+    assert predict({"x": x, "mask": None}) == [6.0]  # given as None
+    assert predict(x) == [6.0]  # the only required input may be passed bare
+    assert model.init(0, {"x": x}).params == {}  # init needs no optional input
+
+
+def test_a_missing_value_skips_every_layer_behind_it_until_or_else():
+    x = axon.model.input("x", shape=(None, 3))
+    extra = axon.model.input("extra", shape=(None, 3), optional=True)
+    projected = extra.dense(3)  # skipped, with its parameters unused, when extra is missing
+    model = axon.model.container({"y": x.add(projected.optional().or_else(x)), "aux": projected})
+    inputs = {"x": A[:, :3], "extra": B[:, :3]}
+    state = model.init(0, inputs)
+    assert set(state.params) == {"dense_0"}
+    out = model.apply(state, {"x": A[:, :3]})[0]
+    assert out["aux"] is None  # a container keeps the missing value as None
+    np.testing.assert_allclose(out["y"], 2 * A[:, :3])
+    full = model.apply(state, inputs)[0]
+    np.testing.assert_allclose(full["y"], A[:, :3] + full["aux"], rtol=1e-6)
+    # gradients flow through the present path only
+    grads = jax.grad(lambda p: model.apply(state.replace(params=p), {"x": A[:, :3]})[0]["y"].sum())(
+        state.params
+    )
+    assert not np.any(grads["dense_0"]["kernel"])
+
+
+def test_a_missing_required_input_is_named_and_optional_ones_listed():
+    model, _ = masked_sum_model()
+    state = model.init(0, {"x": jnp.ones((1, 3))})
+    with pytest.raises(
+        InputError, match=r"required: \['x'\].*missing: \['x'\].*\['mask'\] may be left out"
+    ):
+        model.apply(state, {"mask": jnp.ones((1, 3))})
+    with pytest.raises(InputError, match=r"unexpected: \['masks'\]"):
+        model.apply(state, {"x": jnp.ones((1, 3)), "masks": jnp.ones((1, 3))})
+    with pytest.raises(InputError, match=r"expects shape \(None, 3\)"):  # a present one is checked
+        model.apply(state, {"x": jnp.ones((1, 3)), "mask": jnp.ones((1, 4))})
+
+
+def test_missing_values_show_in_the_table():
+    model, _ = masked_sum_model()
+    table = axon.model.display.as_table(model, {"x": jnp.ones((1, 3))})
+    assert "| mask (input)" in table and "missing" in table and "optional=True" in table

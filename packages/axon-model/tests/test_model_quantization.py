@@ -133,3 +133,12 @@ def test_quantize_model_keeps_a_mixed_precision_policy():
     assert got.dtype == jnp.float32 and q_state.params["hidden"]["kernel"].dtype == jnp.int8
     expected = axon.model.predict(model, state, X)
     np.testing.assert_allclose(got, expected, atol=0.05 * float(jnp.abs(expected).max()))
+
+
+def test_weight_only_quantized_dense_is_a_chained_builder_too():
+    x = axon.model.input("x", shape=(None, 3))
+    chained, module = x.weight_only_quantized_dense(2), weight_only_quantized_dense(x, 2)
+    assert "weight_only_quantized_dense" in axon.model.layers.names()
+    inputs = jnp.ones((1, 3))
+    shapes = lambda m: jax.tree_util.tree_map(jnp.shape, m.init(0, inputs).params)  # noqa: E731
+    assert shapes(chained) == shapes(module)

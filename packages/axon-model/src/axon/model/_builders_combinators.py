@@ -446,6 +446,7 @@ def or_else_op(x: Any, default: Any) -> Any:
     return default if x is None else x
 
 
+container_op.accepts_none = True  # type: ignore[attr-defined]  # a missing value stays None
 optional_op.accepts_none = True  # type: ignore[attr-defined]
 or_else_op.accepts_none = True  # type: ignore[attr-defined]
 

@@ -47,27 +47,37 @@ class Program:
         return [self.names[node.id] for node in self.inputs]
 
     def _named_inputs(self, inputs: Any) -> dict[str, Any]:
-        """Map the user's inputs onto the model's input names and check their shapes."""
+        """Map the user's inputs onto the model's input names and check their shapes.
+
+        An optional input that is left out (or given as ``None``) maps to ``None``.
+        """
         names = self.input_names
+        optional = {self.names[node.id] for node in self.inputs if node.config.get("optional")}
+        required = [n for n in names if n not in optional]
         if isinstance(inputs, Mapping):
-            missing = [n for n in names if n not in inputs]
             unexpected = [k for k in inputs if k not in names]
-            if missing or unexpected:
-                raise InputError(
-                    f"The model's inputs are {names}; received {sorted(inputs)} "
-                    f"(missing: {missing}, unexpected: {unexpected}). Pass a dict with "
-                    f"exactly the model's input names."
-                )
-            named = {n: inputs[n] for n in names}
-        elif len(names) == 1:
-            named = {names[0]: inputs}
+            named = {n: inputs.get(n) for n in names}
+        elif len(names) == 1 or len(required) == 1:
+            unexpected = []
+            named = dict.fromkeys(names)
+            named[(required or names)[0]] = inputs
         else:
             raise InputError(
                 f"The model has {len(names)} inputs {names}; pass them as a dict "
                 f"{{name: array}}, not as a single {type(inputs).__name__}."
             )
+        missing = [n for n in required if named[n] is None]
+        if missing or unexpected:
+            raise InputError(
+                f"The model's inputs are {names} (required: {required}); received "
+                f"{sorted(k for k, v in named.items() if v is not None)} (missing: {missing}, "
+                f"unexpected: {unexpected}). Pass a dict with the model's input names"
+                + (f"; {sorted(optional)} may be left out." if optional else ".")
+            )
         for node in self.inputs:
-            _check_input(self.names[node.id], node, named[self.names[node.id]])
+            value = named[self.names[node.id]]
+            if value is not None:
+                _check_input(self.names[node.id], node, value)
         return named
 
     # -- shape inference -----------------------------------------------------------------
@@ -83,10 +93,17 @@ class Program:
             name = self.names[node.id]
             if node.op_name == "input":
                 value = named[name]
-                structs[node.id] = jax.ShapeDtypeStruct(np.shape(value), _dtype_of(value))
+                structs[node.id] = (
+                    None
+                    if value is None
+                    else jax.ShapeDtypeStruct(np.shape(value), _dtype_of(value))
+                )
                 continue
             if node.mode == "train":  # shapes follow the inference path: passed through
                 structs[node.id] = structs[node.inputs[0].id]
+                continue
+            if _skipped(node, structs):  # a missing (optional) value propagates
+                structs[node.id] = None
                 continue
             # a layer's value may be a pytree (an RNN's (sequence, carry)): shapes alike
             input_shapes = [
@@ -199,6 +216,9 @@ class Program:
             if node.mode not in ("both", mode):  # e.g. dropout in inference: pass through
                 values[node.id] = values[node.inputs[0].id]
                 continue
+            if _skipped(node, values):  # a missing (optional) value propagates
+                values[node.id] = None
+                continue
             args = [
                 values[a.id] if isinstance(a, Node) else self._lookup(model_state, name, a)
                 for a in node.args
@@ -280,6 +300,13 @@ class Program:
                 f"{node.describe(name).capitalize()} failed on arguments ({received}): "
                 f"{type(error).__name__}: {error}"
             ) from error
+
+
+def _skipped(node: Node, values: dict[int, Any]) -> bool:
+    """Whether ``node`` is skipped: an input value is missing and its op does not take ``None``."""
+    if getattr(node.op, "accepts_none", False):
+        return False
+    return any(values[i.id] is None for i in node.inputs)
 
 
 def _stored_dtype(node: Node, p: Parameter) -> Any:

@@ -14,11 +14,31 @@ from ._model import Model
 Initializer = str | Callable[..., Any]
 
 
-def input(name: str, shape: Sequence[int | None] | None = None) -> Model:
+def input(name: str, shape: Sequence[int | None] | None = None, *, optional: bool = False) -> Model:
     """A named model input; ``None`` dimensions (usually the batch) accept any size.
+
+    An ``optional=True`` input may be left out when the model is applied (omitted
+    from the inputs dict, or given as ``None``). Its value is then missing: every
+    layer that consumes a missing value is skipped and its value is missing too,
+    until an :func:`axon.model.optional`/:func:`axon.model.or_else` pair supplies a
+    fallback. Initialize with the input present so that the layers behind it get
+    their parameters.
 
     >>> input("image", shape=(None, 28, 28, 1))
     <Model inputs={'image': (None, 28, 28, 1)} output='image' layers=1>
+
+    An optional mask that defaults to all ones:
+
+    >>> import jax.numpy as jnp, axon.model
+    >>> x = input("x", shape=(None, 3))
+    >>> mask = input("mask", shape=(None, 3), optional=True)
+    >>> model = axon.model.multiply(x, mask.optional().or_else(axon.model.constant(jnp.ones(3))))
+    >>> state = model.init(0, {"x": jnp.ones((1, 3)), "mask": jnp.ones((1, 3))})
+    >>> model.apply(state, {"x": jnp.full((1, 3), 2.0)})[0].tolist()
+    [[2.0, 2.0, 2.0]]
+    >>> inputs = {"x": jnp.full((1, 3), 2.0), "mask": jnp.array([[1.0, 0, 1]])}
+    >>> model.apply(state, inputs)[0].tolist()
+    [[2.0, 0.0, 2.0]]
     """
     if not isinstance(name, str) or not name:
         raise TypeError(f"An input needs a non-empty string name, got {name!r}.")
@@ -28,9 +48,10 @@ def input(name: str, shape: Sequence[int | None] | None = None) -> Model:
             raise ValueError(
                 f"Input {name!r}: shape entries must be positive ints or None, got {shape}."
             )
-    return Model(
-        Node(op=None, op_name="input", name=name, config={"shape": shape}, defined_at=defined_at())
-    )
+    config: dict[str, Any] = {"shape": shape}
+    if optional:
+        config["optional"] = True
+    return Model(Node(op=None, op_name="input", name=name, config=config, defined_at=defined_at()))
 
 
 def param(
@@ -204,6 +225,7 @@ def builtin_layers() -> dict[str, Callable[..., Model]]:
         _builders_pooling,
         _builders_recurrent,
         _builders_shape,
+        _quantization,
     )
 
     for family in (
@@ -216,6 +238,7 @@ def builtin_layers() -> dict[str, Callable[..., Model]]:
         _builders_combinators,
         _builders_recurrent,
         _builders_attention,
+        _quantization,
     ):
         builders.update(family.BUILDERS)
     return builders

@@ -284,3 +284,6 @@ def quantize(model: Model, model_state: ModelState) -> tuple[Model, ModelState]:
     True
     """
     return quantize_model(model), quantize_model_state(model, model_state)
+
+
+BUILDERS = {OP_NAME: weight_only_quantized_dense}

@@ -17,6 +17,7 @@ from typing import Any
 import jax
 import numpy as np
 
+from ._builders_common import plain
 from ._graph import Node
 from ._model import Model
 
@@ -134,8 +135,8 @@ def layer_flops(model: Model, inputs: Any) -> dict[str, int | None]:
 
 def _node_flops(node: Node, structs: Mapping[int, Any], params: Mapping[str, Any]) -> int | None:
     """FLOPs of one layer's op (inference path), from XLA's cost analysis; None if unknown."""
-    if node.mode == "train":  # skipped in inference: the layer passes its input through
-        return 0
+    if node.mode == "train" or structs[node.id] is None:
+        return 0  # skipped: passes its input through (train-only) or its input is missing
     extra: dict[str, Any] = {}
     if "mode" in node.wants:
         extra["mode"] = "inference"
@@ -324,12 +325,17 @@ def _dot_escape(text: str) -> str:
 
 
 def _shape(struct: Any) -> str:
+    if struct is None:
+        return "missing"  # an optional input left out, and what depends on it
+    if isinstance(struct, tuple | list | dict):  # a container's value: shapes in its structure
+        shapes = jax.tree_util.tree_map(
+            lambda leaf: "missing" if leaf is None else _shape(leaf),
+            plain(struct),
+            is_leaf=lambda v: v is None,
+        )
+        return str(shapes).replace("'", "").replace('"', "")
     if hasattr(struct, "shape"):
         return str(tuple(struct.shape))
-    leaves = jax.tree_util.tree_leaves(struct)
-    if leaves and all(hasattr(leaf, "shape") for leaf in leaves):
-        shapes = jax.tree_util.tree_map(lambda leaf: tuple(leaf.shape), struct)
-        return str(shapes)
     return type(struct).__name__
 
 
