@@ -10,7 +10,8 @@
   missing pages and unresolved API references fail it. The guides' code is run by
   ``integration`` (``tests/integration/test_guides.py``).
 - ``meta``: layout rules (lockstep versions, sibling pins, PEP 420 namespace,
-  entry points, vendored registry copies).
+  entry points, vendored registry copies), and that every public function, class,
+  method and property has a docstring example (this imports all five packages).
 - ``lint``: ruff.
 - ``bench`` (not run by default): ``bench/peers.py``, axon against raw JAX, Keras 3,
   Flax and Equinox; ``nox -s bench -- --quick`` for a smoke run.
@@ -124,8 +125,12 @@ def docs(session: nox.Session) -> None:
 
 @nox.session
 def meta(session: nox.Session) -> None:
-    """Layout rules of the monorepo (no package needs to be installed)."""
-    session.install(*nox.project.dependency_groups(_pyproject(ROOT), "meta"))
+    """Layout rules of the monorepo, and a docstring example on every public object.
+
+    The layout rules read files only; the docstring check imports the five packages.
+    """
+    editable = [arg for p in PACKAGES for arg in ("-e", str(ROOT / "packages" / p))]
+    session.install(*editable, *nox.project.dependency_groups(_pyproject(ROOT), "meta"))
     session.run("pytest", "tests/meta", *session.posargs)
 
 

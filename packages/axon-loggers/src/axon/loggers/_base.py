@@ -73,6 +73,18 @@ class LoggerBase:
             ValueError: a value is an array with more than one element (the message
                 names the tag and shape), or the step is negative.
             TypeError: a value is not a real number, or the step is not an integer.
+
+        Example:
+            >>> import numpy as np
+            >>> from axon.loggers import ConsoleLogger
+            >>> logger = ConsoleLogger(precision=2)
+            >>> logger.log_scalars({"loss": np.float32(0.25), "accuracy": np.array(0.5)}, step=3)
+            step 3 | loss=0.25 accuracy=0.50
+            >>> try:
+            ...     logger.log_scalars({"loss": np.array([0.25, 0.5])}, step=4)
+            ... except ValueError as error:
+            ...     print(str(error).split(". ")[0])
+            Scalar 'loss' must be a single number (shape ()), got an array of shape (2,)
         """
         self._check_open()
         step = _values.as_step(step)
@@ -93,6 +105,18 @@ class LoggerBase:
         Raises:
             ValueError: ``values`` is empty.
             TypeError: ``values`` does not hold real numbers.
+
+        Example:
+            >>> import numpy as np
+            >>> from axon.loggers import ConsoleLogger
+            >>> logger = ConsoleLogger(precision=2)
+            >>> logger.log_histogram("weights", np.array([[0.0, 1.0], [2.0, 3.0]]), step=5)
+            step 5 | weights: histogram of 4 values, min=0.00 mean=1.50 max=3.00
+            >>> try:
+            ...     logger.log_histogram("weights", np.array([]), step=6)
+            ... except ValueError as error:
+            ...     print(error)
+            Histogram 'weights' needs at least one value, got shape (0,).
         """
         self._check_open()
         step, tag = _values.as_step(step), _values.as_tag(tag)
@@ -115,6 +139,17 @@ class LoggerBase:
 
         Raises:
             TypeError: ``text`` is not a ``str``.
+
+        Example:
+            >>> from axon.loggers import ConsoleLogger
+            >>> logger = ConsoleLogger()
+            >>> logger.log_text("notes", "learning rate halved", step=100)
+            step 100 | notes: learning rate halved
+            >>> try:
+            ...     logger.log_text("notes", 0.5, step=100)
+            ... except TypeError as error:
+            ...     print(error)
+            Text 'notes' must be a str, got float.
         """
         self._check_open()
         step, tag = _values.as_step(step), _values.as_tag(tag)
@@ -132,6 +167,18 @@ class LoggerBase:
             ValueError: another shape (a ``CHW`` image gets a hint), or floats
                 outside ``[0, 1]``.
             TypeError: a dtype other than ``uint8`` or floating point.
+
+        Example:
+            >>> import numpy as np
+            >>> from axon.loggers import ConsoleLogger
+            >>> logger = ConsoleLogger()
+            >>> logger.log_image("sample", np.zeros((28, 28)), step=1)
+            step 1 | sample: image 28x28x1 (not shown)
+            >>> try:
+            ...     logger.log_image("sample", np.zeros((3, 28, 28)), step=1)
+            ... except ValueError as error:
+            ...     print(str(error).split(". ")[-1])
+            A CHW image needs np.moveaxis(image, 0, -1).
         """
         self._check_open()
         step, tag = _values.as_step(step), _values.as_tag(tag)
@@ -149,6 +196,17 @@ class LoggerBase:
 
         Raises:
             TypeError: a hyperparameter of another type (pass ``str(value)``).
+
+        Example:
+            >>> from axon.loggers import ConsoleLogger
+            >>> logger = ConsoleLogger(precision=2)
+            >>> logger.log_hparams({"lr": 0.001, "optimizer": "adam"}, {"epoch/accuracy": 0.9})
+            hparams | lr=0.001 optimizer='adam' | metrics | epoch/accuracy=0.90
+            >>> try:
+            ...     logger.log_hparams({"layers": [64, 32]}, {})
+            ... except TypeError as error:
+            ...     print(str(error).split(". ")[-1])
+            Pass str(value) to record it as text.
         """
         self._check_open()
         checked_hparams = _values.as_hparams(hparams)
@@ -159,12 +217,53 @@ class LoggerBase:
         self._write_hparams(checked_hparams, checked_metrics)
 
     def flush(self) -> None:
-        """Write everything logged so far to its destination."""
+        """Write everything logged so far to its destination.
+
+        File loggers buffer the values of the current step until the step changes;
+        ``flush`` writes them now. It does nothing once the logger is closed.
+
+        Example:
+            >>> import pathlib, tempfile
+            >>> from axon.loggers import JSONLinesLogger
+            >>> tmp = tempfile.TemporaryDirectory()
+            >>> path = pathlib.Path(tmp.name) / "metrics.jsonl"
+            >>> logger = JSONLinesLogger(path)
+            >>> logger.log_scalars({"loss": 0.5}, step=1)
+            >>> path.read_text()
+            ''
+            >>> logger.flush()
+            >>> path.read_text()
+            '{"step": 1, "loss": 0.5}\\n'
+            >>> logger.close()
+            >>> tmp.cleanup()
+        """
         if not self._closed:
             self._flush()
 
     def close(self) -> None:
-        """Flush and release the destination; closing twice is allowed."""
+        """Flush and release the destination; closing twice is allowed.
+
+        Logging to a closed logger raises ``RuntimeError``. ``with logger:`` closes
+        it at the end of the block.
+
+        Example:
+            >>> import pathlib, tempfile
+            >>> from axon.loggers import CSVLogger
+            >>> tmp = tempfile.TemporaryDirectory()
+            >>> path = pathlib.Path(tmp.name) / "metrics.csv"
+            >>> logger = CSVLogger(path)
+            >>> logger.log_scalars({"loss": 0.5}, step=1)
+            >>> logger.close()
+            >>> logger.close()
+            >>> path.read_text().splitlines()
+            ['step,loss', '1,0.5']
+            >>> try:
+            ...     logger.log_scalars({"loss": 0.25}, step=2)
+            ... except RuntimeError as error:
+            ...     print(str(error).split(". ")[0])
+            CSVLogger(...) is closed and cannot log any more
+            >>> tmp.cleanup()
+        """
         if not self._closed:
             try:
                 self._close()
@@ -173,12 +272,39 @@ class LoggerBase:
 
     @property
     def closed(self) -> bool:
-        """Whether :meth:`close` was called."""
+        """Whether :meth:`close` was called.
+
+        Example:
+            >>> from axon.loggers import ConsoleLogger
+            >>> with ConsoleLogger() as logger:
+            ...     logger.closed
+            False
+            >>> logger.closed
+            True
+        """
         return self._closed
 
     @property
     def last_step(self) -> int | None:
-        """The highest step logged so far, or ``None``."""
+        """The highest step logged so far, or ``None``.
+
+        Every ``log_*`` call with a step counts, also for kinds the backend ignores.
+
+        Example:
+            >>> from axon.loggers import CSVLogger
+            >>> import pathlib, tempfile
+            >>> tmp = tempfile.TemporaryDirectory()
+            >>> logger = CSVLogger(pathlib.Path(tmp.name) / "metrics.csv")
+            >>> print(logger.last_step)
+            None
+            >>> logger.log_scalars({"loss": 0.5}, step=20)
+            >>> logger.log_text("note", "CSV files ignore text", step=30)
+            >>> logger.log_scalars({"loss": 0.4}, step=10)
+            >>> logger.last_step
+            30
+            >>> logger.close()
+            >>> tmp.cleanup()
+        """
         return self._last_step
 
     def __enter__(self) -> LoggerBase:

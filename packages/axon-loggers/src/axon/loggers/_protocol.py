@@ -41,25 +41,91 @@ class Logger(Protocol):
     """
 
     def log_scalars(self, scalars: Mapping[str, float], step: int) -> None:
-        """Record ``{tag: value}`` at ``step``; values are Python, numpy or 0-d array scalars."""
+        """Record ``{tag: value}`` at ``step``; values are Python, numpy or 0-d array scalars.
+
+        Example:
+            >>> import numpy as np
+            >>> from axon.loggers import ConsoleLogger, Logger
+            >>> logger: Logger = ConsoleLogger(precision=2)
+            >>> logger.log_scalars({"train/loss": np.float32(0.75), "train/lr": 0.01}, step=10)
+            step 10 | train/loss=0.75 train/lr=0.01
+        """
 
     def log_histogram(self, tag: str, values: Any, step: int) -> None:
-        """Record the distribution of an array of any shape at ``step``."""
+        """Record the distribution of an array of any shape at ``step``.
+
+        Example:
+            >>> import numpy as np
+            >>> from axon.loggers import ConsoleLogger, Logger
+            >>> logger: Logger = ConsoleLogger(precision=1)
+            >>> logger.log_histogram("dense/kernel", np.arange(6.0).reshape(2, 3), step=10)
+            step 10 | dense/kernel: histogram of 6 values, min=0.0 mean=2.5 max=5.0
+        """
 
     def log_text(self, tag: str, text: str, step: int) -> None:
-        """Record a string at ``step``."""
+        """Record a string at ``step``.
+
+        Example:
+            >>> from axon.loggers import ConsoleLogger, Logger
+            >>> logger: Logger = ConsoleLogger()
+            >>> logger.log_text("config", "batch_size=32", step=0)
+            step 0 | config: batch_size=32
+        """
 
     def log_image(self, tag: str, image: Any, step: int) -> None:
-        """Record an ``HWC`` or ``HW`` image, float in ``[0, 1]`` or ``uint8``, at ``step``."""
+        """Record an ``HWC`` or ``HW`` image, float in ``[0, 1]`` or ``uint8``, at ``step``.
+
+        Example:
+            >>> import numpy as np
+            >>> from axon.loggers import ConsoleLogger, Logger
+            >>> logger: Logger = ConsoleLogger()
+            >>> logger.log_image("samples/0", np.full((32, 32, 3), 255, np.uint8), step=10)
+            step 10 | samples/0: image 32x32x3 (not shown)
+        """
 
     def log_hparams(self, hparams: Mapping[str, HParamValue], metrics: Mapping[str, float]) -> None:
-        """Record the run's hyperparameters and the final value of some metrics."""
+        """Record the run's hyperparameters and the final value of some metrics.
+
+        Example:
+            >>> from axon.loggers import ConsoleLogger, Logger
+            >>> logger: Logger = ConsoleLogger(precision=3)
+            >>> logger.log_hparams({"lr": 0.01, "epochs": 5}, {"epoch/loss": 0.125})
+            hparams | lr=0.01 epochs=5 | metrics | epoch/loss=0.125
+        """
 
     def flush(self) -> None:
-        """Write everything logged so far to its destination."""
+        """Write everything logged so far to its destination.
+
+        Example:
+            >>> import pathlib, tempfile
+            >>> import axon.loggers
+            >>> tmp = tempfile.TemporaryDirectory()
+            >>> path = pathlib.Path(tmp.name) / "metrics.csv"
+            >>> logger = axon.loggers.create("csv", path=path)
+            >>> logger.log_scalars({"loss": 0.5}, step=1)
+            >>> logger.flush()
+            >>> path.read_text().splitlines()
+            ['step,loss', '1,0.5']
+            >>> logger.close()
+            >>> tmp.cleanup()
+        """
 
     def close(self) -> None:
-        """Flush and release the destination; closing twice is allowed."""
+        """Flush and release the destination; closing twice is allowed.
+
+        Example:
+            >>> import json, pathlib, tempfile
+            >>> import axon.loggers
+            >>> tmp = tempfile.TemporaryDirectory()
+            >>> path = pathlib.Path(tmp.name) / "metrics.jsonl"
+            >>> logger = axon.loggers.create("jsonl", path=path)
+            >>> logger.log_scalars({"loss": 0.5}, step=1)
+            >>> logger.close()
+            >>> logger.close()
+            >>> json.loads(path.read_text())
+            {'step': 1, 'loss': 0.5}
+            >>> tmp.cleanup()
+        """
 
     def __enter__(self) -> Logger: ...
 

@@ -30,15 +30,73 @@ DISABLED_PLUGINS_ENV = "AXON_DISABLED_PLUGINS"
 
 
 class PluginError(Exception):
-    """A plugin could not be loaded or conflicts with another one."""
+    """A plugin could not be loaded or conflicts with another one.
+
+    The base class of :class:`DuplicateNameError` and :class:`UnknownNameError`. Here a
+    plugin's hook returns a list instead of a ``{name: entry}`` mapping:
+
+    >>> import types, pluggy
+    >>> class Hooks:  # the hook specifications, usually a module
+    ...     @pluggy.HookspecMarker("demo")
+    ...     def demo_colors(): ...
+    >>> hookimpl = pluggy.HookimplMarker("demo")
+    >>> plugin = types.SimpleNamespace(demo_colors=hookimpl(lambda: {"red": "#f00"}))
+    >>> system = PluginSystem("demo", Hooks, "demo.plugins")
+    >>> bad = types.SimpleNamespace(demo_colors=hookimpl(lambda: ["red"]))
+    >>> system.register(bad, name="bad")
+    'bad'
+    >>> try:
+    ...     Registry(system, "demo_colors", "color").get("red")
+    ... except PluginError as error:
+    ...     print(error)
+    Hook demo_colors of plugin 'bad' returned list; it must return a mapping of names to entries.
+    """
 
 
 class DuplicateNameError(PluginError):
-    """Two providers registered the same name in one registry."""
+    """Two providers registered the same name in one registry.
+
+    >>> import types, pluggy
+    >>> class Hooks:  # the hook specifications, usually a module
+    ...     @pluggy.HookspecMarker("demo")
+    ...     def demo_colors(): ...
+    >>> hookimpl = pluggy.HookimplMarker("demo")
+    >>> plugin = types.SimpleNamespace(demo_colors=hookimpl(lambda: {"red": "#f00"}))
+    >>> system = PluginSystem("demo", Hooks, "demo.plugins")
+    >>> system.register(plugin, name="first")
+    'first'
+    >>> other = types.SimpleNamespace(demo_colors=hookimpl(lambda: {"red": "#ff0000"}))
+    >>> system.register(other, name="second")
+    'second'
+    >>> try:
+    ...     Registry(system, "demo_colors", "color").get("red")
+    ... except DuplicateNameError as error:
+    ...     print(str(error).split(". ")[0])
+    The color name 'red' is registered twice: by plugin 'first' and by plugin 'second'
+    """
 
 
 class UnknownNameError(PluginError, LookupError):
-    """A name that no installed provider registered."""
+    """A name that no installed provider registered.
+
+    Also a ``LookupError``; the message suggests close matches (see
+    :meth:`Registry.unknown_message`).
+
+    >>> import types, pluggy
+    >>> class Hooks:  # the hook specifications, usually a module
+    ...     @pluggy.HookspecMarker("demo")
+    ...     def demo_colors(): ...
+    >>> hookimpl = pluggy.HookimplMarker("demo")
+    >>> plugin = types.SimpleNamespace(demo_colors=hookimpl(lambda: {"red": "#f00"}))
+    >>> system = PluginSystem("demo", Hooks, "demo.plugins")
+    >>> system.register(plugin, name="basic")
+    'basic'
+    >>> try:
+    ...     Registry(system, "demo_colors", "color").get("rde")
+    ... except LookupError as error:
+    ...     print(type(error).__name__, str(error).split(" Known")[0])
+    UnknownNameError Unknown color 'rde'. Did you mean 'red'?
+    """
 
     def __str__(self) -> str:  # LookupError would repr() the message
         return str(self.args[0])
@@ -52,6 +110,22 @@ class PluginSystem:
             ``pluggy.HookimplMarker(project)``.
         hookspecs: the module holding the package's hook specifications.
         entry_point_group: the entry-point group plugins are registered under.
+
+    A self-contained plugin system with one hook; the registries built on it look
+    entries up by name:
+
+    >>> import types, pluggy
+    >>> class Hooks:  # the hook specifications, usually a module
+    ...     @pluggy.HookspecMarker("demo")
+    ...     def demo_colors(): ...
+    >>> hookimpl = pluggy.HookimplMarker("demo")
+    >>> plugin = types.SimpleNamespace(demo_colors=hookimpl(lambda: {"red": "#f00"}))
+    >>> system = PluginSystem("demo", Hooks, "demo.plugins")
+    >>> system.register(plugin, name="basic")
+    'basic'
+    >>> colors = Registry(system, "demo_colors", "color")
+    >>> colors.get("red")
+    '#f00'
     """
 
     def __init__(self, project: str, hookspecs: ModuleType, entry_point_group: str):
@@ -65,6 +139,25 @@ class PluginSystem:
 
     @property
     def manager(self) -> pluggy.PluginManager:
+        """The ``pluggy.PluginManager``, created on first access.
+
+        Creating it loads every plugin of the entry-point group (less those named in
+        ``AXON_DISABLED_PLUGINS``); no distribution registers in ``"demo.plugins"``:
+
+        >>> import types, pluggy
+        >>> class Hooks:  # the hook specifications, usually a module
+        ...     @pluggy.HookspecMarker("demo")
+        ...     def demo_colors(): ...
+        >>> hookimpl = pluggy.HookimplMarker("demo")
+        >>> plugin = types.SimpleNamespace(demo_colors=hookimpl(lambda: {"red": "#f00"}))
+        >>> system = PluginSystem("demo", Hooks, "demo.plugins")
+        >>> system.manager.get_plugins()
+        set()
+        >>> system.register(plugin, name="basic")
+        'basic'
+        >>> system.manager.hook.demo_colors()
+        [{'red': '#f00'}]
+        """
         with self._lock:
             if self._manager is None:
                 self._manager = self._create_manager()
@@ -98,7 +191,23 @@ class PluginSystem:
         return manager
 
     def register(self, plugin: object, name: str | None = None) -> str:
-        """Register a plugin object or module by hand (tests, notebooks)."""
+        """Register a plugin object or module by hand (tests, notebooks).
+
+        Returns the name it is registered under; raises :class:`PluginError` if that
+        name is disabled by ``AXON_DISABLED_PLUGINS``.
+
+        >>> import types, pluggy
+        >>> class Hooks:  # the hook specifications, usually a module
+        ...     @pluggy.HookspecMarker("demo")
+        ...     def demo_colors(): ...
+        >>> hookimpl = pluggy.HookimplMarker("demo")
+        >>> plugin = types.SimpleNamespace(demo_colors=hookimpl(lambda: {"red": "#f00"}))
+        >>> system = PluginSystem("demo", Hooks, "demo.plugins")
+        >>> system.register(plugin, name="basic")
+        'basic'
+        >>> Registry(system, "demo_colors", "color").names()
+        ['red']
+        """
         with self._lock:
             registered = self.manager.register(plugin, name=name)
             if registered is None:
@@ -108,6 +217,24 @@ class PluginSystem:
             return registered
 
     def unregister(self, name: str) -> None:
+        """Remove the plugin registered under ``name``; registries forget its entries.
+
+        >>> import types, pluggy
+        >>> class Hooks:  # the hook specifications, usually a module
+        ...     @pluggy.HookspecMarker("demo")
+        ...     def demo_colors(): ...
+        >>> hookimpl = pluggy.HookimplMarker("demo")
+        >>> plugin = types.SimpleNamespace(demo_colors=hookimpl(lambda: {"red": "#f00"}))
+        >>> system = PluginSystem("demo", Hooks, "demo.plugins")
+        >>> colors = Registry(system, "demo_colors", "color")
+        >>> system.register(plugin, name="basic")
+        'basic'
+        >>> colors.names()
+        ['red']
+        >>> system.unregister("basic")
+        >>> colors.names()
+        []
+        """
         with self._lock:
             self.manager.unregister(name=name)
             self._providers.pop(name, None)
@@ -115,7 +242,22 @@ class PluginSystem:
 
     @contextlib.contextmanager
     def temporary(self, plugin: object, name: str | None = None) -> Iterator[str]:
-        """Register ``plugin`` for the duration of a ``with`` block (for tests)."""
+        """Register ``plugin`` for the duration of a ``with`` block (for tests).
+
+        >>> import types, pluggy
+        >>> class Hooks:  # the hook specifications, usually a module
+        ...     @pluggy.HookspecMarker("demo")
+        ...     def demo_colors(): ...
+        >>> hookimpl = pluggy.HookimplMarker("demo")
+        >>> plugin = types.SimpleNamespace(demo_colors=hookimpl(lambda: {"red": "#f00"}))
+        >>> system = PluginSystem("demo", Hooks, "demo.plugins")
+        >>> colors = Registry(system, "demo_colors", "color")
+        >>> with system.temporary(plugin, name="basic") as name:
+        ...     print(name, colors.names())
+        basic ['red']
+        >>> colors.names()
+        []
+        """
         registered = self.register(plugin, name)
         try:
             yield registered
@@ -123,17 +265,62 @@ class PluginSystem:
             self.unregister(registered)
 
     def reload(self) -> None:
-        """Forget every plugin and load the entry points again (after ``pip install``)."""
+        """Forget every plugin and load the entry points again (after ``pip install``).
+
+        Plugins registered by hand are forgotten too:
+
+        >>> import types, pluggy
+        >>> class Hooks:  # the hook specifications, usually a module
+        ...     @pluggy.HookspecMarker("demo")
+        ...     def demo_colors(): ...
+        >>> hookimpl = pluggy.HookimplMarker("demo")
+        >>> plugin = types.SimpleNamespace(demo_colors=hookimpl(lambda: {"red": "#f00"}))
+        >>> system = PluginSystem("demo", Hooks, "demo.plugins")
+        >>> system.register(plugin, name="basic")
+        'basic'
+        >>> system.reload()
+        >>> system.manager.has_plugin("basic")
+        False
+        """
         with self._lock:
             self._manager = None
             self.generation += 1
 
     def provider(self, plugin_name: str) -> str:
-        """A human-readable label for a registered plugin: its distribution, if known."""
+        """A human-readable label for a registered plugin: its distribution, if known.
+
+        Entry-point plugins read ``"<distribution> <version> (<module>)"``; plugins
+        registered by hand are named by their plugin name:
+
+        >>> import types, pluggy
+        >>> class Hooks:  # the hook specifications, usually a module
+        ...     @pluggy.HookspecMarker("demo")
+        ...     def demo_colors(): ...
+        >>> hookimpl = pluggy.HookimplMarker("demo")
+        >>> plugin = types.SimpleNamespace(demo_colors=hookimpl(lambda: {"red": "#f00"}))
+        >>> system = PluginSystem("demo", Hooks, "demo.plugins")
+        >>> system.register(plugin, name="basic")
+        'basic'
+        >>> system.provider("basic")
+        "plugin 'basic'"
+        """
         return self._providers.get(plugin_name, f"plugin {plugin_name!r}")
 
     def collect(self, hook: str) -> Iterator[tuple[str, Mapping[str, Any]]]:
-        """Call every implementation of ``hook``, yielding ``(provider, entries)``."""
+        """Call every implementation of ``hook``, yielding ``(provider, entries)``.
+
+        >>> import types, pluggy
+        >>> class Hooks:  # the hook specifications, usually a module
+        ...     @pluggy.HookspecMarker("demo")
+        ...     def demo_colors(): ...
+        >>> hookimpl = pluggy.HookimplMarker("demo")
+        >>> plugin = types.SimpleNamespace(demo_colors=hookimpl(lambda: {"red": "#f00"}))
+        >>> system = PluginSystem("demo", Hooks, "demo.plugins")
+        >>> system.register(plugin, name="basic")
+        'basic'
+        >>> list(system.collect("demo_colors"))
+        [("plugin 'basic'", {'red': '#f00'})]
+        """
         caller = getattr(self.manager.hook, hook)
         for impl in caller.get_hookimpls():
             entries = impl.function()
@@ -158,6 +345,21 @@ class Registry(Generic[T]):
         hook: the hook whose implementations return ``{name: entry}`` mappings.
         kind: the singular noun used in messages, e.g. ``"activation"``.
         validate: called on each entry; raises ``TypeError`` for a malformed one.
+
+    >>> import types, pluggy
+    >>> class Hooks:  # the hook specifications, usually a module
+    ...     @pluggy.HookspecMarker("demo")
+    ...     def demo_colors(): ...
+    >>> hookimpl = pluggy.HookimplMarker("demo")
+    >>> plugin = types.SimpleNamespace(demo_colors=hookimpl(lambda: {"red": "#f00"}))
+    >>> system = PluginSystem("demo", Hooks, "demo.plugins")
+    >>> system.register(plugin, name="basic")
+    'basic'
+    >>> colors = Registry(system, "demo_colors", "color")
+    >>> colors
+    <Registry of 1 colors from 'demo.plugins'>
+    >>> "red" in colors, colors.get("red")
+    (True, '#f00')
     """
 
     def __init__(
@@ -193,13 +395,49 @@ class Registry(Generic[T]):
         return self._entries
 
     def get(self, name: str) -> T:
-        """The entry registered under ``name``; unknown names suggest close matches."""
+        """The entry registered under ``name``; unknown names suggest close matches.
+
+        >>> import types, pluggy
+        >>> class Hooks:  # the hook specifications, usually a module
+        ...     @pluggy.HookspecMarker("demo")
+        ...     def demo_colors(): ...
+        >>> hookimpl = pluggy.HookimplMarker("demo")
+        >>> plugin = types.SimpleNamespace(demo_colors=hookimpl(lambda: {"red": "#f00"}))
+        >>> system = PluginSystem("demo", Hooks, "demo.plugins")
+        >>> system.register(plugin, name="basic")
+        'basic'
+        >>> colors = Registry(system, "demo_colors", "color")
+        >>> colors.get("red")
+        '#f00'
+        >>> try:
+        ...     colors.get("rde")
+        ... except UnknownNameError as error:
+        ...     print(str(error).split(" Known")[0])
+        Unknown color 'rde'. Did you mean 'red'?
+        """
         table = self._table()
         if name in table:
             return table[name][0]
         raise UnknownNameError(self.unknown_message(name))
 
     def unknown_message(self, name: object) -> str:
+        """The message of the :class:`UnknownNameError` for ``name``: close matches, then
+        every known name and where more come from.
+
+        >>> import types, pluggy
+        >>> class Hooks:  # the hook specifications, usually a module
+        ...     @pluggy.HookspecMarker("demo")
+        ...     def demo_colors(): ...
+        >>> hookimpl = pluggy.HookimplMarker("demo")
+        >>> plugin = types.SimpleNamespace(demo_colors=hookimpl(lambda: {"red": "#f00"}))
+        >>> system = PluginSystem("demo", Hooks, "demo.plugins")
+        >>> system.register(plugin, name="basic")
+        'basic'
+        >>> colors = Registry(system, "demo_colors", "color")
+        >>> print(colors.unknown_message("rd"))  # doctest: +NORMALIZE_WHITESPACE
+        Unknown color 'rd'. Did you mean 'red'? Known colors: red.
+        More can be added by plugins in the 'demo.plugins' entry-point group.
+        """
         known = sorted(self._table())
         close = difflib.get_close_matches(str(name), known, n=3, cutoff=0.6)
         hint = f" Did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
@@ -210,11 +448,41 @@ class Registry(Generic[T]):
         )
 
     def provider(self, name: str) -> str:
-        """Which distribution registered ``name``."""
+        """Which distribution registered ``name`` (see :meth:`PluginSystem.provider`).
+
+        >>> import types, pluggy
+        >>> class Hooks:  # the hook specifications, usually a module
+        ...     @pluggy.HookspecMarker("demo")
+        ...     def demo_colors(): ...
+        >>> hookimpl = pluggy.HookimplMarker("demo")
+        >>> plugin = types.SimpleNamespace(demo_colors=hookimpl(lambda: {"red": "#f00"}))
+        >>> system = PluginSystem("demo", Hooks, "demo.plugins")
+        >>> system.register(plugin, name="basic")
+        'basic'
+        >>> Registry(system, "demo_colors", "color").provider("red")
+        "plugin 'basic'"
+        """
         self.get(name)
         return self._table()[name][1]
 
     def names(self) -> list[str]:
+        """Every registered name, sorted.
+
+        >>> import types, pluggy
+        >>> class Hooks:  # the hook specifications, usually a module
+        ...     @pluggy.HookspecMarker("demo")
+        ...     def demo_colors(): ...
+        >>> hookimpl = pluggy.HookimplMarker("demo")
+        >>> plugin = types.SimpleNamespace(demo_colors=hookimpl(lambda: {"red": "#f00"}))
+        >>> system = PluginSystem("demo", Hooks, "demo.plugins")
+        >>> second = types.SimpleNamespace(demo_colors=hookimpl(lambda: {"blue": "#00f"}))
+        >>> system.register(plugin, name="basic")
+        'basic'
+        >>> system.register(second, name="second")
+        'second'
+        >>> Registry(system, "demo_colors", "color").names()
+        ['blue', 'red']
+        """
         return sorted(self._table())
 
     def __contains__(self, name: object) -> bool:

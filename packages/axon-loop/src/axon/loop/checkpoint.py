@@ -21,22 +21,109 @@ __all__ = ["CheckpointBackend", "OrbaxBackend", "get", "names"]
 
 @runtime_checkable
 class CheckpointBackend(Protocol):
-    """What the loop needs from a checkpoint store."""
+    """What the loop needs from a checkpoint store.
+
+    Any object with these methods qualifies (``isinstance`` checks only that they
+    exist); a plugin registers its factory ``factory(path, *, keep=None)`` with the
+    ``axon_checkpoint_backends`` hook. A minimal one that keeps everything in memory:
+
+    >>> import jax.numpy as jnp
+    >>> from axon.loop.checkpoint import CheckpointBackend
+    >>> class MemoryBackend:
+    ...     def __init__(self, path, *, keep=None):
+    ...         self.saved = {}
+    ...     def save(self, step, tree, metadata):
+    ...         self.saved[step] = (tree, dict(metadata))
+    ...     def restore(self, step=None, *, like):
+    ...         return self.saved[max(self.saved) if step is None else step]
+    ...     def metadata(self, step=None):
+    ...         return self.restore(step, like=None)[1]
+    ...     def steps(self):
+    ...         return sorted(self.saved)
+    ...     def close(self):
+    ...         pass
+    >>> backend = MemoryBackend("unused")
+    >>> isinstance(backend, CheckpointBackend)
+    True
+    >>> backend.save(3, {"w": jnp.ones(2)}, {"epoch": 0})
+    >>> backend.steps(), backend.metadata()
+    ([3], {'epoch': 0})
+    """
 
     def save(self, step: int, tree: Any, metadata: Mapping[str, Any]) -> None:
-        """Write ``tree`` (a pytree of arrays) and JSON-able ``metadata`` as ``step``."""
+        """Write ``tree`` (a pytree of arrays) and JSON-able ``metadata`` as ``step``.
+
+        >>> import tempfile, jax.numpy as jnp
+        >>> import axon.loop.checkpoint
+        >>> tmp = tempfile.TemporaryDirectory()
+        >>> backend = axon.loop.checkpoint.get("orbax")(tmp.name, keep=None)
+        >>> backend.save(10, {"w": jnp.ones(3)}, {"epoch": 0})
+        >>> backend.steps()
+        [10]
+        >>> backend.close()
+        >>> tmp.cleanup()
+        """
 
     def restore(self, step: int | None = None, *, like: Any) -> tuple[Any, dict[str, Any]]:
-        """Read ``(tree, metadata)`` of ``step`` (the latest if None), structured like ``like``."""
+        """Read ``(tree, metadata)`` of ``step`` (the latest if None), structured like ``like``.
+
+        >>> import tempfile, jax.numpy as jnp
+        >>> import axon.loop.checkpoint
+        >>> tmp = tempfile.TemporaryDirectory()
+        >>> backend = axon.loop.checkpoint.get("orbax")(tmp.name, keep=None)
+        >>> backend.save(10, {"w": jnp.ones(3)}, {"epoch": 0})
+        >>> backend.save(20, {"w": jnp.full(3, 2.0)}, {"epoch": 1})
+        >>> tree, metadata = backend.restore(10, like={"w": jnp.zeros(3)})
+        >>> tree["w"].tolist(), metadata
+        ([1.0, 1.0, 1.0], {'epoch': 0})
+        >>> backend.restore(like={"w": jnp.zeros(3)})[1]
+        {'epoch': 1}
+        >>> backend.close()
+        >>> tmp.cleanup()
+        """
 
     def metadata(self, step: int | None = None) -> dict[str, Any]:
-        """Only the JSON metadata of ``step`` (the latest if None), without the arrays."""
+        """Only the JSON metadata of ``step`` (the latest if None), without the arrays.
+
+        >>> import tempfile, jax.numpy as jnp
+        >>> import axon.loop.checkpoint
+        >>> tmp = tempfile.TemporaryDirectory()
+        >>> backend = axon.loop.checkpoint.get("orbax")(tmp.name, keep=None)
+        >>> backend.save(10, {"w": jnp.ones(3)}, {"epoch": 0, "iteration": 10})
+        >>> backend.metadata()
+        {'epoch': 0, 'iteration': 10}
+        >>> backend.close()
+        >>> tmp.cleanup()
+        """
 
     def steps(self) -> list[int]:
-        """The saved steps, oldest first."""
+        """The saved steps, oldest first.
+
+        >>> import tempfile, jax.numpy as jnp
+        >>> import axon.loop.checkpoint
+        >>> tmp = tempfile.TemporaryDirectory()
+        >>> backend = axon.loop.checkpoint.get("orbax")(tmp.name, keep=None)
+        >>> for step in (10, 20, 30):
+        ...     backend.save(step, {"w": jnp.full(3, step)}, {"iteration": step})
+        >>> backend.steps()
+        [10, 20, 30]
+        >>> backend.close()
+        >>> tmp.cleanup()
+        """
 
     def close(self) -> None:
-        """Finish pending writes and release resources."""
+        """Finish pending writes and release resources.
+
+        >>> import tempfile, jax.numpy as jnp
+        >>> import axon.loop.checkpoint
+        >>> tmp = tempfile.TemporaryDirectory()
+        >>> backend = axon.loop.checkpoint.get("orbax")(tmp.name, keep=None)
+        >>> backend.save(10, {"w": jnp.ones(3)}, {})
+        >>> backend.close()
+        >>> axon.loop.checkpoint.get("orbax")(tmp.name).steps()
+        [10]
+        >>> tmp.cleanup()
+        """
 
 
 class OrbaxBackend:
@@ -78,6 +165,22 @@ class OrbaxBackend:
         )
 
     def save(self, step: int, tree: Any, metadata: Mapping[str, Any]) -> None:
+        """Start writing ``tree`` and ``metadata`` as ``step`` in the background.
+
+        The write is atomic: a step appears in :meth:`steps` only once complete.
+        With ``keep=N`` the oldest steps beyond N are deleted.
+
+        >>> import tempfile, jax.numpy as jnp
+        >>> from axon.loop.checkpoint import OrbaxBackend
+        >>> tmp = tempfile.TemporaryDirectory()
+        >>> backend = OrbaxBackend(tmp.name, keep=1)
+        >>> backend.save(1, {"w": jnp.zeros(2)}, {"epoch": 0})
+        >>> backend.save(2, {"w": jnp.ones(2)}, {"epoch": 1})
+        >>> backend.steps()
+        [2]
+        >>> backend.close()
+        >>> tmp.cleanup()
+        """
         args = self._ocp.args
         self._manager.save(
             step,
@@ -87,6 +190,28 @@ class OrbaxBackend:
         )
 
     def restore(self, step: int | None = None, *, like: Any) -> tuple[Any, dict[str, Any]]:
+        """Read ``(tree, metadata)`` of ``step`` (the latest if None) with the structure,
+        shapes and dtypes of ``like``.
+
+        Raises:
+            FileNotFoundError: there is no checkpoint yet.
+
+        >>> import tempfile, jax.numpy as jnp
+        >>> from axon.loop.checkpoint import OrbaxBackend
+        >>> tmp = tempfile.TemporaryDirectory()
+        >>> backend = OrbaxBackend(tmp.name)
+        >>> try:
+        ...     backend.restore(like={"w": jnp.zeros(2)})
+        ... except FileNotFoundError:
+        ...     print("nothing saved yet")
+        nothing saved yet
+        >>> backend.save(1, {"w": jnp.ones(2)}, {"epoch": 0})
+        >>> tree, metadata = backend.restore(like={"w": jnp.zeros(2)})
+        >>> tree["w"].tolist(), metadata
+        ([1.0, 1.0], {'epoch': 0})
+        >>> backend.close()
+        >>> tmp.cleanup()
+        """
         self._manager.wait_until_finished()
         step = self._manager.latest_step() if step is None else step
         if step is None:
@@ -100,6 +225,22 @@ class OrbaxBackend:
         return restored.state, dict(restored.metadata)
 
     def metadata(self, step: int | None = None) -> dict[str, Any]:
+        """The JSON metadata of ``step`` (the latest if None), without reading the arrays.
+
+        Raises:
+            FileNotFoundError: there is no checkpoint yet.
+
+        >>> import tempfile, jax.numpy as jnp
+        >>> from axon.loop.checkpoint import OrbaxBackend
+        >>> tmp = tempfile.TemporaryDirectory()
+        >>> backend = OrbaxBackend(tmp.name)
+        >>> backend.save(1, {"w": jnp.ones(2)}, {"epoch": 0})
+        >>> backend.save(2, {"w": jnp.ones(2)}, {"epoch": 1})
+        >>> backend.metadata(), backend.metadata(1)
+        ({'epoch': 1}, {'epoch': 0})
+        >>> backend.close()
+        >>> tmp.cleanup()
+        """
         self._manager.wait_until_finished()
         step = self._manager.latest_step() if step is None else step
         if step is None:
@@ -109,10 +250,36 @@ class OrbaxBackend:
         return dict(restored.metadata)
 
     def steps(self) -> list[int]:
+        """The saved steps, oldest first, after waiting for pending writes.
+
+        >>> import tempfile, jax.numpy as jnp
+        >>> from axon.loop.checkpoint import OrbaxBackend
+        >>> tmp = tempfile.TemporaryDirectory()
+        >>> backend = OrbaxBackend(tmp.name)
+        >>> backend.steps()
+        []
+        >>> backend.save(5, {"w": jnp.ones(2)}, {})
+        >>> backend.steps()
+        [5]
+        >>> backend.close()
+        >>> tmp.cleanup()
+        """
         self._manager.wait_until_finished()
         return sorted(self._manager.all_steps())
 
     def close(self) -> None:
+        """Wait for pending writes, then release orbax's checkpoint manager.
+
+        >>> import tempfile, jax.numpy as jnp
+        >>> from axon.loop.checkpoint import OrbaxBackend
+        >>> tmp = tempfile.TemporaryDirectory()
+        >>> backend = OrbaxBackend(tmp.name)
+        >>> backend.save(5, {"w": jnp.ones(2)}, {"epoch": 0})
+        >>> backend.close()
+        >>> OrbaxBackend(tmp.name).metadata(5)
+        {'epoch': 0}
+        >>> tmp.cleanup()
+        """
         self._manager.wait_until_finished()
         self._manager.close()
 

@@ -154,6 +154,17 @@ class ExportedModel:
     Attributes:
         exported: the underlying ``jax.export.Exported``.
         mode: ``"inference"`` or ``"train"``.
+
+    >>> import jax, jax.numpy as jnp, axon.model
+    >>> model = axon.model.input("x", shape=(None, 3)).dense(2).dropout(rate=0.5)
+    >>> state = model.init(0, jnp.ones((1, 3)))
+    >>> data = axon.model.export(model, state, jnp.ones((4, 3)), mode="train")
+    >>> training = axon.model.load_exported(data)
+    >>> training.mode
+    'train'
+    >>> prediction, new_layer_state = training(jnp.ones((4, 3)), key=jax.random.key(0))
+    >>> prediction.shape, new_layer_state
+    ((4, 2), {})
     """
 
     def __init__(self, exported: jax.export.Exported):
@@ -163,17 +174,49 @@ class ExportedModel:
 
     @property
     def in_avals(self) -> tuple[Any, ...]:
-        """The shapes and dtypes the function accepts (symbolic dimensions by name)."""
+        """The shapes and dtypes the function accepts (symbolic dimensions by name).
+
+        >>> import jax.numpy as jnp, axon.model
+        >>> model = axon.model.input("x", shape=(None, 3)).dense(2)
+        >>> state = model.init(0, jnp.ones((1, 3)))
+        >>> fixed = axon.model.load_exported(axon.model.export(model, state, jnp.ones((8, 3))))
+        >>> fixed.in_avals
+        (ShapedArray(float32[8,3]),)
+        >>> data = axon.model.export(model, state, jnp.ones((8, 3)), dynamic_batch=True)
+        >>> axon.model.load_exported(data).in_avals
+        (ShapedArray(float32[batch,3]),)
+        """
         return self.exported.in_avals
 
     @property
     def out_avals(self) -> tuple[Any, ...]:
-        """The shapes and dtypes it returns."""
+        """The shapes and dtypes it returns.
+
+        >>> import jax.numpy as jnp, axon.model
+        >>> model = axon.model.input("x", shape=(None, 3)).dense(2)
+        >>> state = model.init(0, jnp.ones((1, 3)))
+        >>> data = axon.model.export(model, state, jnp.ones((8, 3)), dynamic_batch=True)
+        >>> axon.model.load_exported(data).out_avals
+        (ShapedArray(float32[batch,2]),)
+        """
         return self.exported.out_avals
 
     @property
     def platforms(self) -> tuple[str, ...]:
-        """The platforms the artifact was lowered for."""
+        """The platforms the artifact was lowered for.
+
+        By default the current backend's; :func:`export` takes ``platforms=``.
+
+        >>> import jax, jax.numpy as jnp, axon.model
+        >>> model = axon.model.input("x", shape=(None, 3)).dense(2)
+        >>> state = model.init(0, jnp.ones((1, 3)))
+        >>> x = jnp.ones((1, 3))
+        >>> axon.model.load_exported(axon.model.export(model, state, x)).platforms
+        ('...',)
+        >>> data = axon.model.export(model, state, x, platforms=("cpu", "cuda"))
+        >>> axon.model.load_exported(data).platforms
+        ('cpu', 'cuda')
+        """
         return tuple(self.exported.platforms)
 
     def __call__(self, inputs: Any, key: Any = None) -> Any:

@@ -40,6 +40,16 @@ class Parameter:
         initializer: a registered initializer name or ``init(key, shape, dtype)``.
         dtype: the parameter's dtype.
         kind: ``"parameter"`` (trained) or ``"state"`` (updated by the layer itself).
+
+    Usually created with :func:`axon.model.param` and given to
+    :func:`axon.model.layer`:
+
+    >>> import jax.numpy as jnp, axon.model
+    >>> x = axon.model.input("x", shape=(None, 3))
+    >>> scale = axon.model.Parameter("scale", lambda shape: (shape[-1],), initializer="ones")
+    >>> model = axon.model.layer(lambda v, s: v * s, [x, scale], name="scaled")
+    >>> model.init(0, jnp.ones((1, 3))).params["scaled"]["scale"]
+    Array([1., 1., 1.], dtype=float32)
     """
 
     name: str
@@ -49,6 +59,18 @@ class Parameter:
     kind: Literal["parameter", "state"] = "parameter"
 
     def resolve_shape(self, input_shapes: Sequence[Shape]) -> tuple[int, ...]:
+        """The concrete shape for a layer whose inputs have ``input_shapes``.
+
+        A fixed shape is returned as it is; a function is called with the input
+        shapes, one argument per input.
+
+        >>> from axon.model import Parameter
+        >>> kernel = Parameter("kernel", lambda x: (x[-1], 4))
+        >>> kernel.resolve_shape([(None, 3)])
+        (3, 4)
+        >>> Parameter("bias", (4,)).resolve_shape([(None, 3)])
+        (4,)
+        """
         shape = self.shape(*input_shapes) if callable(self.shape) else self.shape
         return tuple(int(d) for d in shape)
 

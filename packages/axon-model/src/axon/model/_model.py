@@ -32,7 +32,18 @@ class Model:
 
     @functools.cached_property
     def program(self) -> Program:
-        """The compiled view of this graph (created once per model)."""
+        """The compiled view of this graph (created once per model).
+
+        It holds the layers in execution order (``order``) and their unique names
+        (``names``, by node id); :meth:`init` and :meth:`apply` run it.
+
+        >>> import axon.model
+        >>> model = axon.model.input("x", shape=(None, 3)).dense(4, name="hidden").dense(1)
+        >>> [model.program.names[node.id] for node in model.program.order]
+        ['x', 'hidden', 'dense_0']
+        >>> model.program is model.program
+        True
+        """
         return Program(self.node)
 
     # -- the model contract: init and apply ------------------------------------------------
@@ -43,17 +54,53 @@ class Model:
         ``key`` is a PRNG key or an int seed. Parameters depend on the key and the
         layer's name only, so adding a layer leaves the others' values unchanged.
         Entries of a given (partial) ``model_state`` are kept, e.g. for fine-tuning.
+
+        >>> import jax, jax.numpy as jnp, axon.model
+        >>> base = axon.model.input("x", shape=(None, 3)).dense(4, name="hidden")
+        >>> state = base.init(jax.random.key(0), jnp.ones((1, 3)))
+        >>> state.params["hidden"]["kernel"].shape
+        (3, 4)
+        >>> bigger = base.dense(2, name="head")
+        >>> template = jax.ShapeDtypeStruct((1, 3), jnp.float32)
+        >>> tuned = bigger.init(1, template, model_state=state)
+        >>> sorted(tuned.params)
+        ['head', 'hidden']
+        >>> kept = tuned.params["hidden"]["kernel"]
+        >>> bool(jnp.array_equal(kept, state.params["hidden"]["kernel"]))
+        True
         """
         return self.program.init(key, inputs, model_state)
 
     def apply(
         self, model_state: ModelState, inputs: Any, *, mode: str = "inference", key: Any = None
     ) -> tuple[Any, dict[str, Any]]:
-        """Run the model: ``(prediction, new_layer_state)``. ``mode`` is "inference" or "train"."""
+        """Run the model: ``(prediction, new_layer_state)``. ``mode`` is "inference" or "train".
+
+        ``key`` (a PRNG key) drives random layers such as dropout in train mode.
+
+        >>> import jax, jax.numpy as jnp, axon.model
+        >>> model = axon.model.input("x", shape=(None, 3)).dense(8).dropout(rate=0.5).dense(1)
+        >>> state = model.init(0, jnp.ones((1, 3)))
+        >>> prediction, layer_state = model.apply(state, jnp.ones((2, 3)))
+        >>> prediction.shape, layer_state
+        ((2, 1), {})
+        >>> trained, _ = model.apply(state, jnp.ones((2, 3)), mode="train", key=jax.random.key(1))
+        >>> bool(jnp.array_equal(prediction, trained))
+        False
+        """
         return self.program.apply(model_state, inputs, mode=mode, key=key)
 
     def as_functions(self) -> tuple[Callable[..., ModelState], Callable[..., Any]]:
-        """The ``(init_fn, apply_fn)`` pair that axon-loop and other JAX code consume."""
+        """The ``(init_fn, apply_fn)`` pair that axon-loop and other JAX code consume.
+
+        >>> import jax, jax.numpy as jnp, axon.model
+        >>> model = axon.model.input("x", shape=(None, 3)).dense(1)
+        >>> init_fn, apply_fn = model.as_functions()
+        >>> state = init_fn(0, jnp.ones((1, 3)))
+        >>> prediction, _ = jax.jit(apply_fn)(state, jnp.ones((5, 3)))
+        >>> prediction.shape
+        (5, 1)
+        """
         return self.init, self.apply
 
     # -- hooks ---------------------------------------------------------------------------

@@ -50,7 +50,30 @@ _DTYPES: dict[str, Any] = {
 
 
 class SerializationError(ModelError, ValueError):
-    """A model state could not be written, or a file is not a valid model state."""
+    """A model state could not be written, or a file is not a valid model state.
+
+    Also a ``ValueError``. :func:`load` raises it for a file that is not a
+    safetensors model state, or (given a model) one that does not fit the model:
+
+    >>> import pathlib, tempfile, jax.numpy as jnp, axon.model
+    >>> tmp = tempfile.TemporaryDirectory()
+    >>> path = pathlib.Path(tmp.name) / "model.safetensors"
+    >>> small = axon.model.input("x", shape=(None, 3)).dense(2, name="out")
+    >>> _ = axon.model.save(path, small.init(0, jnp.ones((1, 3))))
+    >>> wide = axon.model.input("x", shape=(None, 4)).dense(2, name="out")
+    >>> try:
+    ...     axon.model.load(path, wide)
+    ... except axon.model.SerializationError as error:
+    ...     print(str(error).splitlines()[1].strip())
+    wrong shape or dtype: params/out/kernel is f32[3,2], the model needs f32[4,2]
+    >>> _ = path.write_bytes(b"not a model")
+    >>> try:
+    ...     axon.model.load(path)
+    ... except axon.model.SerializationError as error:
+    ...     print(str(error).split(": ")[0])
+    '...model.safetensors' is not a safetensors model state (or it is truncated)
+    >>> tmp.cleanup()
+    """
 
 
 # -- writing -------------------------------------------------------------------------------

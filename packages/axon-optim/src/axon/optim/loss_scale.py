@@ -53,7 +53,25 @@ DEFAULT_SCALE = 2.0**15
 
 
 class LossScale(NamedTuple):
-    """The three pure functions of a loss scale (see the module docs)."""
+    """The three pure functions of a loss scale (see the module docs).
+
+    Every function of this module returns one; it unpacks like Axon's
+    ``{init_fn, scale_fn, unscale_fn}`` and can be built by hand.
+
+    Example:
+        >>> import jax.numpy as jnp
+        >>> from axon.optim.loss_scale import LossScale, static
+        >>> init, scale, unscale = static(4.0)
+        >>> scale(jnp.float32(0.5), init())
+        Array(2., dtype=float32)
+        >>> halving = LossScale(
+        ...     init=lambda: None,
+        ...     scale=lambda tree, state: tree / 2,
+        ...     unscale=lambda grads, state: (grads * 2, state),
+        ... )
+        >>> halving.unscale(jnp.float32(1.5), halving.init())
+        (Array(3., dtype=float32), None)
+    """
 
     init: Callable[[], Any]
     scale: Callable[[Any, Any], Any]
@@ -61,13 +79,28 @@ class LossScale(NamedTuple):
 
 
 class StaticLossScaleState(NamedTuple):
-    """State of :func:`static`: the fixed scale."""
+    """State of :func:`static`: the fixed scale.
+
+    Example:
+        >>> from axon.optim import loss_scale
+        >>> loss_scale.static(8.0).init()
+        StaticLossScaleState(loss_scale=Array(8., dtype=float32))
+    """
 
     loss_scale: jax.Array
 
 
 class DynamicLossScaleState(NamedTuple):
-    """State of :func:`dynamic`: the current scale and the finite steps since the last change."""
+    """State of :func:`dynamic`: the current scale and the finite steps since the last change.
+
+    Example:
+        >>> import jax.numpy as jnp
+        >>> from axon.optim import loss_scale
+        >>> init, scale, unscale = loss_scale.dynamic(init_scale=1024.0, period=3)
+        >>> _, state = unscale(jnp.array([1.0]), init())
+        >>> state
+        DynamicLossScaleState(loss_scale=Array(1024., dtype=float32), counter=Array(1, dtype=int32))
+    """
 
     loss_scale: jax.Array
     counter: jax.Array

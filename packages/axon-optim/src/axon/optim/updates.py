@@ -111,7 +111,22 @@ def scale(step_size: _Numeric) -> optax.GradientTransformation:
 
 
 class ScaleByStateState(NamedTuple):
-    """State of :func:`scale_by_state`: the current factor (Polaris's ``%{scale: ...}``)."""
+    """State of :func:`scale_by_state`: the current factor (Polaris's ``%{scale: ...}``).
+
+    The factor has the widest float dtype of the parameters; replace it between
+    steps to change the step size.
+
+    Example:
+        >>> import jax.numpy as jnp
+        >>> from axon.optim.updates import scale_by_state
+        >>> transform = scale_by_state(-0.1)
+        >>> state = transform.init({"w": jnp.ones(2)})
+        >>> state
+        ScaleByStateState(scale=Array(-0.1, dtype=float32))
+        >>> slower = state._replace(scale=jnp.float32(-0.01))
+        >>> transform.update({"w": jnp.ones(2)}, slower)[0]
+        {'w': Array([-0.01, -0.01], dtype=float32)}
+    """
 
     scale: jax.Array
 
