@@ -132,9 +132,14 @@ def test_the_step_compiles_once_across_epochs_and_runs():
         return total + batch
 
     loop = axon.loop.loop(step, lambda b, init: init)
-    loop.run(BATCHES, jnp.float32(0), epochs=3)
-    loop.run(BATCHES, jnp.float32(0), epochs=1)
+    loop.run(BATCHES, jnp.float32(0), epochs=3, steps_per_dispatch=1)
+    loop.run(BATCHES, jnp.float32(0), epochs=1, steps_per_dispatch=1)
     assert len(traces) == 1
+    # fused ("auto"): the single step and one scan per block size, traced once each
+    loop.run(BATCHES, jnp.float32(0), epochs=3)
+    traced = len(traces)
+    loop.run(BATCHES, jnp.float32(0), epochs=2)
+    assert traced == len(traces) <= 3
 
 
 def test_eager_mode_gives_the_same_result():

@@ -1,11 +1,17 @@
 """Fused mode (lax.scan over K iterations) and data parallelism over a device mesh."""
 
+import contextlib
+import io
+
 import jax
 import numpy as np
 import optax
 import pytest
 
 import axon.loop
+from axon.loop._engine import AUTO_MAX_BLOCK_BYTES, Engine
+from axon.loop._events import Event, make_filter
+from axon.loop._state import State
 
 
 def batches(epoch):
@@ -62,6 +68,107 @@ def test_an_opaque_filter_disables_fusion_around_it(linear):
     )
     loop.run(batches, steps_per_dispatch=6)
     assert seen == [4, 8, 12]
+
+
+def test_auto_is_the_default_and_equals_single_steps(linear):
+    single, _ = run(linear, log_every=5, steps_per_dispatch=1)
+    auto, seen_auto = run(linear, log_every=5)  # steps_per_dispatch="auto"
+    np.testing.assert_allclose(
+        auto.step_state["model_state"]["w"], single.step_state["model_state"]["w"], rtol=1e-6
+    )
+    assert [i for i, _ in seen_auto] == [5, 10, 15, 20]
+    assert auto.event_counts == single.event_counts
+    for name, value in single.history[1].items():
+        assert float(auto.history[1][name]) == pytest.approx(float(value), rel=1e-6)
+
+
+def block_sizes(loop, data, **options):
+    """The iterations of every dispatch of a run (records what the engine dispatches)."""
+    sizes = []
+    original = Engine.dispatches
+
+    def recording(self, block):
+        for size, batch in original(self, block):
+            sizes.append(size)
+            yield size, batch
+
+    Engine.dispatches = recording
+    try:
+        loop.run(data, **options)
+    finally:
+        Engine.dispatches = original
+    return sizes
+
+
+def test_auto_blocks_are_powers_of_two_ending_where_handlers_fire(linear):
+    seen = []
+    data = [(np.ones((2, 3), np.float32), np.ones((2, 1), np.float32))] * 120
+    loop = axon.loop.trainer(linear, "mean_squared_error", optax.sgd(0.01), log=0).handle_event(
+        "iteration_completed", lambda s: seen.append(s.iteration), {"every": 50}
+    )
+    # 120 batches: two stretches of 50 (32+16+2), then 20 left when the data ends (16+4)
+    assert block_sizes(loop, data) == [32, 16, 2, 32, 16, 2, 16, 4]
+    # a short last batch runs on its own, the full ones before it fused
+    short = [*data[:10], (np.ones((1, 3), np.float32), np.ones((1, 1), np.float32))]
+    assert block_sizes(loop, short) == [8, 2, 1]
+    assert block_sizes(loop, short, steps_per_dispatch=50) == [10, 1]
+    assert seen == [50, 100]
+    assert block_sizes(loop, data, steps_per_dispatch=50) == [50, 50, 20]  # exact when asked
+
+
+def test_auto_does_not_fuse_when_it_cannot(linear):
+    small = [(np.ones((2, 3), np.float32), np.ones((2, 1), np.float32))] * 4
+    trainer = axon.loop.trainer(linear, "mean_squared_error", optax.sgd(0.01), log=0)
+    assert block_sizes(trainer, small) == [4]
+    assert block_sizes(trainer, small, jit=False) == [1] * 4
+    with contextlib.redirect_stderr(io.StringIO()):
+        assert block_sizes(trainer, small, debug=True) == [1] * 4
+    # a handler every iteration needs the host after every step
+    every = trainer.handle_event("iteration_completed", lambda s: None)
+    assert block_sizes(every, small) == [1] * 4
+    # batches so large that a block would pass AUTO_MAX_BLOCK_BYTES
+    rows = AUTO_MAX_BLOCK_BYTES // (2 * 4 * 4) + 1
+    large = [(np.ones((rows, 3), np.float32), np.ones((rows, 1), np.float32))] * 2
+    assert block_sizes(trainer, large) == [1, 1]
+    # a step whose output state differs from its input (here an int total that becomes a
+    # float) cannot be a scan carry: auto runs it step by step, where fusion would fail
+    drifting = axon.loop.loop(lambda batch, total: total + batch, lambda b, init: init)
+    floats = [np.float32(0.5)] * 4
+    assert block_sizes(drifting, floats, init_state=np.int32(0)) == [1] * 4
+    assert float(drifting.run(floats, np.int32(0)).step_state) == 2.0
+
+
+FILTER_SPECS = [
+    "always",
+    "first",
+    {"every": 3},
+    {"every": ("epoch", 4), "after": 5},
+    {"every": 2, "before": 9},
+    {"once": 7},
+    {"once": ("epoch", 2)},
+    {"after": ("epoch", 3), "before": 20},
+    {"every": 6, "once": 12},
+]
+
+
+@pytest.mark.parametrize("spec", FILTER_SPECS, ids=str)
+@pytest.mark.parametrize("total, epoch", [(0, 0), (5, 2), (11, 11), (40, 3)])
+def test_a_count_filter_predicts_its_next_firing_like_probing_does(spec, total, epoch):
+    event = Event.ITERATION_COMPLETED
+    check = make_filter(spec)
+    counts = {event.value: {"total": total, "epoch": epoch}}
+    state = State(step_state=None, event_counts=counts)
+    for start, limit in [(1, 1), (1, 30), (2, 30), (5, 8)]:
+        expected = None
+        for ahead in range(start, limit + 1):
+            probe = State(
+                step_state=None,
+                event_counts={event.value: {"total": total + ahead, "epoch": epoch + ahead}},
+            )
+            if check(probe, event):
+                expected = ahead
+                break
+        assert check.next_match(state, event, start, limit) == expected, (start, limit)
 
 
 needs_four_devices = pytest.mark.skipif(

@@ -148,6 +148,24 @@ def test_checkpoint_with_criteria_saves_only_improvements(tmp_path):
     backend.close()
 
 
+def test_checkpoint_patience_also_saves_on_a_plateau(tmp_path):
+    state = (
+        curve_loop()
+        .checkpoint(path=tmp_path / "best", criteria="value", patience=2)
+        .run(curve_data, epochs=7)
+    )
+    backend = OrbaxBackend(tmp_path / "best")
+    # improvements at epochs 0, 1, 5; epochs 2-3 make a plateau of 2: saved at epoch 3
+    assert backend.steps() == [2, 4, 8, 12]
+    backend.close()
+    key = f"checkpoint:{tmp_path / 'best'}"
+    assert state.handler_metadata[f"{key}:waited"] == 1  # epoch 6 did not beat 3.0
+    with pytest.raises(ValueError, match="needs criteria="):
+        curve_loop().checkpoint(path=tmp_path / "x", patience=2)
+    with pytest.raises(ValueError, match="positive int"):
+        curve_loop().checkpoint(path=tmp_path / "x", criteria="value", patience=0)
+
+
 def test_gradient_accumulation_updates_once_per_k_batches():
     weights = []
     loop = axon.loop.trainer(

@@ -7,7 +7,9 @@ Speed rules (DESIGN.md §5) live here:
 - metric values stay on the device until a handler reads them;
 - with ``steps_per_dispatch=K`` up to K iterations run in one dispatch through
   ``lax.scan`` — a block never spans an iteration at which a handler fires, so
-  handlers see exactly the state they would see without fusion;
+  handlers see exactly the state they would see without fusion. The default,
+  ``"auto"``, fuses up to 64 iterations in blocks whose sizes are powers of two
+  (so at most seven programs are compiled), limited by the block's size in bytes;
 - each block is transferred to the device (sharded over the mesh when one is
   given) as soon as it is read; dispatch is asynchronous, so the next block is
   loaded and transferred while the device runs the current one.
@@ -27,8 +29,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from ._events import Event, Halt
-from ._metrics import MetricSpec
+from ._events import CountFilter, Event, Halt
 from ._state import State
 
 if TYPE_CHECKING:
@@ -36,7 +37,26 @@ if TYPE_CHECKING:
 
 
 class EmptyDataError(ValueError):
-    """The data given to ``run`` produced no batch."""
+    """The data given to ``run`` produced no batch.
+
+    Raised when the data is empty, or when an epoch after the first gets no batch
+    because a generator was already consumed.
+
+    >>> import jax.numpy as jnp
+    >>> from axon.loop import EmptyDataError, Loop
+    >>> counter = Loop(lambda batch, total: total + batch.sum())
+    >>> try:
+    ...     counter.run([], jnp.float32(0))
+    ... except EmptyDataError as error:
+    ...     print(str(error).split(". ")[0])
+    The data given to run() produced no batches
+    >>> batches = (jnp.ones(2) for _ in range(3))  # a generator gives one epoch only
+    >>> try:
+    ...     counter.run(batches, jnp.float32(0), epochs=2)
+    ... except ValueError as error:  # EmptyDataError is a ValueError
+    ...     print(type(error).__name__, str(error).split(". ")[0])
+    EmptyDataError The data produced no batches in epoch 1
+    """
 
 
 class Engine:
@@ -51,12 +71,18 @@ class Engine:
         steps_per_dispatch: int,
         placement: Placement,
         debug: bool = False,
+        power_of_two_blocks: bool = False,
     ):
         self.loop = loop
         self.debug = debug
         self.state = state
         self.steps_per_dispatch = steps_per_dispatch
+        self.power_of_two_blocks = power_of_two_blocks  # auto mode: bounds the compiles
         self.placement = placement
+        # each epoch's accumulators start from zeros of these types
+        self.metric_types = jax.tree_util.tree_map(
+            lambda x: jax.ShapeDtypeStruct(np.shape(x), x.dtype), state.metric_state
+        )
         self.step = compiled_step(loop, jit)
         self.scan = compiled_scan(loop, jit) if steps_per_dispatch > 1 else None
         self.by_event: dict[Event, list[_HandlerSpec]] = {}
@@ -87,16 +113,28 @@ class Engine:
                     outcome = result
         return outcome
 
-    def would_fire(self, event: Event, ahead: int) -> bool:
-        """Whether a handler of ``event`` fires when it occurs ``ahead`` more times."""
-        probe = _Probe(self.state, event, ahead)
+    def next_firing(self, event: Event, start: int, limit: int) -> int | None:
+        """The smallest ``ahead`` in ``[start, limit]`` at which a handler of ``event``
+        fires when the event occurs ``ahead`` more times in this epoch; ``None`` if none."""
+        first = None
         for spec in self.by_event.get(event, ()):
-            try:
-                if spec.filter(probe, event):
-                    return True
-            except _NeedsHost:
-                return True  # a filter reading more than counters: assume it fires
-        return False
+            end = limit if first is None else first - 1
+            if end < start:
+                break
+            if isinstance(spec.filter, CountFilter):
+                ahead = spec.filter.next_match(self.state, event, start, end)
+            else:
+                probes = (a for a in range(start, end + 1) if self._probe(spec, event, a))
+                ahead = next(probes, None)
+            if ahead is not None:
+                first = ahead
+        return first
+
+    def _probe(self, spec: _HandlerSpec, event: Event, ahead: int) -> bool:
+        try:
+            return bool(spec.filter(_Probe(self.state, event, ahead), event))
+        except _NeedsHost:
+            return True  # a filter reading more than counters: assume it fires
 
     # -- the run ------------------------------------------------------------------------------
 
@@ -131,7 +169,7 @@ class Engine:
                 state.start_epoch()
                 state.epoch_done = False
                 state.metric_state = self.placement.replicate(
-                    zero_metrics(self.loop.metrics, state.step_state)
+                    jax.tree_util.tree_map(lambda s: jnp.zeros(s.shape, s.dtype), self.metric_types)
                 )
                 state.metrics = self.metric_view()
                 outcome = self.fire(Event.EPOCH_STARTED)
@@ -180,48 +218,82 @@ class Engine:
             if remaining is None
             else min(self.steps_per_dispatch, remaining)
         )
-        for ahead in range(1, limit + 1):
-            if ahead > 1 and self.would_fire(Event.ITERATION_STARTED, ahead):
-                return ahead - 1
-            if self.would_fire(Event.ITERATION_COMPLETED, ahead):
-                return ahead
+        # iteration_started of the block's first iteration fires for real; a later one
+        # that fires must start a new block
+        started = self.next_firing(Event.ITERATION_STARTED, 2, limit)
+        if started is not None:
+            limit = started - 1
+        completed = self.next_firing(Event.ITERATION_COMPLETED, 1, limit)
+        if completed is not None:
+            limit = completed
+        if self.power_of_two_blocks:
+            limit = 1 << (limit.bit_length() - 1)
         return limit
 
     def run_block(self, block: list[Any]) -> Halt:
-        state = self.state
-        if len(block) == 1 or not _same_shapes(block):
-            for batch in block:
-                outcome = self.fire(Event.ITERATION_STARTED)
-                if outcome != Halt.CONTINUE:
-                    return outcome
-                started = time.perf_counter()
-                state.step_state, state.metric_state = self.step(
-                    state.step_state, state.metric_state, self.placement.batch(batch)
+        """Run a planned block: no handler fires inside it, but possibly at its two ends.
+
+        Consecutive batches of the same structure, shapes and dtypes run fused; a batch
+        unlike its neighbours (e.g. a short last batch) runs on its own.
+        """
+        for size, batch in self.dispatches(block):
+            outcome = self.fire(Event.ITERATION_STARTED)
+            if outcome != Halt.CONTINUE:
+                return outcome
+            if size == 1:
+                self.run_step(batch)
+            else:
+                self.state.record(Event.ITERATION_STARTED, size - 1)
+                self.state.step_state, self.state.metric_state = self.scan(
+                    self.state.step_state,
+                    self.state.metric_state,
+                    self.placement.batch(batch, stacked=True),
                 )
-                if self.debug:  # debug trades speed for real per-step timings
-                    jax.block_until_ready(state.step_state)
-                    elapsed = (time.perf_counter() - started) * 1e3
-                    _debug(f"iteration {state.iteration + 1}: step {elapsed:.2f} ms")
-                outcome = self.complete(1)
-                if outcome != Halt.CONTINUE:
-                    return outcome
-            return Halt.CONTINUE
-        # planned so that no handler fires inside the block but possibly at its two ends
-        outcome = self.fire(Event.ITERATION_STARTED)
-        if outcome != Halt.CONTINUE:
-            return outcome
-        for _ in block[1:]:
-            state.record(Event.ITERATION_STARTED)
-        stacked = jax.tree_util.tree_map(lambda *leaves: np.stack(leaves), *block)
-        state.step_state, state.metric_state = self.scan(
-            state.step_state, state.metric_state, self.placement.batch(stacked, stacked=True)
+            outcome = self.complete(size)
+            if outcome != Halt.CONTINUE:
+                return outcome
+        return Halt.CONTINUE
+
+    def run_step(self, batch: Any) -> None:
+        state, started = self.state, time.perf_counter()
+        state.step_state, state.metric_state = self.step(
+            state.step_state, state.metric_state, self.placement.batch(batch)
         )
-        return self.complete(len(block))
+        if self.debug:  # debug trades speed for real per-step timings
+            jax.block_until_ready(state.step_state)
+            elapsed = (time.perf_counter() - started) * 1e3
+            _debug(f"iteration {state.iteration + 1}: step {elapsed:.2f} ms")
+
+    def dispatches(self, block: list[Any]) -> Iterator[tuple[int, Any]]:
+        """``(iterations, batch or stacked batches)`` for each dispatch of ``block``.
+
+        In auto mode every fused part has a power-of-two size, so a block cut short
+        (the data ran out, a batch of another shape) compiles no new program.
+        """
+        if len(block) == 1:
+            yield 1, block[0]
+            return
+        flat = [_flatten(batch) for batch in block]
+        signatures = [(treedef, [_signature(x) for x in leaves]) for leaves, treedef in flat]
+        start = 0
+        while start < len(block):
+            end = start + 1
+            while end < len(block) and signatures[end] == signatures[start]:
+                end += 1
+            size = end - start
+            if self.power_of_two_blocks:
+                size = 1 << (size.bit_length() - 1)
+            if size == 1:
+                yield 1, block[start]
+            else:
+                columns = zip(*(leaves for leaves, _ in flat[start : start + size]), strict=True)
+                stacked = [_stack(column) for column in columns]
+                yield size, jax.tree_util.tree_unflatten(flat[start][1], stacked)
+            start += size
 
     def complete(self, iterations: int) -> Halt:
         state = self.state
-        for _ in range(iterations - 1):
-            state.record(Event.ITERATION_COMPLETED)
+        state.record(Event.ITERATION_COMPLETED, iterations - 1)
         state.iteration += iterations
         state.metrics = {**state.metrics, **self.metric_view()}
         return self.fire(Event.ITERATION_COMPLETED)
@@ -302,22 +374,92 @@ def compiled_scan(loop: Loop, jit: bool) -> Callable[..., Any]:
     return loop._cache[key]
 
 
-def zero_metrics(metrics: tuple[MetricSpec, ...], step_state: Any) -> dict[str, Any]:
-    values = {}
-    for m in metrics:
-        struct = jax.eval_shape(m.value, step_state)
-        values[m.name] = jnp.zeros(struct.shape, jnp.result_type(struct.dtype, jnp.float32))
+#: ``steps_per_dispatch="auto"``: at most this many iterations per dispatch, and a stacked
+#: block of batches of at most this many bytes.
+AUTO_MAX_STEPS = 64
+AUTO_MAX_BLOCK_BYTES = 64 * 2**20
+
+
+def auto_steps_per_dispatch(
+    loop: Loop, step_state: Any, metric_state: Any, batch: Any, *, jit: bool, debug: bool
+) -> int:
+    """The most iterations ``"auto"`` fuses per dispatch (a power of two; 1: no fusion).
+
+    Fusion needs a compiled step (not ``jit=False`` or ``debug=True``) whose output
+    state has the structure, shapes and dtypes of its input state (the ``lax.scan``
+    carry); a step that changes them runs one iteration per dispatch instead. With
+    several processes it stays off: processes whose handlers differ (a logger on
+    process 0 only) would plan different blocks and wait for each other forever.
+    """
+    if not jit or debug or jax.process_count() > 1:
+        return 1
+    leaves = jax.tree_util.tree_leaves(batch)
+    size = sum(int(np.prod(np.shape(x))) * np.dtype(_dtype(x)).itemsize for x in leaves)
+    cap = min(AUTO_MAX_STEPS, AUTO_MAX_BLOCK_BYTES // max(size, 1))
+    if cap < 2:
+        return 1
+    carry = (step_state, metric_state)
+    try:  # traced once: the jitted step reuses the trace
+        outputs = compiled_step(loop, jit=True).eval_shape(*carry, batch)
+    except Exception:
+        return 1  # the step's own error surfaces, clearly, at its first real call
+    if not _same_avals(outputs, carry):
+        return 1
+    return 1 << (cap.bit_length() - 1)
+
+
+def _dtype(leaf: Any) -> Any:
+    dtype = getattr(leaf, "dtype", None)
+    return dtype if dtype is not None else np.asarray(leaf).dtype
+
+
+def _same_avals(a: Any, b: Any) -> bool:
+    if jax.tree_util.tree_structure(a) != jax.tree_util.tree_structure(b):
+        return False
+
+    def aval(x: Any) -> tuple[Any, ...]:
+        return (np.shape(x), jnp.result_type(x), getattr(x, "weak_type", False))
+
+    return all(
+        aval(x) == aval(y)
+        for x, y in zip(jax.tree_util.tree_leaves(a), jax.tree_util.tree_leaves(b), strict=True)
+    )
+
+
+def zero_metrics(loop: Loop, step_state: Any) -> dict[str, Any]:
+    """Fresh accumulators for the loop's metrics; their types are traced once per step state
+    signature and cached on the loop."""
+    leaves, treedef = jax.tree_util.tree_flatten(step_state)
+    key = ("metric-types", treedef, tuple((np.shape(x), jnp.result_type(x)) for x in leaves))
+    if key not in loop._cache:
+        loop._cache[key] = {m.name: jax.eval_shape(m.value, step_state) for m in loop.metrics}
+    values = {
+        name: jnp.zeros(struct.shape, jnp.result_type(struct.dtype, jnp.float32))
+        for name, struct in loop._cache[key].items()
+    }
     return {"count": jnp.int32(0), "values": values}
 
 
-def _same_shapes(block: list[Any]) -> bool:
-    first = jax.tree_util.tree_structure(block[0])
-    shapes = [np.shape(x) for x in jax.tree_util.tree_leaves(block[0])]
-    return all(
-        jax.tree_util.tree_structure(b) == first
-        and [np.shape(x) for x in jax.tree_util.tree_leaves(b)] == shapes
-        for b in block[1:]
-    )
+def _flatten(batch: Any) -> tuple[Any, Any]:
+    if type(batch) is tuple and len(batch) == 2:  # (inputs, targets) of arrays: skip the walk
+        inputs, targets = batch
+        if type(inputs) is np.ndarray and type(targets) is np.ndarray:
+            return batch, _PAIR
+    return jax.tree_util.tree_flatten(batch)
+
+
+_PAIR = jax.tree_util.tree_structure((0, 0))
+
+
+def _signature(leaf: Any) -> tuple[Any, Any]:
+    if isinstance(leaf, np.ndarray | jax.Array):
+        return leaf.shape, leaf.dtype
+    return np.shape(leaf), getattr(leaf, "dtype", type(leaf))  # numbers
+
+
+def _stack(leaves: tuple[Any, ...]) -> Any:
+    """Stack on the host, or on the device for device arrays (no round trip)."""
+    return jnp.stack(leaves) if isinstance(leaves[0], jax.Array) else np.stack(leaves)
 
 
 # -- data and devices --------------------------------------------------------------------------
@@ -362,12 +504,20 @@ class DataSource:
         return batches
 
 
+_ARRAY_TYPES = (np.ndarray, jax.Array, int, float, bool, np.generic)
+
+
 def _as_arrays(batch: Any) -> Any:
     """Leaves that are neither NumPy/JAX arrays nor numbers (e.g. torch tensors from a
     DataLoader) become NumPy arrays through ``__array__``."""
 
+    if type(batch) is tuple and all(type(leaf) is np.ndarray for leaf in batch):
+        return batch  # the common case, (inputs, targets), in a fraction of a microsecond
+    if all(isinstance(leaf, _ARRAY_TYPES) for leaf in jax.tree_util.tree_leaves(batch)):
+        return batch
+
     def convert(leaf: Any) -> Any:
-        if isinstance(leaf, np.ndarray | jax.Array | int | float | bool | np.generic):
+        if isinstance(leaf, _ARRAY_TYPES):
             return leaf
         try:
             array = np.asarray(leaf)

@@ -11,7 +11,23 @@ if TYPE_CHECKING:
 
 
 class Event(enum.StrEnum):
-    """Points in a run where handlers fire, in the order they occur."""
+    """Points in a run where handlers fire, in the order they occur.
+
+    ``EPOCH_HALTED`` and ``HALTED`` replace ``EPOCH_COMPLETED`` and ``COMPLETED``
+    when a handler halts the epoch or the loop. Handlers name events by value
+    (``"epoch_completed"``) or by member.
+
+    >>> import jax.numpy as jnp
+    >>> from axon.loop import Event, Loop
+    >>> seen = []
+    >>> counter = Loop(lambda batch, total: total + batch.sum())
+    >>> for event in Event:
+    ...     counter = counter.handle_event(event, lambda state, event=event: seen.append(event))
+    >>> _ = counter.run([jnp.ones(2)] * 2, jnp.float32(0))
+    >>> print(*seen)  # doctest: +NORMALIZE_WHITESPACE
+    started epoch_started iteration_started iteration_completed iteration_started
+    iteration_completed epoch_completed completed
+    """
 
     STARTED = "started"
     EPOCH_STARTED = "epoch_started"
@@ -24,6 +40,22 @@ class Event(enum.StrEnum):
 
     @classmethod
     def parse(cls, event: Event | str) -> Event:
+        """The ``Event`` named by ``event`` (a value such as ``"epoch_completed"``).
+
+        Raises:
+            ValueError: an unknown name; the message lists the events.
+
+        >>> from axon.loop import Event
+        >>> Event.parse("epoch_completed")
+        <Event.EPOCH_COMPLETED: 'epoch_completed'>
+        >>> Event.parse(Event.STARTED)
+        <Event.STARTED: 'started'>
+        >>> try:
+        ...     Event.parse("epoch_end")
+        ... except ValueError as error:
+        ...     print(str(error).split(";")[0])
+        Unknown event 'epoch_end'
+        """
         try:
             return cls(event)
         except ValueError:
@@ -37,7 +69,23 @@ PER_EPOCH_EVENTS = (Event.ITERATION_STARTED, Event.ITERATION_COMPLETED)
 
 
 class Halt(enum.StrEnum):
-    """What a handler may return to steer the loop (``None`` means continue)."""
+    """What a handler may return to steer the loop (``None`` means continue).
+
+    ``Halt.EPOCH`` ends the current epoch (the next one starts as usual);
+    ``Halt.LOOP`` ends the run with status ``"halted"``. The members equal their
+    string values, so a handler may return ``"halt_loop"`` as well.
+
+    >>> import jax.numpy as jnp
+    >>> from axon.loop import Halt, Loop
+    >>> counter = Loop(lambda batch, total: total + batch.sum())
+    >>> two_per_epoch = lambda state: Halt.EPOCH if state.count_in_epoch() == 2 else None
+    >>> halting = counter.handle_event("iteration_completed", two_per_epoch)
+    >>> state = halting.run([jnp.ones(2)] * 3, jnp.float32(0), epochs=2)
+    >>> state.iteration, state.status
+    (4, 'completed')
+    >>> Halt.LOOP == "halt_loop"
+    True
+    """
 
     CONTINUE = "continue"
     EPOCH = "halt_epoch"
@@ -55,13 +103,21 @@ def make_filter(spec: FilterSpec) -> Filter:
     each counts the event's occurrences in total, or per epoch when given as
     ``("epoch", n)`` (iteration events only). A function ``(state, event) -> bool``
     is used as it is.
+
+    >>> from axon.loop._state import State
+    >>> counts = {"iteration_completed": {"total": 8, "epoch": 3}}
+    >>> state = State(step_state=None, event_counts=counts)
+    >>> make_filter({"every": 4})(state, Event.ITERATION_COMPLETED)
+    True
+    >>> make_filter({"every": ("epoch", 4)})(state, Event.ITERATION_COMPLETED)
+    False
     """
     if callable(spec):
         return spec
     if spec == "always":
-        return lambda state, event: True
+        return CountFilter([])
     if spec == "first":
-        return lambda state, event: state.count(event) == 1
+        return CountFilter([("once", "total", 1)])
     if isinstance(spec, Mapping):
         conditions = []
         for key, value in spec.items():
@@ -73,16 +129,50 @@ def make_filter(spec: FilterSpec) -> Filter:
                 )
             if key == "every" and n <= 0:
                 raise ValueError(f"Filter every={n} must be positive.")
-            conditions.append((_CONDITIONS[key], scope, n))
-
-        def matches(state: State, event: Event) -> bool:
-            return all(test(state.count(event, scope), n) for test, scope, n in conditions)
-
-        return matches
+            conditions.append((key, scope, n))
+        return CountFilter(conditions)
     raise TypeError(
         f"A filter is 'always', 'first', a dict like {{'every': 10}} or a function "
         f"(state, event) -> bool; got {spec!r}."
     )
+
+
+class CountFilter:
+    """A filter made of conditions on event counts, which can also say when it next matches.
+
+    Fused mode asks "after how many more occurrences does this fire?"; answering it
+    from the conditions costs the same for a block of 1 or 1000 iterations.
+    """
+
+    def __init__(self, conditions: list[tuple[str, str, int]]):
+        self.conditions = conditions
+
+    def __call__(self, state: State, event: Event) -> bool:
+        return all(
+            _CONDITIONS[key](state.count(event, scope), n) for key, scope, n in self.conditions
+        )
+
+    def next_match(self, state: State, event: Event, start: int, limit: int) -> int | None:
+        """The smallest ``ahead`` in ``[start, limit]`` at which the filter matches once
+        ``event`` has occurred ``ahead`` more times (all in this epoch), or ``None``."""
+        counts = {scope: state.count(event, scope) for scope in ("total", "epoch")}
+        ahead = start
+        while ahead <= limit:
+            moved = ahead
+            for key, scope, n in self.conditions:
+                count = counts[scope] + moved
+                if key == "every" and count % n:
+                    moved += n - count % n
+                elif key == "after" and count <= n:
+                    moved += n + 1 - count
+                elif key == "once" and count < n:
+                    moved += n - count
+                elif (key == "before" and count >= n) or (key == "once" and count > n):
+                    return None  # counts only grow: never again
+            if moved == ahead:
+                return ahead
+            ahead = moved
+        return None
 
 
 _CONDITIONS: dict[str, Callable[[int, int], bool]] = {

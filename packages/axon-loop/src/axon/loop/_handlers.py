@@ -138,6 +138,7 @@ def checkpoint(
     backend: str = "orbax",
     criteria: str | None = None,
     mode: str = "min",
+    patience: int | None = None,
 ) -> Loop:
     """Save everything needed to resume exactly, on ``event`` (each epoch by default).
 
@@ -151,7 +152,11 @@ def checkpoint(
 
     With ``criteria`` (a metric name, e.g. ``"validation_loss"``) a checkpoint is
     written only when that metric improves (``mode`` ``"min"`` or ``"max"``), so
-    ``keep`` then keeps the best N.
+    ``keep`` then keeps the best N. ``patience=n`` also writes one after ``n``
+    events in a row without improvement (and counts again from there), so a long
+    plateau still leaves a recent point to resume from; ``keep`` then keeps the
+    newest N of both kinds. (Axon's ``patience`` writes *only* those plateau
+    checkpoints; here improvements are always saved.)
 
     >>> import jax.numpy as jnp, optax, axon.loop
     >>> init = lambda key, x: {"w": jnp.zeros((x.shape[-1], 1))}
@@ -168,6 +173,11 @@ def checkpoint(
 
     if criteria is not None and mode not in ("min", "max"):
         raise ValueError(f"mode must be 'min' or 'max', got {mode!r}.")
+    if patience is not None and (criteria is None or not isinstance(patience, int) or patience < 1):
+        raise ValueError(
+            f"patience must be a positive int and needs criteria= (the metric whose "
+            f"plateau it counts); got patience={patience!r}, criteria={criteria!r}."
+        )
     factory = get_backend(backend)
     key = f"checkpoint:{os.fspath(path)}"
 
@@ -176,7 +186,13 @@ def checkpoint(
 
     def save(state: State) -> None:
         if criteria is not None and not _improved(state, criteria, mode, f"{key}:best"):
-            return
+            # events without improvement, in handler_metadata so that resumes agree
+            waited = state.handler_metadata.get(f"{key}:waited", 0) + 1
+            if patience is None or waited < patience:
+                state.handler_metadata[f"{key}:waited"] = waited
+                return
+        if criteria is not None:
+            state.handler_metadata[f"{key}:waited"] = 0  # saved: count the plateau anew
         # A checkpoint is a consistency point: what was logged up to it reaches the disk
         # first, so a run killed later and resumed from it loses no logged step.
         for resource in state.resources.values():

@@ -20,7 +20,15 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 
-from ._engine import DataSource, EmptyDataError, Engine, Placement, fused_step, zero_metrics
+from ._engine import (
+    DataSource,
+    EmptyDataError,
+    Engine,
+    Placement,
+    auto_steps_per_dispatch,
+    fused_step,
+    zero_metrics,
+)
 from ._events import Event, FilterSpec, make_filter
 from ._metrics import MetricSpec, make_metric
 from ._persist import check_layout, restore, snapshot
@@ -68,7 +76,17 @@ class Loop:
     _cache: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
     def replace(self, **changes: Any) -> Loop:
-        """A copy with some fields replaced (e.g. ``output_transform=None`` to get the State)."""
+        """A copy with some fields replaced (e.g. ``output_transform=None`` to get the State).
+
+        >>> import jax.numpy as jnp
+        >>> from axon.loop import Loop
+        >>> total = Loop(lambda batch, acc: acc + batch.sum(), output_transform=lambda s: s.epoch)
+        >>> total.run([jnp.ones(2), jnp.ones(3)], jnp.float32(0), epochs=2)
+        1
+        >>> state = total.replace(output_transform=None).run([jnp.ones(2)], jnp.float32(0))
+        >>> state.status, float(state.step_state)
+        ('completed', 2.0)
+        """
         return dataclasses.replace(self, _cache={}, **changes)
 
     # -- instrumentation ---------------------------------------------------------------------
@@ -86,6 +104,21 @@ class Loop:
         ``fn(acc, value, i) -> acc``; ``transform(step_state)`` picks the metric's
         arguments (default ``(step_state["y_true"], step_state["y_pred"])``).
         Values are accumulated on the device inside the compiled step.
+
+        >>> import jax.numpy as jnp, optax, axon.loop
+        >>> init = lambda key, x: {"w": jnp.zeros((x.shape[-1], 1))}
+        >>> apply = lambda p, x, *, mode, key: (x @ p["w"], None)
+        >>> data = [(jnp.ones((4, 2)), jnp.full((4, 1), 2.0))] * 3
+        >>> trainer = axon.loop.trainer((init, apply), "mean_squared_error", optax.sgd(0.1), log=0)
+        >>> with_mae = trainer.metric("mean_absolute_error", "mae").replace(output_transform=None)
+        >>> state = with_mae.run(data)
+        >>> {name: round(float(value), 3) for name, value in state.history[0].items()}
+        {'loss': 1.986, 'mae': 1.307}
+        >>> error_sum = lambda y_true, y_pred: jnp.sum(jnp.abs(y_true - y_pred))
+        >>> with_sum = trainer.metric(error_sum, "error_sum", accumulate="running_sum")
+        >>> state = with_sum.replace(output_transform=None).run(data)
+        >>> round(state.scalar_metrics()["error_sum"], 2)
+        15.68
         """
         spec = make_metric(metric, name, accumulate, transform)
         kept = tuple(m for m in self.metrics if m.name != spec.name)
@@ -111,6 +144,19 @@ class Loop:
         those attached with ``first=True`` run before the others of their event.
         ``filter`` is ``"always"``, ``"first"``, a dict such as ``{"every": 100}``
         or ``fn(state, event) -> bool``.
+
+        >>> import jax.numpy as jnp
+        >>> from axon.loop import Loop
+        >>> counter = Loop(lambda batch, total: total + batch.sum())
+        >>> def report(state):
+        ...     print("iteration", state.iteration, "total", float(state.step_state))
+        ...     return "halt_loop" if state.iteration == 4 else None
+        >>> watched = counter.handle_event("iteration_completed", report, {"every": 2})
+        >>> state = watched.run([jnp.ones(2)] * 3, jnp.float32(0), epochs=3)
+        iteration 2 total 4.0
+        iteration 4 total 8.0
+        >>> state.status, state.epoch
+        ('halted', 1)
         """
         if event == "all":
             events: list[Event] = list(Event)
@@ -133,7 +179,16 @@ class Loop:
         filter: FilterSpec = "always",
         stream: Any = None,
     ) -> Loop:
-        """Print ``message_fn(state)`` on ``event`` (to ``stream``, stdout by default)."""
+        """Print ``message_fn(state)`` on ``event`` (to ``stream``, stdout by default).
+
+        >>> import jax.numpy as jnp
+        >>> from axon.loop import Loop
+        >>> counter = Loop(lambda batch, total: total + batch.sum())
+        >>> message = lambda state: f"iteration {state.iteration}: {float(state.step_state):.0f}"
+        >>> _ = counter.log(message, filter={"every": 2}).run([jnp.ones(2)] * 4, jnp.float32(0))
+        iteration 2: 4
+        iteration 4: 8
+        """
         import sys
 
         def log_message(state: State) -> None:
@@ -145,6 +200,16 @@ class Loop:
         """Evaluate on ``data`` each epoch, adding ``validation_<metric>`` metrics.
 
         See :func:`axon.loop.handlers.validate` for the options.
+
+        >>> import jax.numpy as jnp, optax, axon.loop
+        >>> init = lambda key, x: {"w": jnp.zeros((x.shape[-1], 1))}
+        >>> apply = lambda p, x, *, mode, key: (x @ p["w"], None)
+        >>> data = [(jnp.ones((4, 2)), jnp.full((4, 1), 2.0))] * 3
+        >>> trainer = axon.loop.trainer((init, apply), "mean_squared_error", optax.sgd(0.1), log=0)
+        >>> validated = trainer.validate((init, apply), data[:1]).replace(output_transform=None)
+        >>> state = validated.run(data, epochs=2)
+        >>> {name: round(float(value), 3) for name, value in state.history[1].items()}
+        {'loss': 0.093, 'validation_loss': 0.009}
         """
         from ._handlers import validate
 
@@ -154,13 +219,46 @@ class Loop:
         """Send metrics to a logger (``"tensorboard"``, ``"csv"``... or an object).
 
         See :func:`axon.loop.handlers.log_to` for the options.
+
+        >>> import jax.numpy as jnp, optax, axon.loop
+        >>> init = lambda key, x: {"w": jnp.zeros((x.shape[-1], 1))}
+        >>> apply = lambda p, x, *, mode, key: (x @ p["w"], None)
+        >>> data = [(jnp.ones((4, 2)), jnp.full((4, 1), 2.0))] * 3
+        >>> trainer = axon.loop.trainer((init, apply), "mean_squared_error", optax.sgd(0.1), log=0)
+        >>> class Printer:  # any object with log_scalars, flush and close
+        ...     def log_scalars(self, scalars, step):
+        ...         print(step, {tag: round(value, 2) for tag, value in scalars.items()})
+        ...     def flush(self): pass
+        ...     def close(self): pass
+        >>> _ = trainer.log_to(Printer(), every=1).run(data)
+        1 {'train/loss': 4.0}
+        2 {'train/loss': 2.72}
+        3 {'train/loss': 1.99}
+        3 {'epoch/loss': 1.99}
         """
         from ._handlers import log_to
 
         return log_to(self, logger, **options)
 
     def checkpoint(self, path: Any = "checkpoints", **options: Any) -> Loop:
-        """Save checkpoints of the step state; see :func:`axon.loop.handlers.checkpoint`."""
+        """Save checkpoints of the step state; see :func:`axon.loop.handlers.checkpoint`.
+
+        >>> import jax.numpy as jnp, optax, axon.loop
+        >>> init = lambda key, x: {"w": jnp.zeros((x.shape[-1], 1))}
+        >>> apply = lambda p, x, *, mode, key: (x @ p["w"], None)
+        >>> data = [(jnp.ones((4, 2)), jnp.full((4, 1), 2.0))] * 3
+        >>> trainer = axon.loop.trainer((init, apply), "mean_squared_error", optax.sgd(0.1), log=0)
+        >>> import tempfile
+        >>> tmp = tempfile.TemporaryDirectory()
+        >>> _ = trainer.checkpoint(tmp.name, keep=2).run(data, epochs=3)
+        >>> axon.loop.checkpoint.OrbaxBackend(tmp.name).steps()
+        [6, 9]
+        >>> trainer = trainer.replace(output_transform=None)
+        >>> resumed = trainer.run(data, epochs=5, resume_from=tmp.name)
+        >>> resumed.resumed_from, resumed.iteration
+        (9, 15)
+        >>> tmp.cleanup()
+        """
         from ._handlers import checkpoint
 
         return checkpoint(self, path, **options)
@@ -170,32 +268,95 @@ class Loop:
     ) -> Loop:
         """Call ``fn(state)`` when ``metric`` stops improving.
 
-        See :func:`axon.loop.handlers.monitor`."""
+        See :func:`axon.loop.handlers.monitor`.
+
+        >>> import jax.numpy as jnp, optax, axon.loop
+        >>> init = lambda key, x: {"w": jnp.zeros((x.shape[-1], 1))}
+        >>> apply = lambda p, x, *, mode, key: (x @ p["w"], None)
+        >>> data = [(jnp.ones((4, 2)), jnp.full((4, 1), 2.0))] * 3
+        >>> trainer = axon.loop.trainer((init, apply), "mean_squared_error", optax.sgd(0.1), log=0)
+        >>> report = lambda state: print("no higher loss since epoch", state.epoch - 2)
+        >>> _ = trainer.monitor("loss", report, mode="max", patience=2).run(data, epochs=4)
+        no higher loss since epoch 0
+        """
         from ._monitor import monitor
 
         return monitor(self, metric, fn, name, **options)
 
     def early_stop(self, metric: str, **options: Any) -> Loop:
-        """Halt when ``metric`` stops improving; see :func:`axon.loop.handlers.early_stop`."""
+        """Halt when ``metric`` stops improving; see :func:`axon.loop.handlers.early_stop`.
+
+        >>> import jax.numpy as jnp, optax, axon.loop
+        >>> init = lambda key, x: {"w": jnp.zeros((x.shape[-1], 1))}
+        >>> apply = lambda p, x, *, mode, key: (x @ p["w"], None)
+        >>> data = [(jnp.ones((4, 2)), jnp.full((4, 1), 2.0))] * 3
+        >>> trainer = axon.loop.trainer((init, apply), "mean_squared_error", optax.sgd(0.1), log=0)
+        >>> validated = trainer.validate((init, apply), data[:1]).replace(output_transform=None)
+        >>> stopping = validated.early_stop("validation_loss", min_delta=0.01, patience=1)
+        >>> state = stopping.run(data, epochs=10)
+        >>> state.status, state.epoch
+        ('halted', 2)
+        """
         from ._monitor import early_stop
 
         return early_stop(self, metric, **options)
 
     def reduce_lr_on_plateau(self, metric: str, **options: Any) -> Loop:
         """Lower the learning rate when ``metric`` stops improving; see
-        :func:`axon.loop.handlers.reduce_lr_on_plateau`."""
+        :func:`axon.loop.handlers.reduce_lr_on_plateau`.
+
+        The optimizer must take its learning rate from ``optax.inject_hyperparams``.
+
+        >>> import jax.numpy as jnp, optax, axon.loop
+        >>> init = lambda key, x: {"w": jnp.zeros((x.shape[-1], 1))}
+        >>> apply = lambda p, x, *, mode, key: (x @ p["w"], None)
+        >>> data = [(jnp.ones((4, 2)), jnp.full((4, 1), 2.0))] * 3
+        >>> sgd = optax.inject_hyperparams(optax.sgd)(learning_rate=0.1)
+        >>> trainer = axon.loop.trainer((init, apply), "mean_squared_error", sgd, log=0)
+        >>> reducing = trainer.reduce_lr_on_plateau("loss", mode="max", patience=1, factor=0.5)
+        >>> state = reducing.replace(output_transform=None).run(data, epochs=3)
+        >>> round(float(state.step_state["optimizer_state"].hyperparams["learning_rate"]), 3)
+        0.025
+        """
         from ._monitor import reduce_lr_on_plateau
 
         return reduce_lr_on_plateau(self, metric, **options)
 
     def halt_on_nonfinite(self, **options: Any) -> Loop:
-        """Halt when the loss becomes NaN/inf; see :func:`axon.loop.handlers.halt_on_nonfinite`."""
+        """Halt when the loss becomes NaN/inf; see :func:`axon.loop.handlers.halt_on_nonfinite`.
+
+        >>> import jax.numpy as jnp, optax, axon.loop
+        >>> init = lambda key, x: {"w": jnp.zeros((x.shape[-1], 1))}
+        >>> apply = lambda p, x, *, mode, key: (x @ p["w"], None)
+        >>> data = [(jnp.ones((4, 2)), jnp.full((4, 1), 2.0))] * 3
+        >>> trainer = axon.loop.trainer((init, apply), "mean_squared_error", optax.sgd(0.1), log=0)
+        >>> bad = data[:1] + [(jnp.ones((4, 2)), jnp.full((4, 1), jnp.inf))] + data
+        >>> state = trainer.halt_on_nonfinite(every=1).replace(output_transform=None).run(bad)
+        >>> state.status, state.handler_metadata["nonfinite"]
+        ('halted', {'metric': 'loss', 'epoch': 0, 'batch': 2, 'iteration': 2})
+        """
         from ._monitor import halt_on_nonfinite
 
         return halt_on_nonfinite(self, **options)
 
     def attach(self, name: str, *args: Any, **options: Any) -> Loop:
-        """Attach a handler registered by name (built-in or from a plugin)."""
+        """Attach a handler registered by name (built-in or from a plugin).
+
+        ``loop.attach("early_stop", "loss", patience=1)`` is
+        ``axon.loop.plugins.handlers.get("early_stop")(loop, "loss", patience=1)``.
+
+        >>> import jax.numpy as jnp, optax, axon.loop
+        >>> init = lambda key, x: {"w": jnp.zeros((x.shape[-1], 1))}
+        >>> apply = lambda p, x, *, mode, key: (x @ p["w"], None)
+        >>> data = [(jnp.ones((4, 2)), jnp.full((4, 1), 2.0))] * 3
+        >>> trainer = axon.loop.trainer((init, apply), "mean_squared_error", optax.sgd(0.1), log=0)
+        >>> "early_stop" in axon.loop.plugins.handlers.names()
+        True
+        >>> stopping = trainer.attach("early_stop", "loss", mode="max", patience=1)
+        >>> state = stopping.replace(output_transform=None).run(data, epochs=5)
+        >>> state.status, state.epoch
+        ('halted', 1)
+        """
         from .plugins import handlers
 
         return handlers.get(name)(self, *args, **options)
@@ -208,6 +369,19 @@ class Loop:
         ``state`` is a ``State`` from an earlier run of this loop or from
         :func:`axon.loop.deserialize_state`; ``run(..., epochs=N)`` then continues
         until epoch ``N`` (the data position, counters and metrics carry over).
+
+        >>> import jax.numpy as jnp, optax, axon.loop
+        >>> init = lambda key, x: {"w": jnp.zeros((x.shape[-1], 1))}
+        >>> apply = lambda p, x, *, mode, key: (x @ p["w"], None)
+        >>> data = [(jnp.ones((4, 2)), jnp.full((4, 1), 2.0))] * 3
+        >>> trainer = axon.loop.trainer((init, apply), "mean_squared_error", optax.sgd(0.1), log=0)
+        >>> trainer = trainer.replace(output_transform=None)
+        >>> state = trainer.run(data, epochs=2)
+        >>> state.epoch, state.iteration
+        (1, 6)
+        >>> state = trainer.from_state(state).run(data, epochs=4)
+        >>> state.epoch, state.iteration, state.resumed_from
+        (3, 12, 6)
         """
         return self.replace(resume_state=state)
 
@@ -219,7 +393,7 @@ class Loop:
         epochs: int = 1,
         iterations: int | None = None,
         jit: bool = True,
-        steps_per_dispatch: int = 1,
+        steps_per_dispatch: int | str = "auto",
         resume_from: Any = None,
         mesh: Any = None,
         batch_axis: str = "data",
@@ -240,6 +414,9 @@ class Loop:
             steps_per_dispatch: run up to this many iterations per device dispatch
                 with ``lax.scan`` (fused mode). Blocks stop wherever a handler
                 fires, so handlers see the same states as without fusion.
+                ``"auto"`` (the default) fuses up to 64 iterations, in blocks of a
+                power-of-two size (at most seven compiled programs) holding at most
+                64 MiB of batches; ``1`` turns fusion off.
             resume_from: continue an interrupted run exactly: a checkpoint directory
                 (orbax, latest step), a checkpoint backend object (its latest step),
                 or a ``State``. The data must give the same batches per epoch.
@@ -251,14 +428,32 @@ class Loop:
                 (waiting for each step to finish, so the run is slower).
             seed: for this run, replaces the seed the loop was built with (a
                 trainer's parameter initialization and per-step keys).
+
+        Returns:
+            ``output_transform(state)``, or the final :class:`State` if the loop has
+            no ``output_transform`` (a trainer returns the model state).
+
+        Raises:
+            EmptyDataError: ``data`` produced no batch.
+
+        >>> import jax.numpy as jnp
+        >>> from axon.loop import Loop
+        >>> counter = Loop(lambda batch, total: total + batch.sum())
+        >>> state = counter.run([jnp.ones(2)] * 5, jnp.float32(0), epochs=2, iterations=3)
+        >>> state.iteration, float(state.step_state), state.status
+        (6, 12.0, 'completed')
+        >>> batches = lambda epoch: [jnp.full(2, epoch)]  # a new dataset each epoch
+        >>> float(counter.run(batches, jnp.float32(0), epochs=3).step_state)
+        6.0
         """
         if not isinstance(epochs, int) or epochs < 1:
             raise ValueError(f"epochs must be a positive int, got {epochs!r}.")
         if iterations is not None and (not isinstance(iterations, int) or iterations < 1):
             raise ValueError(f"iterations must be a positive int or None, got {iterations!r}.")
-        if not isinstance(steps_per_dispatch, int) or steps_per_dispatch < 1:
+        auto = steps_per_dispatch == "auto"
+        if not auto and (not isinstance(steps_per_dispatch, int) or steps_per_dispatch < 1):
             raise ValueError(
-                f"steps_per_dispatch must be a positive int, got {steps_per_dispatch!r}."
+                f"steps_per_dispatch must be a positive int or 'auto', got {steps_per_dispatch!r}."
             )
         source = DataSource(data)
         placement = Placement(mesh, batch_axis)
@@ -281,15 +476,20 @@ class Loop:
         # The compiled step donates its inputs; copy once so the caller's arrays survive.
         step_state = placement.replicate(jax.tree_util.tree_map(jnp.array, step_state))
         state = State(step_state=step_state, max_epoch=epochs, max_iteration=iterations)
-        state.metric_state = placement.replicate(zero_metrics(self.metrics, step_state))
+        state.metric_state = placement.replicate(zero_metrics(self, step_state))
         if saved is not None:
             saved.restore_into(state, placement)
         state.step_state, state.metric_state = placement.settle(
             fused_step(self), state.step_state, state.metric_state, first
         )
+        if auto:
+            steps_per_dispatch = auto_steps_per_dispatch(
+                self, state.step_state, state.metric_state, placement.batch(first),
+                jit=jit, debug=debug,
+            )  # fmt: skip
         engine = Engine(
             self, state, jit=jit, steps_per_dispatch=steps_per_dispatch, placement=placement,
-            debug=debug,
+            debug=debug, power_of_two_blocks=auto,
         )  # fmt: skip
         engine.run(source, start_epoch, itertools.chain([first], batches), mid_epoch)
         return self.output_transform(state) if self.output_transform else state

@@ -36,6 +36,17 @@ class State:
         metric_state: the metric accumulators on the device (``{"count", "values"}``).
         epoch_done: whether the current epoch has completed (for resuming).
         resumed_from: the iteration a resumed run continued from, else ``None``.
+
+    A loop without an ``output_transform`` returns its final state:
+
+    >>> import jax.numpy as jnp
+    >>> from axon.loop import Loop
+    >>> counter = Loop(lambda batch, total: total + batch.sum())
+    >>> state = counter.run([jnp.ones(2)] * 3, jnp.float32(0), epochs=2)
+    >>> state.status, state.epoch, state.iteration, state.epoch_length
+    ('completed', 1, 6, 3)
+    >>> float(state.step_state)
+    12.0
     """
 
     step_state: Any
@@ -56,25 +67,68 @@ class State:
     resumed_from: int | None = None
 
     def count(self, event: Event, scope: str = "total") -> int:
-        """How many times ``event`` fired, in total or (iteration events) this epoch."""
+        """How many times ``event`` fired, in total or (iteration events) this epoch.
+
+        ``scope`` is ``"total"`` or ``"epoch"``; only ``ITERATION_STARTED`` and
+        ``ITERATION_COMPLETED`` are counted per epoch.
+
+        >>> import jax.numpy as jnp
+        >>> from axon.loop import Event, Loop
+        >>> counter = Loop(lambda batch, total: total + batch.sum())
+        >>> state = counter.run([jnp.ones(2)] * 3, jnp.float32(0), epochs=2)
+        >>> state.count(Event.EPOCH_COMPLETED)
+        2
+        >>> state.count(Event.ITERATION_COMPLETED), state.count(Event.ITERATION_COMPLETED, "epoch")
+        (6, 3)
+        """
         counts = self.event_counts.get(event.value, 0)
         if isinstance(counts, dict):
             return counts[scope]
         return counts
 
     def count_in_epoch(self) -> int:
-        """Iterations completed in the current epoch."""
+        """Iterations completed in the current epoch.
+
+        >>> import jax.numpy as jnp
+        >>> from axon.loop import Loop
+        >>> counter = Loop(lambda batch, total: total + batch.sum())
+        >>> report = lambda state: print(state.epoch, state.count_in_epoch(), state.iteration)
+        >>> watched = counter.handle_event("iteration_completed", report, {"every": 2})
+        >>> _ = watched.run([jnp.ones(2)] * 3, jnp.float32(0), epochs=2)
+        0 2 2
+        1 1 4
+        1 3 6
+        """
         return self.count(Event.ITERATION_COMPLETED, "epoch")
 
-    def record(self, event: Event) -> None:
+    def record(self, event: Event, times: int = 1) -> None:
+        """Count ``times`` occurrences of ``event``; the loop calls it before the event's handlers.
+
+        >>> from axon.loop import Event, State
+        >>> state = State(step_state=None)
+        >>> state.record(Event.STARTED)
+        >>> state.record(Event.ITERATION_COMPLETED)
+        >>> state.event_counts
+        {'started': 1, 'iteration_completed': {'total': 1, 'epoch': 1}}
+        """
         if event in PER_EPOCH_EVENTS:
             counts = self.event_counts.setdefault(event.value, {"total": 0, "epoch": 0})
-            counts["total"] += 1
-            counts["epoch"] += 1
+            counts["total"] += times
+            counts["epoch"] += times
         else:
-            self.event_counts[event.value] = self.event_counts.get(event.value, 0) + 1
+            self.event_counts[event.value] = self.event_counts.get(event.value, 0) + times
 
     def start_epoch(self) -> None:
+        """Reset the per-epoch counts of the iteration events (the loop calls it).
+
+        >>> from axon.loop import Event, State
+        >>> state = State(step_state=None)
+        >>> for _ in range(3):
+        ...     state.record(Event.ITERATION_COMPLETED)
+        >>> state.start_epoch()
+        >>> state.count_in_epoch(), state.count(Event.ITERATION_COMPLETED)
+        (0, 3)
+        """
         for event in PER_EPOCH_EVENTS:
             if event.value in self.event_counts:
                 self.event_counts[event.value]["epoch"] = 0
@@ -83,6 +137,13 @@ class State:
         """The current metrics on the host: floats for scalars, NumPy arrays otherwise.
 
         This is the one place metrics are read from the device.
+
+        >>> import jax.numpy as jnp
+        >>> from axon.loop import State
+        >>> metrics = {"loss": jnp.float32(0.25), "counts": jnp.ones(2)}
+        >>> state = State(step_state=None, metrics=metrics)
+        >>> state.metric_values()
+        {'loss': 0.25, 'counts': array([1., 1.], dtype=float32)}
         """
         values = {}
         for name, value in self.metrics.items():
@@ -91,5 +152,13 @@ class State:
         return values
 
     def scalar_metrics(self) -> dict[str, float]:
-        """The scalar metrics as floats (what loggers plot); non-scalar ones are left out."""
+        """The scalar metrics as floats (what loggers plot); non-scalar ones are left out.
+
+        >>> import jax.numpy as jnp
+        >>> from axon.loop import State
+        >>> metrics = {"loss": jnp.float32(0.25), "counts": jnp.ones(2)}
+        >>> state = State(step_state=None, metrics=metrics)
+        >>> state.scalar_metrics()
+        {'loss': 0.25}
+        """
         return {k: v for k, v in self.metric_values().items() if isinstance(v, float)}

@@ -39,6 +39,7 @@ class Program:
         if not self.inputs:
             raise ModelError("The model has no input; start it with axon.model.input(name, shape).")
         self._apply_jit = jax.jit(self._apply, static_argnames=("mode",))
+        self._inferred: dict[tuple[Any, ...], Any] = {}
 
     # -- inputs ---------------------------------------------------------------------------
 
@@ -85,8 +86,22 @@ class Program:
     def infer(
         self, inputs: Any
     ) -> tuple[dict[int, Any], dict[str, dict[str, jax.ShapeDtypeStruct]]]:
-        """Output structs of every node and the shapes of every parameter, without running."""
+        """Output structs of every node and the shapes of every parameter, without running.
+
+        Cached per input signature: init runs once per training run, and a model's
+        shapes depend only on its inputs' shapes and dtypes.
+        """
         named = self._named_inputs(inputs)
+        signature = tuple(
+            None if v is None else (tuple(np.shape(v)), _dtype_of(v)) for v in named.values()
+        )
+        if signature not in self._inferred:
+            self._inferred[signature] = self._infer(named)
+        return self._inferred[signature]
+
+    def _infer(
+        self, named: dict[str, Any]
+    ) -> tuple[dict[int, Any], dict[str, dict[str, jax.ShapeDtypeStruct]]]:
         structs: dict[int, Any] = {}
         params: dict[str, dict[str, jax.ShapeDtypeStruct]] = {}
         for node in self.order:
