@@ -4,6 +4,7 @@ import contextlib
 import io
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 import optax
 import pytest
@@ -116,6 +117,26 @@ def test_auto_blocks_are_powers_of_two_ending_where_handlers_fire(linear):
     assert block_sizes(loop, data, steps_per_dispatch=50) == [50, 50, 20]  # exact when asked
 
 
+@pytest.mark.parametrize("k", ["auto", 4])
+def test_a_short_last_batch_does_not_break_the_next_epochs_fused_blocks(linear, k):
+    """The trainer's state holds y_pred, shaped like the last batch: after a short batch,
+    the next fused block first runs one step on its own to give the state its shape."""
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(30, 3)).astype(np.float32)
+    data = [(x[i : i + 8], x[i : i + 8, :1]) for i in range(0, 30, 8)]  # 8, 8, 8, 6 rows
+    loop = axon.loop.trainer(linear, "mean_squared_error", optax.sgd(0.1), log=0)
+    single = loop.replace(output_transform=None).run(data, epochs=3, steps_per_dispatch=1)
+    fused = loop.replace(output_transform=None)
+    sizes = block_sizes(fused, data, epochs=3, steps_per_dispatch=k)
+    first_epoch = [2, 1, 1] if k == "auto" else [3, 1]  # auto: powers of two
+    assert sizes == [*first_epoch, 1, 2, 1, 1, 2, 1]  # later epochs: 1 alone, then fused
+    state = fused.run(data, epochs=3, steps_per_dispatch=k)
+    np.testing.assert_allclose(
+        state.step_state["model_state"]["w"], single.step_state["model_state"]["w"], rtol=1e-6
+    )
+
+
+@pytest.mark.filterwarnings("ignore:Some donated buffers were not usable")  # the growing state
 def test_auto_does_not_fuse_when_it_cannot(linear):
     small = [(np.ones((2, 3), np.float32), np.ones((2, 1), np.float32))] * 4
     trainer = axon.loop.trainer(linear, "mean_squared_error", optax.sgd(0.01), log=0)
@@ -130,12 +151,18 @@ def test_auto_does_not_fuse_when_it_cannot(linear):
     rows = AUTO_MAX_BLOCK_BYTES // (2 * 4 * 4) + 1
     large = [(np.ones((rows, 3), np.float32), np.ones((rows, 1), np.float32))] * 2
     assert block_sizes(trainer, large) == [1, 1]
-    # a step whose output state differs from its input (here an int total that becomes a
-    # float) cannot be a scan carry: auto runs it step by step, where fusion would fail
-    drifting = axon.loop.loop(lambda batch, total: total + batch, lambda b, init: init)
+    # a state whose type changes at the first step only (an int total that becomes a
+    # float) is fused after one step on its own
     floats = [np.float32(0.5)] * 4
-    assert block_sizes(drifting, floats, init_state=np.int32(0)) == [1] * 4
-    assert float(drifting.run(floats, np.int32(0)).step_state) == 2.0
+    total = axon.loop.loop(lambda batch, total: total + batch, lambda b, init: init)
+    assert block_sizes(total, floats, init_state=np.int32(0)) == [1, 2, 1]
+    assert float(total.run(floats, np.int32(0)).step_state) == 2.0
+    # a state that changes shape at every step cannot be a scan carry: step by step
+    growing = axon.loop.loop(
+        lambda batch, seen: jnp.concatenate([seen, batch[None]]), lambda b, init: init
+    )
+    assert block_sizes(growing, floats, init_state=np.zeros(0, np.float32)) == [1] * 4
+    assert growing.run(floats, np.zeros(0, np.float32)).step_state.tolist() == [0.5] * 4
 
 
 FILTER_SPECS = [

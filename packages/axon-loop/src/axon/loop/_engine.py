@@ -78,6 +78,7 @@ class Engine:
         self.state = state
         self.steps_per_dispatch = steps_per_dispatch
         self.power_of_two_blocks = power_of_two_blocks  # auto mode: bounds the compiles
+        self.carried: Any = None  # the signature of the batches the step state was made for
         self.placement = placement
         # each epoch's accumulators start from zeros of these types
         self.metric_types = jax.tree_util.tree_map(
@@ -270,9 +271,6 @@ class Engine:
         In auto mode every fused part has a power-of-two size, so a block cut short
         (the data ran out, a batch of another shape) compiles no new program.
         """
-        if len(block) == 1:
-            yield 1, block[0]
-            return
         flat = [_flatten(batch) for batch in block]
         signatures = [(treedef, [_signature(x) for x in leaves]) for leaves, treedef in flat]
         start = 0
@@ -280,6 +278,14 @@ class Engine:
             end = start + 1
             while end < len(block) and signatures[end] == signatures[start]:
                 end += 1
+            if end - start > 1 and not self.carry_fits(signatures[start], block[start]):
+                # the state was made for other batches (e.g. y_pred of a short last batch,
+                # or weakly typed initial values): one step on its own gives it this shape
+                self.carried = signatures[start]
+                yield 1, block[start]
+                start += 1
+                continue
+            self.carried = signatures[start]
             size = end - start
             if self.power_of_two_blocks:
                 size = 1 << (size.bit_length() - 1)
@@ -290,6 +296,13 @@ class Engine:
                 stacked = [_stack(column) for column in columns]
                 yield size, jax.tree_util.tree_unflatten(flat[start][1], stacked)
             start += size
+
+    def carry_fits(self, signature: Any, batch: Any) -> bool:
+        """Whether the step state can be the scan carry over batches like ``batch``."""
+        if signature == self.carried:
+            return True
+        carry = (self.state.step_state, self.state.metric_state)
+        return _same_avals(jax.eval_shape(self.step, *carry, batch), carry)
 
     def complete(self, iterations: int) -> Halt:
         state = self.state
@@ -385,9 +398,11 @@ def auto_steps_per_dispatch(
 ) -> int:
     """The most iterations ``"auto"`` fuses per dispatch (a power of two; 1: no fusion).
 
-    Fusion needs a compiled step (not ``jit=False`` or ``debug=True``) whose output
-    state has the structure, shapes and dtypes of its input state (the ``lax.scan``
-    carry); a step that changes them runs one iteration per dispatch instead. With
+    Fusion needs a compiled step (not ``jit=False`` or ``debug=True``) whose state
+    keeps its structure, shapes and dtypes from one step to the next (the
+    ``lax.scan`` carry); a step that keeps changing them runs one iteration per
+    dispatch instead. (A first step may still change them, e.g. a weakly typed
+    initial value: :meth:`Engine.dispatches` runs such a step on its own.) With
     several processes it stays off: processes whose handlers differ (a logger on
     process 0 only) would plan different blocks and wait for each other forever.
     """
@@ -398,12 +413,13 @@ def auto_steps_per_dispatch(
     cap = min(AUTO_MAX_STEPS, AUTO_MAX_BLOCK_BYTES // max(size, 1))
     if cap < 2:
         return 1
-    carry = (step_state, metric_state)
-    try:  # traced once: the jitted step reuses the trace
-        outputs = compiled_step(loop, jit=True).eval_shape(*carry, batch)
+    step = compiled_step(loop, jit=True)
+    try:  # traced once per state signature: the jitted step reuses the traces
+        once = step.eval_shape(step_state, metric_state, batch)
+        twice = step.eval_shape(*once, batch)
     except Exception:
         return 1  # the step's own error surfaces, clearly, at its first real call
-    if not _same_avals(outputs, carry):
+    if not _same_avals(once, twice):
         return 1
     return 1 << (cap.bit_length() - 1)
 
@@ -458,8 +474,14 @@ def _signature(leaf: Any) -> tuple[Any, Any]:
 
 
 def _stack(leaves: tuple[Any, ...]) -> Any:
-    """Stack on the host, or on the device for device arrays (no round trip)."""
-    return jnp.stack(leaves) if isinstance(leaves[0], jax.Array) else np.stack(leaves)
+    """Stack equally shaped leaves on the host, or on the device for device arrays."""
+    first = leaves[0]
+    if isinstance(first, jax.Array):
+        return jnp.stack(leaves)  # no round trip through the host
+    if isinstance(first, np.ndarray) and first.ndim:
+        # one copy in C; twice as fast as np.stack, which reshapes each leaf in Python
+        return np.concatenate(leaves).reshape(len(leaves), *first.shape)
+    return np.array(leaves)  # numbers and 0-d arrays
 
 
 # -- data and devices --------------------------------------------------------------------------
