@@ -275,7 +275,7 @@ class Engine:
             yield from ((1, batch) for batch in block)
             return
         flat = [_flatten(batch) for batch in block]
-        signatures = [(treedef, [_signature(x) for x in leaves]) for leaves, treedef in flat]
+        signatures = [_signature(leaves, treedef) for leaves, treedef in flat]
         start = 0
         while start < len(block):
             end = start + 1
@@ -470,10 +470,18 @@ def _flatten(batch: Any) -> tuple[Any, Any]:
 _PAIR = jax.tree_util.tree_structure((0, 0))
 
 
-def _signature(leaf: Any) -> tuple[Any, Any]:
-    if isinstance(leaf, np.ndarray | jax.Array):
-        return leaf.shape, leaf.dtype
-    return np.shape(leaf), getattr(leaf, "dtype", type(leaf))  # numbers
+def _signature(leaves: Any, treedef: Any) -> tuple[Any, ...]:
+    """What must agree for batches to be stacked: structure, and each leaf's shape and dtype."""
+    if treedef is _PAIR:  # the common case, spelled out
+        x, y = leaves
+        return treedef, x.shape, x.dtype, y.shape, y.dtype
+    signature = [treedef]
+    for leaf in leaves:
+        if isinstance(leaf, np.ndarray | jax.Array):
+            signature += (leaf.shape, leaf.dtype)
+        else:  # numbers
+            signature += (np.shape(leaf), getattr(leaf, "dtype", type(leaf)))
+    return tuple(signature)
 
 
 def _stack(leaves: tuple[Any, ...]) -> Any:
