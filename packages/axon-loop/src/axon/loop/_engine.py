@@ -305,7 +305,12 @@ class Engine:
         if signature == self.carried:
             return True
         carry = (self.state.step_state, self.state.metric_state)
-        return _same_avals(jax.eval_shape(self.step, *carry, batch), carry)
+        leaves, treedef = jax.tree_util.tree_flatten(carry)
+        key = ("carry-fits", signature, treedef, *map(_aval, leaves))
+        if key not in self.loop._cache:  # traced once per state and batch signature
+            outputs = jax.eval_shape(self.step, *carry, batch)
+            self.loop._cache[key] = _same_avals(outputs, carry)
+        return self.loop._cache[key]
 
     def complete(self, iterations: int) -> Halt:
         state = self.state
@@ -432,15 +437,15 @@ def _dtype(leaf: Any) -> Any:
     return dtype if dtype is not None else np.asarray(leaf).dtype
 
 
+def _aval(x: Any) -> tuple[Any, ...]:
+    return np.shape(x), jnp.result_type(x), getattr(x, "weak_type", False)
+
+
 def _same_avals(a: Any, b: Any) -> bool:
     if jax.tree_util.tree_structure(a) != jax.tree_util.tree_structure(b):
         return False
-
-    def aval(x: Any) -> tuple[Any, ...]:
-        return (np.shape(x), jnp.result_type(x), getattr(x, "weak_type", False))
-
     return all(
-        aval(x) == aval(y)
+        _aval(x) == _aval(y)
         for x, y in zip(jax.tree_util.tree_leaves(a), jax.tree_util.tree_leaves(b), strict=True)
     )
 
