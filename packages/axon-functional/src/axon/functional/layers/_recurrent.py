@@ -571,29 +571,10 @@ def lstm(
     >>> seq.shape, c.shape
     ((4, 7, 2), (4, 2))
     """
-    _check_rank("lstm", "inputs", inputs, 3, "(batch, seq, features)")
-    units = _hidden_units("lstm", hidden_kernel, LSTM_HIDDEN_KEYS)
-    if initial_carry is None:
-        zeros = jnp.zeros((inputs.shape[0], units), inputs.dtype)
-        initial_carry = (zeros, zeros)
-
-    # Resolved once here, not at every step of a static unroll.
-    gate_fn = _resolve_activation("lstm", "gate", gate)
-    act_fn = _resolve_activation("lstm", "activation", activation)
-
-    def cell(x, carry, mask_t, wi, wh, b):
-        return lstm_cell(x, carry, mask_t, wi, wh, b, gate=gate_fn, activation=act_fn)
-
-    return _unroll_fn("lstm", unroll)(
-        cell,
-        inputs,
-        tuple(initial_carry),
-        mask,
-        input_kernel,
-        hidden_kernel,
-        bias,
-        reverse=reverse,
-    )
+    return _gated_layer(
+        "lstm", lstm_cell, LSTM_HIDDEN_KEYS, 2, inputs, initial_carry, mask, input_kernel,
+        hidden_kernel, bias, gate=gate, activation=activation, unroll=unroll, reverse=reverse,
+    )  # fmt: skip
 
 
 def gru(
@@ -633,19 +614,43 @@ def gru(
     >>> seq.shape, h.shape
     ((4, 7, 2), (4, 2))
     """
-    _check_rank("gru", "inputs", inputs, 3, "(batch, seq, features)")
-    units = _hidden_units("gru", hidden_kernel, GRU_HIDDEN_KEYS)
+    return _gated_layer(
+        "gru", gru_cell, GRU_HIDDEN_KEYS, 1, inputs, initial_carry, mask, input_kernel,
+        hidden_kernel, bias, gate=gate, activation=activation, unroll=unroll, reverse=reverse,
+    )  # fmt: skip
+
+
+def _gated_layer(
+    name: str,
+    cell_fn: Callable[..., Any],
+    hidden_keys: Sequence[str],
+    carry_size: int,
+    inputs: Array,
+    initial_carry: tuple[Array, ...] | None,
+    mask: Array | None,
+    input_kernel: Mapping[str, Array],
+    hidden_kernel: Mapping[str, Array],
+    bias: Mapping[str, Array] | None,
+    *,
+    gate: str | Callable[[Array], Array],
+    activation: str | Callable[[Array], Array],
+    unroll: str,
+    reverse: bool,
+) -> tuple[Array, tuple[Array, ...]]:
+    """:func:`lstm` and :func:`gru`: ``cell_fn`` unrolled over the sequence (zero carry default)."""
+    _check_rank(name, "inputs", inputs, 3, "(batch, seq, features)")
+    units = _hidden_units(name, hidden_kernel, hidden_keys)
     if initial_carry is None:
-        initial_carry = (jnp.zeros((inputs.shape[0], units), inputs.dtype),)
+        initial_carry = (jnp.zeros((inputs.shape[0], units), inputs.dtype),) * carry_size
 
     # Resolved once here, not at every step of a static unroll.
-    gate_fn = _resolve_activation("gru", "gate", gate)
-    act_fn = _resolve_activation("gru", "activation", activation)
+    gate_fn = _resolve_activation(name, "gate", gate)
+    act_fn = _resolve_activation(name, "activation", activation)
 
     def cell(x, carry, mask_t, wi, wh, b):
-        return gru_cell(x, carry, mask_t, wi, wh, b, gate=gate_fn, activation=act_fn)
+        return cell_fn(x, carry, mask_t, wi, wh, b, gate=gate_fn, activation=act_fn)
 
-    return _unroll_fn("gru", unroll)(
+    return _unroll_fn(name, unroll)(
         cell,
         inputs,
         tuple(initial_carry),
