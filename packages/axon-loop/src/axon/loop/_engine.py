@@ -80,10 +80,6 @@ class Engine:
         self.power_of_two_blocks = power_of_two_blocks  # auto mode: bounds the compiles
         self.carried: Any = None  # the signature of the batches the step state was made for
         self.placement = placement
-        # each epoch's accumulators start from zeros of these types
-        self.metric_types = jax.tree_util.tree_map(
-            lambda x: jax.ShapeDtypeStruct(np.shape(x), x.dtype), state.metric_state
-        )
         self.step = compiled_step(loop, jit)
         self.scan = compiled_scan(loop, jit) if steps_per_dispatch > 1 else None
         self.by_event: dict[Event, list[_HandlerSpec]] = {}
@@ -170,7 +166,7 @@ class Engine:
                 state.start_epoch()
                 state.epoch_done = False
                 state.metric_state = self.placement.replicate(
-                    jax.tree_util.tree_map(lambda s: jnp.zeros(s.shape, s.dtype), self.metric_types)
+                    zero_metrics(self.loop, state.step_state)
                 )
                 state.metrics = self.metric_view()
                 outcome = self.fire(Event.EPOCH_STARTED)
