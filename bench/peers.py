@@ -38,6 +38,7 @@ import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import jax
 import jax.numpy as jnp
@@ -161,21 +162,28 @@ def require(*modules: str) -> None:
 Run = Callable[[], None]
 
 
+def carried_loop(
+    step: Callable[..., Any], carry: tuple[Any, ...], batches: Any, epochs: int
+) -> Run:
+    """run(): ``epochs`` passes of ``carry = step(*carry, *batch)``, the loop every peer writes."""
+    held = list(carry)
+
+    def run() -> None:
+        state = tuple(held)
+        for _ in range(epochs):
+            for batch in batches:
+                state = step(*state, *batch)
+        held[:] = jax.block_until_ready(state)
+
+    return run
+
+
 def raw_jit(w: Workload, data: Data, k: int) -> Run:
     """The loop a JAX user writes: one jax.jit step, donated params and optimizer state."""
     optimizer = optax.adam(LEARNING_RATE)
     step = jax.jit(raw_step(optimizer), donate_argnums=(0, 1))
     params = init_mlp(w)
-    carry = [params, optimizer.init(params)]
-
-    def run() -> None:
-        params, opt_state = carry
-        for _ in range(w.epochs):
-            for x, y in data.batches:
-                params, opt_state = step(params, opt_state, x, y)
-        carry[:] = jax.block_until_ready((params, opt_state))
-
-    return run
+    return carried_loop(step, (params, optimizer.init(params)), data.batches, w.epochs)
 
 
 def raw_scan(w: Workload, data: Data, k: int) -> Run:
@@ -191,16 +199,7 @@ def raw_scan(w: Workload, data: Data, k: int) -> Run:
 
     fused = jax.jit(steps, donate_argnums=(0, 1))
     params = init_mlp(w)
-    carry = [params, optimizer.init(params)]
-
-    def run() -> None:
-        params, opt_state = carry
-        for _ in range(w.epochs):
-            for xs, ys in data.chunks:
-                params, opt_state = fused(params, opt_state, xs, ys)
-        carry[:] = jax.block_until_ready((params, opt_state))
-
-    return run
+    return carried_loop(fused, (params, optimizer.init(params)), data.chunks, w.epochs)
 
 
 def axon_model(w: Workload):
@@ -312,16 +311,7 @@ def flax_linen(w: Workload, data: Data, k: int) -> Run:
 
     step = jax.jit(step, donate_argnums=(0, 1))
     params = module.init(jax.random.key(0), data.batches[0][0])["params"]
-    carry = [params, optimizer.init(params)]
-
-    def run() -> None:
-        params, opt_state = carry
-        for _ in range(w.epochs):
-            for x, y in data.batches:
-                params, opt_state = step(params, opt_state, x, y)
-        carry[:] = jax.block_until_ready((params, opt_state))
-
-    return run
+    return carried_loop(step, (params, optimizer.init(params)), data.batches, w.epochs)
 
 
 def flax_nnx(w: Workload, data: Data, k: int) -> Run:
@@ -380,16 +370,8 @@ def equinox(w: Workload, data: Data, k: int) -> Run:
         updates, opt_state = optimizer.update(grads, opt_state, eqx.filter(model, eqx.is_array))
         return eqx.apply_updates(model, updates), opt_state
 
-    carry = [model, optimizer.init(eqx.filter(model, eqx.is_array))]
-
-    def run() -> None:
-        model, opt_state = carry
-        for _ in range(w.epochs):
-            for x, y in data.batches:
-                model, opt_state = step(model, opt_state, x, y)
-        carry[:] = jax.block_until_ready((model, opt_state))
-
-    return run
+    opt_state = optimizer.init(eqx.filter(model, eqx.is_array))
+    return carried_loop(step, (model, opt_state), data.batches, w.epochs)
 
 
 @dataclass(frozen=True)
