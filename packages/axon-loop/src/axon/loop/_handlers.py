@@ -10,8 +10,8 @@ import os
 from typing import TYPE_CHECKING, Any
 
 from ._events import FilterSpec
-from ._persist import snapshot
 from ._resolve import resolve_logger
+from .checkpoint._snapshot import snapshot
 
 if TYPE_CHECKING:
     from ._loop import Loop

@@ -11,7 +11,6 @@ from __future__ import annotations
 import dataclasses
 import inspect
 import itertools
-import os
 import warnings
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -31,8 +30,8 @@ from ._engine import (
 )
 from ._events import Event, FilterSpec, make_filter
 from ._metrics import MetricSpec, make_metric
-from ._persist import check_layout, restore, snapshot
 from ._state import State
+from .checkpoint._resume import load_resume
 
 StepFn = Callable[[Any, Any], Any]
 InitFn = Callable[[Any, Any], Any]
@@ -457,8 +456,8 @@ class Loop:
             )
         source = DataSource(data)
         placement = Placement(mesh, batch_axis)
-        saved = _load_resume(resume_from if resume_from is not None else self.resume_state)
-        start_epoch, skip, mid_epoch = _position(saved.metadata if saved else None)
+        saved = load_resume(resume_from if resume_from is not None else self.resume_state)
+        start_epoch, skip, mid_epoch = saved.position if saved else (0, 0, False)
         if start_epoch >= epochs:
             raise ValueError(
                 f"The resumed run already finished epoch {start_epoch - 1}; pass "
@@ -505,54 +504,3 @@ class Loop:
                 "do); seed your own init_fn yourself."
             )
         return self.init_fn(first, init_state, seed=seed)
-
-
-class _Saved:
-    """A loaded checkpoint waiting for a fresh state to give it its structure."""
-
-    def __init__(self, metadata: dict[str, Any], load: Callable[[State], dict[str, Any]]):
-        self.metadata = metadata
-        self._load = load
-
-    def restore_into(self, state: State, placement: Placement) -> None:
-        check_layout(state, self.metadata)
-        tree = placement.replicate(self._load(state))
-        restore(state, tree, self.metadata)
-
-
-def _load_resume(source: Any) -> _Saved | None:
-    """What ``resume_from`` points at, as metadata now and arrays on demand."""
-    if source is None:
-        return None
-    if isinstance(source, State):
-        tree, metadata = snapshot(source)
-        return _Saved(metadata, lambda state: tree)
-    if isinstance(source, (str, os.PathLike)):
-        from .checkpoint import OrbaxBackend
-
-        source = OrbaxBackend(source)
-    if not callable(getattr(source, "restore", None)):
-        raise TypeError(
-            f"resume_from must be a checkpoint directory, a checkpoint backend or a State; "
-            f"got {type(source).__name__}."
-        )
-    backend = source
-    steps = backend.steps()
-    if not steps:
-        raise FileNotFoundError(f"There is no checkpoint to resume from in {backend!r}.")
-
-    def load(state: State) -> dict[str, Any]:
-        like = {"step_state": state.step_state, "metric_state": state.metric_state}
-        tree, _ = backend.restore(steps[-1], like=like)
-        return tree
-
-    return _Saved(backend.metadata(steps[-1]), load)
-
-
-def _position(metadata: dict[str, Any] | None) -> tuple[int, int, bool]:
-    """``(epoch to start, batches to skip, whether that epoch was already started)``."""
-    if metadata is None:
-        return 0, 0, False
-    if metadata["epoch_done"]:
-        return metadata["epoch"] + 1, 0, False
-    return metadata["epoch"], metadata["epoch_iterations"], True

@@ -17,7 +17,7 @@ from typing import Any
 import jax
 import numpy as np
 
-from ._state import State
+from .._state import State
 
 FORMAT_VERSION = 1
 
@@ -150,11 +150,6 @@ def layout(tree: Any) -> list[list[Any]]:
         ]
         for path, leaf in jax.tree_util.tree_leaves_with_path(tree)
     ]
-
-
-def _dtype(leaf: Any) -> Any:
-    # read .dtype rather than converting: a device array would be copied to the host
-    return leaf.dtype if hasattr(leaf, "dtype") else np.result_type(leaf)
 
 
 def check_layout(state: State, metadata: dict[str, Any]) -> None:
