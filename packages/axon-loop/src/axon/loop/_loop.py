@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import inspect
 import itertools
+import sys
 import warnings
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -19,6 +20,7 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 
+from . import plugins
 from ._engine import (
     DataSource,
     EmptyDataError,
@@ -188,7 +190,6 @@ class Loop:
         iteration 2: 4
         iteration 4: 8
         """
-        import sys
 
         def log_message(state: State) -> None:
             print(message_fn(state), file=stream or sys.stdout, flush=True)
@@ -210,9 +211,7 @@ class Loop:
         >>> {name: round(float(value), 3) for name, value in state.history[1].items()}
         {'loss': 0.093, 'validation_loss': 0.009}
         """
-        from ._handlers import validate
-
-        return validate(self, model, data, **options)
+        return self.attach("validate", model, data, **options)
 
     def log_to(self, logger: Any, **options: Any) -> Loop:
         """Send metrics to a logger (``"tensorboard"``, ``"csv"``... or an object).
@@ -235,9 +234,7 @@ class Loop:
         3 {'train/loss': 1.99}
         3 {'epoch/loss': 1.99}
         """
-        from ._handlers import log_to
-
-        return log_to(self, logger, **options)
+        return self.attach("log_to", logger, **options)
 
     def checkpoint(self, path: Any = "checkpoints", **options: Any) -> Loop:
         """Save checkpoints of the step state; see :func:`axon.loop.handlers.checkpoint`.
@@ -258,9 +255,7 @@ class Loop:
         (9, 15)
         >>> tmp.cleanup()
         """
-        from ._handlers import checkpoint
-
-        return checkpoint(self, path, **options)
+        return self.attach("checkpoint", path, **options)
 
     def monitor(
         self, metric: str, fn: Callable[[State], Any], name: str | None = None, **options: Any
@@ -278,9 +273,7 @@ class Loop:
         >>> _ = trainer.monitor("loss", report, mode="max", patience=2).run(data, epochs=4)
         no higher loss since epoch 0
         """
-        from ._monitor import monitor
-
-        return monitor(self, metric, fn, name, **options)
+        return self.attach("monitor", metric, fn, name, **options)
 
     def early_stop(self, metric: str, **options: Any) -> Loop:
         """Halt when ``metric`` stops improving; see :func:`axon.loop.handlers.early_stop`.
@@ -296,9 +289,7 @@ class Loop:
         >>> state.status, state.epoch
         ('halted', 2)
         """
-        from ._monitor import early_stop
-
-        return early_stop(self, metric, **options)
+        return self.attach("early_stop", metric, **options)
 
     def reduce_lr_on_plateau(self, metric: str, **options: Any) -> Loop:
         """Lower the learning rate when ``metric`` stops improving; see
@@ -317,9 +308,7 @@ class Loop:
         >>> round(float(state.step_state["optimizer_state"].hyperparams["learning_rate"]), 3)
         0.025
         """
-        from ._monitor import reduce_lr_on_plateau
-
-        return reduce_lr_on_plateau(self, metric, **options)
+        return self.attach("reduce_lr_on_plateau", metric, **options)
 
     def halt_on_nonfinite(self, **options: Any) -> Loop:
         """Halt when the loss becomes NaN/inf; see :func:`axon.loop.handlers.halt_on_nonfinite`.
@@ -334,9 +323,7 @@ class Loop:
         >>> state.status, state.handler_metadata["nonfinite"]
         ('halted', {'metric': 'loss', 'epoch': 0, 'batch': 2, 'iteration': 2})
         """
-        from ._monitor import halt_on_nonfinite
-
-        return halt_on_nonfinite(self, **options)
+        return self.attach("halt_on_nonfinite", **options)
 
     def attach(self, name: str, *args: Any, **options: Any) -> Loop:
         """Attach a handler registered by name (built-in or from a plugin).
@@ -356,9 +343,7 @@ class Loop:
         >>> state.status, state.epoch
         ('halted', 1)
         """
-        from .plugins import handlers
-
-        return handlers.get(name)(self, *args, **options)
+        return plugins.handlers.get(name)(self, *args, **options)
 
     # -- running --------------------------------------------------------------------------
 

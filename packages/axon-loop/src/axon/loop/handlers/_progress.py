@@ -15,8 +15,8 @@ from typing import TYPE_CHECKING, Any, TextIO
 import numpy as np
 
 if TYPE_CHECKING:
-    from ._loop import Loop
-    from ._state import State
+    from .._loop import Loop
+    from .._state import State
 
 
 def format_metrics(values: dict[str, Any]) -> str:
@@ -105,6 +105,7 @@ class _Bar:
     """One rich progress bar per epoch, with ETA and live metrics."""
 
     def __init__(self, stream: TextIO):
+        # rich.progress takes ~40 ms to import: paid only when a bar is shown
         from rich.console import Console
         from rich.progress import (
             BarColumn,

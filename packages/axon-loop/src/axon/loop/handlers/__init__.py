@@ -4,9 +4,11 @@ Each is also a method of ``Loop`` (``loop.early_stop("validation_loss")``) and a
 registered handler (``loop.attach("early_stop", "validation_loss")``).
 """
 
-from ._console import log_progress
-from ._handlers import checkpoint, log_to, validate
-from ._monitor import early_stop, halt_on_nonfinite, monitor, reduce_lr_on_plateau
+from ._checkpointing import checkpoint
+from ._logging import log_to
+from ._monitoring import early_stop, halt_on_nonfinite, monitor, reduce_lr_on_plateau
+from ._progress import log_progress
+from ._validation import validate
 
 __all__ = [
     "checkpoint",
