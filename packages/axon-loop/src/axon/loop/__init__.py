@@ -14,7 +14,7 @@
 import importlib.metadata
 
 from . import checkpoint, handlers, plugins
-from ._engine import EmptyDataError
+from ._data import EmptyDataError
 from ._events import Event, Halt
 from ._loop import Loop
 from ._state import State

@@ -9,44 +9,20 @@ buffers; metric values stay on the device until a handler reads them.
 from __future__ import annotations
 
 import dataclasses
-import inspect
-import itertools
 import sys
 import warnings
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-import jax
-import jax.numpy as jnp
-
 from . import plugins
-from ._engine import (
-    DataSource,
-    EmptyDataError,
-    Engine,
-    Placement,
-    auto_steps_per_dispatch,
-    fused_step,
-    zero_metrics,
-)
-from ._events import Event, FilterSpec, make_filter
+from ._engine.run import RunOptions, run_loop
+from ._events import Event, FilterSpec, Handler, HandlerSpec, make_filter
 from ._metrics import MetricSpec, make_metric
 from ._state import State
-from .checkpoint._resume import load_resume
 
 StepFn = Callable[[Any, Any], Any]
 InitFn = Callable[[Any, Any], Any]
-Handler = Callable[[State], Any]
-
-
-@dataclass(frozen=True)
-class _HandlerSpec:
-    event: Event
-    handler: Handler
-    filter: Callable[[State, Event], bool]
-    name: str
-    first: bool = False  # runs before the event's other handlers (e.g. validation)
 
 
 @dataclass(frozen=True)
@@ -72,7 +48,7 @@ class Loop:
     init_fn: InitFn | None = None
     output_transform: Callable[[State], Any] | None = None
     metrics: tuple[MetricSpec, ...] = ()
-    handlers: tuple[_HandlerSpec, ...] = ()
+    handlers: tuple[HandlerSpec, ...] = ()
     resume_state: State | None = None
     _cache: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
@@ -169,7 +145,7 @@ class Loop:
             raise TypeError(f"A handler must be callable, got {type(handler).__name__}.")
         check = make_filter(filter)
         name = getattr(handler, "__name__", type(handler).__name__)
-        added = tuple(_HandlerSpec(e, handler, check, name, first) for e in events)
+        added = tuple(HandlerSpec(e, handler, check, name, first) for e in events)
         return self.replace(handlers=self.handlers + added)
 
     def log(
@@ -430,62 +406,9 @@ class Loop:
         >>> float(counter.run(batches, jnp.float32(0), epochs=3).step_state)
         6.0
         """
-        if not isinstance(epochs, int) or epochs < 1:
-            raise ValueError(f"epochs must be a positive int, got {epochs!r}.")
-        if iterations is not None and (not isinstance(iterations, int) or iterations < 1):
-            raise ValueError(f"iterations must be a positive int or None, got {iterations!r}.")
-        auto = steps_per_dispatch == "auto"
-        if not auto and (not isinstance(steps_per_dispatch, int) or steps_per_dispatch < 1):
-            raise ValueError(
-                f"steps_per_dispatch must be a positive int or 'auto', got {steps_per_dispatch!r}."
-            )
-        source = DataSource(data)
-        placement = Placement(mesh, batch_axis)
-        saved = load_resume(resume_from if resume_from is not None else self.resume_state)
-        start_epoch, skip, mid_epoch = saved.position if saved else (0, 0, False)
-        if start_epoch >= epochs:
-            raise ValueError(
-                f"The resumed run already finished epoch {start_epoch - 1}; pass "
-                f"epochs > {start_epoch} to train further."
-            )
-        batches = source.starting_at(start_epoch, skip)
-        try:
-            first = next(batches)
-        except StopIteration:
-            raise EmptyDataError(
-                "The data given to run() produced no batches. Pass a non-empty iterable "
-                "of batches, e.g. a list of (inputs, targets) tuples."
-            ) from None
-        step_state = self._initial_step_state(first, init_state, seed)
-        # The compiled step donates its inputs; copy once so the caller's arrays survive.
-        step_state = placement.replicate(jax.tree_util.tree_map(jnp.array, step_state))
-        state = State(step_state=step_state, max_epoch=epochs, max_iteration=iterations)
-        state.metric_state = placement.replicate(zero_metrics(self, step_state))
-        if saved is not None:
-            saved.restore_into(state, placement)
-        state.step_state, state.metric_state = placement.settle(
-            fused_step(self), state.step_state, state.metric_state, first
-        )
-        if auto:
-            steps_per_dispatch = auto_steps_per_dispatch(
-                self, state.step_state, state.metric_state, placement.batch(first),
-                jit=jit, debug=debug,
-            )  # fmt: skip
-        engine = Engine(
-            self, state, jit=jit, steps_per_dispatch=steps_per_dispatch, placement=placement,
-            debug=debug, power_of_two_blocks=auto,
+        options = RunOptions(
+            epochs=epochs, iterations=iterations, jit=jit, steps_per_dispatch=steps_per_dispatch,
+            mesh=mesh, batch_axis=batch_axis, debug=debug, seed=seed,
         )  # fmt: skip
-        engine.run(source, start_epoch, itertools.chain([first], batches), mid_epoch)
+        state = run_loop(self, data, init_state, resume_from, options)
         return self.output_transform(state) if self.output_transform else state
-
-    def _initial_step_state(self, first: Any, init_state: Any, seed: int | None) -> Any:
-        if self.init_fn is None:
-            return init_state
-        if seed is None:
-            return self.init_fn(first, init_state)
-        if "seed" not in inspect.signature(self.init_fn).parameters:
-            raise TypeError(
-                "run(seed=...) needs a loop whose init_fn takes a seed= argument (trainers "
-                "do); seed your own init_fn yourself."
-            )
-        return self.init_fn(first, init_state, seed=seed)

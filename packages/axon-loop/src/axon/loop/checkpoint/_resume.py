@@ -15,7 +15,7 @@ from ._orbax import OrbaxBackend
 from ._snapshot import check_layout, restore, snapshot
 
 if TYPE_CHECKING:
-    from .._engine import Placement
+    from .._engine.placement import Placement
 
 
 class Saved:
