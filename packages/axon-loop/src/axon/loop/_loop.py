@@ -175,7 +175,8 @@ class Loop:
     def validate(self, model: Any, data: Any, **options: Any) -> Loop:
         """Evaluate on ``data`` each epoch, adding ``validation_<metric>`` metrics.
 
-        See :func:`axon.loop.handlers.validate` for the options.
+        ``options`` are ``event`` and ``filter`` (when to validate); see
+        :func:`axon.loop.handlers.validate`.
 
         >>> import jax.numpy as jnp, optax, axon.loop
         >>> init = lambda key, x: {"w": jnp.zeros((x.shape[-1], 1))}
@@ -192,7 +193,8 @@ class Loop:
     def log_to(self, logger: Any, **options: Any) -> Loop:
         """Send metrics to a logger (``"tensorboard"``, ``"csv"``... or an object).
 
-        See :func:`axon.loop.handlers.log_to` for the options.
+        ``options`` are ``every`` (iterations between ``train/`` points) and, for a logger
+        given by name, the logger's own (e.g. ``logdir=``); see :func:`axon.loop.handlers.log_to`.
 
         >>> import jax.numpy as jnp, optax, axon.loop
         >>> init = lambda key, x: {"w": jnp.zeros((x.shape[-1], 1))}
@@ -215,12 +217,11 @@ class Loop:
     def checkpoint(self, path: Any = "checkpoints", **options: Any) -> Loop:
         """Save checkpoints of the step state; see :func:`axon.loop.handlers.checkpoint`.
 
-        >>> import jax.numpy as jnp, optax, axon.loop
+        >>> import tempfile, jax.numpy as jnp, optax, axon.loop
         >>> init = lambda key, x: {"w": jnp.zeros((x.shape[-1], 1))}
         >>> apply = lambda p, x, *, mode, key: (x @ p["w"], None)
         >>> data = [(jnp.ones((4, 2)), jnp.full((4, 1), 2.0))] * 3
         >>> trainer = axon.loop.trainer((init, apply), "mean_squared_error", optax.sgd(0.1), log=0)
-        >>> import tempfile
         >>> tmp = tempfile.TemporaryDirectory()
         >>> _ = trainer.checkpoint(tmp.name, keep=2).run(data, epochs=3)
         >>> axon.loop.checkpoint.OrbaxBackend(tmp.name).steps()
@@ -259,9 +260,9 @@ class Loop:
         >>> apply = lambda p, x, *, mode, key: (x @ p["w"], None)
         >>> data = [(jnp.ones((4, 2)), jnp.full((4, 1), 2.0))] * 3
         >>> trainer = axon.loop.trainer((init, apply), "mean_squared_error", optax.sgd(0.1), log=0)
-        >>> validated = trainer.validate((init, apply), data[:1]).replace(output_transform=None)
+        >>> validated = trainer.validate((init, apply), data[:1])
         >>> stopping = validated.early_stop("validation_loss", min_delta=0.01, patience=1)
-        >>> state = stopping.run(data, epochs=10)
+        >>> state = stopping.replace(output_transform=None).run(data, epochs=10)
         >>> state.status, state.epoch
         ('halted', 2)
         """

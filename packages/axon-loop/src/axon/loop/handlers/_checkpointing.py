@@ -45,16 +45,15 @@ def checkpoint(
     newest N of both kinds. (Axon's ``patience`` writes *only* those plateau
     checkpoints; here improvements are always saved.)
 
-    >>> import jax.numpy as jnp, optax, axon.loop
-    >>> init = lambda key, x: {"w": jnp.zeros((x.shape[-1], 1))}
-    >>> apply = lambda p, x, *, mode, key: (x @ p["w"], None)
-    >>> data = [(jnp.ones((4, 2)), jnp.full((4, 1), 2.0))] * 3
-    >>> trainer = axon.loop.trainer((init, apply), "mean_squared_error", optax.sgd(0.1), log=0)
-    >>> import tempfile
+    Any loop can be checkpointed, here every two iterations:
+
+    >>> import tempfile, jax.numpy as jnp, axon.loop
+    >>> counter = axon.loop.loop(lambda batch, total: total + batch.sum())
     >>> path = tempfile.mkdtemp()
-    >>> _ = trainer.checkpoint(path, keep=2).run(data, epochs=3)
+    >>> saving = checkpoint(counter, path, event="iteration_completed", filter={"every": 2})
+    >>> _ = saving.run([jnp.ones(2)] * 5, jnp.float32(0))
     >>> axon.loop.checkpoint.OrbaxBackend(path).steps()
-    [6, 9]
+    [2, 4]
     """
     if criteria is not None and mode not in MODES:
         raise ValueError(f"mode must be 'min' or 'max', got {mode!r}.")

@@ -44,8 +44,7 @@ def log_progress(
     >>> apply = lambda p, x, *, mode, key: (x @ p["w"], None)
     >>> data = [(jnp.ones((4, 2)), jnp.full((4, 1), 2.0))] * 3
     >>> trainer = axon.loop.trainer((init, apply), "mean_squared_error", optax.sgd(0.1), log=0)
-    >>> import sys
-    >>> _ = log_progress(trainer, every=2, stream=sys.stdout, bar=False).run(data)
+    >>> _ = log_progress(trainer, every=2, bar=False).run(data)
     Epoch: 0, Batch: 2, loss: 2.7200000
     Epoch: 0, Batch: 3, loss: 1.9861333 (...s)
     """
