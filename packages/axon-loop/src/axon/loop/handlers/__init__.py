@@ -1,7 +1,8 @@
 """The built-in handlers, as functions ``fn(loop, ...) -> Loop``.
 
-Each is also a method of ``Loop`` (``loop.early_stop("validation_loss")``) and a
-registered handler (``loop.attach("early_stop", "validation_loss")``).
+Each is a registered handler (``loop.attach("early_stop", "validation_loss")``)
+and, all but ``log_progress``, a method of ``Loop`` (``loop.early_stop("validation_loss")``)
+that reaches it through that registry.
 """
 
 from ._checkpointing import checkpoint

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 from .._events import FilterSpec
 from ..checkpoint import get as get_backend
 from ..checkpoint._snapshot import snapshot
-from ._monitoring import MODES, improves, read_metric
+from ._monitoring import check_mode, improves, read_metric
 
 if TYPE_CHECKING:
     from .._loop import Loop
@@ -55,8 +55,8 @@ def checkpoint(
     >>> axon.loop.checkpoint.OrbaxBackend(path).steps()
     [2, 4]
     """
-    if criteria is not None and mode not in MODES:
-        raise ValueError(f"mode must be 'min' or 'max', got {mode!r}.")
+    if criteria is not None:
+        check_mode(mode)
     if patience is not None and (criteria is None or not isinstance(patience, int) or patience < 1):
         raise ValueError(
             f"patience must be a positive int and needs criteria= (the metric whose "

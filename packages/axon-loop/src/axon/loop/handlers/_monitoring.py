@@ -54,8 +54,7 @@ def monitor(
     >>> state = flat.monitor("flat", report, patience=2).run(data, epochs=3)
     no progress at epoch 2
     """
-    if mode not in MODES:
-        raise ValueError(f"mode must be 'min' or 'max', got {mode!r}.")
+    check_mode(mode)
     if not isinstance(patience, int) or patience < 1:
         raise ValueError(f"patience must be a positive int, got {patience!r}.")
     key = name or f"monitor:{metric}"
@@ -214,6 +213,11 @@ def _nonfinite_spec(name: str, accumulator: Any, transform: Any) -> MetricSpec:
         return jnp.zeros((), jnp.float32)
 
     return MetricSpec(name, scalar, accumulator, transform, visible=False)
+
+
+def check_mode(mode: str) -> None:
+    if mode not in MODES:
+        raise ValueError(f"mode must be 'min' or 'max', got {mode!r}.")
 
 
 def read_metric(state: State, metric: str, who: str) -> float:
