@@ -10,7 +10,8 @@ import optax
 import pytest
 
 import axon.loop
-from axon.loop._engine import AUTO_MAX_BLOCK_BYTES, Engine
+from axon.loop._engine.compiled import AUTO_MAX_BLOCK_BYTES
+from axon.loop._engine.engine import Engine
 from axon.loop._events import Event, make_filter
 from axon.loop._state import State
 

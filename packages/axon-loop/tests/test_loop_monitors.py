@@ -93,7 +93,7 @@ def test_reduce_lr_on_plateau_scales_an_injected_learning_rate():
 
 
 def test_reduce_lr_prefers_a_learning_rate_scale_that_schedules_leave_alone():
-    from axon.loop._monitor import _learning_rates, _scale_learning_rate
+    from axon.loop.handlers._monitoring import _learning_rates, _scale_learning_rate
 
     state = optax.InjectHyperparamsState(
         count=jnp.int32(3),

@@ -14,12 +14,12 @@
 import importlib.metadata
 
 from . import checkpoint, handlers, plugins
-from ._engine import EmptyDataError
+from ._data import EmptyDataError
 from ._events import Event, Halt
 from ._loop import Loop
-from ._persist import deserialize_state, serialize_state
 from ._state import State
 from ._supervised import eval_step, evaluator, train_step, trainer
+from .checkpoint._snapshot import deserialize_state, serialize_state
 
 __version__ = importlib.metadata.version("axon-loop")
 

@@ -1,9 +1,11 @@
-"""Loop events, handler results and event filters (``Axon.Loop`` / Ignite semantics)."""
+"""Loop events, handler results, event filters and attached handlers (``Axon.Loop`` / Ignite
+semantics)."""
 
 from __future__ import annotations
 
 import enum
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -94,6 +96,18 @@ class Halt(enum.StrEnum):
 
 Filter = Callable[["State", Event], bool]
 FilterSpec = str | Mapping[str, Any] | Filter
+Handler = Callable[["State"], Any]
+
+
+@dataclass(frozen=True)
+class HandlerSpec:
+    """A handler attached to one event: what ``Loop.handle_event`` records, the engine fires."""
+
+    event: Event
+    handler: Handler
+    filter: Filter
+    name: str
+    first: bool = False  # runs before the event's other handlers (e.g. validation)
 
 
 def make_filter(spec: FilterSpec) -> Filter:
@@ -104,7 +118,7 @@ def make_filter(spec: FilterSpec) -> Filter:
     ``("epoch", n)`` (iteration events only). A function ``(state, event) -> bool``
     is used as it is.
 
-    >>> from axon.loop._state import State
+    >>> from axon.loop import State
     >>> counts = {"iteration_completed": {"total": 8, "epoch": 3}}
     >>> state = State(step_state=None, event_counts=counts)
     >>> make_filter({"every": 4})(state, Event.ITERATION_COMPLETED)

@@ -9,43 +9,20 @@ buffers; metric values stay on the device until a handler reads them.
 from __future__ import annotations
 
 import dataclasses
-import inspect
-import itertools
-import os
+import sys
 import warnings
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-import jax
-import jax.numpy as jnp
-
-from ._engine import (
-    DataSource,
-    EmptyDataError,
-    Engine,
-    Placement,
-    auto_steps_per_dispatch,
-    fused_step,
-    zero_metrics,
-)
-from ._events import Event, FilterSpec, make_filter
+from . import plugins
+from ._engine.run import RunOptions, run_loop
+from ._events import Event, FilterSpec, Handler, HandlerSpec, make_filter
 from ._metrics import MetricSpec, make_metric
-from ._persist import check_layout, restore, snapshot
 from ._state import State
 
 StepFn = Callable[[Any, Any], Any]
 InitFn = Callable[[Any, Any], Any]
-Handler = Callable[[State], Any]
-
-
-@dataclass(frozen=True)
-class _HandlerSpec:
-    event: Event
-    handler: Handler
-    filter: Callable[[State, Event], bool]
-    name: str
-    first: bool = False  # runs before the event's other handlers (e.g. validation)
 
 
 @dataclass(frozen=True)
@@ -71,7 +48,7 @@ class Loop:
     init_fn: InitFn | None = None
     output_transform: Callable[[State], Any] | None = None
     metrics: tuple[MetricSpec, ...] = ()
-    handlers: tuple[_HandlerSpec, ...] = ()
+    handlers: tuple[HandlerSpec, ...] = ()
     resume_state: State | None = None
     _cache: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
@@ -168,7 +145,7 @@ class Loop:
             raise TypeError(f"A handler must be callable, got {type(handler).__name__}.")
         check = make_filter(filter)
         name = getattr(handler, "__name__", type(handler).__name__)
-        added = tuple(_HandlerSpec(e, handler, check, name, first) for e in events)
+        added = tuple(HandlerSpec(e, handler, check, name, first) for e in events)
         return self.replace(handlers=self.handlers + added)
 
     def log(
@@ -189,7 +166,6 @@ class Loop:
         iteration 2: 4
         iteration 4: 8
         """
-        import sys
 
         def log_message(state: State) -> None:
             print(message_fn(state), file=stream or sys.stdout, flush=True)
@@ -199,7 +175,8 @@ class Loop:
     def validate(self, model: Any, data: Any, **options: Any) -> Loop:
         """Evaluate on ``data`` each epoch, adding ``validation_<metric>`` metrics.
 
-        See :func:`axon.loop.handlers.validate` for the options.
+        ``options`` are ``event`` and ``filter`` (when to validate); see
+        :func:`axon.loop.handlers.validate`.
 
         >>> import jax.numpy as jnp, optax, axon.loop
         >>> init = lambda key, x: {"w": jnp.zeros((x.shape[-1], 1))}
@@ -211,14 +188,13 @@ class Loop:
         >>> {name: round(float(value), 3) for name, value in state.history[1].items()}
         {'loss': 0.093, 'validation_loss': 0.009}
         """
-        from ._handlers import validate
-
-        return validate(self, model, data, **options)
+        return self.attach("validate", model, data, **options)
 
     def log_to(self, logger: Any, **options: Any) -> Loop:
         """Send metrics to a logger (``"tensorboard"``, ``"csv"``... or an object).
 
-        See :func:`axon.loop.handlers.log_to` for the options.
+        ``options`` are ``every`` (iterations between ``train/`` points) and, for a logger
+        given by name, the logger's own (e.g. ``logdir=``); see :func:`axon.loop.handlers.log_to`.
 
         >>> import jax.numpy as jnp, optax, axon.loop
         >>> init = lambda key, x: {"w": jnp.zeros((x.shape[-1], 1))}
@@ -236,19 +212,16 @@ class Loop:
         3 {'train/loss': 1.99}
         3 {'epoch/loss': 1.99}
         """
-        from ._handlers import log_to
-
-        return log_to(self, logger, **options)
+        return self.attach("log_to", logger, **options)
 
     def checkpoint(self, path: Any = "checkpoints", **options: Any) -> Loop:
         """Save checkpoints of the step state; see :func:`axon.loop.handlers.checkpoint`.
 
-        >>> import jax.numpy as jnp, optax, axon.loop
+        >>> import tempfile, jax.numpy as jnp, optax, axon.loop
         >>> init = lambda key, x: {"w": jnp.zeros((x.shape[-1], 1))}
         >>> apply = lambda p, x, *, mode, key: (x @ p["w"], None)
         >>> data = [(jnp.ones((4, 2)), jnp.full((4, 1), 2.0))] * 3
         >>> trainer = axon.loop.trainer((init, apply), "mean_squared_error", optax.sgd(0.1), log=0)
-        >>> import tempfile
         >>> tmp = tempfile.TemporaryDirectory()
         >>> _ = trainer.checkpoint(tmp.name, keep=2).run(data, epochs=3)
         >>> axon.loop.checkpoint.OrbaxBackend(tmp.name).steps()
@@ -259,9 +232,7 @@ class Loop:
         (9, 15)
         >>> tmp.cleanup()
         """
-        from ._handlers import checkpoint
-
-        return checkpoint(self, path, **options)
+        return self.attach("checkpoint", path, **options)
 
     def monitor(
         self, metric: str, fn: Callable[[State], Any], name: str | None = None, **options: Any
@@ -279,9 +250,7 @@ class Loop:
         >>> _ = trainer.monitor("loss", report, mode="max", patience=2).run(data, epochs=4)
         no higher loss since epoch 0
         """
-        from ._monitor import monitor
-
-        return monitor(self, metric, fn, name, **options)
+        return self.attach("monitor", metric, fn, name, **options)
 
     def early_stop(self, metric: str, **options: Any) -> Loop:
         """Halt when ``metric`` stops improving; see :func:`axon.loop.handlers.early_stop`.
@@ -291,15 +260,13 @@ class Loop:
         >>> apply = lambda p, x, *, mode, key: (x @ p["w"], None)
         >>> data = [(jnp.ones((4, 2)), jnp.full((4, 1), 2.0))] * 3
         >>> trainer = axon.loop.trainer((init, apply), "mean_squared_error", optax.sgd(0.1), log=0)
-        >>> validated = trainer.validate((init, apply), data[:1]).replace(output_transform=None)
+        >>> validated = trainer.validate((init, apply), data[:1])
         >>> stopping = validated.early_stop("validation_loss", min_delta=0.01, patience=1)
-        >>> state = stopping.run(data, epochs=10)
+        >>> state = stopping.replace(output_transform=None).run(data, epochs=10)
         >>> state.status, state.epoch
         ('halted', 2)
         """
-        from ._monitor import early_stop
-
-        return early_stop(self, metric, **options)
+        return self.attach("early_stop", metric, **options)
 
     def reduce_lr_on_plateau(self, metric: str, **options: Any) -> Loop:
         """Lower the learning rate when ``metric`` stops improving; see
@@ -318,9 +285,7 @@ class Loop:
         >>> round(float(state.step_state["optimizer_state"].hyperparams["learning_rate"]), 3)
         0.025
         """
-        from ._monitor import reduce_lr_on_plateau
-
-        return reduce_lr_on_plateau(self, metric, **options)
+        return self.attach("reduce_lr_on_plateau", metric, **options)
 
     def halt_on_nonfinite(self, **options: Any) -> Loop:
         """Halt when the loss becomes NaN/inf; see :func:`axon.loop.handlers.halt_on_nonfinite`.
@@ -335,9 +300,7 @@ class Loop:
         >>> state.status, state.handler_metadata["nonfinite"]
         ('halted', {'metric': 'loss', 'epoch': 0, 'batch': 2, 'iteration': 2})
         """
-        from ._monitor import halt_on_nonfinite
-
-        return halt_on_nonfinite(self, **options)
+        return self.attach("halt_on_nonfinite", **options)
 
     def attach(self, name: str, *args: Any, **options: Any) -> Loop:
         """Attach a handler registered by name (built-in or from a plugin).
@@ -357,9 +320,7 @@ class Loop:
         >>> state.status, state.epoch
         ('halted', 1)
         """
-        from .plugins import handlers
-
-        return handlers.get(name)(self, *args, **options)
+        return plugins.handlers.get(name)(self, *args, **options)
 
     # -- running --------------------------------------------------------------------------
 
@@ -446,113 +407,9 @@ class Loop:
         >>> float(counter.run(batches, jnp.float32(0), epochs=3).step_state)
         6.0
         """
-        if not isinstance(epochs, int) or epochs < 1:
-            raise ValueError(f"epochs must be a positive int, got {epochs!r}.")
-        if iterations is not None and (not isinstance(iterations, int) or iterations < 1):
-            raise ValueError(f"iterations must be a positive int or None, got {iterations!r}.")
-        auto = steps_per_dispatch == "auto"
-        if not auto and (not isinstance(steps_per_dispatch, int) or steps_per_dispatch < 1):
-            raise ValueError(
-                f"steps_per_dispatch must be a positive int or 'auto', got {steps_per_dispatch!r}."
-            )
-        source = DataSource(data)
-        placement = Placement(mesh, batch_axis)
-        saved = _load_resume(resume_from if resume_from is not None else self.resume_state)
-        start_epoch, skip, mid_epoch = _position(saved.metadata if saved else None)
-        if start_epoch >= epochs:
-            raise ValueError(
-                f"The resumed run already finished epoch {start_epoch - 1}; pass "
-                f"epochs > {start_epoch} to train further."
-            )
-        batches = source.starting_at(start_epoch, skip)
-        try:
-            first = next(batches)
-        except StopIteration:
-            raise EmptyDataError(
-                "The data given to run() produced no batches. Pass a non-empty iterable "
-                "of batches, e.g. a list of (inputs, targets) tuples."
-            ) from None
-        step_state = self._initial_step_state(first, init_state, seed)
-        # The compiled step donates its inputs; copy once so the caller's arrays survive.
-        step_state = placement.replicate(jax.tree_util.tree_map(jnp.array, step_state))
-        state = State(step_state=step_state, max_epoch=epochs, max_iteration=iterations)
-        state.metric_state = placement.replicate(zero_metrics(self, step_state))
-        if saved is not None:
-            saved.restore_into(state, placement)
-        state.step_state, state.metric_state = placement.settle(
-            fused_step(self), state.step_state, state.metric_state, first
-        )
-        if auto:
-            steps_per_dispatch = auto_steps_per_dispatch(
-                self, state.step_state, state.metric_state, placement.batch(first),
-                jit=jit, debug=debug,
-            )  # fmt: skip
-        engine = Engine(
-            self, state, jit=jit, steps_per_dispatch=steps_per_dispatch, placement=placement,
-            debug=debug, power_of_two_blocks=auto,
+        options = RunOptions(
+            epochs=epochs, iterations=iterations, jit=jit, steps_per_dispatch=steps_per_dispatch,
+            mesh=mesh, batch_axis=batch_axis, debug=debug, seed=seed,
         )  # fmt: skip
-        engine.run(source, start_epoch, itertools.chain([first], batches), mid_epoch)
+        state = run_loop(self, data, init_state, resume_from, options)
         return self.output_transform(state) if self.output_transform else state
-
-    def _initial_step_state(self, first: Any, init_state: Any, seed: int | None) -> Any:
-        if self.init_fn is None:
-            return init_state
-        if seed is None:
-            return self.init_fn(first, init_state)
-        if "seed" not in inspect.signature(self.init_fn).parameters:
-            raise TypeError(
-                "run(seed=...) needs a loop whose init_fn takes a seed= argument (trainers "
-                "do); seed your own init_fn yourself."
-            )
-        return self.init_fn(first, init_state, seed=seed)
-
-
-class _Saved:
-    """A loaded checkpoint waiting for a fresh state to give it its structure."""
-
-    def __init__(self, metadata: dict[str, Any], load: Callable[[State], dict[str, Any]]):
-        self.metadata = metadata
-        self._load = load
-
-    def restore_into(self, state: State, placement: Placement) -> None:
-        check_layout(state, self.metadata)
-        tree = placement.replicate(self._load(state))
-        restore(state, tree, self.metadata)
-
-
-def _load_resume(source: Any) -> _Saved | None:
-    """What ``resume_from`` points at, as metadata now and arrays on demand."""
-    if source is None:
-        return None
-    if isinstance(source, State):
-        tree, metadata = snapshot(source)
-        return _Saved(metadata, lambda state: tree)
-    if isinstance(source, (str, os.PathLike)):
-        from .checkpoint import OrbaxBackend
-
-        source = OrbaxBackend(source)
-    if not callable(getattr(source, "restore", None)):
-        raise TypeError(
-            f"resume_from must be a checkpoint directory, a checkpoint backend or a State; "
-            f"got {type(source).__name__}."
-        )
-    backend = source
-    steps = backend.steps()
-    if not steps:
-        raise FileNotFoundError(f"There is no checkpoint to resume from in {backend!r}.")
-
-    def load(state: State) -> dict[str, Any]:
-        like = {"step_state": state.step_state, "metric_state": state.metric_state}
-        tree, _ = backend.restore(steps[-1], like=like)
-        return tree
-
-    return _Saved(backend.metadata(steps[-1]), load)
-
-
-def _position(metadata: dict[str, Any] | None) -> tuple[int, int, bool]:
-    """``(epoch to start, batches to skip, whether that epoch was already started)``."""
-    if metadata is None:
-        return 0, 0, False
-    if metadata["epoch_done"]:
-        return metadata["epoch"] + 1, 0, False
-    return metadata["epoch"], metadata["epoch_iterations"], True

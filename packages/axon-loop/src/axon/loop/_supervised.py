@@ -18,7 +18,6 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from ._console import log_progress
 from ._loop import Loop
 from ._resolve import resolve_loss, resolve_loss_scale, resolve_model, resolve_optimizer
 
@@ -275,7 +274,7 @@ def trainer(
     loop = loop.metric(resolve_loss(loss), "loss")
     if gradient_norm:
         loop = loop.metric(_identity, "gradient_norm", transform=_gradient_norm)
-    return log_progress(loop, every=log) if log > 0 else loop
+    return loop.attach("log_progress", every=log) if log > 0 else loop
 
 
 def evaluator(model: Any, *, log: int = 0) -> Loop:
@@ -290,7 +289,7 @@ def evaluator(model: Any, *, log: int = 0) -> Loop:
     """
     init_fn, step_fn = eval_step(model)
     loop = Loop(step_fn, init_fn, output_transform=lambda state: state.history)
-    return log_progress(loop, every=log) if log > 0 else loop
+    return loop.attach("log_progress", every=log) if log > 0 else loop
 
 
 def _identity(value: Any) -> Any:

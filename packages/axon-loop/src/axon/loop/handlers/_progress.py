@@ -15,8 +15,8 @@ from typing import TYPE_CHECKING, Any, TextIO
 import numpy as np
 
 if TYPE_CHECKING:
-    from ._loop import Loop
-    from ._state import State
+    from .._loop import Loop
+    from .._state import State
 
 
 def format_metrics(values: dict[str, Any]) -> str:
@@ -44,8 +44,7 @@ def log_progress(
     >>> apply = lambda p, x, *, mode, key: (x @ p["w"], None)
     >>> data = [(jnp.ones((4, 2)), jnp.full((4, 1), 2.0))] * 3
     >>> trainer = axon.loop.trainer((init, apply), "mean_squared_error", optax.sgd(0.1), log=0)
-    >>> import sys
-    >>> _ = log_progress(trainer, every=2, stream=sys.stdout, bar=False).run(data)
+    >>> _ = log_progress(trainer, every=2, bar=False).run(data)
     Epoch: 0, Batch: 2, loss: 2.7200000
     Epoch: 0, Batch: 3, loss: 1.9861333 (...s)
     """
@@ -105,6 +104,7 @@ class _Bar:
     """One rich progress bar per epoch, with ETA and live metrics."""
 
     def __init__(self, stream: TextIO):
+        # rich.progress takes ~40 ms to import: paid only when a bar is shown
         from rich.console import Console
         from rich.progress import (
             BarColumn,

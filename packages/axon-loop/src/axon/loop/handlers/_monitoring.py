@@ -15,11 +15,12 @@ import jax
 import jax.numpy as jnp
 import optax
 
-from ._events import FilterSpec
+from .._events import FilterSpec
+from .._metrics import MetricSpec
 
 if TYPE_CHECKING:
-    from ._loop import Loop
-    from ._state import State
+    from .._loop import Loop
+    from .._state import State
 
 MODES = ("min", "max")
 
@@ -53,16 +54,15 @@ def monitor(
     >>> state = flat.monitor("flat", report, patience=2).run(data, epochs=3)
     no progress at epoch 2
     """
-    if mode not in MODES:
-        raise ValueError(f"mode must be 'min' or 'max', got {mode!r}.")
+    check_mode(mode)
     if not isinstance(patience, int) or patience < 1:
         raise ValueError(f"patience must be a positive int, got {patience!r}.")
     key = name or f"monitor:{metric}"
 
     def check(state: State) -> Any:
-        value = _read(state, metric, key)
+        value = read_metric(state, metric, key)
         record = state.handler_metadata.setdefault(key, {"best": None, "since_best": 0})
-        if _improves(value, record["best"], mode, min_delta):
+        if improves(value, record["best"], mode, min_delta):
             record["best"], record["since_best"] = value, 0
             return None
         record["since_best"] += 1
@@ -208,16 +208,20 @@ def halt_on_nonfinite(loop: Loop, *, metric: str = "loss", every: int = 50) -> L
     )
 
 
-def _nonfinite_spec(name: str, accumulator: Any, transform: Any) -> Any:
-    from ._metrics import MetricSpec
-
+def _nonfinite_spec(name: str, accumulator: Any, transform: Any) -> MetricSpec:
     def scalar(value: Any) -> Any:  # gives the accumulator its shape: one float32
         return jnp.zeros((), jnp.float32)
 
     return MetricSpec(name, scalar, accumulator, transform, visible=False)
 
 
-def _read(state: State, metric: str, who: str) -> float:
+def check_mode(mode: str) -> None:
+    if mode not in MODES:
+        raise ValueError(f"mode must be 'min' or 'max', got {mode!r}.")
+
+
+def read_metric(state: State, metric: str, who: str) -> float:
+    """The current value of ``metric`` on the host; ``who`` names the watcher in the error."""
     if metric not in state.metrics:
         raise KeyError(
             f"{who} watches metric {metric!r}, but the loop has {sorted(state.metrics)}. "
@@ -226,7 +230,8 @@ def _read(state: State, metric: str, who: str) -> float:
     return float(state.metrics[metric])
 
 
-def _improves(value: float, best: float | None, mode: str, min_delta: float) -> bool:
+def improves(value: float, best: float | None, mode: str, min_delta: float) -> bool:
+    """Whether ``value`` beats ``best`` by more than ``min_delta`` (NaN never does)."""
     if math.isnan(value):
         return False
     if best is None:

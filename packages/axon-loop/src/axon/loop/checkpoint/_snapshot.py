@@ -17,7 +17,7 @@ from typing import Any
 import jax
 import numpy as np
 
-from ._state import State
+from .._state import State
 
 FORMAT_VERSION = 1
 
@@ -86,16 +86,15 @@ def serialize_state(state: State) -> bytes:
 
     Loading never executes code (``allow_pickle=False``); see :func:`deserialize_state`.
 
-    >>> import jax.numpy as jnp, optax, axon.loop
-    >>> init = lambda key, x: {"w": jnp.zeros((x.shape[-1], 1))}
-    >>> apply = lambda p, x, *, mode, key: (x @ p["w"], None)
-    >>> data = [(jnp.ones((4, 2)), jnp.full((4, 1), 2.0))] * 3
-    >>> trainer = axon.loop.trainer((init, apply), "mean_squared_error", optax.sgd(0.1), log=0)
-    >>> state = trainer.replace(output_transform=None).run(data)
+    >>> import jax.numpy as jnp, axon.loop
+    >>> counter = axon.loop.loop(lambda batch, total: total + batch.sum())
+    >>> state = counter.run([jnp.ones(2)] * 3, jnp.float32(0))
     >>> blob = axon.loop.serialize_state(state)
+    >>> blob[:2]  # an .npz archive is a zip file
+    b'PK'
     >>> restored = axon.loop.deserialize_state(blob, like=state)
-    >>> restored.iteration, restored.epoch_done
-    (3, True)
+    >>> restored.iteration, restored.epoch_done, float(restored.step_state)
+    (3, True, 6.0)
     """
     tree, metadata = snapshot(state)
     leaves = jax.tree_util.tree_leaves(tree)
@@ -150,11 +149,6 @@ def layout(tree: Any) -> list[list[Any]]:
         ]
         for path, leaf in jax.tree_util.tree_leaves_with_path(tree)
     ]
-
-
-def _dtype(leaf: Any) -> Any:
-    # read .dtype rather than converting: a device array would be copied to the host
-    return leaf.dtype if hasattr(leaf, "dtype") else np.result_type(leaf)
 
 
 def check_layout(state: State, metadata: dict[str, Any]) -> None:

@@ -1,0 +1,84 @@
+"""``DataSource``: each epoch's batches from what was passed to ``run``."""
+
+from __future__ import annotations
+
+import inspect
+import itertools
+from collections.abc import Callable, Iterator
+from typing import Any
+
+from .arrays import as_arrays
+
+
+class EmptyDataError(ValueError):
+    """The data given to ``run`` produced no batch.
+
+    Raised when the data is empty, or when an epoch after the first gets no batch
+    because a generator was already consumed.
+
+    >>> import jax.numpy as jnp
+    >>> from axon.loop import EmptyDataError, Loop
+    >>> counter = Loop(lambda batch, total: total + batch.sum())
+    >>> try:
+    ...     counter.run([], jnp.float32(0))
+    ... except EmptyDataError as error:
+    ...     print(str(error).split(". ")[0])
+    The data given to run() produced no batches
+    >>> batches = (jnp.ones(2) for _ in range(3))  # a generator gives one epoch only
+    >>> try:
+    ...     counter.run(batches, jnp.float32(0), epochs=2)
+    ... except ValueError as error:  # EmptyDataError is a ValueError
+    ...     print(type(error).__name__, str(error).split(". ")[0])
+    EmptyDataError The data produced no batches in epoch 1
+    """
+
+
+class DataSource:
+    """Each epoch's iterator of batches from what the user passed to ``run``.
+
+    ``data`` is a re-iterable (list, loader), a one-shot iterator (one epoch), or
+    a function ``fn()`` or ``fn(epoch)`` returning a fresh iterable. For an exact
+    resume the batches of an epoch must not depend on anything but the epoch.
+    """
+
+    def __init__(self, data: Any):
+        self.lengths: dict[int, int | None] = {}
+        if callable(data) and not hasattr(data, "__iter__"):
+            takes_epoch = _accepts_one_argument(data)
+            self._iterable = (lambda e: data(e)) if takes_epoch else (lambda e: data())
+        elif hasattr(data, "__iter__"):
+            self._iterable = lambda e: data
+        else:
+            raise TypeError(
+                f"run() needs an iterable of batches or a function returning one, got "
+                f"{type(data).__name__}."
+            )
+
+    def epoch(self, epoch: int) -> Iterator[Any]:
+        """A fresh iterator over ``epoch``'s batches; remembers their number if known."""
+        iterable = self._iterable(epoch)
+        self.lengths[epoch] = len(iterable) if hasattr(iterable, "__len__") else None
+        return map(as_arrays, iterable)
+
+    def starting_at(self, epoch: int, skip: int) -> Iterator[Any]:
+        """The iterator of ``epoch`` with its first ``skip`` batches consumed (resume)."""
+        batches = self.epoch(epoch)
+        skipped = sum(1 for _ in itertools.islice(batches, skip))
+        if skipped < skip:
+            raise ValueError(
+                f"Cannot resume at batch {skip} of epoch {epoch}: the data has only {skipped} "
+                f"batches in that epoch. Resume with the same data as the interrupted run."
+            )
+        return batches
+
+
+def _accepts_one_argument(fn: Callable[..., Any]) -> bool:
+    try:
+        parameters = inspect.signature(fn).parameters.values()
+    except (TypeError, ValueError):
+        return False
+    positional = [
+        p for p in parameters
+        if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD) and p.default is p.empty
+    ]  # fmt: skip
+    return len(positional) == 1

@@ -1,0 +1,145 @@
+"""The compiled step: the user's step fused with the metric updates, one ``jax.jit``.
+
+Speed rules (DESIGN.md §5) live here:
+
+- the step and every metric update are one ``jax.jit`` with donated buffers,
+  compiled once per loop and input signature and cached on the loop;
+- metric values stay on the device until a handler reads them;
+- with ``steps_per_dispatch=K`` up to K iterations run in one dispatch through
+  ``lax.scan``. The default, ``"auto"``, fuses up to 64 iterations in blocks whose
+  sizes are powers of two (so at most seven programs are compiled), limited by
+  the block's size in bytes, and only for a step whose state keeps its types.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+if TYPE_CHECKING:
+    from .._loop import Loop
+
+
+def fused_step(loop: Loop) -> Callable[..., Any]:
+    """``fused(step_state, metric_state, batch)``: the loop's step, then every metric update."""
+    step_fn, metrics = loop.step_fn, loop.metrics
+
+    def fused(step_state: Any, metric_state: dict[str, Any], batch: Any):
+        step_state = step_fn(batch, step_state)
+        i = metric_state["count"]
+        values = {m.name: m.update(metric_state["values"][m.name], step_state, i) for m in metrics}
+        return step_state, {"count": i + 1, "values": values}
+
+    return fused
+
+
+def compiled_step(loop: Loop, jit: bool) -> Callable[..., Any]:
+    """One iteration: the step fused with metric updates; cached on the loop."""
+    key = "step-jit" if jit else "step-eager"
+    if key not in loop._cache:
+        fused = fused_step(loop)
+        loop._cache[key] = jax.jit(fused, donate_argnums=(0, 1)) if jit else fused
+    return loop._cache[key]
+
+
+def compiled_scan(loop: Loop, jit: bool) -> Callable[..., Any]:
+    """K iterations over a stacked block of K batches with ``lax.scan``; cached on the loop."""
+    key = "scan-jit" if jit else "scan-eager"
+    if key not in loop._cache:
+        fused = fused_step(loop)
+
+        def scanned(step_state: Any, metric_state: Any, stacked: Any):
+            def body(carry: Any, batch: Any) -> tuple[Any, None]:
+                return fused(*carry, batch), None
+
+            return jax.lax.scan(body, (step_state, metric_state), stacked)[0]
+
+        loop._cache[key] = jax.jit(scanned, donate_argnums=(0, 1)) if jit else scanned
+    return loop._cache[key]
+
+
+#: ``steps_per_dispatch="auto"``: at most this many iterations per dispatch, and a stacked
+#: block of batches of at most this many bytes.
+AUTO_MAX_STEPS = 64
+AUTO_MAX_BLOCK_BYTES = 64 * 2**20
+
+
+def auto_steps_per_dispatch(
+    loop: Loop, step_state: Any, metric_state: Any, batch: Any, *, jit: bool, debug: bool
+) -> int:
+    """The most iterations ``"auto"`` fuses per dispatch (a power of two; 1: no fusion).
+
+    Fusion needs a compiled step (not ``jit=False`` or ``debug=True``) whose state
+    keeps its structure, shapes and dtypes from one step to the next (the
+    ``lax.scan`` carry); a step that keeps changing them runs one iteration per
+    dispatch instead. (A first step may still change them, e.g. a weakly typed
+    initial value: :meth:`Engine.dispatches` runs such a step on its own.) With
+    several processes it stays off: processes whose handlers differ (a logger on
+    process 0 only) would plan different blocks and wait for each other forever.
+    """
+    if not jit or debug or jax.process_count() > 1:
+        return 1
+    leaves = jax.tree_util.tree_leaves(batch)
+    size = sum(int(np.prod(np.shape(x))) * np.dtype(_dtype(x)).itemsize for x in leaves)
+    cap = min(AUTO_MAX_STEPS, AUTO_MAX_BLOCK_BYTES // max(size, 1))
+    if cap < 2:
+        return 1
+    step = compiled_step(loop, jit=True)
+    try:  # traced once per state signature: the jitted step reuses the traces
+        once = step.eval_shape(step_state, metric_state, batch)
+        twice = step.eval_shape(*once, batch)
+    except Exception:
+        return 1  # the step's own error surfaces, clearly, at its first real call
+    if not _same_avals(once, twice):
+        return 1
+    return 1 << (cap.bit_length() - 1)
+
+
+def fits_carry(
+    loop: Loop, step: Callable[..., Any], carry: tuple[Any, Any], signature: Any, batch: Any
+) -> bool:
+    """Whether ``step`` keeps ``carry`` (step and metric state) in structure, shapes and
+    dtypes for batches like ``batch``, so it can be a ``lax.scan`` carry; traced once
+    per state and batch signature and cached on the loop."""
+    leaves, treedef = jax.tree_util.tree_flatten(carry)
+    key = ("carry-fits", signature, treedef, *map(_aval, leaves))
+    if key not in loop._cache:
+        outputs = jax.eval_shape(step, *carry, batch)
+        loop._cache[key] = _same_avals(outputs, carry)
+    return loop._cache[key]
+
+
+def _dtype(leaf: Any) -> Any:
+    dtype = getattr(leaf, "dtype", None)
+    return dtype if dtype is not None else np.asarray(leaf).dtype
+
+
+def _aval(x: Any) -> tuple[Any, ...]:
+    return np.shape(x), jnp.result_type(x), getattr(x, "weak_type", False)
+
+
+def _same_avals(a: Any, b: Any) -> bool:
+    if jax.tree_util.tree_structure(a) != jax.tree_util.tree_structure(b):
+        return False
+    return all(
+        _aval(x) == _aval(y)
+        for x, y in zip(jax.tree_util.tree_leaves(a), jax.tree_util.tree_leaves(b), strict=True)
+    )
+
+
+def zero_metrics(loop: Loop, step_state: Any) -> dict[str, Any]:
+    """Fresh accumulators for the loop's metrics; their types are traced once per step state
+    signature and cached on the loop."""
+    leaves, treedef = jax.tree_util.tree_flatten(step_state)
+    key = ("metric-types", treedef, tuple((np.shape(x), jnp.result_type(x)) for x in leaves))
+    if key not in loop._cache:
+        loop._cache[key] = {m.name: jax.eval_shape(m.value, step_state) for m in loop.metrics}
+    values = {
+        name: jnp.zeros(struct.shape, jnp.result_type(struct.dtype, jnp.float32))
+        for name, struct in loop._cache[key].items()
+    }
+    return {"count": jnp.int32(0), "values": values}

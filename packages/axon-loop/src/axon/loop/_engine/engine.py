@@ -1,0 +1,248 @@
+"""``Engine``: runs a loop from a fresh or restored state, firing its events.
+
+Epochs, then blocks of iterations, then steps. Handlers fire in Ignite/Axon order
+(``started``, ``epoch_started``, ``iteration_started``, ``iteration_completed``,
+``epoch_completed`` or ``epoch_halted``, ``completed`` or ``halted``) and steer the
+run by what they return. A block is planned so that no handler fires inside it
+(``blocks``) and runs as fused dispatches of the compiled step (``compiled``).
+Each dispatch's batches are transferred to the device(s) as soon as they are
+read (``placement``); dispatch is asynchronous, so the next block is loaded and
+transferred while the device runs the current one.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import itertools
+import sys
+import time
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any
+
+import jax
+
+from .._data import DataSource, EmptyDataError
+from .._events import Event, Halt
+from .._state import State
+from .blocks import BlockPlanner, flatten, signature, stack_block
+from .compiled import compiled_scan, compiled_step, fits_carry, zero_metrics
+from .placement import Placement
+
+if TYPE_CHECKING:
+    from .._events import HandlerSpec
+    from .._loop import Loop
+
+
+class Engine:
+    """Runs a loop from a (fresh or restored) state until it completes or halts."""
+
+    def __init__(
+        self,
+        loop: Loop,
+        state: State,
+        *,
+        jit: bool,
+        steps_per_dispatch: int,
+        placement: Placement,
+        debug: bool = False,
+        power_of_two_blocks: bool = False,
+    ):
+        self.loop = loop
+        self.debug = debug
+        self.state = state
+        self.power_of_two_blocks = power_of_two_blocks  # auto mode: bounds the compiles
+        self.carried: Any = None  # the signature of the batches the step state was made for
+        self.placement = placement
+        self.step = compiled_step(loop, jit)
+        self.scan = compiled_scan(loop, jit) if steps_per_dispatch > 1 else None
+        self.by_event: dict[Event, list[HandlerSpec]] = {}
+        for spec in sorted(loop.handlers, key=lambda spec: not spec.first):  # stable sort
+            self.by_event.setdefault(spec.event, []).append(spec)
+        self.planner = BlockPlanner(self.by_event, steps_per_dispatch, power_of_two_blocks)
+
+    # -- events -------------------------------------------------------------------------------
+
+    def fire(self, event: Event) -> Halt:
+        state = self.state
+        state.record(event)
+        outcome = Halt.CONTINUE
+        for spec in self.by_event.get(event, ()):
+            if not spec.filter(state, event):
+                continue
+            if self.debug:
+                _debug(f"{event.value} (iteration {state.iteration}): handler {spec.name}")
+            result = spec.handler(state)
+            if result is not None and result != Halt.CONTINUE:
+                try:
+                    result = Halt(result)
+                except ValueError:
+                    raise ValueError(
+                        f"Handler {spec.name!r} on {event.value!r} returned {result!r}; return "
+                        f"None, 'continue', 'halt_epoch' or 'halt_loop'."
+                    ) from None
+                if outcome != Halt.LOOP:
+                    outcome = result
+        return outcome
+
+    # -- the run ------------------------------------------------------------------------------
+
+    def run(self, data: DataSource, start_epoch: int, first: Iterator[Any], mid_epoch: bool):
+        try:
+            self._run(data, start_epoch, first, mid_epoch)
+        except BaseException:
+            # An exception (or Ctrl-C) ends the run: still finish what handlers opened,
+            # e.g. a checkpoint being written asynchronously, then re-raise.
+            self.state.status = "failed"
+            for resource in self.state.resources.values():
+                with contextlib.suppress(Exception):
+                    resource.close()
+            self.state.resources.clear()
+            raise
+
+    def _run(self, data: DataSource, start_epoch: int, first: Iterator[Any], mid_epoch: bool):
+        state = self.state
+        halted = self.fire(Event.STARTED) == Halt.LOOP
+        for epoch in range(start_epoch, state.max_epoch):
+            if halted:
+                break
+            state.epoch = epoch
+            batches = first if epoch == start_epoch else data.epoch(epoch)
+            state.epoch_length = data.lengths.get(epoch)
+            if state.max_iteration is not None and state.epoch_length is not None:
+                state.epoch_length = min(state.epoch_length, state.max_iteration)
+            if mid_epoch and epoch == start_epoch:
+                outcome = Halt.CONTINUE  # resumed inside an epoch that already started
+                state.metrics = {**state.metrics, **self.metric_view()}
+            else:
+                state.start_epoch()
+                state.epoch_done = False
+                state.metric_state = self.placement.replicate(
+                    zero_metrics(self.loop, state.step_state)
+                )
+                state.metrics = self.metric_view()
+                outcome = self.fire(Event.EPOCH_STARTED)
+            started = time.perf_counter()
+            outcome, seen = self.run_epoch(batches, outcome)
+            if seen == 0 and outcome == Halt.CONTINUE and state.count_in_epoch() == 0:
+                raise EmptyDataError(
+                    f"The data produced no batches in epoch {epoch}. A generator or iterator "
+                    f"can be consumed only once: pass a list, a re-iterable loader, or a "
+                    f"function returning a fresh iterable for every epoch."
+                )
+            jax.block_until_ready(state.step_state)
+            state.times[epoch] = state.times.get(epoch, 0.0) + time.perf_counter() - started
+            if outcome == Halt.LOOP:
+                halted = True
+                break
+            if outcome == Halt.EPOCH:
+                halted = self.fire(Event.EPOCH_HALTED) == Halt.LOOP
+                continue
+            state.epoch_done = True
+            halted = self.fire(Event.EPOCH_COMPLETED) == Halt.LOOP
+            state.history[epoch] = dict(state.metrics)
+        state.status = "halted" if halted else "completed"
+        self.fire(Event.HALTED if halted else Event.COMPLETED)
+
+    def run_epoch(self, batches: Iterator[Any], outcome: Halt) -> tuple[Halt, int]:
+        state, seen = self.state, 0
+        cap = state.max_iteration
+        while outcome == Halt.CONTINUE:
+            remaining = None if cap is None else cap - state.count_in_epoch()
+            if remaining is not None and remaining <= 0:
+                break
+            block = list(itertools.islice(batches, self.planner.plan_block(state, remaining)))
+            if not block:
+                break
+            outcome = self.run_block(block)
+            seen += len(block)
+        return outcome, seen
+
+    def run_block(self, block: list[Any]) -> Halt:
+        """Run a planned block: no handler fires inside it, but possibly at its two ends.
+
+        Consecutive batches of the same structure, shapes and dtypes run fused; a batch
+        unlike its neighbours (e.g. a short last batch) runs on its own.
+        """
+        for size, batch in self.dispatches(block):
+            outcome = self.fire(Event.ITERATION_STARTED)
+            if outcome != Halt.CONTINUE:
+                return outcome
+            if size == 1:
+                self.run_step(batch)
+            else:
+                self.state.record(Event.ITERATION_STARTED, size - 1)
+                self.state.step_state, self.state.metric_state = self.scan(
+                    self.state.step_state,
+                    self.state.metric_state,
+                    self.placement.batch(batch, stacked=True),
+                )
+            outcome = self.complete(size)
+            if outcome != Halt.CONTINUE:
+                return outcome
+        return Halt.CONTINUE
+
+    def run_step(self, batch: Any) -> None:
+        state, started = self.state, time.perf_counter()
+        state.step_state, state.metric_state = self.step(
+            state.step_state, state.metric_state, self.placement.batch(batch)
+        )
+        if self.debug:  # debug trades speed for real per-step timings
+            jax.block_until_ready(state.step_state)
+            elapsed = (time.perf_counter() - started) * 1e3
+            _debug(f"iteration {state.iteration + 1}: step {elapsed:.2f} ms")
+
+    def dispatches(self, block: list[Any]) -> Iterator[tuple[int, Any]]:
+        """``(iterations, batch or stacked batches)`` for each dispatch of ``block``.
+
+        In auto mode every fused part has a power-of-two size, so a block cut short
+        (the data ran out, a batch of another shape) compiles no new program.
+        """
+        if self.scan is None:  # no fusion: nothing to compare or stack
+            yield from ((1, batch) for batch in block)
+            return
+        flat = [flatten(batch) for batch in block]
+        signatures = [signature(leaves, treedef) for leaves, treedef in flat]
+        start = 0
+        while start < len(block):
+            end = start + 1
+            while end < len(block) and signatures[end] == signatures[start]:
+                end += 1
+            if end - start > 1 and not self.carry_fits(signatures[start], block[start]):
+                # the state was made for other batches (e.g. y_pred of a short last batch,
+                # or weakly typed initial values): one step on its own gives it this shape
+                self.carried = signatures[start]
+                yield 1, block[start]
+                start += 1
+                continue
+            self.carried = signatures[start]
+            size = end - start
+            if self.power_of_two_blocks:
+                size = 1 << (size.bit_length() - 1)
+            if size == 1:
+                yield 1, block[start]
+            else:
+                yield size, stack_block(flat[start : start + size])
+            start += size
+
+    def carry_fits(self, batch_signature: Any, batch: Any) -> bool:
+        """Whether the step state can be the scan carry over batches like ``batch``."""
+        if batch_signature == self.carried:
+            return True
+        carry = (self.state.step_state, self.state.metric_state)
+        return fits_carry(self.loop, self.step, carry, batch_signature, batch)
+
+    def complete(self, iterations: int) -> Halt:
+        state = self.state
+        state.record(Event.ITERATION_COMPLETED, iterations - 1)
+        state.iteration += iterations
+        state.metrics = {**state.metrics, **self.metric_view()}
+        return self.fire(Event.ITERATION_COMPLETED)
+
+    def metric_view(self) -> dict[str, Any]:
+        # jit returns dicts with sorted keys; show metrics in the order they were attached
+        values = self.state.metric_state["values"]
+        return {m.name: values[m.name] for m in self.loop.metrics if m.visible}
+
+
+def _debug(message: str) -> None:
+    print(f"[axon.loop debug] {message}", file=sys.stderr, flush=True)
