@@ -68,13 +68,6 @@ def _injected(
     return inject_hyperparams(inner, static_args=static_args)(**options)
 
 
-def _check_adam_moments(name: str, b1: Any, b2: Any, eps: Any, eps_root: Any) -> None:
-    check.decay_rate(name, "b1", b1)
-    check.decay_rate(name, "b2", b2)
-    check.non_negative(name, "eps", eps)
-    check.non_negative(name, "eps_root", eps_root)
-
-
 def _check_nesterov(name: str, momentum: Any, nesterov: bool) -> None:
     if nesterov and momentum is None:
         raise ValueError(
@@ -115,7 +108,7 @@ def adabelief(
     References: Zhuang et al., https://arxiv.org/abs/2010.07468
     """
     check.learning_rate("adabelief", learning_rate)
-    _check_adam_moments("adabelief", b1, b2, eps, eps_root)
+    check.adam_moments("adabelief", b1, b2, eps, eps_root)
     return _injected(
         _adabelief, learning_rate=learning_rate, b1=b1, b2=b2, eps=eps, eps_root=eps_root
     )
@@ -207,7 +200,7 @@ def adam(
     References: Kingma and Ba, https://arxiv.org/abs/1412.6980
     """
     check.learning_rate("adam", learning_rate)
-    _check_adam_moments("adam", b1, b2, eps, eps_root)
+    check.adam_moments("adam", b1, b2, eps, eps_root)
     return _injected(_adam, learning_rate=learning_rate, b1=b1, b2=b2, eps=eps, eps_root=eps_root)
 
 
@@ -252,7 +245,7 @@ def adamw(
     References: Loshchilov and Hutter, https://arxiv.org/abs/1711.05101
     """
     check.learning_rate("adamw", learning_rate)
-    _check_adam_moments("adamw", b1, b2, eps, eps_root)
+    check.adam_moments("adamw", b1, b2, eps, eps_root)
     check.non_negative("adamw", "decay", decay)
     return _injected(
         _adamw, learning_rate=learning_rate, b1=b1, b2=b2, eps=eps, eps_root=eps_root, decay=decay
@@ -339,7 +332,7 @@ def lamb(
     References: You et al., https://arxiv.org/abs/1904.00962
     """
     check.learning_rate("lamb", learning_rate)
-    _check_adam_moments("lamb", b1, b2, eps, eps_root)
+    check.adam_moments("lamb", b1, b2, eps, eps_root)
     check.non_negative("lamb", "decay", decay)
     check.non_negative("lamb", "min_norm", min_norm)
     return _injected(
@@ -453,7 +446,7 @@ def radam(
     References: Liu et al., https://arxiv.org/abs/1908.03265
     """
     check.learning_rate("radam", learning_rate)
-    _check_adam_moments("radam", b1, b2, eps, eps_root)
+    check.adam_moments("radam", b1, b2, eps, eps_root)
     check.finite("radam", "threshold", threshold)
     return _injected(
         _radam,
@@ -611,7 +604,7 @@ def yogi(
     """
     check.learning_rate("yogi", learning_rate)
     check.non_negative("yogi", "initial_accumulator_value", initial_accumulator_value)
-    _check_adam_moments("yogi", b1, b2, eps, eps_root)
+    check.adam_moments("yogi", b1, b2, eps, eps_root)
     return _injected(
         _yogi,
         learning_rate=learning_rate,
