@@ -149,6 +149,13 @@ def adam_moments(owner: str, b1: Any, b2: Any, eps: Any, eps_root: Any) -> None:
     non_negative(owner, "eps_root", eps_root)
 
 
+def rms_average(owner: str, decay: Any, eps: Any, initial_scale: Any) -> None:
+    """The options of RMSProp's moving average of squared updates."""
+    decay_rate(owner, "decay", decay)
+    non_negative(owner, "eps", eps)
+    non_negative(owner, "initial_scale", initial_scale)
+
+
 def transform(owner: str, index: int, value: Any) -> None:
     """Argument ``index`` of ``owner`` is a transformation, not e.g. its uncalled factory."""
     if isinstance(value, optax.GradientTransformation):

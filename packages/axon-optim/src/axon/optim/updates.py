@@ -280,9 +280,7 @@ def scale_by_rms(
         >>> transform.update(grads, transform.init(grads))[0]  # g / sqrt(0.25 g**2)
         Array([ 2., -2.], dtype=float32)
     """
-    check.decay_rate("scale_by_rms", "decay", decay)
-    check.non_negative("scale_by_rms", "eps", eps)
-    check.non_negative("scale_by_rms", "initial_scale", initial_scale)
+    check.rms_average("scale_by_rms", decay, eps, initial_scale)
     return optax.scale_by_rms(decay=decay, eps=eps, initial_scale=initial_scale)
 
 
@@ -346,9 +344,7 @@ def scale_by_stddev(
         >>> transform.update(grads, transform.init(grads))[0]  # g / sqrt(g**2 / 4)
         Array([ 2., -2.], dtype=float32)
     """
-    check.decay_rate("scale_by_stddev", "decay", decay)
-    check.non_negative("scale_by_stddev", "eps", eps)
-    check.non_negative("scale_by_stddev", "initial_scale", initial_scale)
+    check.rms_average("scale_by_stddev", decay, eps, initial_scale)
     return optax.scale_by_stddev(decay=decay, eps=eps, initial_scale=initial_scale)
 
 
