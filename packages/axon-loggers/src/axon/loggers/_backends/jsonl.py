@@ -9,11 +9,11 @@ import weakref
 from pathlib import Path
 from typing import Any
 
-from ._base import LoggerBase
-from ._files import end_with_newline, open_text, replace_file
-from ._protocol import HParamValue
-from ._steps import STEP_KEY, StepRow
-from ._values import as_purge_step
+from .._base import LoggerBase
+from .._protocol import HParamValue
+from .._values import as_purge_step
+from .files import end_with_newline, open_text, replace_file
+from .steps import STEP_KEY, StepRow
 
 #: How non-finite floats are written, since JSON has no NaN or Infinity.
 #: ``float(text)`` reads each of these strings back as the original value.

@@ -8,10 +8,10 @@ import os
 import weakref
 from pathlib import Path
 
-from ._base import LoggerBase
-from ._files import end_with_newline, open_text, replace_file
-from ._steps import STEP_KEY, StepRow
-from ._values import as_purge_step
+from .._base import LoggerBase
+from .._values import as_purge_step
+from .files import end_with_newline, open_text, replace_file
+from .steps import STEP_KEY, StepRow
 
 _WHAT = "CSV log file"
 
