@@ -27,7 +27,7 @@ from typing import Any, Generic, TypeVar
 
 import pluggy
 
-__all__ = [  # what every axon package's ``plugins`` module re-exports
+__all__ = [  # re-exported by the plugins modules of axon-functional, axon-optim and axon-loggers
     "DISABLED_PLUGINS_ENV",
     "DuplicateNameError",
     "PluginError",
