@@ -38,6 +38,23 @@ def recording() -> RecordingLogger:
     return RecordingLogger()
 
 
+def _log_then_resume(make, steps, purge_step, offset):
+    with make() as logger:
+        for step in range(steps):
+            logger.log_scalars({"loss": float(step)}, step)
+    with make(purge_step=purge_step) as logger:
+        for step in range(purge_step, steps):
+            logger.log_scalars({"loss": offset + step}, step)
+
+
+@pytest.fixture
+def log_then_resume():
+    """``log_then_resume(make, steps, purge_step, offset)``: ``make()`` logs ``loss = step``
+    for each step below ``steps``; then, as a run resumed from a checkpoint does,
+    ``make(purge_step=purge_step)`` logs ``loss = offset + step`` from ``purge_step`` on."""
+    return _log_then_resume
+
+
 def _read_run(logdir) -> event_accumulator.EventAccumulator:
     keep_everything = {kind: 0 for kind in event_accumulator.DEFAULT_SIZE_GUIDANCE}
     accumulator = event_accumulator.EventAccumulator(str(logdir), size_guidance=keep_everything)

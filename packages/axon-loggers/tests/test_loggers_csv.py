@@ -57,14 +57,9 @@ def test_resume_appends_under_the_existing_header(tmp_path):
     ]
 
 
-def test_purge_step_drops_rows_written_after_the_checkpoint(tmp_path):
+def test_purge_step_drops_rows_written_after_the_checkpoint(tmp_path, log_then_resume):
     path = tmp_path / "log.csv"
-    with CSVLogger(path) as logger:
-        for step in range(5):
-            logger.log_scalars({"loss": float(step)}, step)
-    with CSVLogger(path, purge_step=2) as logger:
-        for step in range(2, 5):
-            logger.log_scalars({"loss": 10.0 + step}, step)
+    log_then_resume(lambda **options: CSVLogger(path, **options), 5, purge_step=2, offset=10.0)
     assert [row[0] for row in read_rows(path)] == ["step", "0", "1", "2", "3", "4"]
     assert [row[1] for row in read_rows(path)[1:]] == ["0.0", "1.0", "12.0", "13.0", "14.0"]
 

@@ -8,7 +8,7 @@ import math
 import pytest
 
 from axon.loggers import JSONLinesLogger, LogPathError
-from axon.loggers._jsonl import NON_FINITE_STRINGS
+from axon.loggers._backends.jsonl import NON_FINITE_STRINGS
 
 
 def read_lines(path):

@@ -134,15 +134,12 @@ def test_hparams_are_written_into_the_same_run_with_the_final_metric(tmp_path, r
     assert scalar_points(run, "hparam/final_loss") == [(4, 0.125)]
 
 
-def test_purge_step_leaves_each_step_once_after_a_resume(tmp_path, read_run):
-    with TensorBoardLogger(tmp_path) as logger:
-        for step in range(10):
-            logger.log_scalars({"loss": float(step)}, step)
+def test_purge_step_leaves_each_step_once_after_a_resume(tmp_path, read_run, log_then_resume):
     # Resume from a checkpoint taken at step 5, right away (same second: file names
     # must not collide).
-    with TensorBoardLogger(tmp_path, purge_step=5) as logger:
-        for step in range(5, 10):
-            logger.log_scalars({"loss": 100.0 + step}, step)
+    log_then_resume(
+        lambda **options: TensorBoardLogger(tmp_path, **options), 10, purge_step=5, offset=100.0
+    )
     assert len(list(tmp_path.glob("events.out.tfevents.*"))) == 2
 
     points = scalar_points(read_run(tmp_path), "loss")

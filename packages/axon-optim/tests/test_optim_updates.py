@@ -66,22 +66,40 @@ def ref_scale_by_schedule(schedule):
     return lambda p: 0, update
 
 
-def ref_adam(b1=0.9, b2=0.999, eps=1e-8, eps_root=1e-15):
+def ref_moments(b1, next_nu, step, initial=0.0):
+    """Adam and its kin: a step count ``t``, the moving average ``mu`` of the gradients
+    (decay ``b1``) and a second moment ``nu <- next_nu(nu, g, mu)`` with the new ``mu``,
+    both starting at ``initial``; ``step(t, mu, nu)`` is the update."""
+
     def init(p):
-        return 0, [np.zeros_like(x) for x in p], [np.zeros_like(x) for x in p]
+        return 0, [np.full_like(x, initial) for x in p], [np.full_like(x, initial) for x in p]
 
     def update(g, state, p):
         t, mu, nu = state
         t += 1
         mu = [b1 * m + (1 - b1) * x for m, x in zip(mu, g, strict=True)]
-        nu = [b2 * v + (1 - b2) * x**2 for v, x in zip(nu, g, strict=True)]
-        out = [
+        nu = [next_nu(v, x, m) for v, x, m in zip(nu, g, mu, strict=True)]
+        return step(t, mu, nu), (t, mu, nu)
+
+    return init, update
+
+
+def bias_corrected(b1, b2, eps, eps_root):
+    """Adam's step: ``mu_hat / (sqrt(nu_hat + eps_root) + eps)``."""
+
+    def step(t, mu, nu):
+        return [
             (m / (1 - b1**t)) / (np.sqrt(v / (1 - b2**t) + eps_root) + eps)
             for m, v in zip(mu, nu, strict=True)
         ]
-        return out, (t, mu, nu)
 
-    return init, update
+    return step
+
+
+def ref_adam(b1=0.9, b2=0.999, eps=1e-8, eps_root=1e-15):
+    return ref_moments(
+        b1, lambda v, x, m: b2 * v + (1 - b2) * x**2, bias_corrected(b1, b2, eps, eps_root)
+    )
 
 
 def ref_rss(initial_accumulator_value=0.1, eps=1e-7):
@@ -103,24 +121,11 @@ def ref_rms(decay=0.9, eps=1e-8, initial_scale=0.0):
 
 def ref_belief(b1=0.9, b2=0.999, eps=0.0, eps_root=1e-16):
     """The paper: s <- b2 s + (1 - b2) (g - m)**2 + eps_root, with the new m."""
-
-    def init(p):
-        return 0, [np.zeros_like(x) for x in p], [np.zeros_like(x) for x in p]
-
-    def update(g, state, p):
-        t, mu, nu = state
-        t += 1
-        mu = [b1 * m + (1 - b1) * x for m, x in zip(mu, g, strict=True)]
-        nu = [
-            b2 * v + (1 - b2) * (x - m) ** 2 + eps_root for v, x, m in zip(nu, g, mu, strict=True)
-        ]
-        out = [
-            (m / (1 - b1**t)) / (np.sqrt(v / (1 - b2**t)) + eps)
-            for m, v in zip(mu, nu, strict=True)
-        ]
-        return out, (t, mu, nu)
-
-    return init, update
+    return ref_moments(
+        b1,
+        lambda v, x, m: b2 * v + (1 - b2) * (x - m) ** 2 + eps_root,
+        bias_corrected(b1, b2, eps, 0.0),
+    )
 
 
 def ref_stddev(decay=0.9, eps=1e-8, initial_scale=0.0):
@@ -140,46 +145,25 @@ def ref_radam(b1=0.9, b2=0.999, eps=1e-8, eps_root=0.0, threshold=5.0):
     """The paper: the maximum SMA length is 2 / (1 - b2) - 1."""
     ro_inf = 2 / (1 - b2) - 1
 
-    def init(p):
-        return 0, [np.zeros_like(x) for x in p], [np.zeros_like(x) for x in p]
-
-    def update(g, state, p):
-        t, mu, nu = state
-        t += 1
-        mu = [b1 * m + (1 - b1) * x for m, x in zip(mu, g, strict=True)]
-        nu = [b2 * v + (1 - b2) * x**2 for v, x in zip(nu, g, strict=True)]
+    def step(t, mu, nu):
         ro = ro_inf - 2 * t * b2**t / (1 - b2**t)
         mu_hat = [m / (1 - b1**t) for m in mu]
-        if ro >= threshold:
-            r = np.sqrt((ro - 4) * (ro - 2) * ro_inf / ((ro_inf - 4) * (ro_inf - 2) * ro))
-            nu_hat = [v / (1 - b2**t) for v in nu]
-            out = [
-                r * m / (np.sqrt(v + eps_root) + eps) for m, v in zip(mu_hat, nu_hat, strict=True)
-            ]
-        else:
-            out = mu_hat
-        return out, (t, mu, nu)
+        if ro < threshold:
+            return mu_hat
+        r = np.sqrt((ro - 4) * (ro - 2) * ro_inf / ((ro_inf - 4) * (ro_inf - 2) * ro))
+        nu_hat = [v / (1 - b2**t) for v in nu]
+        return [r * m / (np.sqrt(v + eps_root) + eps) for m, v in zip(mu_hat, nu_hat, strict=True)]
 
-    return init, update
+    return ref_moments(b1, lambda v, x, m: b2 * v + (1 - b2) * x**2, step)
 
 
 def ref_yogi(initial_accumulator_value=1e-6, b1=0.9, b2=0.999, eps=1e-3, eps_root=0.0):
-    def init(p):
-        full = [np.full_like(x, initial_accumulator_value) for x in p]
-        return 0, full, [x.copy() for x in full]
-
-    def update(g, state, p):
-        t, mu, nu = state
-        t += 1
-        mu = [b1 * m + (1 - b1) * x for m, x in zip(mu, g, strict=True)]
-        nu = [v - (1 - b2) * np.sign(v - x**2) * x**2 for v, x in zip(nu, g, strict=True)]
-        out = [
-            (m / (1 - b1**t)) / (np.sqrt(v / (1 - b2**t) + eps_root) + eps)
-            for m, v in zip(mu, nu, strict=True)
-        ]
-        return out, (t, mu, nu)
-
-    return init, update
+    return ref_moments(
+        b1,
+        lambda v, x, m: v - (1 - b2) * np.sign(v - x**2) * x**2,
+        bias_corrected(b1, b2, eps, eps_root),
+        initial=initial_accumulator_value,
+    )
 
 
 def ref_trust_ratio(min_norm=0.0, trust_coefficient=1.0, eps=0.0):

@@ -23,23 +23,11 @@ from __future__ import annotations
 
 import pluggy
 
-from . import _hookspecs
-from ._registry import (
-    DISABLED_PLUGINS_ENV,
-    DuplicateNameError,
-    PluginError,
-    PluginSystem,
-    Registry,
-    UnknownNameError,
-)
+from . import _hookspecs, _registry
+from ._registry import *  # noqa: F403  (the registry API, re-exported: see _registry.__all__)
 
 __all__ = [
-    "DISABLED_PLUGINS_ENV",
-    "DuplicateNameError",
-    "PluginError",
-    "PluginSystem",
-    "Registry",
-    "UnknownNameError",
+    *_registry.__all__,
     "activations",
     "hookimpl",
     "initializers",
@@ -52,15 +40,9 @@ __all__ = [
 hookimpl = pluggy.HookimplMarker("axon.functional")
 
 #: The plugin manager of this package, loaded from entry points on first use.
-system = PluginSystem("axon.functional", _hookspecs, "axon.functional")
+system = _registry.PluginSystem("axon.functional", _hookspecs, "axon.functional")
 
-
-def _require_callable(name: str, entry: object) -> None:
-    if not callable(entry):
-        raise TypeError(f"Entry {name!r} must be callable, got {type(entry).__name__}.")
-
-
-activations: Registry = Registry(system, "axon_activations", "activation", _require_callable)
-initializers: Registry = Registry(system, "axon_initializers", "initializer", _require_callable)
-losses: Registry = Registry(system, "axon_losses", "loss", _require_callable)
-metrics: Registry = Registry(system, "axon_metrics", "metric", _require_callable)
+activations = system.registry("axon_activations", "activation")
+initializers = system.registry("axon_initializers", "initializer")
+losses = system.registry("axon_losses", "loss")
+metrics = system.registry("axon_metrics", "metric")

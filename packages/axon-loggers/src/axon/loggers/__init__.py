@@ -21,13 +21,15 @@ import inspect
 from typing import Any
 
 from . import plugins
+from ._backends import (
+    ConsoleLogger,
+    CSVLogger,
+    JSONLinesLogger,
+    LogPathError,
+    TensorBoardLogger,
+)
 from ._base import LoggerBase
-from ._console import ConsoleLogger
-from ._csv import CSVLogger
-from ._files import LogPathError
-from ._jsonl import JSONLinesLogger
 from ._protocol import Logger
-from ._tensorboard import TensorBoardLogger
 from ._trees import flatten_tree, log_histograms
 
 __version__ = importlib.metadata.version("axon-loggers")
@@ -66,7 +68,7 @@ def get(name: str) -> Any:
     Example:
         >>> import axon.loggers
         >>> axon.loggers.get("csv")
-        <class 'axon.loggers._csv.CSVLogger'>
+        <class 'axon.loggers._backends.csv.CSVLogger'>
         >>> try:
         ...     axon.loggers.get("tensorbord")
         ... except axon.loggers.plugins.UnknownNameError as error:

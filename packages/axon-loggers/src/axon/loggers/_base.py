@@ -225,17 +225,15 @@ class LoggerBase:
         Example:
             >>> import pathlib, tempfile
             >>> from axon.loggers import JSONLinesLogger
-            >>> tmp = tempfile.TemporaryDirectory()
-            >>> path = pathlib.Path(tmp.name) / "metrics.jsonl"
+            >>> path = pathlib.Path(tempfile.mkdtemp()) / "metrics.jsonl"
             >>> logger = JSONLinesLogger(path)
             >>> logger.log_scalars({"loss": 0.5}, step=1)
-            >>> path.read_text()
+            >>> path.read_text()  # step 1 may still get values: not written yet
             ''
             >>> logger.flush()
             >>> path.read_text()
             '{"step": 1, "loss": 0.5}\\n'
             >>> logger.close()
-            >>> tmp.cleanup()
         """
         if not self._closed:
             self._flush()

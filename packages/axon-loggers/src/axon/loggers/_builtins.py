@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-from ._console import ConsoleLogger
-from ._csv import CSVLogger
-from ._jsonl import JSONLinesLogger
-from ._tensorboard import TensorBoardLogger
+from ._backends import ConsoleLogger, CSVLogger, JSONLinesLogger, TensorBoardLogger
 from .plugins import hookimpl
 
 

@@ -61,43 +61,26 @@ False
 
 from __future__ import annotations
 
+import functools
+
 import pluggy
 
-from . import _hookspecs
-from ._registry import (
-    DISABLED_PLUGINS_ENV,
-    DuplicateNameError,
-    PluginError,
-    PluginSystem,
-    Registry,
-    UnknownNameError,
-)
+from . import _hookspecs, _registry
+from ._registry import *  # noqa: F403  (the registry API, re-exported: see _registry.__all__)
 
-__all__ = [
-    "DISABLED_PLUGINS_ENV",
-    "DuplicateNameError",
-    "PluginError",
-    "PluginSystem",
-    "Registry",
-    "UnknownNameError",
-    "hookimpl",
-    "loggers",
-    "system",
-]
+__all__ = [*_registry.__all__, "hookimpl", "loggers", "system"]
 
 #: Marks a plugin's implementation of the axon-loggers hook.
 hookimpl = pluggy.HookimplMarker("axon.loggers")
 
 #: The plugin manager of this package, loaded from entry points on first use.
-system = PluginSystem("axon.loggers", _hookspecs, "axon.loggers")
+system = _registry.PluginSystem("axon.loggers", _hookspecs, "axon.loggers")
 
+# Loggers are registered as factories (classes or functions), never as instances.
+_require_factory = functools.partial(
+    _registry.require_callable,
+    what="Logger",
+    must_be="registered as a factory (a class or function called with keyword options)",
+)
 
-def _require_callable(name: str, entry: object) -> None:
-    if not callable(entry):
-        raise TypeError(
-            f"Logger {name!r} must be registered as a factory (a class or function called "
-            f"with keyword options), got {type(entry).__name__}."
-        )
-
-
-loggers: Registry = Registry(system, "axon_loggers", "logger", _require_callable)
+loggers = system.registry("axon_loggers", "logger", _require_factory)

@@ -32,39 +32,13 @@ from .hyperparams import (
     scale_learning_rate,
     set_hyperparams,
 )
-from .optimizers import (
-    adabelief,
-    adagrad,
-    adam,
-    adamw,
-    fromage,
-    get,
-    lamb,
-    names,
-    noisy_sgd,
-    radam,
-    rmsprop,
-    sgd,
-    yogi,
-)
+from .optimizers import *  # noqa: F403  (the named optimizers, get and names)
 from .updates import accumulate_gradients, apply_updates, chain, compose
 
 __version__ = importlib.metadata.version("axon-optim")
 
 __all__ = [
-    "adabelief",
-    "adagrad",
-    "adam",
-    "adamw",
-    "fromage",
-    "lamb",
-    "noisy_sgd",
-    "radam",
-    "rmsprop",
-    "sgd",
-    "yogi",
-    "get",
-    "names",
+    *optimizers.__all__,
     "get_hyperparams",
     "set_hyperparams",
     "scale_learning_rate",

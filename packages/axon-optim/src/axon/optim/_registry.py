@@ -8,6 +8,10 @@ points as third-party ones, so every lookup exercises the plugin path.
 This module is vendored: identical copies live in ``axon.functional``,
 ``axon.optim`` and ``axon.loggers`` because those packages depend on no sibling.
 ``tests/meta`` checks that the copies stay identical; edit all three together.
+
+The examples share one tiny plugin system (a hook ``demo_colors`` returning colors by
+name), spelled out in :class:`PluginSystem`'s example and rebuilt by ``_demo`` in the
+others.
 """
 
 from __future__ import annotations
@@ -17,11 +21,20 @@ import difflib
 import importlib.metadata
 import os
 import threading
+import types
 from collections.abc import Callable, Iterator, Mapping
-from types import ModuleType
 from typing import Any, Generic, TypeVar
 
 import pluggy
+
+__all__ = [  # re-exported by the plugins modules of axon-functional, axon-optim and axon-loggers
+    "DISABLED_PLUGINS_ENV",
+    "DuplicateNameError",
+    "PluginError",
+    "PluginSystem",
+    "Registry",
+    "UnknownNameError",
+]
 
 T = TypeVar("T")
 
@@ -35,18 +48,9 @@ class PluginError(Exception):
     The base class of :class:`DuplicateNameError` and :class:`UnknownNameError`. Here a
     plugin's hook returns a list instead of a ``{name: entry}`` mapping:
 
-    >>> import types, pluggy
-    >>> class Hooks:  # the hook specifications, usually a module
-    ...     @pluggy.HookspecMarker("demo")
-    ...     def demo_colors(): ...
-    >>> hookimpl = pluggy.HookimplMarker("demo")
-    >>> plugin = types.SimpleNamespace(demo_colors=hookimpl(lambda: {"red": "#f00"}))
-    >>> system = PluginSystem("demo", Hooks, "demo.plugins")
-    >>> bad = types.SimpleNamespace(demo_colors=hookimpl(lambda: ["red"]))
-    >>> system.register(bad, name="bad")
-    'bad'
+    >>> system, colors = _demo(bad=["red"])  # PluginSystem's example, a plugin "bad"
     >>> try:
-    ...     Registry(system, "demo_colors", "color").get("red")
+    ...     colors.get("red")
     ... except PluginError as error:
     ...     print(error)
     Hook demo_colors of plugin 'bad' returned list; it must return a mapping of names to entries.
@@ -56,20 +60,9 @@ class PluginError(Exception):
 class DuplicateNameError(PluginError):
     """Two providers registered the same name in one registry.
 
-    >>> import types, pluggy
-    >>> class Hooks:  # the hook specifications, usually a module
-    ...     @pluggy.HookspecMarker("demo")
-    ...     def demo_colors(): ...
-    >>> hookimpl = pluggy.HookimplMarker("demo")
-    >>> plugin = types.SimpleNamespace(demo_colors=hookimpl(lambda: {"red": "#f00"}))
-    >>> system = PluginSystem("demo", Hooks, "demo.plugins")
-    >>> system.register(plugin, name="first")
-    'first'
-    >>> other = types.SimpleNamespace(demo_colors=hookimpl(lambda: {"red": "#ff0000"}))
-    >>> system.register(other, name="second")
-    'second'
+    >>> system, colors = _demo(first={"red": "#f00"}, second={"red": "#ff0000"})
     >>> try:
-    ...     Registry(system, "demo_colors", "color").get("red")
+    ...     colors.get("red")
     ... except DuplicateNameError as error:
     ...     print(str(error).split(". ")[0])
     The color name 'red' is registered twice: by plugin 'first' and by plugin 'second'
@@ -82,17 +75,9 @@ class UnknownNameError(PluginError, LookupError):
     Also a ``LookupError``; the message suggests close matches (see
     :meth:`Registry.unknown_message`).
 
-    >>> import types, pluggy
-    >>> class Hooks:  # the hook specifications, usually a module
-    ...     @pluggy.HookspecMarker("demo")
-    ...     def demo_colors(): ...
-    >>> hookimpl = pluggy.HookimplMarker("demo")
-    >>> plugin = types.SimpleNamespace(demo_colors=hookimpl(lambda: {"red": "#f00"}))
-    >>> system = PluginSystem("demo", Hooks, "demo.plugins")
-    >>> system.register(plugin, name="basic")
-    'basic'
+    >>> system, colors = _demo(basic={"red": "#f00"})  # PluginSystem's example
     >>> try:
-    ...     Registry(system, "demo_colors", "color").get("rde")
+    ...     colors.get("rde")
     ... except LookupError as error:
     ...     print(type(error).__name__, str(error).split(" Known")[0])
     UnknownNameError Unknown color 'rde'. Did you mean 'red'?
@@ -100,6 +85,24 @@ class UnknownNameError(PluginError, LookupError):
 
     def __str__(self) -> str:  # LookupError would repr() the message
         return str(self.args[0])
+
+
+def require_callable(
+    name: str, entry: object, *, what: str = "Entry", must_be: str = "callable"
+) -> None:
+    """The usual ``validate`` of a :class:`Registry`: an entry must be callable.
+
+    ``what`` and ``must_be`` word the message for one kind of entry.
+
+    >>> require_callable("double", lambda x: 2 * x)
+    >>> try:
+    ...     require_callable("double", 2.0)
+    ... except TypeError as error:
+    ...     print(error)
+    Entry 'double' must be callable, got float.
+    """
+    if not callable(entry):
+        raise TypeError(f"{what} {name!r} must be {must_be}, got {type(entry).__name__}.")
 
 
 class PluginSystem:
@@ -128,7 +131,7 @@ class PluginSystem:
     '#f00'
     """
 
-    def __init__(self, project: str, hookspecs: ModuleType, entry_point_group: str):
+    def __init__(self, project: str, hookspecs: types.ModuleType, entry_point_group: str):
         self.project = project
         self.hookspecs = hookspecs
         self.entry_point_group = entry_point_group
@@ -142,19 +145,10 @@ class PluginSystem:
         """The ``pluggy.PluginManager``, created on first access.
 
         Creating it loads every plugin of the entry-point group (less those named in
-        ``AXON_DISABLED_PLUGINS``); no distribution registers in ``"demo.plugins"``:
+        ``AXON_DISABLED_PLUGINS``). No distribution registers in ``"demo.plugins"``, so
+        only the plugin registered by hand answers:
 
-        >>> import types, pluggy
-        >>> class Hooks:  # the hook specifications, usually a module
-        ...     @pluggy.HookspecMarker("demo")
-        ...     def demo_colors(): ...
-        >>> hookimpl = pluggy.HookimplMarker("demo")
-        >>> plugin = types.SimpleNamespace(demo_colors=hookimpl(lambda: {"red": "#f00"}))
-        >>> system = PluginSystem("demo", Hooks, "demo.plugins")
-        >>> system.manager.get_plugins()
-        set()
-        >>> system.register(plugin, name="basic")
-        'basic'
+        >>> system, colors = _demo(basic={"red": "#f00"})  # PluginSystem's example
         >>> system.manager.hook.demo_colors()
         [{'red': '#f00'}]
         """
@@ -197,15 +191,12 @@ class PluginSystem:
         name is disabled by ``AXON_DISABLED_PLUGINS``.
 
         >>> import types, pluggy
-        >>> class Hooks:  # the hook specifications, usually a module
-        ...     @pluggy.HookspecMarker("demo")
-        ...     def demo_colors(): ...
+        >>> system, colors = _demo()  # PluginSystem's example, no plugin registered yet
         >>> hookimpl = pluggy.HookimplMarker("demo")
         >>> plugin = types.SimpleNamespace(demo_colors=hookimpl(lambda: {"red": "#f00"}))
-        >>> system = PluginSystem("demo", Hooks, "demo.plugins")
         >>> system.register(plugin, name="basic")
         'basic'
-        >>> Registry(system, "demo_colors", "color").names()
+        >>> colors.names()
         ['red']
         """
         with self._lock:
@@ -219,16 +210,7 @@ class PluginSystem:
     def unregister(self, name: str) -> None:
         """Remove the plugin registered under ``name``; registries forget its entries.
 
-        >>> import types, pluggy
-        >>> class Hooks:  # the hook specifications, usually a module
-        ...     @pluggy.HookspecMarker("demo")
-        ...     def demo_colors(): ...
-        >>> hookimpl = pluggy.HookimplMarker("demo")
-        >>> plugin = types.SimpleNamespace(demo_colors=hookimpl(lambda: {"red": "#f00"}))
-        >>> system = PluginSystem("demo", Hooks, "demo.plugins")
-        >>> colors = Registry(system, "demo_colors", "color")
-        >>> system.register(plugin, name="basic")
-        'basic'
+        >>> system, colors = _demo(basic={"red": "#f00"})  # PluginSystem's example
         >>> colors.names()
         ['red']
         >>> system.unregister("basic")
@@ -245,13 +227,9 @@ class PluginSystem:
         """Register ``plugin`` for the duration of a ``with`` block (for tests).
 
         >>> import types, pluggy
-        >>> class Hooks:  # the hook specifications, usually a module
-        ...     @pluggy.HookspecMarker("demo")
-        ...     def demo_colors(): ...
+        >>> system, colors = _demo()  # PluginSystem's example, no plugin registered yet
         >>> hookimpl = pluggy.HookimplMarker("demo")
         >>> plugin = types.SimpleNamespace(demo_colors=hookimpl(lambda: {"red": "#f00"}))
-        >>> system = PluginSystem("demo", Hooks, "demo.plugins")
-        >>> colors = Registry(system, "demo_colors", "color")
         >>> with system.temporary(plugin, name="basic") as name:
         ...     print(name, colors.names())
         basic ['red']
@@ -269,15 +247,7 @@ class PluginSystem:
 
         Plugins registered by hand are forgotten too:
 
-        >>> import types, pluggy
-        >>> class Hooks:  # the hook specifications, usually a module
-        ...     @pluggy.HookspecMarker("demo")
-        ...     def demo_colors(): ...
-        >>> hookimpl = pluggy.HookimplMarker("demo")
-        >>> plugin = types.SimpleNamespace(demo_colors=hookimpl(lambda: {"red": "#f00"}))
-        >>> system = PluginSystem("demo", Hooks, "demo.plugins")
-        >>> system.register(plugin, name="basic")
-        'basic'
+        >>> system, colors = _demo(basic={"red": "#f00"})  # PluginSystem's example
         >>> system.reload()
         >>> system.manager.has_plugin("basic")
         False
@@ -292,32 +262,37 @@ class PluginSystem:
         Entry-point plugins read ``"<distribution> <version> (<module>)"``; plugins
         registered by hand are named by their plugin name:
 
-        >>> import types, pluggy
-        >>> class Hooks:  # the hook specifications, usually a module
-        ...     @pluggy.HookspecMarker("demo")
-        ...     def demo_colors(): ...
-        >>> hookimpl = pluggy.HookimplMarker("demo")
-        >>> plugin = types.SimpleNamespace(demo_colors=hookimpl(lambda: {"red": "#f00"}))
-        >>> system = PluginSystem("demo", Hooks, "demo.plugins")
-        >>> system.register(plugin, name="basic")
-        'basic'
+        >>> system, colors = _demo(basic={"red": "#f00"})  # PluginSystem's example
         >>> system.provider("basic")
         "plugin 'basic'"
         """
         return self._providers.get(plugin_name, f"plugin {plugin_name!r}")
 
+    def registry(
+        self,
+        hook: str,
+        kind: str,
+        validate: Callable[[str, Any], None] | None = require_callable,
+    ) -> Registry[Any]:
+        """A :class:`Registry` of the entries of ``hook`` on this system.
+
+        Entries must be callable unless ``validate`` says otherwise (``None``: anything).
+
+        >>> system, _ = _demo(basic={"red": "#f00"})  # PluginSystem's example
+        >>> system.registry("demo_colors", "color", validate=None).get("red")
+        '#f00'
+        >>> try:
+        ...     system.registry("demo_colors", "color").get("red")
+        ... except TypeError as error:
+        ...     print(error)
+        Entry 'red' must be callable, got str.
+        """
+        return Registry(self, hook, kind, validate)
+
     def collect(self, hook: str) -> Iterator[tuple[str, Mapping[str, Any]]]:
         """Call every implementation of ``hook``, yielding ``(provider, entries)``.
 
-        >>> import types, pluggy
-        >>> class Hooks:  # the hook specifications, usually a module
-        ...     @pluggy.HookspecMarker("demo")
-        ...     def demo_colors(): ...
-        >>> hookimpl = pluggy.HookimplMarker("demo")
-        >>> plugin = types.SimpleNamespace(demo_colors=hookimpl(lambda: {"red": "#f00"}))
-        >>> system = PluginSystem("demo", Hooks, "demo.plugins")
-        >>> system.register(plugin, name="basic")
-        'basic'
+        >>> system, colors = _demo(basic={"red": "#f00"})  # PluginSystem's example
         >>> list(system.collect("demo_colors"))
         [("plugin 'basic'", {'red': '#f00'})]
         """
@@ -346,15 +321,7 @@ class Registry(Generic[T]):
         kind: the singular noun used in messages, e.g. ``"activation"``.
         validate: called on each entry; raises ``TypeError`` for a malformed one.
 
-    >>> import types, pluggy
-    >>> class Hooks:  # the hook specifications, usually a module
-    ...     @pluggy.HookspecMarker("demo")
-    ...     def demo_colors(): ...
-    >>> hookimpl = pluggy.HookimplMarker("demo")
-    >>> plugin = types.SimpleNamespace(demo_colors=hookimpl(lambda: {"red": "#f00"}))
-    >>> system = PluginSystem("demo", Hooks, "demo.plugins")
-    >>> system.register(plugin, name="basic")
-    'basic'
+    >>> system, _ = _demo(basic={"red": "#f00"})  # PluginSystem's example
     >>> colors = Registry(system, "demo_colors", "color")
     >>> colors
     <Registry of 1 colors from 'demo.plugins'>
@@ -397,16 +364,7 @@ class Registry(Generic[T]):
     def get(self, name: str) -> T:
         """The entry registered under ``name``; unknown names suggest close matches.
 
-        >>> import types, pluggy
-        >>> class Hooks:  # the hook specifications, usually a module
-        ...     @pluggy.HookspecMarker("demo")
-        ...     def demo_colors(): ...
-        >>> hookimpl = pluggy.HookimplMarker("demo")
-        >>> plugin = types.SimpleNamespace(demo_colors=hookimpl(lambda: {"red": "#f00"}))
-        >>> system = PluginSystem("demo", Hooks, "demo.plugins")
-        >>> system.register(plugin, name="basic")
-        'basic'
-        >>> colors = Registry(system, "demo_colors", "color")
+        >>> system, colors = _demo(basic={"red": "#f00"})  # PluginSystem's example
         >>> colors.get("red")
         '#f00'
         >>> try:
@@ -424,16 +382,7 @@ class Registry(Generic[T]):
         """The message of the :class:`UnknownNameError` for ``name``: close matches, then
         every known name and where more come from.
 
-        >>> import types, pluggy
-        >>> class Hooks:  # the hook specifications, usually a module
-        ...     @pluggy.HookspecMarker("demo")
-        ...     def demo_colors(): ...
-        >>> hookimpl = pluggy.HookimplMarker("demo")
-        >>> plugin = types.SimpleNamespace(demo_colors=hookimpl(lambda: {"red": "#f00"}))
-        >>> system = PluginSystem("demo", Hooks, "demo.plugins")
-        >>> system.register(plugin, name="basic")
-        'basic'
-        >>> colors = Registry(system, "demo_colors", "color")
+        >>> system, colors = _demo(basic={"red": "#f00"})  # PluginSystem's example
         >>> print(colors.unknown_message("rd"))  # doctest: +NORMALIZE_WHITESPACE
         Unknown color 'rd'. Did you mean 'red'? Known colors: red.
         More can be added by plugins in the 'demo.plugins' entry-point group.
@@ -450,16 +399,8 @@ class Registry(Generic[T]):
     def provider(self, name: str) -> str:
         """Which distribution registered ``name`` (see :meth:`PluginSystem.provider`).
 
-        >>> import types, pluggy
-        >>> class Hooks:  # the hook specifications, usually a module
-        ...     @pluggy.HookspecMarker("demo")
-        ...     def demo_colors(): ...
-        >>> hookimpl = pluggy.HookimplMarker("demo")
-        >>> plugin = types.SimpleNamespace(demo_colors=hookimpl(lambda: {"red": "#f00"}))
-        >>> system = PluginSystem("demo", Hooks, "demo.plugins")
-        >>> system.register(plugin, name="basic")
-        'basic'
-        >>> Registry(system, "demo_colors", "color").provider("red")
+        >>> system, colors = _demo(basic={"red": "#f00"})  # PluginSystem's example
+        >>> colors.provider("red")
         "plugin 'basic'"
         """
         self.get(name)
@@ -468,19 +409,8 @@ class Registry(Generic[T]):
     def names(self) -> list[str]:
         """Every registered name, sorted.
 
-        >>> import types, pluggy
-        >>> class Hooks:  # the hook specifications, usually a module
-        ...     @pluggy.HookspecMarker("demo")
-        ...     def demo_colors(): ...
-        >>> hookimpl = pluggy.HookimplMarker("demo")
-        >>> plugin = types.SimpleNamespace(demo_colors=hookimpl(lambda: {"red": "#f00"}))
-        >>> system = PluginSystem("demo", Hooks, "demo.plugins")
-        >>> second = types.SimpleNamespace(demo_colors=hookimpl(lambda: {"blue": "#00f"}))
-        >>> system.register(plugin, name="basic")
-        'basic'
-        >>> system.register(second, name="second")
-        'second'
-        >>> Registry(system, "demo_colors", "color").names()
+        >>> system, colors = _demo(basic={"red": "#f00"}, second={"blue": "#00f"})
+        >>> colors.names()
         ['blue', 'red']
         """
         return sorted(self._table())
@@ -503,3 +433,23 @@ def _distribution_label(entry_point: importlib.metadata.EntryPoint) -> str:
     if dist is None:
         return "<unknown distribution>"
     return f"{dist.metadata['Name']} {dist.version}"
+
+
+def _demo(**plugins: object) -> tuple[PluginSystem, Registry[Any]]:
+    """The plugin system of the examples, as in :class:`PluginSystem`'s: project ``"demo"``
+    with one hook, ``demo_colors``; a plugin per keyword, registered under that name, whose
+    hook returns the keyword's value; and the ``"color"`` registry on that hook."""
+
+    class Hooks:
+        @pluggy.HookspecMarker("demo")
+        def demo_colors(): ...
+
+    hookimpl = pluggy.HookimplMarker("demo")
+
+    def plugin(entries: object) -> object:
+        return types.SimpleNamespace(demo_colors=hookimpl(lambda: entries))
+
+    system = PluginSystem("demo", Hooks, "demo.plugins")
+    for name, entries in plugins.items():
+        system.register(plugin(entries), name=name)
+    return system, Registry(system, "demo_colors", "color")

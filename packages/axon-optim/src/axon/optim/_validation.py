@@ -1,4 +1,4 @@
-"""Argument checks shared by the optimizers and schedules.
+"""Argument checks shared by the optimizers, update transforms, schedules and masks.
 
 Checks run once, when an optimizer or schedule is built, on plain Python or
 concrete array values. Schedules given in place of a number (callables) and
@@ -13,6 +13,7 @@ from typing import Any
 
 import jax
 import jax.numpy as jnp
+import optax
 
 
 def _is_deferred(value: Any, owner: str = "", name: str = "") -> bool:
@@ -138,3 +139,36 @@ def count(owner: str, name: str, value: Any, *, minimum: int) -> int:
     if steps < minimum:
         raise ValueError(f"{owner}: {name} must be an integer >= {minimum}; received {steps}.")
     return steps
+
+
+def adam_moments(owner: str, b1: Any, b2: Any, eps: Any, eps_root: Any) -> None:
+    """The moment options of Adam and its kin: two decays and two epsilons."""
+    decay_rate(owner, "b1", b1)
+    decay_rate(owner, "b2", b2)
+    non_negative(owner, "eps", eps)
+    non_negative(owner, "eps_root", eps_root)
+
+
+def rms_average(owner: str, decay: Any, eps: Any, initial_scale: Any) -> None:
+    """The options of RMSProp's moving average of squared updates."""
+    decay_rate(owner, "decay", decay)
+    non_negative(owner, "eps", eps)
+    non_negative(owner, "initial_scale", initial_scale)
+
+
+def transform(owner: str, index: int, value: Any) -> None:
+    """Argument ``index`` of ``owner`` is a transformation, not e.g. its uncalled factory."""
+    if isinstance(value, optax.GradientTransformation):
+        return
+    if callable(value) and not (hasattr(value, "init") and hasattr(value, "update")):
+        name = getattr(value, "__name__", type(value).__name__)
+        raise TypeError(
+            f"{owner}: argument {index} is the function {name!r}, not a transformation. "
+            f"Call it to build one, e.g. {name}()."
+        )
+    if not (callable(getattr(value, "init", None)) and callable(getattr(value, "update", None))):
+        raise TypeError(
+            f"{owner}: argument {index} must be an optax.GradientTransformation (an object "
+            f"with init(params) and update(updates, state, params)); received "
+            f"{type(value).__name__}."
+        )

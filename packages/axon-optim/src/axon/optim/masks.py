@@ -34,6 +34,8 @@ from typing import Any
 import jax
 import optax
 
+from . import _validation as check
+
 __all__ = ["paths", "match", "exclude", "masked", "freeze", "partition"]
 
 Pattern = str | re.Pattern[str]
@@ -258,10 +260,8 @@ def partition(
         raise TypeError(
             "partition: transforms must be a non-empty mapping {label: transformation}."
         )
-    from .updates import _checked_transform
-
     for index, transform in enumerate(transforms.values(), start=1):
-        _checked_transform("partition", index, transform)
+        check.transform("partition", index, transform)
     if callable(rules) and not isinstance(rules, Mapping):
         return optax.multi_transform(dict(transforms), rules)
     if not isinstance(rules, Mapping):

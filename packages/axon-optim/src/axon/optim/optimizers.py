@@ -37,6 +37,7 @@ from typing import Any
 import optax
 
 from . import _validation as check
+from . import plugins
 from .hyperparams import inject_hyperparams
 
 __all__ = [
@@ -59,28 +60,35 @@ __all__ = [
 ScalarOrSchedule = float | Callable[[Any], Any]
 
 
-def _injected(
-    inner: Callable[..., optax.GradientTransformation],
+def _optimizer(
+    compose: Callable[..., optax.GradientTransformation],
+    *hyperparams: Any,
     static_args: tuple[str, ...] = (),
-    **options: Any,
 ) -> optax.GradientTransformation:
-    """``inner(**options)`` with its numeric options (and ``learning_rate_scale``) in the state."""
-    return inject_hyperparams(inner, static_args=static_args)(**options)
+    """The optimizer ``compose(learning_rate, *options)``, Polaris-style.
+
+    ``hyperparams`` are the arguments of ``compose`` in order, the learning rate
+    first. :func:`inject_hyperparams` keeps the numeric ones in the state, adds
+    ``learning_rate_scale`` and evaluates those given as schedules at every step;
+    ``compose`` is called again with their current values at each update.
+    """
+    return inject_hyperparams(compose, static_args=static_args)(*hyperparams)
 
 
-def _check_adam_moments(name: str, b1: Any, b2: Any, eps: Any, eps_root: Any) -> None:
-    check.decay_rate(name, "b1", b1)
-    check.decay_rate(name, "b2", b2)
-    check.non_negative(name, "eps", eps)
-    check.non_negative(name, "eps_root", eps_root)
-
-
-def _check_nesterov(name: str, momentum: Any, nesterov: bool) -> None:
+def _check_momentum(name: str, momentum: Any, nesterov: bool) -> None:
+    """``momentum`` is ``None`` (no momentum) or a decay in [0, 1); Nesterov needs one."""
+    if momentum is not None:
+        check.decay_rate(name, "momentum", momentum)
     if nesterov and momentum is None:
         raise ValueError(
             f"{name}: nesterov=True needs momentum (received momentum=None); "
             f"pass momentum=0.9 for example, or drop nesterov."
         )
+
+
+def _momentum(momentum: Any, nesterov: bool) -> optax.GradientTransformation:
+    """The momentum trace of SGD and RMSProp, or nothing when ``momentum`` is ``None``."""
+    return optax.identity() if momentum is None else optax.trace(decay=momentum, nesterov=nesterov)
 
 
 def adabelief(
@@ -115,10 +123,8 @@ def adabelief(
     References: Zhuang et al., https://arxiv.org/abs/2010.07468
     """
     check.learning_rate("adabelief", learning_rate)
-    _check_adam_moments("adabelief", b1, b2, eps, eps_root)
-    return _injected(
-        _adabelief, learning_rate=learning_rate, b1=b1, b2=b2, eps=eps, eps_root=eps_root
-    )
+    check.adam_moments("adabelief", b1, b2, eps, eps_root)
+    return _optimizer(_adabelief, learning_rate, b1, b2, eps, eps_root)
 
 
 def _adabelief(learning_rate, b1, b2, eps, eps_root):
@@ -157,12 +163,7 @@ def adagrad(
     check.learning_rate("adagrad", learning_rate)
     check.non_negative("adagrad", "initial_accumulator_value", initial_accumulator_value)
     check.non_negative("adagrad", "eps", eps)
-    return _injected(
-        _adagrad,
-        learning_rate=learning_rate,
-        initial_accumulator_value=initial_accumulator_value,
-        eps=eps,
-    )
+    return _optimizer(_adagrad, learning_rate, initial_accumulator_value, eps)
 
 
 def _adagrad(learning_rate, initial_accumulator_value, eps):
@@ -207,8 +208,8 @@ def adam(
     References: Kingma and Ba, https://arxiv.org/abs/1412.6980
     """
     check.learning_rate("adam", learning_rate)
-    _check_adam_moments("adam", b1, b2, eps, eps_root)
-    return _injected(_adam, learning_rate=learning_rate, b1=b1, b2=b2, eps=eps, eps_root=eps_root)
+    check.adam_moments("adam", b1, b2, eps, eps_root)
+    return _optimizer(_adam, learning_rate, b1, b2, eps, eps_root)
 
 
 def _adam(learning_rate, b1, b2, eps, eps_root):
@@ -252,11 +253,9 @@ def adamw(
     References: Loshchilov and Hutter, https://arxiv.org/abs/1711.05101
     """
     check.learning_rate("adamw", learning_rate)
-    _check_adam_moments("adamw", b1, b2, eps, eps_root)
+    check.adam_moments("adamw", b1, b2, eps, eps_root)
     check.non_negative("adamw", "decay", decay)
-    return _injected(
-        _adamw, learning_rate=learning_rate, b1=b1, b2=b2, eps=eps, eps_root=eps_root, decay=decay
-    )
+    return _optimizer(_adamw, learning_rate, b1, b2, eps, eps_root, decay)
 
 
 def _adamw(learning_rate, b1, b2, eps, eps_root, decay):
@@ -295,7 +294,7 @@ def fromage(
     """
     check.learning_rate("fromage", learning_rate)
     check.non_negative("fromage", "min_norm", min_norm)
-    return _injected(_fromage, learning_rate=learning_rate, min_norm=min_norm)
+    return _optimizer(_fromage, learning_rate, min_norm)
 
 
 def _fromage(learning_rate, min_norm):
@@ -339,19 +338,10 @@ def lamb(
     References: You et al., https://arxiv.org/abs/1904.00962
     """
     check.learning_rate("lamb", learning_rate)
-    _check_adam_moments("lamb", b1, b2, eps, eps_root)
+    check.adam_moments("lamb", b1, b2, eps, eps_root)
     check.non_negative("lamb", "decay", decay)
     check.non_negative("lamb", "min_norm", min_norm)
-    return _injected(
-        _lamb,
-        learning_rate=learning_rate,
-        b1=b1,
-        b2=b2,
-        eps=eps,
-        eps_root=eps_root,
-        decay=decay,
-        min_norm=min_norm,
-    )
+    return _optimizer(_lamb, learning_rate, b1, b2, eps, eps_root, decay, min_norm)
 
 
 def _lamb(learning_rate, b1, b2, eps, eps_root, decay, min_norm):
@@ -400,14 +390,7 @@ def noisy_sgd(
     check.non_negative("noisy_sgd", "eta", eta)
     check.non_negative("noisy_sgd", "gamma", gamma)
     seed = check.count("noisy_sgd", "seed", seed, minimum=0)
-    return _injected(
-        _noisy_sgd,
-        static_args=("seed",),
-        learning_rate=learning_rate,
-        eta=eta,
-        gamma=gamma,
-        seed=seed,
-    )
+    return _optimizer(_noisy_sgd, learning_rate, eta, gamma, seed, static_args=("seed",))
 
 
 def _noisy_sgd(learning_rate, eta, gamma, seed):
@@ -453,17 +436,9 @@ def radam(
     References: Liu et al., https://arxiv.org/abs/1908.03265
     """
     check.learning_rate("radam", learning_rate)
-    _check_adam_moments("radam", b1, b2, eps, eps_root)
+    check.adam_moments("radam", b1, b2, eps, eps_root)
     check.finite("radam", "threshold", threshold)
-    return _injected(
-        _radam,
-        learning_rate=learning_rate,
-        b1=b1,
-        b2=b2,
-        eps=eps,
-        eps_root=eps_root,
-        threshold=threshold,
-    )
+    return _optimizer(_radam, learning_rate, b1, b2, eps, eps_root, threshold)
 
 
 def _radam(learning_rate, b1, b2, eps, eps_root, threshold):
@@ -511,18 +486,9 @@ def rmsprop(
     check.decay_rate("rmsprop", "decay", decay)
     check.non_negative("rmsprop", "initial_scale", initial_scale)
     check.non_negative("rmsprop", "eps", eps)
-    if momentum is not None:
-        check.decay_rate("rmsprop", "momentum", momentum)
-    _check_nesterov("rmsprop", momentum, nesterov)
-    return _injected(
-        _rmsprop,
-        learning_rate=learning_rate,
-        centered=bool(centered),
-        momentum=momentum,
-        nesterov=bool(nesterov),
-        initial_scale=initial_scale,
-        decay=decay,
-        eps=eps,
+    _check_momentum("rmsprop", momentum, nesterov)
+    return _optimizer(
+        _rmsprop, learning_rate, bool(centered), momentum, bool(nesterov), initial_scale, decay, eps
     )
 
 
@@ -531,7 +497,7 @@ def _rmsprop(learning_rate, centered, momentum, nesterov, initial_scale, decay, 
     return optax.chain(
         scale_by(decay=decay, eps=eps, initial_scale=initial_scale),
         optax.scale_by_learning_rate(learning_rate),
-        optax.identity() if momentum is None else optax.trace(decay=momentum, nesterov=nesterov),
+        _momentum(momentum, nesterov),
     )
 
 
@@ -561,15 +527,13 @@ def sgd(
         [-0.2, 0.4]
     """
     check.learning_rate("sgd", learning_rate)
-    if momentum is not None:
-        check.decay_rate("sgd", "momentum", momentum)
-    _check_nesterov("sgd", momentum, nesterov)
-    return _injected(_sgd, learning_rate=learning_rate, momentum=momentum, nesterov=bool(nesterov))
+    _check_momentum("sgd", momentum, nesterov)
+    return _optimizer(_sgd, learning_rate, momentum, bool(nesterov))
 
 
 def _sgd(learning_rate, momentum, nesterov):
     return optax.chain(
-        optax.identity() if momentum is None else optax.trace(decay=momentum, nesterov=nesterov),
+        _momentum(momentum, nesterov),
         optax.scale_by_learning_rate(learning_rate),
     )
 
@@ -611,16 +575,8 @@ def yogi(
     """
     check.learning_rate("yogi", learning_rate)
     check.non_negative("yogi", "initial_accumulator_value", initial_accumulator_value)
-    _check_adam_moments("yogi", b1, b2, eps, eps_root)
-    return _injected(
-        _yogi,
-        learning_rate=learning_rate,
-        initial_accumulator_value=initial_accumulator_value,
-        b1=b1,
-        b2=b2,
-        eps=eps,
-        eps_root=eps_root,
-    )
+    check.adam_moments("yogi", b1, b2, eps, eps_root)
+    return _optimizer(_yogi, learning_rate, initial_accumulator_value, b1, b2, eps, eps_root)
 
 
 def _yogi(learning_rate, initial_accumulator_value, b1, b2, eps, eps_root):
@@ -642,8 +598,7 @@ def get(name: str, **options: Any) -> optax.GradientTransformation:
     >>> get("adamw", learning_rate=3e-4, decay=1e-2).init({}).hyperparams["decay"]
     Array(0.01, dtype=float32)
     """
-    from .plugins import optimizers as registry
-
+    registry = plugins.optimizers
     factory = registry.get(name)
     try:
         signature = inspect.signature(factory)
@@ -667,9 +622,7 @@ def names() -> list[str]:
         >>> "adam" in names()
         True
     """
-    from .plugins import optimizers as registry
-
-    return registry.names()
+    return plugins.optimizers.names()
 
 
 #: The built-in optimizers, by name (registered by ``axon.optim._builtins``).

@@ -29,40 +29,16 @@ from __future__ import annotations
 
 import pluggy
 
-from . import _hookspecs
-from ._registry import (
-    DISABLED_PLUGINS_ENV,
-    DuplicateNameError,
-    PluginError,
-    PluginSystem,
-    Registry,
-    UnknownNameError,
-)
+from . import _hookspecs, _registry
+from ._registry import *  # noqa: F403  (the registry API, re-exported: see _registry.__all__)
 
-__all__ = [
-    "DISABLED_PLUGINS_ENV",
-    "DuplicateNameError",
-    "PluginError",
-    "PluginSystem",
-    "Registry",
-    "UnknownNameError",
-    "hookimpl",
-    "optimizers",
-    "schedules",
-    "system",
-]
+__all__ = [*_registry.__all__, "hookimpl", "optimizers", "schedules", "system"]
 
 #: Marks a plugin's implementation of an axon-optim hook.
 hookimpl = pluggy.HookimplMarker("axon.optim")
 
 #: The plugin manager of this package, loaded from entry points on first use.
-system = PluginSystem("axon.optim", _hookspecs, "axon.optim")
+system = _registry.PluginSystem("axon.optim", _hookspecs, "axon.optim")
 
-
-def _require_callable(name: str, entry: object) -> None:
-    if not callable(entry):
-        raise TypeError(f"Entry {name!r} must be callable, got {type(entry).__name__}.")
-
-
-optimizers: Registry = Registry(system, "axon_optimizers", "optimizer", _require_callable)
-schedules: Registry = Registry(system, "axon_schedules", "schedule", _require_callable)
+optimizers = system.registry("axon_optimizers", "optimizer")
+schedules = system.registry("axon_schedules", "schedule")

@@ -21,6 +21,7 @@ import jax.numpy as jnp
 import optax
 
 from . import _validation as check
+from . import plugins
 
 __all__ = [
     "constant",
@@ -39,6 +40,18 @@ Schedule = Callable[[Any], Any]
 
 def _check_init_value(owner: str, init_value: Any) -> None:
     check.finite(owner, "init_value", init_value)
+
+
+def _warmup_and_steps(owner: str, warmup: Any, steps: Any) -> tuple[int, int]:
+    """Step counts of a schedule with a warm-up: ``steps`` counts the warm-up too."""
+    warmup = check.count(owner, "warmup", warmup, minimum=0)
+    steps = check.count(owner, "steps", steps, minimum=1)
+    if warmup >= steps:
+        raise ValueError(
+            f"{owner}: warmup must be smaller than steps (steps counts the warm-up too); "
+            f"received warmup={warmup}, steps={steps}."
+        )
+    return warmup, steps
 
 
 def _pinned_after(schedule: Schedule, end_step: int, end_value: float) -> Schedule:
@@ -83,13 +96,7 @@ def linear_decay(init_value: float, warmup: int = 0, steps: int = 1000) -> Sched
     [0.0, 0.05, 0.1, 0.05, 0.0, 0.0]
     """
     _check_init_value("linear_decay", init_value)
-    warmup = check.count("linear_decay", "warmup", warmup, minimum=0)
-    steps = check.count("linear_decay", "steps", steps, minimum=1)
-    if warmup >= steps:
-        raise ValueError(
-            f"linear_decay: warmup must be smaller than steps (steps counts the warm-up "
-            f"too); received warmup={warmup}, steps={steps}."
-        )
+    warmup, steps = _warmup_and_steps("linear_decay", warmup, steps)
     decay = optax.linear_schedule(init_value, 0.0, transition_steps=steps - warmup)
     if warmup > 0:
         warm_up = optax.linear_schedule(0.0, init_value, transition_steps=warmup)
@@ -239,13 +246,7 @@ def warmup_cosine_decay(
     References: Loshchilov and Hutter, https://arxiv.org/abs/1608.03983
     """
     _check_init_value("warmup_cosine_decay", init_value)
-    warmup = check.count("warmup_cosine_decay", "warmup", warmup, minimum=0)
-    steps = check.count("warmup_cosine_decay", "steps", steps, minimum=1)
-    if warmup >= steps:
-        raise ValueError(
-            f"warmup_cosine_decay: warmup must be smaller than steps (steps counts the "
-            f"warm-up too); received warmup={warmup}, steps={steps}."
-        )
+    warmup, steps = _warmup_and_steps("warmup_cosine_decay", warmup, steps)
     check.in_range("warmup_cosine_decay", "alpha", alpha, 0.0, 1.0)
     check.in_range("warmup_cosine_decay", "exponent", exponent, 0.0, low_open=True)
     return optax.warmup_cosine_decay_schedule(
@@ -312,9 +313,7 @@ def get(name: str) -> Callable[..., Schedule]:
     >>> float(get("cosine_decay")(0.1, decay_steps=10)(10))
     0.0
     """
-    from .plugins import schedules as registry
-
-    return registry.get(name)
+    return plugins.schedules.get(name)
 
 
 def names() -> list[str]:
@@ -324,9 +323,7 @@ def names() -> list[str]:
         >>> "cosine_decay" in names()
         True
     """
-    from .plugins import schedules as registry
-
-    return registry.names()
+    return plugins.schedules.names()
 
 
 #: The built-in schedule factories, by name (registered by ``axon.optim._builtins``).

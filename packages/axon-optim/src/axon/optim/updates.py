@@ -32,6 +32,7 @@ import jax.numpy as jnp
 import optax
 
 from . import _validation as check
+from .masks import match
 
 __all__ = [
     "scale",
@@ -62,23 +63,6 @@ __all__ = [
 ]
 
 _Numeric = float | jax.Array
-
-
-def _checked_transform(owner: str, index: int, value: Any) -> None:
-    if isinstance(value, optax.GradientTransformation):
-        return
-    if callable(value) and not (hasattr(value, "init") and hasattr(value, "update")):
-        name = getattr(value, "__name__", type(value).__name__)
-        raise TypeError(
-            f"{owner}: argument {index} is the function {name!r}, not a transformation. "
-            f"Call it to build one, e.g. {name}()."
-        )
-    if not (callable(getattr(value, "init", None)) and callable(getattr(value, "update", None))):
-        raise TypeError(
-            f"{owner}: argument {index} must be an optax.GradientTransformation (an object "
-            f"with init(params) and update(updates, state, params)); received "
-            f"{type(value).__name__}."
-        )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -214,13 +198,6 @@ def scale_by_schedule(schedule: Callable[[Any], Any]) -> optax.GradientTransform
 # Adaptive scalings
 
 
-def _check_moments(owner: str, b1: Any, b2: Any, eps: Any, eps_root: Any) -> None:
-    check.decay_rate(owner, "b1", b1)
-    check.decay_rate(owner, "b2", b2)
-    check.non_negative(owner, "eps", eps)
-    check.non_negative(owner, "eps_root", eps_root)
-
-
 def scale_by_adam(
     b1: float = 0.9, b2: float = 0.999, eps: float = 1e-8, eps_root: float = 1e-15
 ) -> optax.GradientTransformation:
@@ -248,7 +225,7 @@ def scale_by_adam(
 
     References: Kingma and Ba, https://arxiv.org/abs/1412.6980
     """
-    _check_moments("scale_by_adam", b1, b2, eps, eps_root)
+    check.adam_moments("scale_by_adam", b1, b2, eps, eps_root)
     return optax.scale_by_adam(b1=b1, b2=b2, eps=eps, eps_root=eps_root)
 
 
@@ -303,9 +280,7 @@ def scale_by_rms(
         >>> transform.update(grads, transform.init(grads))[0]  # g / sqrt(0.25 g**2)
         Array([ 2., -2.], dtype=float32)
     """
-    check.decay_rate("scale_by_rms", "decay", decay)
-    check.non_negative("scale_by_rms", "eps", eps)
-    check.non_negative("scale_by_rms", "initial_scale", initial_scale)
+    check.rms_average("scale_by_rms", decay, eps, initial_scale)
     return optax.scale_by_rms(decay=decay, eps=eps, initial_scale=initial_scale)
 
 
@@ -341,7 +316,7 @@ def scale_by_belief(
 
     References: Zhuang et al., https://arxiv.org/abs/2010.07468
     """
-    _check_moments("scale_by_belief", b1, b2, eps, eps_root)
+    check.adam_moments("scale_by_belief", b1, b2, eps, eps_root)
     return optax.scale_by_belief(b1=b1, b2=b2, eps=eps, eps_root=eps_root)
 
 
@@ -369,9 +344,7 @@ def scale_by_stddev(
         >>> transform.update(grads, transform.init(grads))[0]  # g / sqrt(g**2 / 4)
         Array([ 2., -2.], dtype=float32)
     """
-    check.decay_rate("scale_by_stddev", "decay", decay)
-    check.non_negative("scale_by_stddev", "eps", eps)
-    check.non_negative("scale_by_stddev", "initial_scale", initial_scale)
+    check.rms_average("scale_by_stddev", decay, eps, initial_scale)
     return optax.scale_by_stddev(decay=decay, eps=eps, initial_scale=initial_scale)
 
 
@@ -411,7 +384,7 @@ def scale_by_radam(
 
     References: Liu et al., https://arxiv.org/abs/1908.03265
     """
-    _check_moments("scale_by_radam", b1, b2, eps, eps_root)
+    check.adam_moments("scale_by_radam", b1, b2, eps, eps_root)
     check.finite("scale_by_radam", "threshold", threshold)
     return optax.scale_by_radam(b1=b1, b2=b2, eps=eps, eps_root=eps_root, threshold=threshold)
 
@@ -450,7 +423,7 @@ def scale_by_yogi(
     References: Zaheer et al., https://papers.nips.cc/paper/2018/hash/90365351ccc7437a1309dc64e4db32a3-Abstract.html
     """
     check.non_negative("scale_by_yogi", "initial_accumulator_value", initial_accumulator_value)
-    _check_moments("scale_by_yogi", b1, b2, eps, eps_root)
+    check.adam_moments("scale_by_yogi", b1, b2, eps, eps_root)
     return optax.scale_by_yogi(
         b1=b1,
         b2=b2,
@@ -615,8 +588,6 @@ def add_decayed_weights(decay: float = 0.0, mask: Any = None) -> optax.GradientT
     if isinstance(mask, str) or (
         isinstance(mask, (list, tuple)) and mask and all(isinstance(m, str) for m in mask)
     ):
-        from .masks import match
-
         mask = match(*([mask] if isinstance(mask, str) else mask))
     return optax.add_decayed_weights(decay, mask=mask)
 
@@ -759,7 +730,7 @@ def compose(*transforms: optax.GradientTransformation) -> optax.GradientTransfor
         Array([-0.05, -0.1 ], dtype=float32)
     """
     for index, transform in enumerate(transforms, start=1):
-        _checked_transform("compose", index, transform)
+        check.transform("compose", index, transform)
     return optax.chain(*transforms)
 
 
@@ -801,7 +772,7 @@ def accumulate_gradients(
         >>> step  # -1.0 * mean(1, 3)
         Array([-2.], dtype=float32)
     """
-    _checked_transform("accumulate_gradients", 1, transform)
+    check.transform("accumulate_gradients", 1, transform)
     steps = check.count("accumulate_gradients", "steps", steps, minimum=1)
     return optax.MultiSteps(transform, every_k_schedule=steps).gradient_transformation()
 

@@ -4,23 +4,19 @@ from __future__ import annotations
 
 import json
 import math
-import os
-import weakref
 from pathlib import Path
 from typing import Any
 
-from ._base import LoggerBase
-from ._files import end_with_newline, open_text, replace_file
-from ._protocol import HParamValue
-from ._steps import STEP_KEY, StepRow
-from ._values import as_purge_step
+from .._protocol import HParamValue
+from .files import replace_file
+from .steps import STEP_KEY, StepFileLogger
 
 #: How non-finite floats are written, since JSON has no NaN or Infinity.
 #: ``float(text)`` reads each of these strings back as the original value.
 NON_FINITE_STRINGS = {"nan": "NaN", "inf": "Infinity", "-inf": "-Infinity"}
 
 
-class JSONLinesLogger(LoggerBase):
+class JSONLinesLogger(StepFileLogger):
     """Appends one JSON object per step to a file: ``{"step": 3, "loss": 0.25, ...}``.
 
     Scalars and text logged at the same step share one object; it is written
@@ -57,18 +53,14 @@ class JSONLinesLogger(LoggerBase):
     """
 
     supported_kinds = frozenset({"scalars", "text", "hparams"})
+    _what = "JSON Lines log file"
 
-    def __init__(self, path: str | os.PathLike[str], *, purge_step: int | None = None) -> None:
-        super().__init__()
-        purge_step = as_purge_step(purge_step)
-        self.path = Path(path)
-        if self.path.is_file():
-            end_with_newline(self.path, "JSON Lines log file")
-            if purge_step is not None:
-                _drop_steps_from(self.path, purge_step)
-        self._file = open_text(self.path, "a", "JSON Lines log file")
-        self._finalizer = weakref.finalize(self, self._file.close)
-        self._row = StepRow()
+    #: The log file, as a :class:`pathlib.Path`.
+    path: Path
+
+    def _resume(self, purge_step: int | None) -> None:
+        if purge_step is not None:
+            _drop_steps_from(self.path, purge_step, self._what)
 
     def _write_scalars(self, scalars: dict[str, float], step: int) -> None:
         self._add(step, {tag: _json_float(value) for tag, value in scalars.items()})
@@ -82,24 +74,6 @@ class JSONLinesLogger(LoggerBase):
         metrics_json = {tag: _json_float(value) for tag, value in metrics.items()}
         self._write_line({"hparams": hparams, "metrics": metrics_json})
 
-    def _flush(self) -> None:
-        self._write_pending()
-        self._file.flush()
-
-    def _close(self) -> None:
-        self._write_pending()
-        self._finalizer()
-
-    def _add(self, step: int, values: dict[str, Any]) -> None:
-        finished = self._row.add(step, values)
-        if finished is not None:
-            self._write_step(*finished)
-
-    def _write_pending(self) -> None:
-        finished = self._row.take()
-        if finished is not None:
-            self._write_step(*finished)
-
     def _write_step(self, step: int, values: dict[str, Any]) -> None:
         self._write_line({STEP_KEY: step, **values})
 
@@ -107,20 +81,17 @@ class JSONLinesLogger(LoggerBase):
         # allow_nan=False guarantees strict JSON; non-finite floats were replaced above.
         self._file.write(json.dumps(record, allow_nan=False) + "\n")
 
-    def __repr__(self) -> str:
-        return f"JSONLinesLogger({str(self.path)!r})"
-
 
 def _json_float(value: float) -> float | str:
     return value if math.isfinite(value) else NON_FINITE_STRINGS[repr(value)]
 
 
-def _drop_steps_from(path: Path, purge_step: int) -> None:
+def _drop_steps_from(path: Path, purge_step: int, what: str) -> None:
     with open(path, encoding="utf-8") as file:
         lines = file.readlines()
     kept = [line for line in lines if not _step_at_least(line, purge_step)]
     if len(kept) != len(lines):
-        replace_file(path, "".join(kept), "JSON Lines log file")
+        replace_file(path, "".join(kept), what)
 
 
 def _step_at_least(line: str, purge_step: int) -> bool:

@@ -9,9 +9,9 @@ from typing import TextIO
 
 import numpy as np
 
-from ._base import LoggerBase
-from ._protocol import RECORD_KINDS, HParamValue
-from ._values import describe_array
+from .._base import LoggerBase
+from .._protocol import RECORD_KINDS, HParamValue
+from .._values import describe_array
 
 
 class ConsoleLogger(LoggerBase):

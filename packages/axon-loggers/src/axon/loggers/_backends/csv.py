@@ -5,18 +5,13 @@ from __future__ import annotations
 import csv
 import io
 import os
-import weakref
 from pathlib import Path
 
-from ._base import LoggerBase
-from ._files import end_with_newline, open_text, replace_file
-from ._steps import STEP_KEY, StepRow
-from ._values import as_purge_step
-
-_WHAT = "CSV log file"
+from .files import replace_file
+from .steps import STEP_KEY, StepFileLogger
 
 
-class CSVLogger(LoggerBase):
+class CSVLogger(StepFileLogger):
     """Appends one row per step to a CSV file whose first column is ``step``.
 
     The header is fixed by the first row written: ``step`` and then the tags in
@@ -61,46 +56,30 @@ class CSVLogger(LoggerBase):
     """
 
     supported_kinds = frozenset({"scalars"})
+    _what = "CSV log file"
+
+    #: The log file, as a :class:`pathlib.Path`.
+    path: Path
 
     def __init__(self, path: str | os.PathLike[str], *, purge_step: int | None = None) -> None:
-        super().__init__()
-        purge_step = as_purge_step(purge_step)
-        self.path = Path(path)
         self._columns: list[str] = []  # empty until the header is written
-        if self.path.is_file():
-            end_with_newline(self.path, _WHAT)
-            self._columns, rows = _read(self.path)
-            if purge_step is not None:
-                kept = [row for row in rows if not _step_at_least(row, purge_step)]
-                if len(kept) != len(rows):
-                    replace_file(self.path, _format(self._columns, kept), _WHAT)
-        self._open()
-        self._row = StepRow()
+        super().__init__(path, purge_step=purge_step)
+
+    def _resume(self, purge_step: int | None) -> None:
+        self._columns, rows = _read(self.path)
+        if purge_step is not None:
+            kept = [row for row in rows if not _step_at_least(row, purge_step)]
+            if len(kept) != len(rows):
+                replace_file(self.path, _format(self._columns, kept), self._what)
 
     def _write_scalars(self, scalars: dict[str, float], step: int) -> None:
-        finished = self._row.add(step, scalars)
-        if finished is not None:
-            self._write_row(*finished)
-
-    def _flush(self) -> None:
-        self._write_pending()
-        self._file.flush()
-
-    def _close(self) -> None:
-        self._write_pending()
-        self._finalizer()
+        self._add(step, scalars)
 
     def _open(self) -> None:
-        self._file = open_text(self.path, "a", _WHAT)
-        self._finalizer = weakref.finalize(self, self._file.close)
+        super()._open()
         self._writer = csv.writer(self._file, lineterminator="\n")
 
-    def _write_pending(self) -> None:
-        finished = self._row.take()
-        if finished is not None:
-            self._write_row(*finished)
-
-    def _write_row(self, step: int, values: dict[str, float]) -> None:
+    def _write_step(self, step: int, values: dict[str, float]) -> None:
         if not self._columns:
             self._columns = [STEP_KEY, *values]
             self._writer.writerow(self._columns)
@@ -113,11 +92,8 @@ class CSVLogger(LoggerBase):
         self._finalizer()  # flush and close before reading the file back
         columns, rows = _read(self.path)
         self._columns = [*columns, *new_tags]
-        replace_file(self.path, _format(self._columns, rows), _WHAT)
+        replace_file(self.path, _format(self._columns, rows), self._what)
         self._open()
-
-    def __repr__(self) -> str:
-        return f"CSVLogger({str(self.path)!r})"
 
 
 def _cell(value: float | None) -> str:

@@ -14,10 +14,10 @@ from tensorboardX.event_file_writer import EventsWriter
 from tensorboardX.proto.event_pb2 import Event, SessionLog
 from tensorboardX.proto.summary_pb2 import Summary
 
-from ._base import LoggerBase
-from ._files import LogPathError, prepare_directory
-from ._protocol import HParamValue
-from ._values import as_purge_step
+from .._base import LoggerBase
+from .._protocol import HParamValue
+from .._values import as_purge_step
+from .files import LogPathError, prepare_directory
 
 
 def _tensorflow_buckets() -> list[float]:

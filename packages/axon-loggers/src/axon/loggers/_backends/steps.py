@@ -1,0 +1,103 @@
+"""Files that get one record per step: the values of a step gathered, then written at once."""
+
+from __future__ import annotations
+
+import os
+import weakref
+from pathlib import Path
+from typing import IO, Any, ClassVar
+
+from .._base import LoggerBase
+from .._values import as_purge_step
+from .files import end_with_newline, open_text
+
+#: The column or key that holds the step; no tag may use it.
+STEP_KEY = "step"
+
+
+class StepRow:
+    """The values logged at the current step, waiting to be written as one row.
+
+    Several calls at the same step (training metrics, then validation metrics)
+    end up in one row; a later value for the same tag replaces the earlier one.
+    A call at a different step hands back the finished row.
+    """
+
+    def __init__(self) -> None:
+        self.step: int | None = None
+        self.values: dict[str, Any] = {}
+
+    def add(self, step: int, values: dict[str, Any]) -> tuple[int, dict[str, Any]] | None:
+        """Merge ``values`` in; returns the previous step's row when the step changes."""
+        if STEP_KEY in values:
+            raise ValueError(
+                f"The tag {STEP_KEY!r} is reserved for the step column; rename it "
+                f"(e.g. 'train/step')."
+            )
+        finished = self.take() if step != self.step else None
+        self.step = step
+        self.values.update(values)
+        return finished
+
+    def take(self) -> tuple[int, dict[str, Any]] | None:
+        """The pending row, if any, leaving the buffer empty."""
+        if self.step is None:
+            return None
+        row = (self.step, self.values)
+        self.step, self.values = None, {}
+        return row
+
+
+class StepFileLogger(LoggerBase):
+    """A log file with one record per step, appended to; the base of CSV and JSON Lines.
+
+    Values logged at the same step are gathered in a :class:`StepRow` and written
+    as one record by :meth:`_write_step` when a later step is logged, and on
+    flush and close. An existing file is continued: a last line that a crash cut
+    short is terminated first, then :meth:`_resume` reads what it needs back and,
+    given a ``purge_step``, drops the records of steps ``>= purge_step``.
+    """
+
+    #: What the file is, for error messages ("CSV log file").
+    _what: ClassVar[str]
+
+    def __init__(self, path: str | os.PathLike[str], *, purge_step: int | None = None) -> None:
+        super().__init__()
+        purge_step = as_purge_step(purge_step)
+        self.path = Path(path)
+        if self.path.is_file():
+            end_with_newline(self.path, self._what)
+            self._resume(purge_step)
+        self._open()
+        self._row = StepRow()
+
+    def _resume(self, purge_step: int | None) -> None:
+        """Read an existing file back; drop the records of steps ``>= purge_step``."""
+
+    def _write_step(self, step: int, values: dict[str, Any]) -> None:
+        raise NotImplementedError
+
+    def _open(self) -> None:
+        self._file: IO[str] = open_text(self.path, "a", self._what)
+        self._finalizer = weakref.finalize(self, self._file.close)
+
+    def _add(self, step: int, values: dict[str, Any]) -> None:
+        finished = self._row.add(step, values)
+        if finished is not None:
+            self._write_step(*finished)
+
+    def _write_pending(self) -> None:
+        finished = self._row.take()
+        if finished is not None:
+            self._write_step(*finished)
+
+    def _flush(self) -> None:
+        self._write_pending()
+        self._file.flush()
+
+    def _close(self) -> None:
+        self._write_pending()
+        self._finalizer()
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({str(self.path)!r})"
