@@ -21,22 +21,17 @@ from __future__ import annotations
 
 import pluggy
 
-from axon.functional.plugins import PluginSystem, Registry
+from axon.functional.plugins import PluginSystem
 
 from . import _hookspecs
 
 __all__ = ["checkpoint_backends", "handlers", "hookimpl", "system"]
 
+#: Marks a plugin's implementation of an axon-loop hook.
 hookimpl = pluggy.HookimplMarker("axon.loop")
+
+#: The plugin manager of this package, loaded from entry points on first use.
 system = PluginSystem("axon.loop", _hookspecs, "axon.loop")
 
-
-def _require_callable(name: str, entry: object) -> None:
-    if not callable(entry):
-        raise TypeError(f"Entry {name!r} must be callable, got {type(entry).__name__}.")
-
-
-checkpoint_backends: Registry = Registry(
-    system, "axon_checkpoint_backends", "checkpoint backend", _require_callable
-)
-handlers: Registry = Registry(system, "axon_handlers", "handler", _require_callable)
+checkpoint_backends = system.registry("axon_checkpoint_backends", "checkpoint backend")
+handlers = system.registry("axon_handlers", "handler")
