@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -36,6 +37,9 @@ class State:
         metric_state: the metric accumulators on the device (``{"count", "values"}``).
         epoch_done: whether the current epoch has completed (for resuming).
         resumed_from: the iteration a resumed run continued from, else ``None``.
+        run_id: identifies the run: a fresh run gets a new one, a resumed run keeps
+            the one it resumes. Checkpoints and loggers record it, so that the files
+            of two runs never mix.
 
     A loop without an ``output_transform`` returns its final state:
 
@@ -65,6 +69,7 @@ class State:
     metric_state: Any = None
     epoch_done: bool = False
     resumed_from: int | None = None
+    run_id: str = field(default_factory=lambda: uuid.uuid4().hex)
 
     def count(self, event: Event, scope: str = "total") -> int:
         """How many times ``event`` fired, in total or (iteration events) this epoch.

@@ -27,6 +27,7 @@ def snapshot(state: State) -> tuple[dict[str, Any], dict[str, Any]]:
     tree = {"step_state": state.step_state, "metric_state": state.metric_state}
     metadata = {
         "format": FORMAT_VERSION,
+        "run_id": state.run_id,
         "epoch": state.epoch,
         "max_epoch": state.max_epoch,
         "iteration": state.iteration,
@@ -79,6 +80,7 @@ def restore(state: State, tree: dict[str, Any], metadata: dict[str, Any]) -> Non
     # accumulated metrics are replaced by the device accumulators when the run goes on
     state.metrics = {k: _from_json(v) for k, v in metadata["metrics"].items()}
     state.resumed_from = metadata["iteration"]
+    state.run_id = metadata.get("run_id", state.run_id)  # checkpoints before run ids had none
 
 
 def serialize_state(state: State) -> bytes:
