@@ -14,7 +14,7 @@
 import importlib.metadata
 
 from . import checkpoint, handlers, plugins
-from ._data import EmptyDataError
+from ._data import Batches, EmptyDataError, batches
 from ._events import Event, Halt
 from ._loop import Loop
 from ._state import State
@@ -40,7 +40,7 @@ def loop(step_fn, init_fn=None, output_transform=None) -> Loop:
 
 __all__ = [
     "Loop", "State", "Event", "Halt", "EmptyDataError",
-    "loop", "trainer", "evaluator", "train_step", "eval_step",
+    "loop", "trainer", "evaluator", "train_step", "eval_step", "batches", "Batches",
     "serialize_state", "deserialize_state",
     "checkpoint", "handlers", "plugins",
 ]  # fmt: skip

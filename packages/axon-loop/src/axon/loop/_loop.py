@@ -364,9 +364,12 @@ class Loop:
         """Run the loop over ``data`` for ``epochs`` epochs and return the output.
 
         Args:
-            data: a re-iterable of batches (a list, an array-backed loader, a
+            data: the batches: ``axon.loop.batches(x, y, batch_size=...)`` over
+                arrays, a re-iterable of batches (a list, a
                 ``torch.utils.data.DataLoader``), a one-shot iterator (one epoch only),
                 or a function ``fn()`` / ``fn(epoch)`` returning each epoch's batches.
+                Whole arrays are refused with a pointer to ``batches`` (``run(x, y)``
+                is Keras's ``fit``, not this).
             init_state: passed to the loop's ``init_fn`` (for a trainer: a model
                 state to start from).
             epochs: the epoch to stop at (counting the epochs of a resumed run).

@@ -30,11 +30,15 @@ def split_batch(batch: Any) -> tuple[Any, Any]:
         return batch["inputs"], batch["targets"]
     if isinstance(batch, (tuple, list)) and len(batch) == 2:
         return batch[0], batch[1]
+    received = type(batch).__name__
+    if isinstance(batch, (tuple, list)):
+        received += f" of length {len(batch)}"
+    elif hasattr(batch, "shape"):
+        received += f" of shape {tuple(batch.shape)}"
     raise TypeError(
         f"Supervised loops expect each batch as (inputs, targets) or "
-        f"{{'inputs': ..., 'targets': ...}}; got {type(batch).__name__}"
-        + (f" of length {len(batch)}" if isinstance(batch, (tuple, list)) else "")
-        + "."
+        f"{{'inputs': ..., 'targets': ...}}; got {received}. To batch whole arrays x and y, "
+        f"pass axon.loop.batches(x, y, batch_size=32) as the data."
     )
 
 

@@ -8,6 +8,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 from .arrays import as_arrays
+from .batches import Batches
 
 
 class EmptyDataError(ValueError):
@@ -41,17 +42,35 @@ class DataSource:
     resume the batches of an epoch must not depend on anything but the epoch.
     """
 
-    def __init__(self, data: Any):
+    def __init__(self, data: Any, who: str = "run()"):
         self.lengths: dict[int, int | None] = {}
-        if callable(data) and not hasattr(data, "__iter__"):
+        self._batches = data if isinstance(data, Batches) else None
+        if self._batches is not None:
+            self._iterable = self._batches.epoch
+        elif callable(data) and not hasattr(data, "__iter__"):
             takes_epoch = _accepts_one_argument(data)
             self._iterable = (lambda e: data(e)) if takes_epoch else (lambda e: data())
+        elif _is_array(data):
+            raise TypeError(
+                f"{who} got one {type(data).__name__} of shape {tuple(data.shape)} as its data; "
+                f"the loop takes batches. Wrap arrays with axon.loop.batches: "
+                f"axon.loop.batches(x, y, batch_size=32) (or batches(x, batch_size=...) "
+                f"without targets)."
+            )
+        elif _is_pair_of_arrays(data):
+            shapes = ", ".join(str(tuple(a.shape)) for a in data)
+            raise TypeError(
+                f"{who} got a {type(data).__name__} of {len(data)} arrays of shapes {shapes} "
+                f"as its data, the Keras habit (x, y); the loop takes batches. Wrap the "
+                f"arrays: axon.loop.batches(x, y, batch_size=32)."
+            )
         elif hasattr(data, "__iter__"):
             self._iterable = lambda e: data
         else:
             raise TypeError(
-                f"run() needs an iterable of batches or a function returning one, got "
-                f"{type(data).__name__}."
+                f"{who} needs an iterable of batches or a function returning one, got "
+                f"{type(data).__name__}. Arrays go through axon.loop.batches(x, y, "
+                f"batch_size=...)."
             )
 
     def epoch(self, epoch: int) -> Iterator[Any]:
@@ -61,7 +80,14 @@ class DataSource:
         return map(as_arrays, iterable)
 
     def starting_at(self, epoch: int, skip: int) -> Iterator[Any]:
-        """The iterator of ``epoch`` with its first ``skip`` batches consumed (resume)."""
+        """The iterator of ``epoch`` with its first ``skip`` batches consumed (resume).
+
+        ``batches(...)`` starts at batch ``skip`` directly; other data is read and
+        dropped up to it.
+        """
+        if self._batches is not None and skip <= len(self._batches):
+            self.lengths[epoch] = len(self._batches)
+            return map(as_arrays, self._batches.epoch(epoch, start=skip))
         batches = self.epoch(epoch)
         skipped = sum(1 for _ in itertools.islice(batches, skip))
         if skipped < skip:
@@ -70,6 +96,21 @@ class DataSource:
                 f"batches in that epoch. Resume with the same data as the interrupted run."
             )
         return batches
+
+
+def _is_array(data: Any) -> bool:
+    return hasattr(data, "shape") and hasattr(data, "dtype") and len(data.shape) > 0
+
+
+def _is_pair_of_arrays(data: Any) -> bool:
+    """``(x, y)`` or ``(x, y, w)`` arrays with one number of examples: Keras's ``fit(x, y)``.
+
+    A tuple of batches has batches (tuples, dicts) as elements, or arrays whose
+    first axes may differ; this is the shape people pass when they mean ``batches``.
+    """
+    if not isinstance(data, tuple) or not 2 <= len(data) <= 3 or not all(map(_is_array, data)):
+        return False
+    return len({a.shape[0] for a in data}) == 1 and len({a.shape for a in data}) > 1
 
 
 def _accepts_one_argument(fn: Callable[..., Any]) -> bool:

@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
+import jax
+
+from .._data import DataSource, EmptyDataError
+from .._engine.compiled import fused_step, zero_metrics
 from .._events import FilterSpec
 from .._supervised import evaluator
 
@@ -26,6 +31,11 @@ def validate(
     ``step_state["model_state"]``. Validation runs before the other handlers of
     its event, so they (logging, checkpoint criteria, early stopping) see its results.
 
+    ``data`` takes the forms ``run`` takes (arrays through
+    ``axon.loop.batches(x_val, y_val, batch_size=...)``). It is checked when the run
+    starts, before any training: its first batch must fit the model and the
+    metrics, and a one-shot iterator, which could be evaluated only once, is refused.
+
     >>> import jax.numpy as jnp, optax, axon.loop
     >>> init = lambda key, x: {"w": jnp.zeros((x.shape[-1], 1))}
     >>> apply = lambda p, x, *, mode, key: (x @ p["w"], None)
@@ -36,16 +46,56 @@ def validate(
     ['loss', 'validation_loss']
     """
     validation = evaluator(model).replace(metrics=loop.metrics)
+    source = DataSource(data, who="validate()")  # arrays, (x, y) pairs: refused now
 
-    def run_validation(state: State) -> None:
+    def model_state_of(state: State) -> Any:
         try:
-            model_state = state.step_state["model_state"]
+            return state.step_state["model_state"]
         except (KeyError, TypeError):
             raise KeyError(
                 "validate() reads the model state from step_state['model_state'], which this "
                 "loop does not have."
             ) from None
-        (results,) = validation.run(data, model_state).values()
+
+    def check_data(state: State) -> None:
+        _check_first_batch(validation, source, data, model_state_of(state))
+
+    def run_validation(state: State) -> None:
+        (results,) = validation.run(data, model_state_of(state)).values()
         state.metrics.update({f"validation_{name}": value for name, value in results.items()})
 
-    return loop.handle_event(event, run_validation, filter, first=True)
+    return loop.handle_event("started", check_data, first=True).handle_event(
+        event, run_validation, filter, first=True
+    )
+
+
+def _check_first_batch(validation: Loop, source: DataSource, data: Any, model_state: Any) -> None:
+    """Fail before training, naming validate(), on data that could not be evaluated."""
+    if isinstance(data, Iterator):
+        raise TypeError(
+            f"validate() got a one-shot iterator ({type(data).__name__}): it would be "
+            f"exhausted by the first validation. Pass a list, a re-iterable loader, "
+            f"axon.loop.batches(x_val, y_val, batch_size=...), or a function returning "
+            f"the batches."
+        )
+    first = next(source.epoch(0), None)
+    if first is None:
+        raise EmptyDataError(
+            "The data given to validate() produced no batches. Pass a non-empty iterable "
+            "of (inputs, targets) batches, e.g. axon.loop.batches(x_val, y_val, batch_size=32)."
+        )
+    try:
+        step_state = validation.init_fn(first, model_state)
+        jax.eval_shape(
+            fused_step(validation), step_state, zero_metrics(validation, step_state), first
+        )
+    except Exception as error:
+        message = (
+            f"validate(): the first batch of the validation data does not fit the model or "
+            f"the metrics: {error}"
+        )
+        try:
+            renamed = type(error)(message)
+        except Exception:  # an exception type that needs other arguments
+            renamed = ValueError(message)
+        raise renamed from error

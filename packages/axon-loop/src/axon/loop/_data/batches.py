@@ -1,0 +1,227 @@
+"""``batches``: mini-batches over arrays, pytrees of arrays or data-frame columns.
+
+The in-memory dataset every first program needs (Keras's ``fit(x, y,
+batch_size=...)``, PyTorch's ``TensorDataset`` + ``DataLoader``): re-iterable,
+with a length, shuffled as a function of ``(seed, epoch)`` only, so a resumed run
+sees exactly the batches the interrupted one would have seen, and able to start
+in the middle of an epoch without reading the batches before it.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator
+from typing import Any
+
+import jax
+import numpy as np
+
+
+class Batches:
+    """Mini-batches of ``x`` (and ``y``): what :func:`axon.loop.batches` returns.
+
+    Iterating gives ``(x_batch, y_batch)`` pairs, or ``x_batch`` alone without
+    ``y``, each with the structure of ``x``/``y`` (an array, or a dict/tuple of
+    arrays). ``len()`` is the number of batches per epoch. Each ``iter()`` starts
+    the next epoch (a new order when shuffling); the loop instead asks for
+    ``epoch(n)`` directly, which depends only on ``(seed, n)``.
+
+    >>> import numpy as np
+    >>> from axon.loop import batches
+    >>> data = batches(np.arange(10), np.arange(10) * 10, batch_size=4)
+    >>> len(data), data
+    (3, Batches(10 examples, batch_size=4: 3 batches of (x, y)))
+    >>> [(x.tolist(), y.tolist()) for x, y in data]
+    [([0, 1, 2, 3], [0, 10, 20, 30]), ([4, 5, 6, 7], [40, 50, 60, 70]), ([8, 9], [80, 90])]
+    """
+
+    def __init__(
+        self,
+        x: Any,
+        y: Any = None,
+        *,
+        batch_size: int,
+        shuffle: bool = False,
+        seed: int = 0,
+        drop_last: bool = False,
+    ):
+        if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+            raise ValueError(f"batch_size must be a positive int, got {batch_size!r}.")
+        if not isinstance(seed, int) or isinstance(seed, bool):
+            raise TypeError(f"seed must be an int, got {type(seed).__name__}.")
+        self.x = _as_tree(x, "x")
+        self.y = None if y is None else _as_tree(y, "y")
+        self.batch_size = batch_size
+        self.shuffle = bool(shuffle)
+        self.seed = seed
+        self.drop_last = bool(drop_last)
+        self.examples = _common_length(self.x, self.y)
+        if self.drop_last and self.examples < batch_size:
+            raise ValueError(
+                f"drop_last=True with {self.examples} examples and batch_size={batch_size} "
+                f"leaves no batch: lower batch_size or keep the last, shorter batch."
+            )
+        self._next_epoch = 0
+
+    def __len__(self) -> int:
+        divide = math.floor if self.drop_last else math.ceil
+        return int(divide(self.examples / self.batch_size))
+
+    def __iter__(self) -> Iterator[Any]:
+        epoch, self._next_epoch = self._next_epoch, self._next_epoch + 1
+        return self.epoch(epoch)
+
+    def epoch(self, epoch: int, start: int = 0) -> Iterator[Any]:
+        """The batches of ``epoch``, from batch number ``start`` on (nothing before it is read).
+
+        >>> import numpy as np
+        >>> from axon.loop import batches
+        >>> data = batches(np.arange(6), batch_size=2, shuffle=True, seed=1)
+        >>> [b.tolist() for b in data.epoch(3)] == [b.tolist() for b in data.epoch(3)]
+        True
+        >>> [b.tolist() for b in data.epoch(3, start=2)] == [list(data.epoch(3))[2].tolist()]
+        True
+        """
+        order = (
+            np.random.default_rng([self.seed, epoch]).permutation(self.examples)
+            if self.shuffle
+            else None
+        )
+        for index in range(start, len(self)):
+            begin = index * self.batch_size
+            rows = (
+                slice(begin, begin + self.batch_size)  # a view: no copy
+                if order is None
+                else order[begin : begin + self.batch_size]
+            )
+            x = jax.tree_util.tree_map(lambda leaf, r=rows: leaf[r], self.x)
+            if self.y is None:
+                yield x
+            else:
+                yield x, jax.tree_util.tree_map(lambda leaf, r=rows: leaf[r], self.y)
+
+    def __repr__(self) -> str:
+        what = "x" if self.y is None else "(x, y)"
+        order = f", shuffled (seed {self.seed})" if self.shuffle else ""
+        return (
+            f"Batches({self.examples} examples, batch_size={self.batch_size}{order}: "
+            f"{len(self)} batches of {what})"
+        )
+
+
+def batches(
+    x: Any,
+    y: Any = None,
+    *,
+    batch_size: int,
+    shuffle: bool = False,
+    seed: int = 0,
+    drop_last: bool = False,
+) -> Batches:
+    """Mini-batches of arrays for ``Loop.run``/``validate``: ``batches(x, y, batch_size=32)``.
+
+    Args:
+        x: the inputs: an array (NumPy, JAX, or anything ``numpy.asarray`` takes), a
+            dict/tuple/list of arrays (a model with several inputs takes a dict keyed
+            by input name), or a data frame (pandas, polars: anything with
+            ``columns`` whose ``frame[name].to_numpy()`` gives the column), whose
+            columns become named inputs of shape ``(batch, 1)``, e.g.
+            ``batches(df[["age", "income"]], df["label"], batch_size=32)``.
+        y: the targets, in the same forms (a data-frame column, e.g. a pandas
+            ``Series``, gives an array ``(batch,)``); ``None`` for inputs only.
+        batch_size: examples per batch; the last batch holds the rest.
+        shuffle: a new order every epoch, a function of ``(seed, epoch)`` only, so a
+            resumed run continues with exactly the batches it would have had.
+        seed: the shuffling seed.
+        drop_last: leave out the last batch when it is shorter (then every batch
+            has one shape and the step compiles once).
+
+    Every leaf must have the same number of examples (the first axis). A batch is
+    a view (no copy) without shuffling and a copy of just its rows with shuffling;
+    the data itself is never copied (lists are converted to arrays once).
+
+    Returns:
+        A re-iterable :class:`~axon.loop.Batches` with a ``len()``; a resumed run
+        starts at its batch without reading the ones before it.
+
+    >>> import numpy as np, optax, axon.loop
+    >>> x = np.random.default_rng(0).normal(size=(100, 3)).astype(np.float32)
+    >>> y = x @ np.array([[1.0], [-2.0], [0.5]], np.float32)
+    >>> init = lambda key, x: {"w": np.zeros((3, 1), np.float32)}
+    >>> apply = lambda p, x, *, mode, key: (x @ p["w"], None)
+    >>> train = axon.loop.batches(x, y, batch_size=16, shuffle=True)
+    >>> len(train)
+    7
+    >>> trainer = axon.loop.trainer((init, apply), "mean_squared_error", optax.sgd(0.1), log=0)
+    >>> params = trainer.run(train, epochs=20)
+    >>> np.round(params["w"].ravel(), 2).tolist()
+    [1.0, -2.0, 0.5]
+    """
+    return Batches(x, y, batch_size=batch_size, shuffle=shuffle, seed=seed, drop_last=drop_last)
+
+
+def _as_tree(data: Any, name: str) -> Any:
+    """Arrays as they are (no copy); a data frame as a dict of ``(n, 1)`` columns."""
+    if _is_data_frame(data):
+        return {str(column): _column(data, column, name) for column in data.columns}
+    if isinstance(data, (dict, tuple)) or (
+        isinstance(data, list) and data and not np.isscalar(data[0]) and _is_array_like(data[0])
+    ):
+        return jax.tree_util.tree_map(lambda leaf: _as_array(leaf, name), data, is_leaf=_is_series)
+    return _as_array(data, name)
+
+
+def _is_data_frame(data: Any) -> bool:
+    # pandas and polars frames alike: named columns, each read with frame[name]
+    return hasattr(data, "columns") and not isinstance(data, (np.ndarray, jax.Array))
+
+
+def _is_series(data: Any) -> bool:
+    return hasattr(data, "to_numpy") and not _is_data_frame(data)
+
+
+def _is_array_like(data: Any) -> bool:
+    return hasattr(data, "shape") or hasattr(data, "__array__") or _is_series(data)
+
+
+def _column(frame: Any, column: Any, name: str) -> np.ndarray:
+    values = _as_array(frame[column], f"{name}[{column!r}]")
+    return values.reshape(-1, 1) if values.ndim == 1 else values
+
+
+def _as_array(leaf: Any, name: str) -> Any:
+    if isinstance(leaf, (np.ndarray, jax.Array)):
+        array = leaf
+    else:
+        try:
+            array = leaf.to_numpy() if _is_series(leaf) else np.asarray(leaf)
+        except Exception as error:
+            raise TypeError(
+                f"batches(): {name} ({type(leaf).__name__}) cannot become an array: {error}."
+            ) from error
+    if array.dtype == object:
+        raise TypeError(
+            f"batches(): {name} holds Python objects (object dtype), not numbers; convert it "
+            f"first (e.g. encode strings or categories as integers)."
+        )
+    if array.ndim == 0:
+        raise ValueError(
+            f"batches(): {name} is a scalar; every leaf needs a first axis of examples."
+        )
+    return array
+
+
+def _common_length(x: Any, y: Any) -> int:
+    leaves = jax.tree_util.tree_leaves_with_path({"x": x} if y is None else {"x": x, "y": y})
+    lengths = {jax.tree_util.keystr(path): len(leaf) for path, leaf in leaves}
+    if not lengths:
+        raise ValueError("batches() got no arrays.")
+    if len(set(lengths.values())) > 1:
+        shown = ", ".join(f"{path}: {n}" for path, n in lengths.items())
+        raise ValueError(
+            f"batches(): every array needs the same number of examples (first axis); got {shown}."
+        )
+    (examples,) = set(lengths.values())
+    if examples == 0:
+        raise ValueError("batches(): the arrays hold no examples.")
+    return examples
