@@ -38,14 +38,12 @@ def add_noise(images: np.ndarray, std: float, rng: np.random.Generator) -> np.nd
 
 
 def noisy_batches(clean: np.ndarray, size: int, std: float, seed: int = 0):
-    """Each epoch's ``(noisy, clean)`` batches, with fresh noise every epoch."""
-    rng = np.random.default_rng(seed)
+    """Each epoch's ``(noisy, clean)`` batches: shuffled images, fresh noise every epoch."""
+    shuffled = axon.loop.batches(clean, batch_size=size, shuffle=True, seed=seed, drop_last=True)
 
-    def epoch():
-        order = rng.permutation(len(clean))
-        for start in range(0, len(clean) - size + 1, size):
-            batch = clean[order[start : start + size]]
-            yield add_noise(batch, std, rng), batch
+    def epoch(epoch: int):
+        rng = np.random.default_rng([seed, epoch])  # the noise depends on the epoch only
+        return ((add_noise(batch, std, rng), batch) for batch in shuffled.epoch(epoch))
 
     return epoch
 

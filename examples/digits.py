@@ -24,19 +24,6 @@ import axon.model
 import axon.optim
 
 
-def batches(x: np.ndarray, y: np.ndarray, size: int, seed: int | None = None):
-    """A function giving each epoch's (inputs, targets) batches, shuffled when seeded."""
-    rng = np.random.default_rng(seed)
-
-    def epoch():
-        order = rng.permutation(len(x)) if seed is not None else np.arange(len(x))
-        for start in range(0, len(x), size):
-            index = order[start : start + size]
-            yield x[index], y[index]
-
-    return epoch
-
-
 def main(argv: list[str] | None = None) -> float:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--epochs", type=int, default=20)
@@ -55,6 +42,8 @@ def main(argv: list[str] | None = None) -> float:
         x, y, test_size=0.2, random_state=0, stratify=labels
     )
 
+    train = axon.loop.batches(x_train, y_train, batch_size=args.batch_size, shuffle=True)
+
     model = (
         axon.model.input("input", shape=(None, 64))
         .dense(128, activation="relu")
@@ -65,10 +54,10 @@ def main(argv: list[str] | None = None) -> float:
     model_state = (
         axon.loop.trainer(model, "categorical_cross_entropy", axon.optim.adam(args.learning_rate))
         .metric("accuracy")
-        .validate(model, batches(x_test, y_test, 256))
+        .validate(model, axon.loop.batches(x_test, y_test, batch_size=256))
         .log_to("tensorboard", logdir=args.logdir)
         .checkpoint(path=args.checkpoints, keep=3)
-        .run(batches(x_train, y_train, args.batch_size, seed=0), epochs=epochs)
+        .run(train, epochs=epochs)
     )
 
     _, predict_fn = axon.model.build(model)

@@ -30,20 +30,6 @@ import axon.model
 import axon.optim
 
 
-def batches(x: np.ndarray, y: np.ndarray, size: int, seed: int | None = None):
-    """Each epoch's (inputs, targets) batches; shuffled, equal-sized ones when seeded."""
-    rng = np.random.default_rng(seed)
-
-    def epoch():
-        order = rng.permutation(len(x)) if seed is not None else np.arange(len(x))
-        stop = len(x) - size + 1 if seed is not None else len(x)
-        for start in range(0, stop, size):
-            index = order[start : start + size]
-            yield x[index], y[index]
-
-    return epoch
-
-
 def build_model(width: int) -> axon.model.Model:
     return (
         axon.model.input("image", shape=(None, 8, 8, 1))
@@ -85,9 +71,14 @@ def main(argv: list[str] | None = None) -> float:
     state = (
         axon.loop.trainer(model, "categorical_cross_entropy", axon.optim.adam(args.learning_rate))
         .metric("accuracy")
-        .validate(model, batches(x_test, y_test, len(x_test)))
+        .validate(model, axon.loop.batches(x_test, y_test, batch_size=len(x_test)))
         .replace(output_transform=None)  # run() returns the loop's State, history included
-        .run(batches(x_train, y_train, args.batch_size, seed=0), epochs=epochs)
+        .run(
+            axon.loop.batches(
+                x_train, y_train, batch_size=args.batch_size, shuffle=True, drop_last=True
+            ),
+            epochs=epochs,
+        )
     )
 
     model_state = state.step_state["model_state"]

@@ -33,24 +33,6 @@ import axon.optim
 COUNTS = ("true_positives", "false_positives", "true_negatives", "false_negatives")
 
 
-def batches(x: np.ndarray, y: np.ndarray, size: int, seed: int | None = None):
-    """A function giving each epoch's (inputs, targets) batches.
-
-    With a ``seed`` the rows are shuffled every epoch and a last, shorter batch is
-    dropped (every training batch has the same shape, so the step compiles once).
-    """
-    rng = np.random.default_rng(seed)
-
-    def epoch():
-        order = rng.permutation(len(x)) if seed is not None else np.arange(len(x))
-        stop = len(x) - size + 1 if seed is not None else len(x)
-        for start in range(0, stop, size):
-            index = order[start : start + size]
-            yield x[index], y[index]
-
-    return epoch
-
-
 def weighted_binary_cross_entropy(positive_weight: float, negative_weight: float):
     """A loss ``fn(y_true, y_pred)``: binary cross entropy with per-class weights."""
     return functools.partial(
@@ -102,19 +84,26 @@ def main(argv: list[str] | None = None) -> float:
     )
     for count in COUNTS:
         loop = loop.metric(count, accumulate="running_sum")
-    loop = loop.validate(model, batches(x_test, y_test, len(x_test))).log(
+    loop = loop.validate(model, axon.loop.batches(x_test, y_test, batch_size=len(x_test))).log(
         lambda state: (
             f"Epoch {state.epoch + 1}/{state.max_epoch}: "
             + ", ".join(f"{k} {v:.4g}" for k, v in state.scalar_metrics().items())
         ),
         event="epoch_completed",
     )
-    model_state = loop.run(batches(x_train, y_train, args.batch_size, seed=0), epochs=epochs)
+    model_state = loop.run(
+        axon.loop.batches(
+            x_train, y_train, batch_size=args.batch_size, shuffle=True, drop_last=True
+        ),
+        epochs=epochs,
+    )
 
     evaluator = axon.loop.evaluator(model).metric("accuracy")
     for count in COUNTS:
         evaluator = evaluator.metric(count, accumulate="running_sum")
-    (results,) = evaluator.run(batches(x_test, y_test, len(x_test)), model_state).values()
+    (results,) = evaluator.run(
+        axon.loop.batches(x_test, y_test, batch_size=len(x_test)), model_state
+    ).values()
     tp, fp, tn, fn = (float(results[count]) for count in COUNTS)
     precision = tp / (tp + fp) if tp + fp else 0.0
     recall = tp / (tp + fn) if tp + fn else 0.0

@@ -48,20 +48,6 @@ def sliding_windows(series: np.ndarray, window: int) -> tuple[np.ndarray, np.nda
     return x, series[starts + window][:, None]
 
 
-def batches(x: np.ndarray, y: np.ndarray, size: int, seed: int | None = None):
-    """Each epoch's batches; shuffled and of equal size when seeded."""
-    rng = np.random.default_rng(seed)
-
-    def epoch():
-        order = rng.permutation(len(x)) if seed is not None else np.arange(len(x))
-        stop = len(x) - size + 1 if seed is not None else len(x)
-        for start in range(0, stop, size):
-            index = order[start : start + size]
-            yield x[index], y[index]
-
-    return epoch
-
-
 def build_model(window: int, hidden: int) -> axon.model.Model:
     _, (h,) = axon.model.input("window", shape=(None, window, 1)).gru(hidden)  # (sequence, (h,))
     return h.dense(1)
@@ -92,7 +78,7 @@ def main(argv: list[str] | None = None) -> float:
     model_state = (
         axon.loop.trainer(model, "mean_squared_error", axon.optim.adam(args.learning_rate), log=0)
         .metric("mean_absolute_error")
-        .validate(model, batches(x_test, y_test, len(x_test)))
+        .validate(model, axon.loop.batches(x_test, y_test, batch_size=len(x_test)))
         .log(
             lambda state: (
                 f"Epoch {state.epoch + 1}/{state.max_epoch}: "
@@ -100,7 +86,12 @@ def main(argv: list[str] | None = None) -> float:
             ),
             event="epoch_completed",
         )
-        .run(batches(x_train, y_train, args.batch_size, seed=0), epochs=epochs)
+        .run(
+            axon.loop.batches(
+                x_train, y_train, batch_size=args.batch_size, shuffle=True, drop_last=True
+            ),
+            epochs=epochs,
+        )
     )
 
     forecast = np.asarray(axon.model.predict(model, model_state, x_test))

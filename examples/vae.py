@@ -80,20 +80,6 @@ def reconstruction_mse(images: jax.Array, outputs: dict[str, jax.Array]) -> jax.
     return jnp.mean((outputs["reconstruction"] - images) ** 2)
 
 
-def batches(x: np.ndarray, size: int, seed: int | None = None):
-    """Each epoch's ``(images, images)`` batches: an autoencoder's target is its input."""
-    rng = np.random.default_rng(seed)
-
-    def epoch():
-        order = rng.permutation(len(x)) if seed is not None else np.arange(len(x))
-        stop = len(x) - size + 1 if seed is not None else len(x)  # training: equal sizes
-        for start in range(0, stop, size):
-            index = order[start : start + size]
-            yield x[index], x[index]
-
-    return epoch
-
-
 def ascii_digit(pixels: np.ndarray) -> list[str]:
     shades = " .:-=+*#%@"
     return ["".join(shades[min(int(v * 10), 9)] * 2 for v in row) for row in pixels.reshape(8, 8)]
@@ -120,7 +106,7 @@ def main(argv: list[str] | None = None) -> float:
     model_state = (
         axon.loop.trainer(model, negative_elbo, axon.optim.adam(args.learning_rate), log=0)
         .metric(reconstruction_mse)
-        .validate(model, batches(x_test, len(x_test)))
+        .validate(model, axon.loop.batches(x_test, x_test, batch_size=len(x_test)))
         .log(
             lambda state: (
                 f"Epoch {state.epoch + 1}/{state.max_epoch}: "
@@ -129,7 +115,12 @@ def main(argv: list[str] | None = None) -> float:
             event="epoch_completed",
             filter={"every": 1 if args.smoke else 5},
         )
-        .run(batches(x_train, args.batch_size, seed=0), epochs=epochs)
+        .run(
+            axon.loop.batches(
+                x_train, x_train, batch_size=args.batch_size, shuffle=True, drop_last=True
+            ),
+            epochs=epochs,
+        )
     )
 
     outputs = axon.model.predict(model, model_state, x_test)
