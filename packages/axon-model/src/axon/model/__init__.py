@@ -11,11 +11,17 @@
 import importlib.metadata
 
 from . import display, mixed_precision, plugins, quantization
-from ._build import build, get_output_shape, predict
+from ._compiler.build import build, get_output_shape, predict
+from ._compiler.state import ModelState
 from ._errors import InputError, LayerError, ModelError
-from ._export import ExportedModel, export, load_exported
-from ._graph import Parameter
-from ._graph_utils import (
+from ._files.export import ExportedModel, export, load_exported
+from ._files.parameters import SerializationError, load, save
+from ._graph.constructors import activation_layer as activation
+from ._graph.constructors import dense, flatten, input, layer, param
+from ._graph.hooks import attach_hook
+from ._graph.model import Model
+from ._graph.node import Parameter
+from ._graph.rewrite import (
     get_inputs,
     get_op_counts,
     get_options,
@@ -28,12 +34,6 @@ from ._graph_utils import (
     set_options,
     set_parameters,
 )
-from ._hooks import attach_hook
-from ._layers import activation_layer as activation
-from ._layers import dense, flatten, input, layer, param
-from ._model import Model
-from ._serialization import SerializationError, load, save
-from ._state import ModelState
 from .plugins import layers
 
 __version__ = importlib.metadata.version("axon-model")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ._layers import builtin_layers
+from ._graph.constructors import builtin_layers
 from .plugins import hookimpl
 
 

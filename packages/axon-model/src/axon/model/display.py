@@ -17,9 +17,9 @@ from typing import Any
 import jax
 import numpy as np
 
-from ._builders_common import plain
-from ._graph import Node
-from ._model import Model
+from ._builders.options import plain
+from ._graph.model import Model
+from ._graph.node import Node
 
 __all__ = ["as_graph", "as_table", "layer_flops", "render"]
 

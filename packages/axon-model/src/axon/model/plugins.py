@@ -39,7 +39,7 @@ system = PluginSystem("axon.model", _hookspecs, "axon.model")
 def _check_layer(name: str, entry: object) -> None:
     if not callable(entry):
         raise TypeError(f"Layer builder {name!r} must be callable, got {type(entry).__name__}.")
-    from ._model import Model
+    from ._graph.model import Model
 
     if name.startswith("_") or hasattr(Model, name):
         raise ValueError(

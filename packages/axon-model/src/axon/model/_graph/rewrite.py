@@ -14,8 +14,8 @@ from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, TypeVar
 
-from ._graph import Node, Parameter, Shape, _ids, topological_order
-from ._model import Model
+from .model import Model
+from .node import Node, Parameter, Shape, _ids, topological_order
 
 __all__ = [
     "get_inputs",

@@ -27,9 +27,9 @@ import numpy as np
 import safetensors
 import safetensors.numpy
 
-from ._errors import ModelError
-from ._model import Model
-from ._state import ModelState
+from .._compiler.state import ModelState
+from .._errors import ModelError
+from .._graph.model import Model
 
 __all__ = ["SerializationError", "from_bytes", "load", "save", "to_bytes"]
 
@@ -388,7 +388,7 @@ def check_against(
     >>> check_against(ModelState({"dense_0": {"kernel": jnp.ones((4, 2))}}), model)
     Traceback (most recent call last):
     ...
-    axon.model._serialization.SerializationError: the model state does not match the model:
+    axon.model._files.parameters.SerializationError: the model state does not match the model:
       missing: params/dense_0/bias (f32[2])
       wrong shape or dtype: params/dense_0/kernel is f32[4,2], the model needs f32[3,2]
     """

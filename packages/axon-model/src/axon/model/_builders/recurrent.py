@@ -33,7 +33,10 @@ import jax.numpy as jnp
 from axon.functional import layers as F
 from axon.functional.layers import _recurrent as R
 
-from ._builders_common import (
+from .._graph.constructors import Initializer, layer, param
+from .._graph.model import Model
+from .._graph.node import Parameter
+from .options import (
     check_callable,
     check_int_or_tuple,
     check_model,
@@ -43,9 +46,6 @@ from ._builders_common import (
     plain,
     structured,
 )
-from ._graph import Parameter
-from ._layers import Initializer, layer, param
-from ._model import Model
 
 UNROLLS = ("dynamic", "static")
 Activation = str | Callable[..., Any]

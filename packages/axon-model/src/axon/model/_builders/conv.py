@@ -16,7 +16,9 @@ import jax
 
 from axon.functional import layers as F
 
-from ._builders_common import (
+from .._graph.constructors import Initializer, activation_layer, layer, param
+from .._graph.model import Model
+from .options import (
     channel_count,
     check_channels,
     check_int_or_tuple,
@@ -24,8 +26,6 @@ from ._builders_common import (
     check_positive_int,
     spatial_tuple,
 )
-from ._layers import Initializer, activation_layer, layer, param
-from ._model import Model
 
 Activation = str | Callable[..., Any] | None
 IntOrTuple = int | Sequence[int]

@@ -18,11 +18,11 @@ import numpy as np
 
 from axon.functional import initializers
 
-from ._errors import InputError, LayerError, ModelError
-from ._graph import Node, Parameter, assign_names, topological_order
-from ._hooks import hooks_for, run_hooks, with_backward_hooks
-from ._precision import cast_tree, is_floating
-from ._state import ModelState
+from .._errors import InputError, LayerError, ModelError
+from .._graph.hooks import hooks_for, run_hooks, with_backward_hooks
+from .._graph.node import Node, Parameter, assign_names, topological_order
+from .precision import cast_tree, is_floating
+from .state import ModelState
 
 Mode = str
 MODES = ("inference", "train")

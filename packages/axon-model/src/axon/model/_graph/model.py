@@ -6,9 +6,9 @@ import functools
 from collections.abc import Callable
 from typing import Any
 
-from ._compiler import Program
-from ._graph import Node
-from ._state import ModelState
+from .._compiler.program import Program
+from .._compiler.state import ModelState
+from .node import Node
 
 
 class Model:
@@ -122,7 +122,7 @@ class Model:
         >>> seen
         [['bias', 'kernel']]
         """
-        from ._hooks import attach_hook
+        from .hooks import attach_hook
 
         return attach_hook(self, fn, on=on, mode=mode)
 
@@ -131,7 +131,7 @@ class Model:
     def __getattr__(self, name: str) -> Callable[..., Model]:
         if name.startswith("_"):
             raise AttributeError(name)
-        from .plugins import layers
+        from ..plugins import layers
 
         if name not in layers:
             raise AttributeError(
@@ -140,7 +140,7 @@ class Model:
         return functools.partial(layers.get(name), self)
 
     def __dir__(self) -> list[str]:
-        from .plugins import layers
+        from ..plugins import layers
 
         return sorted(set(super().__dir__()) | set(layers.names()))
 

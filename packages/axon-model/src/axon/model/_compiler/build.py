@@ -7,8 +7,8 @@ from typing import Any
 
 import jax
 
-from ._model import Model
-from ._state import ModelState
+from .._graph.model import Model
+from .state import ModelState
 
 
 def build(

@@ -19,11 +19,11 @@ import jax.numpy as jnp
 
 from axon.functional import layers as F
 
-from ._builders_common import check_model, check_positive_int, option_error
-from ._builders_dropout import dropout
-from ._builders_norm import layer_norm
-from ._layers import Initializer, activation_layer, dense, layer, param
-from ._model import Model
+from .._graph.constructors import Initializer, activation_layer, dense, layer, param
+from .._graph.model import Model
+from .dropout import dropout
+from .normalization import layer_norm
+from .options import check_model, check_positive_int, option_error
 
 
 def attention_op(
@@ -286,7 +286,7 @@ def transformer_encoder(
         return layer_norm(h, epsilon=epsilon, name=sub(f"norm_{i}"))
 
     def residual(a: Model, b: Model, i: int) -> Model:
-        from ._builders_combinators import add
+        from .combinators import add
 
         return add(a, b, name=sub(f"residual_{i}"))
 

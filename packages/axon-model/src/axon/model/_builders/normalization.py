@@ -21,9 +21,9 @@ from typing import Any
 
 from axon.functional import layers as F
 
-from ._builders_common import axis_size, check_number, check_positive_int, is_int, option_error
-from ._layers import Initializer, layer, param
-from ._model import Model
+from .._graph.constructors import Initializer, layer, param
+from .._graph.model import Model
+from .options import axis_size, check_number, check_positive_int, is_int, option_error
 
 
 def _check_common(fn: str, channel_index: Any, epsilon: Any) -> tuple[int, float]:

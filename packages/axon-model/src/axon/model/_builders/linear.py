@@ -9,9 +9,9 @@ import jax
 
 from axon.functional import layers as F
 
-from ._builders_common import check_model, check_positive_int
-from ._layers import Initializer, activation_layer, layer, param
-from ._model import Model
+from .._graph.constructors import Initializer, activation_layer, layer, param
+from .._graph.model import Model
+from .options import check_model, check_positive_int
 
 
 def bilinear(

@@ -14,9 +14,9 @@ from typing import Any
 
 from axon.functional import layers as F
 
-from ._builders_common import check_channels, is_int, option_error
-from ._layers import layer
-from ._model import Model
+from .._graph.constructors import layer
+from .._graph.model import Model
+from .options import check_channels, is_int, option_error
 
 
 def _check_rate(fn: str, rate: Any) -> float:

@@ -8,8 +8,8 @@ from typing import Any
 from axon.functional import activations as functional_activations
 from axon.functional import layers as functional_layers
 
-from ._graph import Node, Parameter, defined_at
-from ._model import Model
+from .model import Model
+from .node import Node, Parameter, defined_at
 
 Initializer = str | Callable[..., Any]
 
@@ -215,30 +215,30 @@ def builtin_layers() -> dict[str, Callable[..., Model]]:
     }
     builders.update({"dense": dense, "flatten": flatten, "activation": activation_layer})
     # Imported here: the family modules build on the core builders of this module.
-    from . import (
-        _builders_attention,
-        _builders_combinators,
-        _builders_conv,
-        _builders_dropout,
-        _builders_linear,
-        _builders_norm,
-        _builders_pooling,
-        _builders_recurrent,
-        _builders_shape,
-        _quantization,
+    from .._builders import (
+        attention,
+        combinators,
+        conv,
+        dropout,
+        linear,
+        normalization,
+        pooling,
+        quantized,
+        recurrent,
+        shape,
     )
 
     for family in (
-        _builders_linear,
-        _builders_conv,
-        _builders_pooling,
-        _builders_norm,
-        _builders_dropout,
-        _builders_shape,
-        _builders_combinators,
-        _builders_recurrent,
-        _builders_attention,
-        _quantization,
+        linear,
+        conv,
+        pooling,
+        normalization,
+        dropout,
+        shape,
+        combinators,
+        recurrent,
+        attention,
+        quantized,
     ):
         builders.update(family.BUILDERS)
     return builders

@@ -15,7 +15,7 @@ from typing import Any
 import jax
 import numpy as np
 
-from ._model import Model
+from .._graph.model import Model
 
 CHANNELS = ("last", "first")
 

@@ -8,15 +8,15 @@ from typing import Any
 from axon.functional import layers as F
 from axon.functional.layers._shape import RESIZE_METHODS
 
-from ._builders_common import (
+from .._graph.constructors import layer
+from .._graph.model import Model
+from .options import (
     check_channels,
     check_int_or_tuple,
     check_number,
     is_int,
     option_error,
 )
-from ._layers import layer
-from ._model import Model
 
 
 def reshape(x: Model, shape: Sequence[int | str], *, name: str | None = None) -> Model:

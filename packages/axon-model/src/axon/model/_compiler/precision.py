@@ -18,10 +18,10 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from ._graph import Node, topological_order
+from .._graph.node import Node, topological_order
 
 if TYPE_CHECKING:
-    from ._model import Model
+    from .._graph.model import Model
 
 __all__ = ["Policy", "apply_policy", "cast", "create_policy"]
 
@@ -134,7 +134,7 @@ def apply_policy(
     >>> axon.model.get_output_shape(half, jnp.ones((1, 3))).dtype
     dtype(bfloat16)
     """
-    from ._model import Model  # the compiler imports this module; Model imports the compiler
+    from .._graph.model import Model  # the compiler imports this module; Model imports the compiler
 
     if not isinstance(model, Model):
         raise TypeError(f"apply_policy expects a Model, got {type(model).__name__}.")

@@ -7,14 +7,14 @@ from typing import Any
 
 from axon.functional import layers as F
 
-from ._builders_common import (
+from .._graph.constructors import layer
+from .._graph.model import Model
+from .options import (
     check_channels,
     check_int_or_tuple,
     check_number,
     check_padding,
 )
-from ._layers import layer
-from ._model import Model
 
 IntOrTuple = int | Sequence[int]
 

@@ -21,11 +21,11 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 
-from ._graph import Node
-from ._graph_utils import rewrite_nodes
-from ._layers import layer, param
-from ._model import Model
-from ._state import ModelState
+from .._compiler.state import ModelState
+from .._graph.constructors import layer, param
+from .._graph.model import Model
+from .._graph.node import Node
+from .._graph.rewrite import rewrite_nodes
 
 __all__ = [
     "dequantize_kernel",

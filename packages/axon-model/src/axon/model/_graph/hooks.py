@@ -16,11 +16,11 @@ from typing import TYPE_CHECKING, Any
 import jax
 import numpy as np
 
-from ._errors import ModelError
+from .._errors import ModelError
 
 if TYPE_CHECKING:
-    from ._graph import Node
-    from ._model import Model
+    from .model import Model
+    from .node import Node
 
 EVENTS = ("initialize", "pre_forward", "forward", "backward", "all")
 HOOK_MODES = ("both", "train", "inference")
@@ -71,7 +71,7 @@ def attach_hook(
     >>> seen
     [(4, 3)]
     """
-    from ._model import Model  # the compiler imports this module; Model imports the compiler
+    from .model import Model  # the compiler imports this module; Model imports the compiler
 
     if not isinstance(model, Model):
         raise TypeError(f"attach_hook expects a Model, got {type(model).__name__}.")
