@@ -17,7 +17,7 @@ from typing import Any
 import jax
 import numpy as np
 
-from ._builders.options import plain
+from ._builders.structured import plain
 from ._graph.model import Model
 from ._graph.node import Node
 

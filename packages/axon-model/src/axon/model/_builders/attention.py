@@ -19,9 +19,12 @@ import jax.numpy as jnp
 
 from axon.functional import layers as F
 
-from .._graph.constructors import Initializer, activation_layer, dense, layer, param
+from .._graph.constructors import Initializer, layer, param
 from .._graph.model import Model
+from .activations import activation_layer
+from .combinators import add
 from .dropout import dropout
+from .linear import dense
 from .normalization import layer_norm
 from .options import check_model, check_positive_int, option_error
 
@@ -286,8 +289,6 @@ def transformer_encoder(
         return layer_norm(h, epsilon=epsilon, name=sub(f"norm_{i}"))
 
     def residual(a: Model, b: Model, i: int) -> Model:
-        from .combinators import add
-
         return add(a, b, name=sub(f"residual_{i}"))
 
     if norm_first:

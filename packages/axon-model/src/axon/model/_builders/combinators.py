@@ -26,9 +26,8 @@ from .options import (
     check_model,
     is_int,
     option_error,
-    plain,
-    structured,
 )
+from .structured import plain, structured
 
 
 def _inputs(fn: str, x: Any, y: Any) -> list[Model]:

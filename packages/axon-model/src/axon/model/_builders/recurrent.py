@@ -30,12 +30,14 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 
+from axon.functional import activations
 from axon.functional import layers as F
 from axon.functional.layers import _recurrent as R
 
 from .._graph.constructors import Initializer, layer, param
 from .._graph.model import Model
 from .._graph.node import Parameter
+from .common import sub_name
 from .options import (
     check_callable,
     check_int_or_tuple,
@@ -43,9 +45,8 @@ from .options import (
     check_padding,
     check_positive_int,
     option_error,
-    plain,
-    structured,
 )
+from .structured import plain, structured
 
 UNROLLS = ("dynamic", "static")
 Activation = str | Callable[..., Any]
@@ -59,8 +60,6 @@ def _check_unroll(fn: str, unroll: Any) -> str:
 
 def _check_activation(fn: str, option: str, value: Any) -> Activation:
     if isinstance(value, str):
-        from axon.functional import activations
-
         activations.get(value)  # an unknown name fails here, suggesting close ones
         return value
     if callable(value):
@@ -77,10 +76,6 @@ def elem_op(value: Any, *, path: tuple[int, ...]) -> Any:
 
 def _select(node: Model, path: tuple[int, ...], name: str | None) -> Model:
     return layer(elem_op, [node], name=name, op_name="elem", config={"path": path}, path=path)
-
-
-def _sub(name: str | None, suffix: str) -> str | None:
-    return None if name is None else f"{name}_{suffix}"
 
 
 def _inputs_and_flags(
@@ -203,10 +198,10 @@ def _gated(
         unroll=unroll,
         reverse=reverse,
     )
-    sequence = _select(node, (0,), _sub(name, "output_sequence"))
+    sequence = _select(node, (0,), sub_name(name, "output_sequence"))
     names = ("c", "h") if kind == "lstm" else ("h",)
     carry = tuple(
-        _select(node, (1, i), _sub(name, f"{n}_hidden_state")) for i, n in enumerate(names)
+        _select(node, (1, i), sub_name(name, f"{n}_hidden_state")) for i, n in enumerate(names)
     )
     return sequence, carry
 
@@ -394,10 +389,10 @@ def conv_lstm(
         unroll=unroll,
         reverse=reverse,
     )
-    sequence = _select(node, (0,), _sub(name, "output_sequence"))
+    sequence = _select(node, (0,), sub_name(name, "output_sequence"))
     carry = (
-        _select(node, (1, 0), _sub(name, "c_hidden_state")),
-        _select(node, (1, 1), _sub(name, "h_hidden_state")),
+        _select(node, (1, 0), sub_name(name, "c_hidden_state")),
+        _select(node, (1, 1), sub_name(name, "h_hidden_state")),
     )
     return sequence, carry
 
@@ -529,8 +524,8 @@ def rnn(
         unroll=unroll,
         reverse=reverse,
     )
-    return _select(node, (0,), _sub(name, "output_sequence")), _select(
-        node, (1,), _sub(name, "carry")
+    return _select(node, (0,), sub_name(name, "output_sequence")), _select(
+        node, (1,), sub_name(name, "carry")
     )
 
 

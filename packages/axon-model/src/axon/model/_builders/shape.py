@@ -1,4 +1,4 @@
-"""Shape builders: reshape, transpose, pad and resize (no parameters)."""
+"""Shape builders: flatten, reshape, transpose, pad and resize (no parameters)."""
 
 from __future__ import annotations
 
@@ -17,6 +17,17 @@ from .options import (
     is_int,
     option_error,
 )
+
+
+def flatten(x: Model, *, name: str | None = None) -> Model:
+    """Flatten every axis but the batch axis.
+
+    >>> import jax.numpy as jnp, axon.model
+    >>> model = axon.model.input("image", shape=(None, 4, 4, 3)).flatten()
+    >>> model.apply(model.init(0, jnp.zeros((1, 4, 4, 3))), jnp.zeros((2, 4, 4, 3)))[0].shape
+    (2, 48)
+    """
+    return layer(F.flatten, [x], name=name, op_name="flatten")
 
 
 def reshape(x: Model, shape: Sequence[int | str], *, name: str | None = None) -> Model:
@@ -149,4 +160,10 @@ def resize(
     )
 
 
-BUILDERS = {"reshape": reshape, "transpose": transpose, "pad": pad, "resize": resize}
+BUILDERS = {
+    "flatten": flatten,
+    "reshape": reshape,
+    "transpose": transpose,
+    "pad": pad,
+    "resize": resize,
+}
