@@ -27,16 +27,6 @@ from .._graph.model import Model
 from .._graph.node import Node
 from .._graph.rewrite import rewrite_nodes
 
-__all__ = [
-    "dequantize_kernel",
-    "quantize",
-    "quantize_kernel",
-    "quantize_model",
-    "quantize_model_state",
-    "quantized_dense",
-    "weight_only_quantized_dense",
-]
-
 OP_NAME = "weight_only_quantized_dense"
 _QMAX = 127
 

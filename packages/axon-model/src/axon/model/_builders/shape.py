@@ -104,16 +104,8 @@ def pad(
         raise option_error("pad", "config", "a list of (low, high) int pairs", config)
     value = check_number("pad", "value", value)
     channels = check_channels("pad", channels)
-    return layer(
-        _pad_op,
-        [x],
-        name=name,
-        op_name="pad",
-        config={"padding": pairs, "value": value, "channels": channels},
-        padding=pairs,
-        value=value,
-        channels=channels,
-    )
+    options = {"padding": pairs, "value": value, "channels": channels}
+    return layer(_pad_op, [x], name=name, op_name="pad", config=options, **options)
 
 
 def _pad_op(x: Any, *, padding: Any, value: float, channels: str) -> Any:
@@ -147,16 +139,9 @@ def resize(
     if not isinstance(antialias, bool):
         raise option_error("resize", "antialias", "a bool", antialias)
     channels = check_channels("resize", channels)
+    options = {"size": size, "method": method, "channels": channels}
     return layer(
-        F.resize,
-        [x],
-        name=name,
-        op_name="resize",
-        config={"size": size, "method": method, "channels": channels},
-        size=size,
-        method=method,
-        antialias=antialias,
-        channels=channels,
+        F.resize, [x], name=name, op_name="resize", config=options, antialias=antialias, **options
     )
 
 
