@@ -24,7 +24,7 @@ from .._graph.model import Model
 from .activations import activation_layer
 from .combinators import add
 from .common import sub_name
-from .dropout import dropout
+from .dropout import check_rate, dropout
 from .linear import dense
 from .normalization import layer_norm
 from .options import check_model, check_positive_int, option_error
@@ -133,14 +133,7 @@ def multi_head_attention(
     )
     if output_size is not None:
         output_size = check_positive_int(fn, "output_size", output_size)
-    if (
-        isinstance(dropout_rate, bool)
-        or not isinstance(dropout_rate, int | float)
-        or not (0 <= dropout_rate < 1)
-    ):
-        raise option_error(
-            fn, "dropout_rate", "a drop probability with 0 <= rate < 1", dropout_rate
-        )
+    dropout_rate = check_rate(fn, "dropout_rate", dropout_rate)
     inputs = [query]
     for option, model in (("key", key), ("value", value), ("mask", mask)):
         if model is not None:

@@ -41,13 +41,17 @@ def _kernel_shape(
 
 
 def _window(fn: str, **options: Any) -> dict[str, Any]:
-    """The window options of a convolution, checked (``kernel_size``, ``strides``,
-    ``padding``, ``channels`` and the dilations the op has), in the order given."""
-    checks = {"padding": check_padding, "channels": check_channels}
-    return {
-        k: checks[k](fn, v) if k in checks else check_int_or_tuple(fn, k, v)
-        for k, v in options.items()
-    }
+    """The window options of a convolution, checked, in the order given: ``padding``,
+    ``channels``, and ints or tuples (``kernel_size``, ``strides``, dilations)."""
+    checked = {}
+    for option, value in options.items():
+        if option == "padding":
+            checked[option] = check_padding(fn, value)
+        elif option == "channels":
+            checked[option] = check_channels(fn, value)
+        else:
+            checked[option] = check_int_or_tuple(fn, option, value)
+    return checked
 
 
 def _split(head: dict[str, Any], window: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -56,6 +60,18 @@ def _split(head: dict[str, Any], window: dict[str, Any]) -> tuple[dict[str, Any]
     shown = ("kernel_size", "strides", "padding", "channels")
     config = {**head, **{k: window[k] for k in shown}}
     return config, {k: v for k, v in window.items() if k != "kernel_size"}
+
+
+def _depthwise_bias(
+    fn: str, channels: str, multiplier: int
+) -> Callable[[Sequence[int]], tuple[int]]:
+    """The bias shape of a depthwise convolution, ``(in_channels * multiplier,)``, as a
+    function of its input shape; its kernels end in the same number of channels."""
+
+    def bias_shape(shape: Sequence[int]) -> tuple[int]:
+        return (channel_count(fn, shape, channels) * multiplier,)
+
+    return bias_shape
 
 
 def _spatial_size(fn: str, kernel_size: Any, shape: Sequence[int]) -> tuple[int, ...]:
@@ -213,8 +229,7 @@ def depthwise_conv(
         input_dilation=input_dilation, kernel_dilation=kernel_dilation, channels=channels,
     )  # fmt: skip
 
-    def bias_shape(shape: Sequence[int]) -> tuple[int, ...]:
-        return (channel_count(fn, shape, channels) * multiplier,)
+    bias_shape = _depthwise_bias(fn, channels, multiplier)
 
     def kernel_shape(shape: Sequence[int]) -> tuple[int, ...]:
         size = _spatial_size(fn, window["kernel_size"], shape)
@@ -284,8 +299,7 @@ def _separable(
             f"{fn}: option 'kernel_size' must be an int or {n} ints; received {kernel_size!r}."
         )
 
-    def bias_shape(shape: Sequence[int]) -> tuple[int, ...]:
-        return (channel_count(fn, shape, channels) * multiplier,)
+    bias_shape = _depthwise_bias(fn, channels, multiplier)
 
     def kernel_shape(axis: int) -> Callable[[Sequence[int]], tuple[int, ...]]:
         def shape_fn(shape: Sequence[int]) -> tuple[int, ...]:
