@@ -10,6 +10,10 @@ float32.
 In a ``ModelState`` the quantized layer keeps its name and holds ``kernel``
 (int8), ``kernel_scale`` (the kernel's float dtype) and ``bias``; the int8
 kernel and its scale are frozen, since they are not trained.
+
+Here: the layer (``weight_only_quantized_dense``, its op and kernel format) and the
+conversion of a float model and its state into quantized ones (``quantize``).
+``axon.model.quantization`` is the public face.
 """
 
 from __future__ import annotations

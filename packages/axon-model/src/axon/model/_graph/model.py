@@ -3,7 +3,8 @@
 Every registered layer is a chained method (``x.dense(...)``), so a layer may not be
 named like one of ``Model``'s own attributes. Both halves of that rule live here: the
 ``layers`` registry (``axon.model.plugins.layers``) checks names against ``Model``, and
-``Model.__getattr__`` looks builders up in it.
+``Model.__getattr__`` looks builders up in it. ``attach_hook`` is the function form of
+``Model.attach_hook``; both rebuild the output node with ``_graph.hooks.with_hook``.
 """
 
 from __future__ import annotations

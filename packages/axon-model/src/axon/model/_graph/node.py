@@ -1,4 +1,4 @@
-"""The immutable model graph: nodes, parameters and the ``Model`` handle."""
+"""The graph's building blocks: ``Node`` (one layer), ``Parameter``, their order and names."""
 
 from __future__ import annotations
 
