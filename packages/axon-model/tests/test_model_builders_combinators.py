@@ -10,7 +10,7 @@ import pytest
 
 import axon.model
 from axon.model import InputError, LayerError
-from axon.model import _builders_combinators as C
+from axon.model._builders import combinators as C
 
 A = jax.random.normal(jax.random.key(0), (3, 4))
 B = jax.random.normal(jax.random.key(1), (3, 4))

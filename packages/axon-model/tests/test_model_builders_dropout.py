@@ -8,7 +8,7 @@ import pytest
 import axon.model
 from axon.functional import layers as F
 from axon.model import LayerError
-from axon.model._compiler import _stable_hash
+from axon.model._compiler.program import _stable_hash
 
 X = jax.random.normal(jax.random.key(0), (4, 6, 8))
 KEY = jax.random.key(7)

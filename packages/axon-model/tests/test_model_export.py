@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 import axon.model
-from axon.model._export import export, load_exported
+from axon.model._files.export import export, load_exported
 
 X = jnp.linspace(-1.0, 1.0, 12).reshape(3, 4)
 

@@ -9,7 +9,7 @@ import pytest
 
 import axon.model
 from axon.functional import layers as F
-from axon.model._graph_utils import (
+from axon.model import (
     get_inputs,
     get_op_counts,
     get_options,

@@ -6,8 +6,7 @@ import numpy as np
 import pytest
 
 import axon.model
-from axon.model import ModelError
-from axon.model._hooks import attach_hook
+from axon.model import ModelError, attach_hook
 
 X = jnp.arange(8.0).reshape(2, 4) / 8
 

@@ -6,9 +6,8 @@ import numpy as np
 import pytest
 
 import axon.model
-from axon.model import ModelState
-from axon.model._graph_utils import get_op_counts, properties
-from axon.model._serialization import from_bytes, to_bytes
+from axon.model import ModelState, get_op_counts, properties
+from axon.model._files.parameters import from_bytes, to_bytes
 from axon.model.quantization import (
     dequantize_kernel,
     quantize,

@@ -12,7 +12,7 @@ import safetensors.numpy
 
 import axon.model
 from axon.model import ModelState
-from axon.model._serialization import (
+from axon.model._files.parameters import (
     SerializationError,
     check_against,
     from_bytes,

@@ -11,29 +11,26 @@
 import importlib.metadata
 
 from . import display, mixed_precision, plugins, quantization
-from ._build import build, get_output_shape, predict
+from ._builders.activations import activation_layer as activation
+from ._builders.linear import dense
+from ._builders.shape import flatten
+from ._compiler.build import build, get_output_shape, predict
+from ._compiler.state import ModelState
 from ._errors import InputError, LayerError, ModelError
-from ._export import ExportedModel, export, load_exported
-from ._graph import Parameter
-from ._graph_utils import (
+from ._files.export import ExportedModel, export, load_exported
+from ._files.parameters import SerializationError, load, save
+from ._graph.constructors import input, layer, param
+from ._graph.inspection import (
     get_inputs,
     get_op_counts,
     get_options,
     get_parameters,
-    map_nodes,
-    pop_node,
     properties,
     reduce_nodes,
-    rewrite_nodes,
-    set_options,
-    set_parameters,
 )
-from ._hooks import attach_hook
-from ._layers import activation_layer as activation
-from ._layers import dense, flatten, input, layer, param
-from ._model import Model
-from ._serialization import SerializationError, load, save
-from ._state import ModelState
+from ._graph.model import Model, attach_hook
+from ._graph.node import Parameter
+from ._graph.rewrite import map_nodes, pop_node, rewrite_nodes, set_options, set_parameters
 from .plugins import layers
 
 __version__ = importlib.metadata.version("axon-model")

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from ._layers import builtin_layers
+from ._builders.table import BUILTIN_LAYERS
 from .plugins import hookimpl
 
 
 @hookimpl
 def axon_layers():
-    return builtin_layers()
+    return dict(BUILTIN_LAYERS)

@@ -10,16 +10,16 @@ import functools
 import os
 import shutil
 import subprocess
-import tempfile
 from collections.abc import Mapping
 from typing import Any
 
 import jax
 import numpy as np
 
-from ._builders_common import plain
-from ._graph import Node
-from ._model import Model
+from ._builders.structured import plain
+from ._files.atomic import write_atomically
+from ._graph.model import Model
+from ._graph.node import Node
 
 __all__ = ["as_graph", "as_table", "layer_flops", "render"]
 
@@ -300,16 +300,7 @@ def render(
             f"Graphviz 'dot -T{format}' failed (exit code {result.returncode}): "
             f"{result.stderr.decode(errors='replace').strip()}"
         )
-    directory = os.path.dirname(os.path.abspath(path))
-    fd, temporary = tempfile.mkstemp(dir=directory, prefix=".axon-render-", suffix=f".{format}")
-    try:
-        with os.fdopen(fd, "wb") as file:
-            file.write(result.stdout)
-        os.replace(temporary, path)
-    except BaseException:
-        if os.path.exists(temporary):
-            os.remove(temporary)
-        raise
+    write_atomically(path, result.stdout)
     return path
 
 

@@ -21,6 +21,7 @@ Layer state (e.g. running statistics) keeps its declared dtype and is cast to
 (dtype('float32'), dtype('float32'))
 """
 
-from ._precision import Policy, apply_policy, cast, create_policy
+from ._compiler.precision import Policy, cast, create_policy
+from ._graph.precision import apply_policy
 
 __all__ = ["Policy", "apply_policy", "cast", "create_policy"]

@@ -26,26 +26,9 @@ from __future__ import annotations
 
 import pluggy
 
-from axon.functional.plugins import PluginSystem, Registry
-
-from . import _hookspecs
+from ._graph.model import layers
+from ._plugin_system import system
 
 __all__ = ["hookimpl", "layers", "system"]
 
 hookimpl = pluggy.HookimplMarker("axon.model")
-system = PluginSystem("axon.model", _hookspecs, "axon.model")
-
-
-def _check_layer(name: str, entry: object) -> None:
-    if not callable(entry):
-        raise TypeError(f"Layer builder {name!r} must be callable, got {type(entry).__name__}.")
-    from ._model import Model
-
-    if name.startswith("_") or hasattr(Model, name):
-        raise ValueError(
-            f"A layer cannot be named {name!r}: that name is taken by Model.{name}, so "
-            f"x.{name}(...) could never reach the layer. Register it under another name."
-        )
-
-
-layers: Registry = Registry(system, "axon_layers", "layer", _check_layer)

@@ -9,7 +9,7 @@
 dtype('int8')
 """
 
-from ._quantization import (
+from ._builders.quantized import (
     dequantize_kernel,
     quantize,
     quantize_kernel,

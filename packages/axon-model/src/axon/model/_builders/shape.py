@@ -1,4 +1,4 @@
-"""Shape builders: reshape, transpose, pad and resize (no parameters)."""
+"""Shape builders: flatten, reshape, transpose, pad and resize (no parameters)."""
 
 from __future__ import annotations
 
@@ -8,15 +8,26 @@ from typing import Any
 from axon.functional import layers as F
 from axon.functional.layers._shape import RESIZE_METHODS
 
-from ._builders_common import (
+from .._graph.constructors import layer
+from .._graph.model import Model
+from .options import (
     check_channels,
     check_int_or_tuple,
     check_number,
     is_int,
     option_error,
 )
-from ._layers import layer
-from ._model import Model
+
+
+def flatten(x: Model, *, name: str | None = None) -> Model:
+    """Flatten every axis but the batch axis.
+
+    >>> import jax.numpy as jnp, axon.model
+    >>> model = axon.model.input("image", shape=(None, 4, 4, 3)).flatten()
+    >>> model.apply(model.init(0, jnp.zeros((1, 4, 4, 3))), jnp.zeros((2, 4, 4, 3)))[0].shape
+    (2, 48)
+    """
+    return layer(F.flatten, [x], name=name, op_name="flatten")
 
 
 def reshape(x: Model, shape: Sequence[int | str], *, name: str | None = None) -> Model:
@@ -93,16 +104,8 @@ def pad(
         raise option_error("pad", "config", "a list of (low, high) int pairs", config)
     value = check_number("pad", "value", value)
     channels = check_channels("pad", channels)
-    return layer(
-        _pad_op,
-        [x],
-        name=name,
-        op_name="pad",
-        config={"padding": pairs, "value": value, "channels": channels},
-        padding=pairs,
-        value=value,
-        channels=channels,
-    )
+    options = {"padding": pairs, "value": value, "channels": channels}
+    return layer(_pad_op, [x], name=name, op_name="pad", config=options, **options)
 
 
 def _pad_op(x: Any, *, padding: Any, value: float, channels: str) -> Any:
@@ -136,17 +139,16 @@ def resize(
     if not isinstance(antialias, bool):
         raise option_error("resize", "antialias", "a bool", antialias)
     channels = check_channels("resize", channels)
+    options = {"size": size, "method": method, "channels": channels}
     return layer(
-        F.resize,
-        [x],
-        name=name,
-        op_name="resize",
-        config={"size": size, "method": method, "channels": channels},
-        size=size,
-        method=method,
-        antialias=antialias,
-        channels=channels,
+        F.resize, [x], name=name, op_name="resize", config=options, antialias=antialias, **options
     )
 
 
-BUILDERS = {"reshape": reshape, "transpose": transpose, "pad": pad, "resize": resize}
+BUILDERS = {
+    "flatten": flatten,
+    "reshape": reshape,
+    "transpose": transpose,
+    "pad": pad,
+    "resize": resize,
+}

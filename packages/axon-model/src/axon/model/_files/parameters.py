@@ -16,7 +16,6 @@ from __future__ import annotations
 import json
 import os
 import struct
-import tempfile
 from collections.abc import Mapping
 from typing import Any
 
@@ -27,9 +26,10 @@ import numpy as np
 import safetensors
 import safetensors.numpy
 
-from ._errors import ModelError
-from ._model import Model
-from ._state import ModelState
+from .._compiler.state import ModelState
+from .._errors import ModelError
+from .._graph.model import Model
+from .atomic import write_atomically
 
 __all__ = ["SerializationError", "from_bytes", "load", "save", "to_bytes"]
 
@@ -187,19 +187,7 @@ def save(path: str | os.PathLike[str], model_state: ModelState) -> str:
             f"Cannot save to {path!r}: the directory {directory!r} does not exist. Create it "
             f"first (os.makedirs(directory, exist_ok=True))."
         )
-    fd, temporary = tempfile.mkstemp(
-        dir=directory, prefix=f".{os.path.basename(path)}.", suffix=".tmp"
-    )
-    try:
-        with os.fdopen(fd, "wb") as file:
-            file.write(data)
-            file.flush()
-            os.fsync(file.fileno())
-        os.replace(temporary, path)
-    except BaseException:
-        if os.path.exists(temporary):
-            os.remove(temporary)
-        raise
+    write_atomically(path, data)
     return path
 
 
@@ -388,7 +376,7 @@ def check_against(
     >>> check_against(ModelState({"dense_0": {"kernel": jnp.ones((4, 2))}}), model)
     Traceback (most recent call last):
     ...
-    axon.model._serialization.SerializationError: the model state does not match the model:
+    axon.model._files.parameters.SerializationError: the model state does not match the model:
       missing: params/dense_0/bias (f32[2])
       wrong shape or dtype: params/dense_0/kernel is f32[4,2], the model needs f32[3,2]
     """

@@ -1,126 +1,21 @@
-"""Inspecting and rewriting model graphs (``Axon.get_*``, ``map_nodes``, ``rewrite_nodes``...).
+"""Rewriting model graphs (``set_*``, ``map_nodes``, ``rewrite_nodes``, ``pop_node``).
 
-Graphs are immutable: every function here that changes something returns a new
-``Model`` and leaves the one it was given untouched. Rewrites rebuild only the
-nodes downstream of a change, with a memo by node id, so a subgraph shared by
-several layers stays shared (and is computed once) in the result.
+Graphs are immutable: every function here returns a new ``Model`` and leaves the one
+it was given untouched. Rewrites rebuild only the nodes downstream of a change, with a
+memo by node id, so a subgraph shared by several layers stays shared (and is computed
+once) in the result.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import inspect
-from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any, TypeVar
+from typing import Any
 
-from ._graph import Node, Parameter, Shape, _ids, topological_order
-from ._model import Model
+from .model import Model, expect_model
+from .node import Node, Parameter, topological_order
 
-__all__ = [
-    "get_inputs",
-    "get_op_counts",
-    "get_options",
-    "get_parameters",
-    "map_nodes",
-    "pop_node",
-    "properties",
-    "reduce_nodes",
-    "rewrite_nodes",
-    "set_options",
-    "set_parameters",
-]
-
-Acc = TypeVar("Acc")
 Rewriter = Callable[[list[Model], Model], Model]
-
-
-def _check_model(model: Any, function: str) -> Model:
-    if not isinstance(model, Model):
-        raise TypeError(
-            f"{function} expects an axon.model.Model (e.g. from axon.model.input(...).dense(...)), "
-            f"got {type(model).__name__}."
-        )
-    return model
-
-
-def _fresh(node: Node, **changes: Any) -> Node:
-    """A copy of ``node`` with ``changes`` and a new id (ids identify nodes in a graph)."""
-    return dataclasses.replace(node, **changes, id=next(_ids))
-
-
-# -- inspection ----------------------------------------------------------------------------
-
-
-def get_inputs(model: Model) -> dict[str, Shape | None]:
-    """The model's inputs, ``{name: declared shape}`` (``None`` where no shape was declared).
-
-    Args:
-        model: the model to inspect.
-
-    Returns:
-        A dict from input name to its declared shape, in graph order.
-
-    >>> import axon.model
-    >>> a, b = axon.model.input("a", shape=(None, 2)), axon.model.input("b")
-    >>> get_inputs(axon.model.layer(lambda u, v: u + v, [a, b]))
-    {'a': (None, 2), 'b': None}
-    """
-    program = _check_model(model, "get_inputs").program
-    return {program.names[node.id]: node.config.get("shape") for node in program.inputs}
-
-
-def get_op_counts(model: Model) -> dict[str, int]:
-    """How many layers of each op the model has, ``{op_name: count}`` (inputs included).
-
-    A layer shared by several others is counted once.
-
-    Args:
-        model: the model to inspect.
-
-    Returns:
-        A dict from op name to the number of layers with that op.
-
-    >>> import axon.model
-    >>> model = axon.model.input("x", shape=(None, 4)).dense(8, activation="relu").dense(1)
-    >>> get_op_counts(model)
-    {'input': 1, 'dense': 2, 'relu': 1}
-    """
-    order = _check_model(model, "get_op_counts").program.order
-    return dict(Counter(node.op_name for node in order))
-
-
-def properties(model: Model) -> dict[str, str]:
-    """Every layer's name and op, ``{layer_name: op_name}``, in evaluation order.
-
-    Args:
-        model: the model to inspect.
-
-    Returns:
-        A dict from layer name (as used in ``ModelState``) to op name.
-
-    >>> import axon.model
-    >>> properties(axon.model.input("x").dense(3, name="head").relu())
-    {'x': 'input', 'head': 'dense', 'relu_0': 'relu'}
-    """
-    program = _check_model(model, "properties").program
-    return {program.names[node.id]: node.op_name for node in program.order}
-
-
-def get_parameters(model: Model) -> list[Parameter]:
-    """The parameters of the model's output layer, in the order its op receives them.
-
-    Args:
-        model: the model whose output layer is inspected.
-
-    Returns:
-        A list of :class:`~axon.model.Parameter`.
-
-    >>> import axon.model
-    >>> [p.name for p in get_parameters(axon.model.input("x").dense(3))]
-    ['kernel', 'bias']
-    """
-    return list(_check_model(model, "get_parameters").node.parameters)
 
 
 def set_parameters(model: Model, parameters: Sequence[Parameter]) -> Model:
@@ -138,12 +33,12 @@ def set_parameters(model: Model, parameters: Sequence[Parameter]) -> Model:
 
     >>> import dataclasses, jax.numpy as jnp, axon.model
     >>> model = axon.model.input("x").dense(2)
-    >>> kernel, bias = get_parameters(model)
+    >>> kernel, bias = axon.model.get_parameters(model)
     >>> ones = set_parameters(model, [dataclasses.replace(kernel, initializer="ones"), bias])
     >>> ones.init(0, jnp.zeros((1, 3))).params["dense_0"]["kernel"].tolist()
     [[1.0, 1.0], [1.0, 1.0], [1.0, 1.0]]
     """
-    node = _check_model(model, "set_parameters").node
+    node = expect_model(model, "set_parameters").node
     parameters = list(parameters)
     old = node.parameters
     if len(parameters) != len(old) or not all(isinstance(p, Parameter) for p in parameters):
@@ -158,23 +53,7 @@ def set_parameters(model: Model, parameters: Sequence[Parameter]) -> Model:
         raise ValueError(f"Parameter names must be unique within a layer, got {names}.")
     replacements = iter(parameters)
     args = tuple(next(replacements) if isinstance(a, Parameter) else a for a in node.args)
-    return Model(_fresh(node, args=args))
-
-
-def get_options(model: Model) -> dict[str, Any]:
-    """The options passed to the output layer's op (e.g. ``alpha`` of a leaky ReLU).
-
-    Args:
-        model: the model whose output layer is inspected.
-
-    Returns:
-        A copy of the op's keyword options.
-
-    >>> import axon.model
-    >>> get_options(axon.model.input("x").leaky_relu(alpha=0.2))
-    {'alpha': 0.2}
-    """
-    return dict(_check_model(model, "get_options").node.opts)
+    return Model(node.rebuilt(args=args))
 
 
 def set_options(model: Model, **options: Any) -> Model:
@@ -195,12 +74,12 @@ def set_options(model: Model, **options: Any) -> Model:
     >>> model.apply(model.init(0, -jnp.ones((1, 2))), -jnp.ones((1, 2)))[0].tolist()
     [[-0.5, -0.5]]
     """
-    node = _check_model(model, "set_options").node
+    node = expect_model(model, "set_options").node
     if node.op is None:
         raise ValueError(f"The output layer is an input ({node.name!r}); it has no op options.")
     _check_accepts(node, options)
     config = {**node.config, **{k: v for k, v in options.items() if k in node.config}}
-    return Model(_fresh(node, opts={**node.opts, **options}, config=config))
+    return Model(node.rebuilt(opts={**node.opts, **options}, config=config))
 
 
 def _check_accepts(node: Node, options: Mapping[str, Any]) -> None:
@@ -225,30 +104,6 @@ def _check_accepts(node: Node, options: Mapping[str, Any]) -> None:
         )
 
 
-# -- traversal and rewriting ---------------------------------------------------------------
-
-
-def reduce_nodes(model: Model, acc: Acc, fn: Callable[[Node, Acc], Acc]) -> Acc:
-    """Fold ``fn(node, acc)`` over every node, each once, inputs before the layers using them.
-
-    Args:
-        model: the model to walk.
-        acc: the initial accumulator.
-        fn: ``fn(node, acc) -> acc``.
-
-    Returns:
-        The final accumulator.
-
-    >>> import axon.model
-    >>> model = axon.model.input("x").dense(4).relu().dense(1)
-    >>> reduce_nodes(model, [], lambda node, acc: [*acc, node.op_name])
-    ['input', 'dense', 'relu', 'dense']
-    """
-    for node in topological_order([_check_model(model, "reduce_nodes").node]):
-        acc = fn(node, acc)
-    return acc
-
-
 def map_nodes(model: Model, fn: Callable[[Node], Node]) -> Model:
     """Apply ``fn`` to every node once and rebuild the graph from the results.
 
@@ -271,10 +126,10 @@ def map_nodes(model: Model, fn: Callable[[Node], Node]) -> Model:
     ...     if node.op_name != "relu":
     ...         return node
     ...     return dataclasses.replace(node, op=jax.nn.gelu, op_name="gelu")
-    >>> get_op_counts(map_nodes(model, to_gelu))
+    >>> axon.model.get_op_counts(map_nodes(model, to_gelu))
     {'input': 1, 'dense': 2, 'gelu': 1}
     """
-    output = _check_model(model, "map_nodes").node
+    output = expect_model(model, "map_nodes").node
     memo: dict[int, Node] = {}
     for node in topological_order([output]):
         mapped = fn(node)
@@ -290,7 +145,7 @@ def map_nodes(model: Model, fn: Callable[[Node], Node]) -> Model:
         if mapped is node and not rewired:
             memo[node.id] = node
         elif rewired or mapped.id == node.id:
-            memo[node.id] = _fresh(mapped, args=args)
+            memo[node.id] = mapped.rebuilt(args=args)
         else:
             memo[node.id] = mapped
     return Model(memo[output.id])
@@ -326,15 +181,15 @@ def rewrite_nodes(model: Model, fn: Callable[[Node], Rewriter | None]) -> Model:
     >>> model = axon.model.input("x").dense(4).relu().dense(1)
     >>> def remove_relu(node):
     ...     return (lambda inputs, output: inputs[0]) if node.op_name == "relu" else None
-    >>> get_op_counts(rewrite_nodes(model, remove_relu))
+    >>> axon.model.get_op_counts(rewrite_nodes(model, remove_relu))
     {'input': 1, 'dense': 2}
     """
-    output = _check_model(model, "rewrite_nodes").node
+    output = expect_model(model, "rewrite_nodes").node
     memo: dict[int, Node] = {}
     for node in topological_order([output]):
         args = tuple(memo[a.id] if isinstance(a, Node) else a for a in node.args)
         rewired = any(a is not b for a, b in zip(args, node.args, strict=True))
-        current = _fresh(node, args=args) if rewired else node
+        current = node.rebuilt(args=args) if rewired else node
         rewriter = fn(node)
         if rewriter is None:
             memo[node.id] = current
@@ -374,7 +229,7 @@ def pop_node(model: Model) -> tuple[Node, Model | tuple[Model, ...]]:
     >>> node.op_name, base
     ('softmax', <Model inputs={'x': (None, 3)} output='dense_0' layers=2>)
     """
-    node = _check_model(model, "pop_node").node
+    node = expect_model(model, "pop_node").node
     parents = node.inputs
     if not parents:
         raise ValueError(f"Cannot pop input {node.name!r}: an input has no parent layer to return.")

@@ -18,17 +18,16 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from ._builders_common import (
+from .._graph.constructors import layer
+from .._graph.model import Model
+from .._graph.node import Node, defined_at
+from .options import (
     check_callable,
     check_model,
     is_int,
     option_error,
-    plain,
-    structured,
 )
-from ._graph import Node, defined_at
-from ._layers import layer
-from ._model import Model
+from .structured import plain, structured
 
 
 def _inputs(fn: str, x: Any, y: Any) -> list[Model]:

@@ -19,11 +19,18 @@ import jax.numpy as jnp
 
 from axon.functional import layers as F
 
-from ._builders_common import check_model, check_positive_int, option_error
-from ._builders_dropout import dropout
-from ._builders_norm import layer_norm
-from ._layers import Initializer, activation_layer, dense, layer, param
-from ._model import Model
+from .._graph.constructors import Initializer, layer, param
+from .._graph.model import Model
+from .activations import activation_layer
+from .combinators import add
+from .common import sub_name
+from .dropout import check_rate, dropout
+from .linear import dense
+from .normalization import layer_norm
+from .options import check_model, check_positive_int, option_error
+
+#: The four projections of an attention layer, in the order of their parameters.
+PROJECTIONS = ("query", "key", "value", "output")
 
 
 def attention_op(
@@ -43,9 +50,9 @@ def attention_op(
     key = values.pop(0) if has_key else query
     value = values.pop(0) if has_value else key
     mask = values.pop(0) if has_mask else None
-    names = ["query_kernel", "key_kernel", "value_kernel", "output_kernel"]
+    names = [f"{which}_kernel" for which in PROJECTIONS]
     if use_bias:
-        names += ["query_bias", "key_bias", "value_bias", "output_bias"]
+        names += [f"{which}_bias" for which in PROJECTIONS]
     p = dict(zip(names, values, strict=True))
 
     def project(x: jax.Array, which: str, size: int) -> jax.Array:
@@ -126,14 +133,7 @@ def multi_head_attention(
     )
     if output_size is not None:
         output_size = check_positive_int(fn, "output_size", output_size)
-    if (
-        isinstance(dropout_rate, bool)
-        or not isinstance(dropout_rate, int | float)
-        or not (0 <= dropout_rate < 1)
-    ):
-        raise option_error(
-            fn, "dropout_rate", "a drop probability with 0 <= rate < 1", dropout_rate
-        )
+    dropout_rate = check_rate(fn, "dropout_rate", dropout_rate)
     inputs = [query]
     for option, model in (("key", key), ("value", value), ("mask", mask)):
         if model is not None:
@@ -151,36 +151,53 @@ def multi_head_attention(
     def out_size(*shapes: Any) -> int:
         return output_size if output_size is not None else shapes[0][-1]
 
+    kernels = (
+        lambda *s: (q_feat(*s), width_q),
+        lambda *s: (k_feat(*s), width_q),
+        lambda *s: (v_feat(*s), width_v),
+        lambda *s: (width_v, out_size(*s)),
+    )
+    biases = ((width_q,), (width_q,), (width_v,), lambda *s: (out_size(*s),))
+    return _attention(
+        attention_op, inputs, kernels, biases if use_bias else None,
+        kernel_initializer=kernel_initializer, bias_initializer=bias_initializer,
+        dropout_rate=dropout_rate, name=name,
+        config={"num_heads": num_heads, "key_size": key_size, "causal": causal},
+        num_heads=num_heads, key_size=key_size, value_size=value_size, has_key=has_key,
+        has_value=has_value, has_mask=mask is not None, causal=causal,
+    )  # fmt: skip
+
+
+def _attention(
+    op: Callable[..., Any],
+    inputs: list[Model],
+    kernels: tuple[Any, ...],
+    biases: tuple[Any, ...] | None,
+    *,
+    kernel_initializer: Initializer,
+    bias_initializer: Initializer,
+    dropout_rate: float,
+    name: str | None,
+    config: dict[str, Any],
+    **options: Any,
+) -> Model:
+    """An attention layer with the shapes of its four projections' kernels and biases (or
+    ``None``: no biases), then dropout on its output when ``dropout_rate > 0``."""
     params = [
-        param("query_kernel", lambda *s: (q_feat(*s), width_q), initializer=kernel_initializer),
-        param("key_kernel", lambda *s: (k_feat(*s), width_q), initializer=kernel_initializer),
-        param("value_kernel", lambda *s: (v_feat(*s), width_v), initializer=kernel_initializer),
-        param("output_kernel", lambda *s: (width_v, out_size(*s)), initializer=kernel_initializer),
+        param(f"{which}_kernel", shape, initializer=kernel_initializer)
+        for which, shape in zip(PROJECTIONS, kernels, strict=True)
     ]
-    if use_bias:
+    if biases is not None:
         params += [
-            param("query_bias", (width_q,), initializer=bias_initializer),
-            param("key_bias", (width_q,), initializer=bias_initializer),
-            param("value_bias", (width_v,), initializer=bias_initializer),
-            param("output_bias", lambda *s: (out_size(*s),), initializer=bias_initializer),
+            param(f"{which}_bias", shape, initializer=bias_initializer)
+            for which, shape in zip(PROJECTIONS, biases, strict=True)
         ]
     out = layer(
-        attention_op,
-        [*inputs, *params],
-        name=name,
-        op_name="attention",
-        config={"num_heads": num_heads, "key_size": key_size, "causal": causal},
-        num_heads=num_heads,
-        key_size=key_size,
-        value_size=value_size,
-        has_key=has_key,
-        has_value=has_value,
-        has_mask=mask is not None,
-        use_bias=use_bias,
-        causal=causal,
-    )
+        op, [*inputs, *params], name=name, op_name="attention", config=config,
+        use_bias=biases is not None, **options,
+    )  # fmt: skip
     if dropout_rate > 0:
-        out = dropout(out, rate=dropout_rate, name=None if name is None else f"{name}_dropout")
+        out = dropout(out, rate=dropout_rate, name=sub_name(name, "dropout"))
     return out
 
 
@@ -249,24 +266,23 @@ def transformer_encoder(
     if not isinstance(norm_first, bool):
         raise option_error(fn, "norm_first", "a bool", norm_first)
 
-    def sub(suffix: str) -> str | None:
-        return None if name is None else f"{name}_{suffix}"
-
     def attend(h: Model) -> Model:
         if key_size is None:
             size = _KeySize(num_heads)
             return _attention_with_inferred_key_size(
-                h, size, mask, causal, dropout_rate, kernel_initializer, sub("attention")
+                h, size, mask, causal, dropout_rate, kernel_initializer, sub_name(name, "attention")
             )
         return multi_head_attention(
             h, num_heads=num_heads, key_size=key_size, mask=mask, causal=causal,
             dropout_rate=dropout_rate, kernel_initializer=kernel_initializer,
-            name=sub("attention"),
+            name=sub_name(name, "attention"),
         )  # fmt: skip
 
     def feed_forward(h: Model) -> Model:
-        hidden = dense(h, hidden_size, kernel_initializer=kernel_initializer, name=sub("ffn_1"))
-        hidden = activation_layer(hidden, activation, name=sub("ffn_activation"))
+        hidden = dense(
+            h, hidden_size, kernel_initializer=kernel_initializer, name=sub_name(name, "ffn_1")
+        )
+        hidden = activation_layer(hidden, activation, name=sub_name(name, "ffn_activation"))
         out = layer(
             dense_like_op,
             [
@@ -275,20 +291,18 @@ def transformer_encoder(
                 param("kernel", lambda a, b: (a[-1], b[-1]), initializer=kernel_initializer),
                 param("bias", lambda a, b: (b[-1],), initializer="zeros"),
             ],
-            name=sub("ffn_2"),
+            name=sub_name(name, "ffn_2"),
             op_name="dense",
         )
         if dropout_rate > 0:
-            out = dropout(out, rate=dropout_rate, name=sub("ffn_dropout"))
+            out = dropout(out, rate=dropout_rate, name=sub_name(name, "ffn_dropout"))
         return out
 
     def norm(h: Model, i: int) -> Model:
-        return layer_norm(h, epsilon=epsilon, name=sub(f"norm_{i}"))
+        return layer_norm(h, epsilon=epsilon, name=sub_name(name, f"norm_{i}"))
 
     def residual(a: Model, b: Model, i: int) -> Model:
-        from ._builders_combinators import add
-
-        return add(a, b, name=sub(f"residual_{i}"))
+        return add(a, b, name=sub_name(name, f"residual_{i}"))
 
     if norm_first:
         y = residual(x, attend(norm(x, 1)), 1)
@@ -338,28 +352,13 @@ def _attention_with_inferred_key_size(
         return (shapes[0][-1],)
 
     inputs = [h] if mask is None else [h, check_model("transformer_encoder", "mask", mask)]
-    params = [
-        param(f"{w}_kernel", square, initializer=kernel_initializer)
-        for w in ("query", "key", "value", "output")
-    ] + [
-        param(f"{w}_bias", width, initializer="zeros") for w in ("query", "key", "value", "output")
-    ]
-    out = layer(
-        self_attention_op,
-        [*inputs, *params],
-        name=name,
-        op_name="attention",
-        config={"num_heads": size.num_heads, "causal": causal},
-        num_heads=size.num_heads,
-        has_key=False,
-        has_value=False,
-        has_mask=mask is not None,
-        use_bias=True,
-        causal=causal,
-    )
-    if dropout_rate > 0:
-        out = dropout(out, rate=dropout_rate, name=None if name is None else f"{name}_dropout")
-    return out
+    return _attention(
+        self_attention_op, inputs, (square,) * 4, (width,) * 4,
+        kernel_initializer=kernel_initializer, bias_initializer="zeros",
+        dropout_rate=dropout_rate, name=name,
+        config={"num_heads": size.num_heads, "causal": causal}, num_heads=size.num_heads,
+        has_key=False, has_value=False, has_mask=mask is not None, causal=causal,
+    )  # fmt: skip
 
 
 BUILDERS = {

@@ -10,6 +10,10 @@ float32.
 In a ``ModelState`` the quantized layer keeps its name and holds ``kernel``
 (int8), ``kernel_scale`` (the kernel's float dtype) and ``bias``; the int8
 kernel and its scale are frozen, since they are not trained.
+
+Here: the layer (``weight_only_quantized_dense``, its op and kernel format) and the
+conversion of a float model and its state into quantized ones (``quantize``).
+``axon.model.quantization`` is the public face.
 """
 
 from __future__ import annotations
@@ -21,21 +25,11 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 
-from ._graph import Node
-from ._graph_utils import rewrite_nodes
-from ._layers import layer, param
-from ._model import Model
-from ._state import ModelState
-
-__all__ = [
-    "dequantize_kernel",
-    "quantize",
-    "quantize_kernel",
-    "quantize_model",
-    "quantize_model_state",
-    "quantized_dense",
-    "weight_only_quantized_dense",
-]
+from .._compiler.state import ModelState
+from .._graph.constructors import layer, param
+from .._graph.model import Model
+from .._graph.node import Node
+from .._graph.rewrite import rewrite_nodes
 
 OP_NAME = "weight_only_quantized_dense"
 _QMAX = 127

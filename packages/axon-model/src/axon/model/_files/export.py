@@ -15,8 +15,8 @@ from typing import Any
 import jax
 import numpy as np
 
-from ._model import Model
-from ._state import ModelState
+from .._compiler.state import ModelState
+from .._graph.model import Model
 
 __all__ = ["ExportedModel", "export", "load_exported"]
 

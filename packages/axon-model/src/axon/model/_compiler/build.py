@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import jax
 
-from ._model import Model
-from ._state import ModelState
+from .state import ModelState
+
+if TYPE_CHECKING:
+    from .._graph.model import Model
 
 
 def build(

@@ -7,49 +7,71 @@ from typing import Any
 
 from axon.functional import layers as F
 
-from ._builders_common import (
+from .._graph.constructors import layer
+from .._graph.model import Model
+from .options import (
     check_channels,
     check_int_or_tuple,
     check_number,
     check_padding,
 )
-from ._layers import layer
-from ._model import Model
 
 IntOrTuple = int | Sequence[int]
 
 
-def _window_pool(fn: str, op: Callable[..., Any], x: Model, name: str | None, **opts: Any) -> Model:
-    kernel_size = check_int_or_tuple(fn, "kernel_size", opts.pop("kernel_size"))
-    strides = check_int_or_tuple(fn, "strides", opts.pop("strides"), allow_none=True)
-    padding = check_padding(fn, opts.pop("padding"))
-    dilations = check_int_or_tuple(fn, "dilations", opts.pop("dilations"))
-    channels = check_channels(fn, opts.pop("channels"))
-    extra = {}
-    if "norm" in opts:
-        extra["norm"] = check_number(fn, "norm", opts.pop("norm"))
-        if extra["norm"] <= 0:
-            raise ValueError(f"{fn}: option 'norm' must be > 0; received {extra['norm']!r}.")
+def _window_pool(
+    fn: str,
+    op: Callable[..., Any],
+    x: Model,
+    name: str | None,
+    *,
+    kernel_size: Any,
+    strides: Any,
+    padding: Any,
+    dilations: Any,
+    channels: Any,
+    **norm: Any,
+) -> Model:
+    kernel_size = check_int_or_tuple(fn, "kernel_size", kernel_size)
+    strides = check_int_or_tuple(fn, "strides", strides, allow_none=True)
+    padding = check_padding(fn, padding)
+    dilations = check_int_or_tuple(fn, "dilations", dilations)
+    channels = check_channels(fn, channels)
+    norm = _checked_norm(fn, norm)
+    if norm and norm["norm"] <= 0:
+        raise ValueError(f"{fn}: option 'norm' must be > 0; received {norm['norm']!r}.")
     config = {
         "kernel_size": kernel_size,
         "strides": kernel_size if strides is None else strides,
         "padding": padding,
         "channels": channels,
-        **extra,
+        **norm,
     }
     return layer(
-        op,
-        [x],
-        name=name,
-        op_name=fn,
-        config=config,
-        kernel_size=kernel_size,
-        strides=strides,
-        padding=padding,
-        window_dilations=dilations,
-        channels=channels,
-        **extra,
-    )
+        op, [x], name=name, op_name=fn, config=config, kernel_size=kernel_size, strides=strides,
+        padding=padding, window_dilations=dilations, channels=channels, **norm,
+    )  # fmt: skip
+
+
+def _whole_pool(
+    fn: str, op: Callable[..., Any], x: Model, name: str | None, channels: Any, **options: Any
+) -> Model:
+    """An adaptive or global pool: ``options`` (checked), ``channels``, then ``norm`` if given."""
+    channels = check_channels(fn, channels)
+    norm = _checked_norm(fn, options)
+    options = {**options, "channels": channels, **norm}
+    return layer(op, [x], name=name, op_name=fn, config=options, **options)
+
+
+def _checked_keep_axes(fn: str, keep_axes: Any) -> bool:
+    if not isinstance(keep_axes, bool):
+        raise ValueError(f"{fn}: option 'keep_axes' must be a bool; received {keep_axes!r}.")
+    return keep_axes
+
+
+def _checked_norm(fn: str, options: dict[str, Any]) -> dict[str, float]:
+    """``{"norm": p}``, taken out of ``options`` and checked (lp pools), or ``{}``."""
+    return {"norm": check_number(fn, "norm", options.pop("norm"))} if "norm" in options else {}
 
 
 def max_pool(
@@ -149,25 +171,6 @@ def blur_pool(x: Model, *, channels: str = "last", name: str | None = None) -> M
     )  # fmt: skip
 
 
-def _adaptive(
-    fn: str, op: Callable[..., Any], x: Model, output_size: Any, channels: str, name: Any, **extra
-) -> Model:
-    output_size = check_int_or_tuple(fn, "output_size", output_size)
-    channels = check_channels(fn, channels)
-    if "norm" in extra:
-        extra["norm"] = check_number(fn, "norm", extra["norm"])
-    return layer(
-        op,
-        [x],
-        name=name,
-        op_name=fn,
-        config={"output_size": output_size, "channels": channels, **extra},
-        output_size=output_size,
-        channels=channels,
-        **extra,
-    )
-
-
 def adaptive_avg_pool(
     x: Model, output_size: IntOrTuple, *, channels: str = "last", name: str | None = None
 ) -> Model:
@@ -182,7 +185,14 @@ def adaptive_avg_pool(
     >>> model.apply(model.init(0, x), x)[0].ravel().tolist()
     [1.0, 3.0]
     """
-    return _adaptive("adaptive_avg_pool", F.adaptive_avg_pool, x, output_size, channels, name)
+    return _whole_pool(
+        "adaptive_avg_pool",
+        F.adaptive_avg_pool,
+        x,
+        name,
+        channels,
+        output_size=check_int_or_tuple("adaptive_avg_pool", "output_size", output_size),
+    )
 
 
 def adaptive_max_pool(
@@ -196,7 +206,14 @@ def adaptive_max_pool(
     >>> model.apply(model.init(0, x), x)[0].ravel().tolist()
     [2.0, 4.0]
     """
-    return _adaptive("adaptive_max_pool", F.adaptive_max_pool, x, output_size, channels, name)
+    return _whole_pool(
+        "adaptive_max_pool",
+        F.adaptive_max_pool,
+        x,
+        name,
+        channels,
+        output_size=check_int_or_tuple("adaptive_max_pool", "output_size", output_size),
+    )
 
 
 def adaptive_lp_pool(
@@ -215,27 +232,14 @@ def adaptive_lp_pool(
     >>> model.apply(model.init(0, x), x)[0].ravel().tolist()
     [5.0]
     """
-    return _adaptive(
-        "adaptive_lp_pool", F.adaptive_lp_pool, x, output_size, channels, name, norm=norm
-    )
-
-
-def _global(fn: str, op: Callable[..., Any], x: Model, keep_axes: Any, channels: Any, name: Any,
-            **extra: Any) -> Model:  # fmt: skip
-    if not isinstance(keep_axes, bool):
-        raise ValueError(f"{fn}: option 'keep_axes' must be a bool; received {keep_axes!r}.")
-    channels = check_channels(fn, channels)
-    if "norm" in extra:
-        extra["norm"] = check_number(fn, "norm", extra["norm"])
-    return layer(
-        op,
-        [x],
-        name=name,
-        op_name=fn,
-        config={"keep_axes": keep_axes, "channels": channels, **extra},
-        keep_axes=keep_axes,
-        channels=channels,
-        **extra,
+    return _whole_pool(
+        "adaptive_lp_pool",
+        F.adaptive_lp_pool,
+        x,
+        name,
+        channels,
+        output_size=check_int_or_tuple("adaptive_lp_pool", "output_size", output_size),
+        norm=norm,
     )
 
 
@@ -251,7 +255,14 @@ def global_avg_pool(
     >>> model.apply(model.init(0, jnp.zeros((1, 4, 4, 3))), jnp.ones((2, 4, 4, 3)))[0].shape
     (2, 3)
     """
-    return _global("global_avg_pool", F.global_avg_pool, x, keep_axes, channels, name)
+    return _whole_pool(
+        "global_avg_pool",
+        F.global_avg_pool,
+        x,
+        name,
+        channels,
+        keep_axes=_checked_keep_axes("global_avg_pool", keep_axes),
+    )
 
 
 def global_max_pool(
@@ -265,7 +276,14 @@ def global_max_pool(
     >>> model.apply(model.init(0, jnp.zeros((1, 3, 4, 4))), jnp.ones((2, 3, 4, 4)))[0].shape
     (2, 3, 1, 1)
     """
-    return _global("global_max_pool", F.global_max_pool, x, keep_axes, channels, name)
+    return _whole_pool(
+        "global_max_pool",
+        F.global_max_pool,
+        x,
+        name,
+        channels,
+        keep_axes=_checked_keep_axes("global_max_pool", keep_axes),
+    )
 
 
 def global_lp_pool(
@@ -284,7 +302,15 @@ def global_lp_pool(
     >>> model.apply(model.init(0, x), x)[0].tolist()
     [[5.0]]
     """
-    return _global("global_lp_pool", F.global_lp_pool, x, keep_axes, channels, name, norm=norm)
+    return _whole_pool(
+        "global_lp_pool",
+        F.global_lp_pool,
+        x,
+        name,
+        channels,
+        keep_axes=_checked_keep_axes("global_lp_pool", keep_axes),
+        norm=norm,
+    )
 
 
 BUILDERS = {

@@ -14,21 +14,22 @@ from typing import Any
 
 from axon.functional import layers as F
 
-from ._builders_common import check_channels, is_int, option_error
-from ._layers import layer
-from ._model import Model
+from .._graph.constructors import layer
+from .._graph.model import Model
+from .options import check_channels, is_int, option_error
 
 
-def _check_rate(fn: str, rate: Any) -> float:
+def check_rate(fn: str, option: str, rate: Any) -> float:
+    """A drop probability, ``0 <= rate < 1`` (also checks attention's ``dropout_rate``)."""
     if isinstance(rate, bool) or not isinstance(rate, int | float) or not 0 <= rate < 1:
-        raise option_error(fn, "rate", "a drop probability with 0 <= rate < 1", rate)
+        raise option_error(fn, option, "a drop probability with 0 <= rate < 1", rate)
     return float(rate)
 
 
 def _dropout(
     fn: str, op: Callable[..., Any], x: Model, rate: Any, name: str | None, **opts: Any
 ) -> Model:
-    rate = _check_rate(fn, rate)
+    rate = check_rate(fn, "rate", rate)
     if "channels" in opts:
         check_channels(fn, opts["channels"])
     return layer(op, [x], name=name, op_name=fn, config={"rate": rate, **opts}, rate=rate, **opts)

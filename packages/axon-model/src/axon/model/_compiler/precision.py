@@ -1,29 +1,23 @@
-"""Mixed precision: per-layer dtype policies (``Axon.MixedPrecision``).
+"""Mixed precision at compile time (``Axon.MixedPrecision``): policies and the casts they make.
 
 A :class:`Policy` names three dtypes: ``params`` (how parameters are stored,
 applied at init), ``compute`` (parameters and floating inputs are cast to it
 before the layer's op) and ``output`` (floating outputs are cast to it after the
 op). ``None`` means "no cast". Integer and boolean values are never cast, so
-token ids reach an embedding untouched.
+token ids reach an embedding untouched. Putting a policy on layers is a graph
+rewrite (``_graph.precision``).
 """
 
 from __future__ import annotations
 
 import difflib
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
 
 import jax
 import jax.numpy as jnp
 import numpy as np
-
-from ._graph import Node, topological_order
-
-if TYPE_CHECKING:
-    from ._model import Model
-
-__all__ = ["Policy", "apply_policy", "cast", "create_policy"]
 
 Which = Literal["params", "compute", "output"]
 
@@ -97,79 +91,9 @@ def cast(policy: Policy, tree: Any, which: Which) -> Any:
     if which not in ("params", "compute", "output"):
         raise ValueError(
             f"cast: which must be 'params', 'compute' or 'output', got {which!r}"
-            f"{_close(str(which), ['params', 'compute', 'output'])}."
+            f"{close_matches(str(which), ['params', 'compute', 'output'])}."
         )
     return cast_tree(tree, getattr(policy, which))
-
-
-def apply_policy(
-    model: Model,
-    policy: Policy,
-    only: Sequence[str] | None = None,
-    except_: Sequence[str] | None = None,
-    filter: Callable[[Node], bool] | None = None,  # Axon's name for it
-) -> Model:
-    """A new model whose selected layers carry ``policy`` (``Axon.MixedPrecision.apply_policy``).
-
-    Every layer except the inputs is selected unless narrowed: ``only`` keeps
-    layers whose op name (``"dense"``, ``"relu"``, ...) is listed, ``except_``
-    drops those listed, and ``filter(node) -> bool`` decides per node; all given
-    criteria must hold. Layer names and shared subgraphs are kept, so a model
-    state of the original model fits the new one. The original model is unchanged.
-
-    Args:
-        model: the model to convert.
-        policy: from :func:`create_policy`.
-        only: op names to apply the policy to.
-        except_: op names to leave alone (e.g. ``["batch_norm", "softmax"]``).
-        filter: a predicate over :class:`~axon.model.Node`.
-
-    Returns:
-        The converted :class:`~axon.model.Model`.
-
-    >>> import jax, jax.numpy as jnp, axon.model
-    >>> from axon.model import mixed_precision as mp
-    >>> model = axon.model.input("x", shape=(None, 3)).dense(4).relu().dense(2)
-    >>> half = mp.apply_policy(model, mp.create_policy(compute=jnp.bfloat16), except_=["relu"])
-    >>> axon.model.get_output_shape(half, jnp.ones((1, 3))).dtype
-    dtype(bfloat16)
-    """
-    from ._model import Model  # the compiler imports this module; Model imports the compiler
-
-    if not isinstance(model, Model):
-        raise TypeError(f"apply_policy expects a Model, got {type(model).__name__}.")
-    if not isinstance(policy, Policy):
-        raise TypeError(
-            f"apply_policy expects a Policy from create_policy(...), got {type(policy).__name__}."
-        )
-    order = topological_order([model.node])
-    op_names = sorted({n.op_name for n in order if n.op is not None})
-    only_set = _op_names(only, "only", op_names)
-    except_set = _op_names(except_, "except_", op_names)
-
-    def selected(node: Node) -> bool:
-        if node.op is None:  # inputs have no op to cast around
-            return False
-        if only_set is not None and node.op_name not in only_set:
-            return False
-        if except_set is not None and node.op_name in except_set:
-            return False
-        return filter is None or bool(filter(node))
-
-    rebuilt: dict[int, Node] = {}
-    for node in order:  # inputs before their users, each node once: shared stays shared
-        args = tuple(rebuilt[a.id] if isinstance(a, Node) else a for a in node.args)
-        changed = any(new is not old for new, old in zip(args, node.args, strict=True))
-        if selected(node):
-            rebuilt[node.id] = node.rebuilt(args=args, policy=policy)
-        elif changed:
-            rebuilt[node.id] = node.rebuilt(args=args)
-        else:
-            rebuilt[node.id] = node
-    return Model(rebuilt[model.node.id])
-
-
-# -- used by the compiler -----------------------------------------------------------------
 
 
 def cast_tree(tree: Any, dtype: Any) -> Any:
@@ -221,22 +145,6 @@ def _short(dtype: Any) -> str:
     return "bf16" if dtype.name == "bfloat16" else f"f{dtype.itemsize * 8}"
 
 
-def _op_names(names: Sequence[str] | None, option: str, known: list[str]) -> set[str] | None:
-    if names is None:
-        return None
-    if isinstance(names, str):
-        names = [names]
-    unknown = [n for n in names if n not in known]
-    if unknown:
-        hints = "".join(_close(n, known) for n in unknown)
-        raise ValueError(
-            f"apply_policy({option}=...): no layer of this model has op {unknown[0]!r}"
-            f"{hints}; its ops are {known}. Op names are Node.op_name values such as "
-            f"'dense' or 'relu'."
-        )
-    return set(names)
-
-
-def _close(name: str, known: Sequence[str]) -> str:
+def close_matches(name: str, known: Sequence[str]) -> str:
     close = difflib.get_close_matches(name, list(known), n=3)
     return f" (did you mean {', '.join(map(repr, close))}?)" if close else ""

@@ -16,7 +16,11 @@ import jax
 
 from axon.functional import layers as F
 
-from ._builders_common import (
+from .._graph.constructors import Initializer, layer, param
+from .._graph.model import Model
+from .activations import Activation, with_activation
+from .common import kernel_layer
+from .options import (
     channel_count,
     check_channels,
     check_int_or_tuple,
@@ -24,10 +28,7 @@ from ._builders_common import (
     check_positive_int,
     spatial_tuple,
 )
-from ._layers import Initializer, activation_layer, layer, param
-from ._model import Model
 
-Activation = str | Callable[..., Any] | None
 IntOrTuple = int | Sequence[int]
 
 
@@ -39,33 +40,42 @@ def _kernel_shape(
     return (out, in_per_group, *kernel_size)
 
 
-def _finish(out: Model, activation: Activation) -> Model:
-    return out if activation is None else activation_layer(out, activation)
+def _window(fn: str, **options: Any) -> dict[str, Any]:
+    """The window options of a convolution, checked, in the order given: ``padding``,
+    ``channels``, and ints or tuples (``kernel_size``, ``strides``, dilations)."""
+    checked = {}
+    for option, value in options.items():
+        if option == "padding":
+            checked[option] = check_padding(fn, value)
+        elif option == "channels":
+            checked[option] = check_channels(fn, value)
+        else:
+            checked[option] = check_int_or_tuple(fn, option, value)
+    return checked
 
 
-def _kernel_layer(
-    op: Callable[..., Any],
-    op_name: str,
-    x: Model,
-    kernel_shape: Callable[[Sequence[int]], tuple[int, ...]],
-    bias_shape: Any,
-    *,
-    use_bias: bool,
-    kernel_initializer: Initializer,
-    bias_initializer: Initializer,
-    activation: Activation,
-    name: str | None,
-    config: dict[str, Any],
-    **options: Any,
-) -> Model:
-    """A layer with a ``kernel`` and an optional ``bias`` parameter (every conv builder)."""
-    args: list[Any] = [x, param("kernel", kernel_shape, initializer=kernel_initializer)]
-    if use_bias:
-        args.append(param("bias", bias_shape, initializer=bias_initializer))
-    out = layer(
-        op, args, name=name, op_name=op_name, config={**config, "use_bias": use_bias}, **options
-    )
-    return _finish(out, activation)
+def _split(head: dict[str, Any], window: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """``(config, options)``: what ``display`` shows, and what the op receives (all but the
+    kernel size, which the op reads from the kernel)."""
+    shown = ("kernel_size", "strides", "padding", "channels")
+    config = {**head, **{k: window[k] for k in shown}}
+    return config, {k: v for k, v in window.items() if k != "kernel_size"}
+
+
+def _depthwise_bias(
+    fn: str, channels: str, multiplier: int
+) -> Callable[[Sequence[int]], tuple[int]]:
+    """The bias shape of a depthwise convolution, ``(in_channels * multiplier,)``, as a
+    function of its input shape; its kernels end in the same number of channels."""
+
+    def bias_shape(shape: Sequence[int]) -> tuple[int]:
+        return (channel_count(fn, shape, channels) * multiplier,)
+
+    return bias_shape
+
+
+def _spatial_size(fn: str, kernel_size: Any, shape: Sequence[int]) -> tuple[int, ...]:
+    return spatial_tuple(fn, "kernel_size", kernel_size, len(shape) - 2)
 
 
 def conv(
@@ -79,7 +89,7 @@ def conv(
     kernel_dilation: IntOrTuple = 1,
     feature_group_size: int = 1,
     channels: str = "last",
-    activation: Activation = None,
+    activation: Activation | None = None,
     use_bias: bool = True,
     kernel_initializer: Initializer = "glorot_uniform",
     bias_initializer: Initializer = "zeros",
@@ -113,13 +123,11 @@ def conv(
     """
     fn = "conv"
     units = check_positive_int(fn, "units", units)
-    kernel_size = check_int_or_tuple(fn, "kernel_size", kernel_size)
-    strides = check_int_or_tuple(fn, "strides", strides)
-    padding = check_padding(fn, padding)
-    input_dilation = check_int_or_tuple(fn, "input_dilation", input_dilation)
-    kernel_dilation = check_int_or_tuple(fn, "kernel_dilation", kernel_dilation)
+    window = _window(
+        fn, kernel_size=kernel_size, strides=strides, padding=padding,
+        input_dilation=input_dilation, kernel_dilation=kernel_dilation, channels=channels,
+    )  # fmt: skip
     groups = check_positive_int(fn, "feature_group_size", feature_group_size)
-    channels = check_channels(fn, channels)
     if units % groups:
         raise ValueError(
             f"{fn}: option 'feature_group_size' ({groups}) must divide 'units' ({units})."
@@ -132,17 +140,14 @@ def conv(
                 f"{fn}: option 'feature_group_size' ({groups}) must divide the input's "
                 f"{in_channels} channels (input shape {tuple(shape)})."
             )
-        size = spatial_tuple(fn, "kernel_size", kernel_size, len(shape) - 2)
+        size = _spatial_size(fn, window["kernel_size"], shape)
         return _kernel_shape(size, in_channels // groups, units, channels)
 
-    return _kernel_layer(
-        F.conv, "conv", x, kernel_shape, (units,),
-        use_bias=use_bias, kernel_initializer=kernel_initializer,
-        bias_initializer=bias_initializer, activation=activation, name=name,
-        config={"units": units, "kernel_size": kernel_size, "strides": strides,
-                "padding": padding, "channels": channels},
-        strides=strides, padding=padding, input_dilation=input_dilation,
-        kernel_dilation=kernel_dilation, feature_group_size=groups, channels=channels,
+    config, options = _split({"units": units}, window)
+    return kernel_layer(
+        F.conv, fn, [x], kernel_shape, (units,), use_bias=use_bias,
+        kernel_initializer=kernel_initializer, bias_initializer=bias_initializer,
+        activation=activation, name=name, config=config, feature_group_size=groups, **options,
     )  # fmt: skip
 
 
@@ -155,7 +160,7 @@ def conv_transpose(
     padding: str | Sequence[tuple[int, int]] = "valid",
     kernel_dilation: IntOrTuple = 1,
     channels: str = "last",
-    activation: Activation = None,
+    activation: Activation | None = None,
     use_bias: bool = True,
     kernel_initializer: Initializer = "glorot_uniform",
     bias_initializer: Initializer = "zeros",
@@ -174,23 +179,20 @@ def conv_transpose(
     """
     fn = "conv_transpose"
     units = check_positive_int(fn, "units", units)
-    kernel_size = check_int_or_tuple(fn, "kernel_size", kernel_size)
-    strides = check_int_or_tuple(fn, "strides", strides)
-    padding = check_padding(fn, padding)
-    kernel_dilation = check_int_or_tuple(fn, "kernel_dilation", kernel_dilation)
-    channels = check_channels(fn, channels)
+    window = _window(
+        fn, kernel_size=kernel_size, strides=strides, padding=padding,
+        kernel_dilation=kernel_dilation, channels=channels,
+    )  # fmt: skip
 
     def kernel_shape(shape: Sequence[int]) -> tuple[int, ...]:
-        size = spatial_tuple(fn, "kernel_size", kernel_size, len(shape) - 2)
+        size = _spatial_size(fn, window["kernel_size"], shape)
         return _kernel_shape(size, channel_count(fn, shape, channels), units, channels)
 
-    return _kernel_layer(
-        F.conv_transpose, "conv_transpose", x, kernel_shape, (units,),
-        use_bias=use_bias, kernel_initializer=kernel_initializer,
-        bias_initializer=bias_initializer, activation=activation, name=name,
-        config={"units": units, "kernel_size": kernel_size, "strides": strides,
-                "padding": padding, "channels": channels},
-        strides=strides, padding=padding, kernel_dilation=kernel_dilation, channels=channels,
+    config, options = _split({"units": units}, window)
+    return kernel_layer(
+        F.conv_transpose, fn, [x], kernel_shape, (units,), use_bias=use_bias,
+        kernel_initializer=kernel_initializer, bias_initializer=bias_initializer,
+        activation=activation, name=name, config=config, **options,
     )  # fmt: skip
 
 
@@ -204,7 +206,7 @@ def depthwise_conv(
     input_dilation: IntOrTuple = 1,
     kernel_dilation: IntOrTuple = 1,
     channels: str = "last",
-    activation: Activation = None,
+    activation: Activation | None = None,
     use_bias: bool = True,
     kernel_initializer: Initializer = "glorot_uniform",
     bias_initializer: Initializer = "zeros",
@@ -222,28 +224,22 @@ def depthwise_conv(
     """
     fn = "depthwise_conv"
     multiplier = check_positive_int(fn, "channel_multiplier", channel_multiplier)
-    kernel_size = check_int_or_tuple(fn, "kernel_size", kernel_size)
-    strides = check_int_or_tuple(fn, "strides", strides)
-    padding = check_padding(fn, padding)
-    input_dilation = check_int_or_tuple(fn, "input_dilation", input_dilation)
-    kernel_dilation = check_int_or_tuple(fn, "kernel_dilation", kernel_dilation)
-    channels = check_channels(fn, channels)
+    window = _window(
+        fn, kernel_size=kernel_size, strides=strides, padding=padding,
+        input_dilation=input_dilation, kernel_dilation=kernel_dilation, channels=channels,
+    )  # fmt: skip
+
+    bias_shape = _depthwise_bias(fn, channels, multiplier)
 
     def kernel_shape(shape: Sequence[int]) -> tuple[int, ...]:
-        size = spatial_tuple(fn, "kernel_size", kernel_size, len(shape) - 2)
-        return _kernel_shape(size, 1, channel_count(fn, shape, channels) * multiplier, channels)
+        size = _spatial_size(fn, window["kernel_size"], shape)
+        return _kernel_shape(size, 1, *bias_shape(shape), channels)
 
-    def bias_shape(shape: Sequence[int]) -> tuple[int, ...]:
-        return (channel_count(fn, shape, channels) * multiplier,)
-
-    return _kernel_layer(
-        F.depthwise_conv, "depthwise_conv", x, kernel_shape, bias_shape,
-        use_bias=use_bias, kernel_initializer=kernel_initializer,
-        bias_initializer=bias_initializer, activation=activation, name=name,
-        config={"channel_multiplier": multiplier, "kernel_size": kernel_size,
-                "strides": strides, "padding": padding, "channels": channels},
-        strides=strides, padding=padding, input_dilation=input_dilation,
-        kernel_dilation=kernel_dilation, channels=channels,
+    config, options = _split({"channel_multiplier": multiplier}, window)
+    return kernel_layer(
+        F.depthwise_conv, fn, [x], kernel_shape, bias_shape, use_bias=use_bias,
+        kernel_initializer=kernel_initializer, bias_initializer=bias_initializer,
+        activation=activation, name=name, config=config, **options,
     )  # fmt: skip
 
 
@@ -286,23 +282,24 @@ def _separable(
     input_dilation: IntOrTuple,
     kernel_dilation: IntOrTuple,
     channels: str,
-    activation: Activation,
+    activation: Activation | None,
     use_bias: bool,
     kernel_initializer: Initializer,
     bias_initializer: Initializer,
     name: str | None,
 ) -> Model:
     multiplier = check_positive_int(fn, "channel_multiplier", channel_multiplier)
-    kernel_size = check_int_or_tuple(fn, "kernel_size", kernel_size)
-    strides = check_int_or_tuple(fn, "strides", strides)
-    padding = check_padding(fn, padding)
-    input_dilation = check_int_or_tuple(fn, "input_dilation", input_dilation)
-    kernel_dilation = check_int_or_tuple(fn, "kernel_dilation", kernel_dilation)
-    channels = check_channels(fn, channels)
+    window = _window(
+        fn, kernel_size=kernel_size, strides=strides, padding=padding,
+        input_dilation=input_dilation, kernel_dilation=kernel_dilation, channels=channels,
+    )  # fmt: skip
+    kernel_size = window["kernel_size"]
     if isinstance(kernel_size, tuple) and len(kernel_size) != n:
         raise ValueError(
             f"{fn}: option 'kernel_size' must be an int or {n} ints; received {kernel_size!r}."
         )
+
+    bias_shape = _depthwise_bias(fn, channels, multiplier)
 
     def kernel_shape(axis: int) -> Callable[[Sequence[int]], tuple[int, ...]]:
         def shape_fn(shape: Sequence[int]) -> tuple[int, ...]:
@@ -311,15 +308,11 @@ def _separable(
                     f"{fn}: the input must have rank {n + 2} (batch, {n} spatial axes, "
                     f"channels); received shape {tuple(shape)}."
                 )
-            out = channel_count(fn, shape, channels) * multiplier
             size = spatial_tuple(fn, "kernel_size", kernel_size, n)
             only = tuple(k if i == axis else 1 for i, k in enumerate(size))
-            return _kernel_shape(only, 1, out, channels)
+            return _kernel_shape(only, 1, *bias_shape(shape), channels)
 
         return shape_fn
-
-    def bias_shape(shape: Sequence[int]) -> tuple[int, ...]:
-        return (channel_count(fn, shape, channels) * multiplier,)
 
     args: list[Any] = [x]
     args += [
@@ -327,26 +320,9 @@ def _separable(
     ]
     if use_bias:
         args += [param(f"bias_{i + 1}", bias_shape, initializer=bias_initializer) for i in range(n)]
-    out = layer(
-        op,
-        args,
-        name=name,
-        op_name=fn,
-        config={
-            "channel_multiplier": multiplier,
-            "kernel_size": kernel_size,
-            "strides": strides,
-            "padding": padding,
-            "channels": channels,
-            "use_bias": use_bias,
-        },
-        strides=strides,
-        padding=padding,
-        input_dilation=input_dilation,
-        kernel_dilation=kernel_dilation,
-        channels=channels,
-    )
-    return _finish(out, activation)
+    config, options = _split({"channel_multiplier": multiplier}, window)
+    out = layer(op, args, name=name, op_name=fn, config={**config, "use_bias": use_bias}, **options)
+    return with_activation(out, activation)
 
 
 def separable_conv2d(
@@ -359,7 +335,7 @@ def separable_conv2d(
     input_dilation: IntOrTuple = 1,
     kernel_dilation: IntOrTuple = 1,
     channels: str = "last",
-    activation: Activation = None,
+    activation: Activation | None = None,
     use_bias: bool = True,
     kernel_initializer: Initializer = "glorot_uniform",
     bias_initializer: Initializer = "zeros",
@@ -381,23 +357,12 @@ def separable_conv2d(
     (1, 6, 6, 4)
     """
     return _separable(
-        "separable_conv2d",
-        separable_conv2d_op,
-        2,
-        x,
-        channel_multiplier,
-        kernel_size=kernel_size,
-        strides=strides,
-        padding=padding,
-        input_dilation=input_dilation,
-        kernel_dilation=kernel_dilation,
-        channels=channels,
-        activation=activation,
-        use_bias=use_bias,
-        kernel_initializer=kernel_initializer,
-        bias_initializer=bias_initializer,
-        name=name,
-    )
+        "separable_conv2d", separable_conv2d_op, 2, x, channel_multiplier,
+        kernel_size=kernel_size, strides=strides, padding=padding, input_dilation=input_dilation,
+        kernel_dilation=kernel_dilation, channels=channels, activation=activation,
+        use_bias=use_bias, kernel_initializer=kernel_initializer,
+        bias_initializer=bias_initializer, name=name,
+    )  # fmt: skip
 
 
 def separable_conv3d(
@@ -410,7 +375,7 @@ def separable_conv3d(
     input_dilation: IntOrTuple = 1,
     kernel_dilation: IntOrTuple = 1,
     channels: str = "last",
-    activation: Activation = None,
+    activation: Activation | None = None,
     use_bias: bool = True,
     kernel_initializer: Initializer = "glorot_uniform",
     bias_initializer: Initializer = "zeros",
@@ -427,23 +392,12 @@ def separable_conv3d(
     (1, 3, 3, 3, 2)
     """
     return _separable(
-        "separable_conv3d",
-        separable_conv3d_op,
-        3,
-        x,
-        channel_multiplier,
-        kernel_size=kernel_size,
-        strides=strides,
-        padding=padding,
-        input_dilation=input_dilation,
-        kernel_dilation=kernel_dilation,
-        channels=channels,
-        activation=activation,
-        use_bias=use_bias,
-        kernel_initializer=kernel_initializer,
-        bias_initializer=bias_initializer,
-        name=name,
-    )
+        "separable_conv3d", separable_conv3d_op, 3, x, channel_multiplier,
+        kernel_size=kernel_size, strides=strides, padding=padding, input_dilation=input_dilation,
+        kernel_dilation=kernel_dilation, channels=channels, activation=activation,
+        use_bias=use_bias, kernel_initializer=kernel_initializer,
+        bias_initializer=bias_initializer, name=name,
+    )  # fmt: skip
 
 
 BUILDERS = {

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import functools
 import zlib
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
 import jax
@@ -18,11 +18,11 @@ import numpy as np
 
 from axon.functional import initializers
 
-from ._errors import InputError, LayerError, ModelError
-from ._graph import Node, Parameter, assign_names, topological_order
-from ._hooks import hooks_for, run_hooks, with_backward_hooks
-from ._precision import cast_tree, is_floating
-from ._state import ModelState
+from .._errors import InputError, LayerError, ModelError
+from .._graph.node import Node, Parameter, assign_names, topological_order
+from .hooks import hooks_for, run_hooks, with_backward_hooks
+from .precision import cast_tree, is_floating
+from .state import ModelState
 
 Mode = str
 MODES = ("inference", "train")
@@ -104,22 +104,12 @@ class Program:
     ) -> tuple[dict[int, Any], dict[str, dict[str, jax.ShapeDtypeStruct]]]:
         structs: dict[int, Any] = {}
         params: dict[str, dict[str, jax.ShapeDtypeStruct]] = {}
-        for node in self.order:
-            name = self.names[node.id]
-            if node.op_name == "input":
-                value = named[name]
-                structs[node.id] = (
-                    None
-                    if value is None
-                    else jax.ShapeDtypeStruct(np.shape(value), _dtype_of(value))
-                )
-                continue
-            if node.mode == "train":  # shapes follow the inference path: passed through
-                structs[node.id] = structs[node.inputs[0].id]
-                continue
-            if _skipped(node, structs):  # a missing (optional) value propagates
-                structs[node.id] = None
-                continue
+        templates = {
+            name: None if v is None else jax.ShapeDtypeStruct(np.shape(v), _dtype_of(v))
+            for name, v in named.items()
+        }
+        # shapes follow the inference path: a train-only layer passes its input through
+        for node, name in self._layers(templates, structs, "inference"):
             # a layer's value may be a pytree (an RNN's (sequence, carry)): shapes alike
             input_shapes = [
                 jax.tree_util.tree_map(lambda s: s.shape, structs[i.id]) for i in node.inputs
@@ -136,14 +126,31 @@ class Program:
                 layer_params[p.name] = jax.ShapeDtypeStruct(shape, _stored_dtype(node, p))
             if layer_params:
                 params[name] = layer_params
-            args = [
-                structs[a.id] if isinstance(a, Node) else layer_params[a.name] for a in node.args
-            ]
-            if node.policy is not None:
-                args = [cast_tree(a, node.policy.compute) for a in args]
+            args = _arguments(node, structs, lambda p, shapes=layer_params: shapes[p.name])
             output = self._call(node, name, args, shape_only=True)
             structs[node.id] = output if node.policy is None else _cast_output(node, output)
         return structs, params
+
+    def _layers(
+        self, named: dict[str, Any], values: dict[int, Any], mode: Mode
+    ) -> Iterator[tuple[Node, str]]:
+        """Each layer whose op runs in ``mode``, with its name, in evaluation order.
+
+        The walk fills in ``values`` for every other node: an input's from ``named``; a
+        layer of the other mode passes its first input through (e.g. dropout in
+        inference); a layer with a missing (optional) input value is missing too. The
+        caller stores the value of each layer it is given before asking for the next.
+        """
+        for node in self.order:
+            name = self.names[node.id]
+            if node.op_name == "input":
+                values[node.id] = named[name]
+            elif node.mode not in ("both", mode):
+                values[node.id] = values[node.inputs[0].id]
+            elif _skipped(node, values):
+                values[node.id] = None
+            else:
+                yield node, name
 
     # -- init -----------------------------------------------------------------------------
 
@@ -223,23 +230,8 @@ class Program:
         named = self._named_inputs(inputs)
         values: dict[int, Any] = {}
         new_state = {layer: dict(entries) for layer, entries in model_state.state.items()}
-        for node in self.order:
-            name = self.names[node.id]
-            if node.op_name == "input":
-                values[node.id] = named[name]
-                continue
-            if node.mode not in ("both", mode):  # e.g. dropout in inference: pass through
-                values[node.id] = values[node.inputs[0].id]
-                continue
-            if _skipped(node, values):  # a missing (optional) value propagates
-                values[node.id] = None
-                continue
-            args = [
-                values[a.id] if isinstance(a, Node) else self._lookup(model_state, name, a)
-                for a in node.args
-            ]
-            if node.policy is not None:
-                args = [cast_tree(a, node.policy.compute) for a in args]
+        for node, name in self._layers(named, values, mode):
+            args = _arguments(node, values, functools.partial(self._lookup, model_state, name))
             where = node.describe(name) if node.hooks else ""
             if node.hooks:
                 inputs = tuple(
@@ -315,6 +307,13 @@ class Program:
                 f"{node.describe(name).capitalize()} failed on arguments ({received}): "
                 f"{type(error).__name__}: {error}"
             ) from error
+
+
+def _arguments(node: Node, values: dict[int, Any], parameter: Callable[[Parameter], Any]) -> list:
+    """The op's arguments in call order, input values and ``parameter(p)`` for parameters,
+    cast to the compute dtype of the node's mixed-precision policy."""
+    args = [values[a.id] if isinstance(a, Node) else parameter(a) for a in node.args]
+    return args if node.policy is None else [cast_tree(a, node.policy.compute) for a in args]
 
 
 def _skipped(node: Node, values: dict[int, Any]) -> bool:

@@ -1,4 +1,11 @@
-"""``Model``: an immutable handle on a graph's output, with chained builders."""
+"""``Model``: an immutable handle on a graph's output, and the registry of its chained builders.
+
+Every registered layer is a chained method (``x.dense(...)``), so a layer may not be
+named like one of ``Model``'s own attributes. Both halves of that rule live here: the
+``layers`` registry (``axon.model.plugins.layers``) checks names against ``Model``, and
+``Model.__getattr__`` looks builders up in it. ``attach_hook`` is the function form of
+``Model.attach_hook``; both rebuild the output node with ``_graph.hooks.with_hook``.
+"""
 
 from __future__ import annotations
 
@@ -6,9 +13,13 @@ import functools
 from collections.abc import Callable
 from typing import Any
 
-from ._compiler import Program
-from ._graph import Node
-from ._state import ModelState
+from axon.functional.plugins import Registry
+
+from .._compiler.program import Program
+from .._compiler.state import ModelState
+from .._plugin_system import system
+from .hooks import with_hook
+from .node import Node
 
 
 class Model:
@@ -122,17 +133,13 @@ class Model:
         >>> seen
         [['bias', 'kernel']]
         """
-        from ._hooks import attach_hook
-
-        return attach_hook(self, fn, on=on, mode=mode)
+        return Model(with_hook(self.node, fn, on, mode))
 
     # -- chained builders ------------------------------------------------------------------
 
     def __getattr__(self, name: str) -> Callable[..., Model]:
         if name.startswith("_"):
             raise AttributeError(name)
-        from .plugins import layers
-
         if name not in layers:
             raise AttributeError(
                 f"'Model' object has no attribute {name!r}. {layers.unknown_message(name)}"
@@ -140,8 +147,6 @@ class Model:
         return functools.partial(layers.get(name), self)
 
     def __dir__(self) -> list[str]:
-        from .plugins import layers
-
         return sorted(set(super().__dir__()) | set(layers.names()))
 
     def __repr__(self) -> str:
@@ -151,3 +156,77 @@ class Model:
             f"<Model inputs={inputs} output={program.names[self.node.id]!r} "
             f"layers={len(program.order)}>"
         )
+
+
+def _check_layer(name: str, entry: object) -> None:
+    if not callable(entry):
+        raise TypeError(f"Layer builder {name!r} must be callable, got {type(entry).__name__}.")
+    if name.startswith("_") or hasattr(Model, name):
+        raise ValueError(
+            f"A layer cannot be named {name!r}: that name is taken by Model.{name}, so "
+            f"x.{name}(...) could never reach the layer. Register it under another name."
+        )
+
+
+#: The layer builders by name: built-ins and plugins (``axon.model.plugins.layers``).
+layers: Registry = Registry(system, "axon_layers", "layer", _check_layer)
+
+
+def attach_hook(
+    model: Model, fn: Callable[[Any], Any], on: str = "forward", mode: str = "both"
+) -> Model:
+    """A new model whose output layer calls ``fn`` on ``on`` events (``Axon.attach_hook``).
+
+    Events (``on``):
+
+    - ``"initialize"``: after init, with the layer's dict ``{name: array}`` of
+      parameters and state (after any given model state was merged in);
+    - ``"pre_forward"``: before the op, with the tuple of the layer's inputs as the
+      op receives them (after a mixed-precision compute cast);
+    - ``"forward"``: after the op, with its output;
+    - ``"backward"``: when differentiating, with the gradient flowing into the
+      layer's output (integer outputs give ``None``);
+    - ``"all"``: every one of the above.
+
+    ``mode`` (``"both"``, ``"train"`` or ``"inference"``) restricts the forward and
+    backward events to one mode of ``apply``; ``"initialize"`` hooks always fire.
+    Several hooks on a layer run in the order they were attached.
+
+    Hooks run through ``jax.debug.callback``: they fire on every call, also inside
+    ``jax.jit``, ``jax.grad`` and ``lax.scan``, and receive host NumPy arrays. A
+    jitted call may return before its hooks have run; call ``jax.effects_barrier()``
+    to wait for them. The order of hooks on *different* layers is not guaranteed.
+    An exception raised by a hook surfaces as an error naming the layer and event.
+
+    Args:
+        model: the model whose output layer gets the hook.
+        fn: called as ``fn(value)``; its return value is ignored.
+        on: the event, one of ``"initialize"``, ``"pre_forward"``, ``"forward"``,
+            ``"backward"``, ``"all"``.
+        mode: ``"both"``, ``"train"`` or ``"inference"``.
+
+    Returns:
+        The new model (the original one is unchanged).
+
+    >>> import jax, jax.numpy as jnp, axon.model
+    >>> seen = []
+    >>> model = axon.model.input("x", shape=(None, 2)).dense(3)
+    >>> model = attach_hook(model, lambda y: seen.append(y.shape))
+    >>> _ = model.apply(model.init(0, jnp.ones((1, 2))), jnp.ones((4, 2)))
+    >>> jax.effects_barrier()
+    >>> seen
+    [(4, 3)]
+    """
+    if not isinstance(model, Model):
+        raise TypeError(f"attach_hook expects a Model, got {type(model).__name__}.")
+    return model.attach_hook(fn, on=on, mode=mode)
+
+
+def expect_model(model: Any, function: str) -> Model:
+    """``model``, or a ``TypeError`` saying that ``function`` expects a ``Model``."""
+    if not isinstance(model, Model):
+        raise TypeError(
+            f"{function} expects an axon.model.Model (e.g. from axon.model.input(...).dense(...)), "
+            f"got {type(model).__name__}."
+        )
+    return model

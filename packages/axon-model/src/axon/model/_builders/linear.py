@@ -1,17 +1,43 @@
-"""Linear layer builders besides ``dense``: ``bilinear``, ``embedding`` and ``bias``."""
+"""Linear layer builders: ``dense``, ``bilinear``, ``embedding`` and ``bias``."""
 
 from __future__ import annotations
-
-from collections.abc import Callable
-from typing import Any
 
 import jax
 
 from axon.functional import layers as F
 
-from ._builders_common import check_model, check_positive_int
-from ._layers import Initializer, activation_layer, layer, param
-from ._model import Model
+from .._graph.constructors import Initializer, layer, param
+from .._graph.model import Model
+from .activations import Activation
+from .common import kernel_layer
+from .options import check_model, check_positive_int
+
+
+def dense(
+    x: Model,
+    units: int,
+    *,
+    activation: Activation | None = None,
+    use_bias: bool = True,
+    kernel_initializer: Initializer = "glorot_uniform",
+    bias_initializer: Initializer = "zeros",
+    name: str | None = None,
+) -> Model:
+    """Fully connected layer ``x @ kernel + bias`` with ``kernel: (in, units)``.
+
+    ``activation`` (a name or function) is added as a separate layer, as in Axon.
+
+    >>> import axon.model
+    >>> model = axon.model.input("x", shape=(None, 4)).dense(2, activation="relu")
+    """
+    if not isinstance(units, int) or units <= 0:
+        raise ValueError(f"dense units must be a positive int, got {units!r}.")
+    return kernel_layer(
+        F.dense, "dense", [x], lambda shape: (shape[-1], units), (units,),
+        use_bias=use_bias, kernel_initializer=kernel_initializer,
+        bias_initializer=bias_initializer, activation=activation, name=name,
+        config={"units": units},
+    )  # fmt: skip
 
 
 def bilinear(
@@ -19,7 +45,7 @@ def bilinear(
     x2: Model,
     units: int,
     *,
-    activation: str | Callable[..., Any] | None = None,
+    activation: Activation | None = None,
     use_bias: bool = True,
     kernel_initializer: Initializer = "glorot_uniform",
     bias_initializer: Initializer = "zeros",
@@ -49,21 +75,12 @@ def bilinear(
     """
     check_model("bilinear", "x2", x2)
     units = check_positive_int("bilinear", "units", units)
-    args: list[Any] = [
-        x1,
-        x2,
-        param("kernel", lambda s1, s2: (units, s1[-1], s2[-1]), initializer=kernel_initializer),
-    ]
-    if use_bias:
-        args.append(param("bias", (units,), initializer=bias_initializer))
-    out = layer(
-        F.bilinear,
-        args,
-        name=name,
-        op_name="bilinear",
-        config={"units": units, "use_bias": use_bias},
-    )
-    return out if activation is None else activation_layer(out, activation)
+    return kernel_layer(
+        F.bilinear, "bilinear", [x1, x2], lambda s1, s2: (units, s1[-1], s2[-1]), (units,),
+        use_bias=use_bias, kernel_initializer=kernel_initializer,
+        bias_initializer=bias_initializer, activation=activation, name=name,
+        config={"units": units},
+    )  # fmt: skip
 
 
 def embedding(
@@ -114,4 +131,4 @@ def bias(x: Model, *, bias_initializer: Initializer = "zeros", name: str | None 
     return layer(add_bias, [x, b], name=name, op_name="bias")
 
 
-BUILDERS = {"bilinear": bilinear, "embedding": embedding, "bias": bias}
+BUILDERS = {"dense": dense, "bilinear": bilinear, "embedding": embedding, "bias": bias}

@@ -1,15 +1,14 @@
-"""Layer builders: functions that add one node to a graph and return the new ``Model``."""
+"""The core constructors: ``input``, ``param`` and ``layer``, from which every builder is made."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from axon.functional import activations as functional_activations
-from axon.functional import layers as functional_layers
+import jax.numpy as jnp
 
-from ._graph import Node, Parameter, defined_at
-from ._model import Model
+from .model import Model
+from .node import Node, Parameter, defined_at
 
 Initializer = str | Callable[..., Any]
 
@@ -66,8 +65,6 @@ def param(
 
     >>> kernel = param("kernel", lambda x_shape: (x_shape[-1], 16))
     """
-    import jax.numpy as jnp
-
     if kind not in ("parameter", "state"):
         raise ValueError(f"kind must be 'parameter' or 'state', got {kind!r}.")
     return Parameter(name, shape, initializer, dtype or jnp.float32, kind)  # type: ignore[arg-type]
@@ -131,114 +128,3 @@ def layer(
             mode=mode,
         )
     )
-
-
-def dense(
-    x: Model,
-    units: int,
-    *,
-    activation: str | Callable[..., Any] | None = None,
-    use_bias: bool = True,
-    kernel_initializer: Initializer = "glorot_uniform",
-    bias_initializer: Initializer = "zeros",
-    name: str | None = None,
-) -> Model:
-    """Fully connected layer ``x @ kernel + bias`` with ``kernel: (in, units)``.
-
-    ``activation`` (a name or function) is added as a separate layer, as in Axon.
-
-    >>> model = input("x", shape=(None, 4)).dense(2, activation="relu")
-    """
-    if not isinstance(units, int) or units <= 0:
-        raise ValueError(f"dense units must be a positive int, got {units!r}.")
-    args: list[Model | Parameter] = [
-        x,
-        param("kernel", lambda shape: (shape[-1], units), initializer=kernel_initializer),
-    ]
-    if use_bias:
-        args.append(param("bias", (units,), initializer=bias_initializer))
-    out = layer(
-        functional_layers.dense,
-        args,
-        name=name,
-        op_name="dense",
-        config={"units": units, "use_bias": use_bias},
-    )
-    return out if activation is None else activation_layer(out, activation)
-
-
-def flatten(x: Model, *, name: str | None = None) -> Model:
-    """Flatten every axis but the batch axis.
-
-    >>> import jax.numpy as jnp
-    >>> model = input("image", shape=(None, 4, 4, 3)).flatten()
-    >>> model.apply(model.init(0, jnp.zeros((1, 4, 4, 3))), jnp.zeros((2, 4, 4, 3)))[0].shape
-    (2, 48)
-    """
-    return layer(functional_layers.flatten, [x], name=name, op_name="flatten")
-
-
-def activation_layer(
-    x: Model, activation: str | Callable[..., Any], *, name: str | None = None, **opts: Any
-) -> Model:
-    """Apply an activation given by registered name (plugins included) or as a function.
-
-    Options such as ``alpha`` are passed to the activation.
-
-    >>> model = input("x", shape=(None, 4)).activation("leaky_relu", alpha=0.2)
-    """
-    if isinstance(activation, str):
-        fn, op_name = functional_activations.get(activation), activation
-    elif callable(activation):
-        fn, op_name = activation, getattr(activation, "__name__", "activation")
-    else:
-        raise TypeError(
-            f"activation must be a name such as 'relu' or a function, got "
-            f"{type(activation).__name__}."
-        )
-    return layer(fn, [x], name=name, op_name=op_name, config=opts, **opts)
-
-
-def _named_activation(activation: str) -> Callable[..., Model]:
-    def builder(x: Model, *, name: str | None = None, **opts: Any) -> Model:
-        return activation_layer(x, activation, name=name, **opts)
-
-    builder.__name__ = activation
-    builder.__doc__ = f"Add a {activation!r} activation layer (options go to the activation)."
-    return builder
-
-
-def builtin_layers() -> dict[str, Callable[..., Model]]:
-    """The built-in layer builders, by name (registered through the plugin hook)."""
-    builders: dict[str, Callable[..., Model]] = {
-        name: _named_activation(name) for name in functional_activations.BUILTINS
-    }
-    builders.update({"dense": dense, "flatten": flatten, "activation": activation_layer})
-    # Imported here: the family modules build on the core builders of this module.
-    from . import (
-        _builders_attention,
-        _builders_combinators,
-        _builders_conv,
-        _builders_dropout,
-        _builders_linear,
-        _builders_norm,
-        _builders_pooling,
-        _builders_recurrent,
-        _builders_shape,
-        _quantization,
-    )
-
-    for family in (
-        _builders_linear,
-        _builders_conv,
-        _builders_pooling,
-        _builders_norm,
-        _builders_dropout,
-        _builders_shape,
-        _builders_combinators,
-        _builders_recurrent,
-        _builders_attention,
-        _quantization,
-    ):
-        builders.update(family.BUILDERS)
-    return builders

@@ -30,25 +30,34 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 
+from axon.functional import activations
 from axon.functional import layers as F
 from axon.functional.layers import _recurrent as R
 
-from ._builders_common import (
+from .._graph.constructors import Initializer, layer, param
+from .._graph.model import Model
+from .._graph.node import Parameter
+from .common import sub_name
+from .options import (
     check_callable,
     check_int_or_tuple,
     check_model,
     check_padding,
     check_positive_int,
     option_error,
-    plain,
-    structured,
+    spatial_tuple,
 )
-from ._graph import Parameter
-from ._layers import Initializer, layer, param
-from ._model import Model
+from .structured import plain, structured
 
 UNROLLS = ("dynamic", "static")
 Activation = str | Callable[..., Any]
+#: The flat parameter names of a gated cell: input kernels, hidden kernels, biases.
+_GATED_KEYS = {
+    "lstm": (R.LSTM_INPUT_KEYS, R.LSTM_HIDDEN_KEYS, R.LSTM_BIAS_KEYS),
+    "gru": (R.GRU_INPUT_KEYS, R.GRU_HIDDEN_KEYS, R.GRU_BIAS_KEYS),
+}
+#: The carry of each built-in recurrent layer, by the names its selections get.
+_CARRY = {"lstm": ("c", "h"), "gru": ("h",), "conv_lstm": ("c", "h")}
 
 
 def _check_unroll(fn: str, unroll: Any) -> str:
@@ -59,8 +68,6 @@ def _check_unroll(fn: str, unroll: Any) -> str:
 
 def _check_activation(fn: str, option: str, value: Any) -> Activation:
     if isinstance(value, str):
-        from axon.functional import activations
-
         activations.get(value)  # an unknown name fails here, suggesting close ones
         return value
     if callable(value):
@@ -77,10 +84,6 @@ def elem_op(value: Any, *, path: tuple[int, ...]) -> Any:
 
 def _select(node: Model, path: tuple[int, ...], name: str | None) -> Model:
     return layer(elem_op, [node], name=name, op_name="elem", config={"path": path}, path=path)
-
-
-def _sub(name: str | None, suffix: str) -> str | None:
-    return None if name is None else f"{name}_{suffix}"
 
 
 def _inputs_and_flags(
@@ -140,12 +143,8 @@ def gated_rnn_op(
 ) -> Any:
     """:func:`axon.functional.layers.lstm`/``gru`` with flat parameters; value ``(seq, carry)``."""
     carry, mask, params = _split_values(values, carry_treedef, has_mask)
-    keys = {
-        "lstm": (R.LSTM_INPUT_KEYS, R.LSTM_HIDDEN_KEYS, R.LSTM_BIAS_KEYS),
-        "gru": (R.GRU_INPUT_KEYS, R.GRU_HIDDEN_KEYS, R.GRU_BIAS_KEYS),
-    }[kind]
     groups, i = [], 0
-    for names in keys[: 3 if use_bias else 2]:
+    for names in _GATED_KEYS[kind][: 3 if use_bias else 2]:
         groups.append(dict(zip(names, params[i : i + len(names)], strict=True)))
         i += len(names)
     if not use_bias:
@@ -172,47 +171,56 @@ def _gated(
     bias_initializer: Initializer,
     name: str | None,
 ) -> tuple[Model, tuple[Model, ...]]:
-    units = check_positive_int(kind, "units", units)
-    unroll = _check_unroll(kind, unroll)
-    activation = _check_activation(kind, "activation", activation)
-    gate = _check_activation(kind, "gate", gate)
-    size = 2 if kind == "lstm" else 1
-    inputs, treedef, has_mask = _inputs_and_flags(kind, x, initial_carry, mask, size)
-    input_keys, hidden_keys, bias_keys = (
-        (R.LSTM_INPUT_KEYS, R.LSTM_HIDDEN_KEYS, R.LSTM_BIAS_KEYS)
-        if kind == "lstm"
-        else (R.GRU_INPUT_KEYS, R.GRU_HIDDEN_KEYS, R.GRU_BIAS_KEYS)
-    )
-    params = [param_(k, lambda s, *_: (s[-1], units), kernel_initializer) for k in input_keys] + [
-        param_(k, (units, units), recurrent_initializer) for k in hidden_keys
+    units, cell = _checked_cell(kind, units, activation, gate, unroll)
+    input_keys, hidden_keys, bias_keys = _GATED_KEYS[kind]
+    params = [
+        param(k, lambda s, *_: (s[-1], units), initializer=kernel_initializer) for k in input_keys
     ]
+    params += [param(k, (units, units), initializer=recurrent_initializer) for k in hidden_keys]
     if use_bias:
-        params += [param_(k, (units,), bias_initializer) for k in bias_keys]
+        params += [param(k, (units,), initializer=bias_initializer) for k in bias_keys]
+    return _built_in_rnn(
+        kind, gated_rnn_op, x, params, initial_carry=initial_carry, mask=mask, name=name,
+        config={"units": units, "unroll": cell["unroll"], "reverse": reverse, "use_bias": use_bias},
+        kind=kind, use_bias=use_bias, reverse=reverse, **cell,
+    )  # fmt: skip
+
+
+def _checked_cell(
+    fn: str, units: Any, activation: Any, gate: Any, unroll: Any
+) -> tuple[int, dict[str, Any]]:
+    """``units`` and the cell options of a built-in recurrent layer, checked."""
+    units = check_positive_int(fn, "units", units)
+    unroll = _check_unroll(fn, unroll)
+    activation = _check_activation(fn, "activation", activation)
+    gate = _check_activation(fn, "gate", gate)
+    return units, {"gate": gate, "activation": activation, "unroll": unroll}
+
+
+def _built_in_rnn(
+    fn: str,
+    op: Callable[..., Any],
+    x: Model,
+    params: list[Parameter],
+    *,
+    initial_carry: Any,
+    mask: Any,
+    name: str | None,
+    config: dict[str, Any],
+    **options: Any,
+) -> tuple[Model, tuple[Model, ...]]:
+    """The recurrent layer node and the selections of its output sequence and carry."""
+    inputs, treedef, has_mask = _inputs_and_flags(fn, x, initial_carry, mask, len(_CARRY[fn]))
     node = layer(
-        gated_rnn_op,
-        [*inputs, *params],
-        name=name,
-        op_name=kind,
-        config={"units": units, "unroll": unroll, "reverse": reverse, "use_bias": use_bias},
-        kind=kind,
-        carry_treedef=treedef,
-        has_mask=has_mask,
-        use_bias=use_bias,
-        gate=gate,
-        activation=activation,
-        unroll=unroll,
-        reverse=reverse,
-    )
-    sequence = _select(node, (0,), _sub(name, "output_sequence"))
-    names = ("c", "h") if kind == "lstm" else ("h",)
+        op, [*inputs, *params], name=name, op_name=fn, config=config,
+        carry_treedef=treedef, has_mask=has_mask, **options,
+    )  # fmt: skip
+    sequence = _select(node, (0,), sub_name(name, "output_sequence"))
     carry = tuple(
-        _select(node, (1, i), _sub(name, f"{n}_hidden_state")) for i, n in enumerate(names)
+        _select(node, (1, i), sub_name(name, f"{part}_hidden_state"))
+        for i, part in enumerate(_CARRY[fn])
     )
     return sequence, carry
-
-
-def param_(name: str, shape: Any, initializer: Initializer) -> Parameter:
-    return param(name, shape, initializer=initializer)
 
 
 def lstm(
@@ -344,62 +352,32 @@ def conv_lstm(
     (2, 3, 6, 6, 4)
     """
     fn = "conv_lstm"
-    units = check_positive_int(fn, "units", units)
+    units, cell = _checked_cell(fn, units, activation, gate, unroll)
     kernel_size = check_int_or_tuple(fn, "kernel_size", kernel_size)
     strides = check_int_or_tuple(fn, "strides", strides)
     padding = check_padding(fn, padding)
-    unroll = _check_unroll(fn, unroll)
-    activation = _check_activation(fn, "activation", activation)
-    gate = _check_activation(fn, "gate", gate)
-    inputs, treedef, has_mask = _inputs_and_flags(fn, x, initial_carry, mask, 2)
 
-    def size(rank: int) -> tuple[int, ...]:
-        spatial = rank - 3
-        if isinstance(kernel_size, tuple):
-            if len(kernel_size) != spatial:
-                raise ValueError(
-                    f"{fn}: option 'kernel_size' has {len(kernel_size)} entries, but the input "
-                    f"has {spatial} spatial axes."
-                )
-            return kernel_size
-        return (kernel_size,) * spatial
+    def kernel(channels: int | None) -> Callable[..., tuple[int, ...]]:
+        """``(*kernel_size, channels, 4 * units)``; ``None`` channels: the input's."""
+
+        def shape_fn(s: Sequence[int], *_: Any) -> tuple[int, ...]:
+            size = spatial_tuple(fn, "kernel_size", kernel_size, len(s) - 3)
+            return (*size, s[-1] if channels is None else channels, 4 * units)
+
+        return shape_fn
 
     params = [
-        param_("input_kernel", lambda s, *_: (*size(len(s)), s[-1], 4 * units), kernel_initializer),
-        param_(
-            "hidden_kernel", lambda s, *_: (*size(len(s)), units, 4 * units), recurrent_initializer
-        ),
+        param("input_kernel", kernel(None), initializer=kernel_initializer),
+        param("hidden_kernel", kernel(units), initializer=recurrent_initializer),
     ]
     if use_bias:
-        params.append(param_("bias", (4 * units,), bias_initializer))
-    node = layer(
-        conv_lstm_op,
-        [*inputs, *params],
-        name=name,
-        op_name=fn,
-        config={
-            "units": units,
-            "kernel_size": kernel_size,
-            "strides": strides,
-            "padding": padding,
-            "unroll": unroll,
-        },
-        carry_treedef=treedef,
-        has_mask=has_mask,
-        use_bias=use_bias,
-        strides=strides,
-        padding=padding,
-        gate=gate,
-        activation=activation,
-        unroll=unroll,
-        reverse=reverse,
-    )
-    sequence = _select(node, (0,), _sub(name, "output_sequence"))
-    carry = (
-        _select(node, (1, 0), _sub(name, "c_hidden_state")),
-        _select(node, (1, 1), _sub(name, "h_hidden_state")),
-    )
-    return sequence, carry
+        params.append(param("bias", (4 * units,), initializer=bias_initializer))
+    config = {"units": units, "kernel_size": kernel_size, "strides": strides, "padding": padding}
+    return _built_in_rnn(
+        fn, conv_lstm_op, x, params, initial_carry=initial_carry, mask=mask, name=name,
+        config={**config, "unroll": cell["unroll"]}, use_bias=use_bias, strides=strides,
+        padding=padding, reverse=reverse, **cell,
+    )  # type: ignore[return-value]  # fmt: skip
 
 
 # -- custom recurrent layers -------------------------------------------------------------------
@@ -529,8 +507,8 @@ def rnn(
         unroll=unroll,
         reverse=reverse,
     )
-    return _select(node, (0,), _sub(name, "output_sequence")), _select(
-        node, (1,), _sub(name, "carry")
+    return _select(node, (0,), sub_name(name, "output_sequence")), _select(
+        node, (1,), sub_name(name, "carry")
     )
 
 

@@ -21,9 +21,9 @@ from typing import Any
 
 from axon.functional import layers as F
 
-from ._builders_common import axis_size, check_number, check_positive_int, is_int, option_error
-from ._layers import Initializer, layer, param
-from ._model import Model
+from .._graph.constructors import Initializer, layer, param
+from .._graph.model import Model
+from .options import axis_size, check_number, check_positive_int, is_int, option_error
 
 
 def _check_common(fn: str, channel_index: Any, epsilon: Any) -> tuple[int, float]:
@@ -37,6 +37,30 @@ def _channels(fn: str, channel_index: int) -> Callable[[Sequence[int]], tuple[in
         return (axis_size(fn, shape, channel_index, "channel_index"),)
 
     return shape_fn
+
+
+def _norm_layer(
+    fn: str,
+    op: Callable[..., Any],
+    x: Model,
+    shape: Callable[[Sequence[int]], tuple[int]],
+    *,
+    gamma_initializer: Initializer,
+    beta_initializer: Initializer | None,
+    running_statistics: bool = False,
+    name: str | None,
+    config: dict[str, Any],
+    **options: Any,
+) -> Model:
+    """A norm layer: ``gamma``, ``beta`` (unless ``None``), running ``mean``/``var`` as state
+    when asked; ``config`` goes to the op and to ``display``, ``options`` to the op only."""
+    params = [param("gamma", shape, initializer=gamma_initializer)]
+    if beta_initializer is not None:
+        params.append(param("beta", shape, initializer=beta_initializer))
+    if running_statistics:
+        params.append(param("mean", shape, initializer="zeros", kind="state"))
+        params.append(param("var", shape, initializer="ones", kind="state"))
+    return layer(op, [x, *params], name=name, op_name=fn, config=config, **config, **options)
 
 
 def _stateful(
@@ -55,24 +79,11 @@ def _stateful(
     momentum = check_number(fn, "momentum", momentum, minimum=0)
     if momentum > 1:
         raise option_error(fn, "momentum", "a number in [0, 1] (weight of the old stats)", momentum)
-    shape = _channels(fn, channel_index)
-    args = [
-        x,
-        param("gamma", shape, initializer=gamma_initializer),
-        param("beta", shape, initializer=beta_initializer),
-        param("mean", shape, initializer="zeros", kind="state"),
-        param("var", shape, initializer="ones", kind="state"),
-    ]
-    return layer(
-        op,
-        args,
-        name=name,
-        op_name=fn,
+    return _norm_layer(
+        fn, op, x, _channels(fn, channel_index), gamma_initializer=gamma_initializer,
+        beta_initializer=beta_initializer, running_statistics=True, name=name,
         config={"channel_index": channel_index, "epsilon": epsilon, "momentum": momentum},
-        channel_index=channel_index,
-        epsilon=epsilon,
-        momentum=momentum,
-    )
+    )  # fmt: skip
 
 
 def batch_norm(
@@ -162,20 +173,11 @@ def layer_norm(
     """
     fn = "layer_norm"
     channel_index, epsilon = _check_common(fn, channel_index, epsilon)
-    shape = _channels(fn, channel_index)
-    return layer(
-        F.layer_norm,
-        [
-            x,
-            param("gamma", shape, initializer=gamma_initializer),
-            param("beta", shape, initializer=beta_initializer),
-        ],
-        name=name,
-        op_name=fn,
+    return _norm_layer(
+        fn, F.layer_norm, x, _channels(fn, channel_index), gamma_initializer=gamma_initializer,
+        beta_initializer=beta_initializer, name=name,
         config={"channel_index": channel_index, "epsilon": epsilon},
-        channel_index=channel_index,
-        epsilon=epsilon,
-    )
+    )  # fmt: skip
 
 
 def group_norm(
@@ -209,20 +211,11 @@ def group_norm(
             )
         return (channels,)
 
-    return layer(
-        F.group_norm,
-        [
-            x,
-            param("gamma", shape, initializer=gamma_initializer),
-            param("beta", shape, initializer=beta_initializer),
-        ],
-        name=name,
-        op_name=fn,
+    return _norm_layer(
+        fn, F.group_norm, x, shape, gamma_initializer=gamma_initializer,
+        beta_initializer=beta_initializer, name=name,
         config={"num_groups": num_groups, "channel_index": channel_index, "epsilon": epsilon},
-        num_groups=num_groups,
-        channel_index=channel_index,
-        epsilon=epsilon,
-    )
+    )  # fmt: skip
 
 
 def rms_norm(
@@ -251,17 +244,12 @@ def rms_norm(
     shift = check_number(fn, "shift", shift)
     if upcast not in ("normalization", "all"):
         raise option_error(fn, "upcast", "'normalization' or 'all'", upcast)
-    return layer(
-        F.rms_norm,
-        [x, param("gamma", _channels(fn, channel_index), initializer=gamma_initializer)],
-        name=name,
-        op_name=fn,
+    return _norm_layer(
+        fn, F.rms_norm, x, _channels(fn, channel_index), gamma_initializer=gamma_initializer,
+        beta_initializer=None, name=name,
         config={"channel_index": channel_index, "epsilon": epsilon, "shift": shift},
-        channel_index=channel_index,
-        epsilon=epsilon,
-        shift=shift,
         upcast=upcast,
-    )
+    )  # fmt: skip
 
 
 BUILDERS = {

@@ -1,4 +1,4 @@
-"""The immutable model graph: nodes, parameters and the ``Model`` handle."""
+"""The graph's building blocks: ``Node`` (one layer), ``Parameter``, their order and names."""
 
 from __future__ import annotations
 
@@ -15,19 +15,21 @@ import jax.numpy as jnp
 
 Shape = tuple[int | None, ...]
 _ids = itertools.count()
-_PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__))
+_PACKAGE_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def defined_at() -> str:
     """``file:line`` of the first caller outside axon.model (where the user built the layer)."""
     frame = sys._getframe(1)
-    while frame is not None and os.path.dirname(os.path.abspath(frame.f_code.co_filename)) in (
-        _PACKAGE_DIR,
-    ):
+    while frame is not None and _inside_package(frame.f_code.co_filename):
         frame = frame.f_back
     if frame is None:
         return "<unknown>"
     return f"{frame.f_code.co_filename}:{frame.f_lineno}"
+
+
+def _inside_package(filename: str) -> bool:
+    return os.path.abspath(filename).startswith(_PACKAGE_DIR + os.sep)
 
 
 @dataclass(frozen=True)

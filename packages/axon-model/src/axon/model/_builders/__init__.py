@@ -1,0 +1,1 @@
+"""Layer builders, one module per family, and the helpers they share."""

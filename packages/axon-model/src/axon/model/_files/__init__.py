@@ -1,0 +1,1 @@
+"""What a model becomes on disk: parameter files (safetensors) and ``jax.export`` artifacts."""
