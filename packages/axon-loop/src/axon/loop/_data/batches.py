@@ -35,28 +35,14 @@ class Batches:
     [([0, 1, 2, 3], [0, 10, 20, 30]), ([4, 5, 6, 7], [40, 50, 60, 70]), ([8, 9], [80, 90])]
     """
 
-    def __init__(
-        self,
-        x: Any,
-        y: Any = None,
-        *,
-        batch_size: int,
-        shuffle: bool = False,
-        seed: int = 0,
-        drop_last: bool = False,
-    ):
-        if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
-            raise ValueError(f"batch_size must be a positive int, got {batch_size!r}.")
-        if not isinstance(seed, int) or isinstance(seed, bool):
-            raise TypeError(f"seed must be an int, got {type(seed).__name__}.")
-        self.x = _as_tree(x, "x")
-        self.y = None if y is None else _as_tree(y, "y")
-        self.batch_size = batch_size
-        self.shuffle = bool(shuffle)
-        self.seed = seed
-        self.drop_last = bool(drop_last)
-        self.examples = _common_length(self.x, self.y)
-        if self.drop_last and self.examples < batch_size:
+    def __init__(self, x: Any, y: Any, batch_size: int, shuffle: bool, seed: int, drop_last: bool):
+        # checked and converted by batches(), the public constructor
+        self.x, self.y = x, y
+        self.batch_size, self.shuffle, self.seed, self.drop_last = (
+            batch_size, shuffle, seed, drop_last
+        )  # fmt: skip
+        self.examples = _common_length(x, y)
+        if drop_last and self.examples < batch_size:
             raise ValueError(
                 f"drop_last=True with {self.examples} examples and batch_size={batch_size} "
                 f"leaves no batch: lower batch_size or keep the last, shorter batch."
@@ -157,7 +143,12 @@ def batches(
     >>> np.round(params["w"].ravel(), 2).tolist()
     [1.0, -2.0, 0.5]
     """
-    return Batches(x, y, batch_size=batch_size, shuffle=shuffle, seed=seed, drop_last=drop_last)
+    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+        raise ValueError(f"batch_size must be a positive int, got {batch_size!r}.")
+    if not isinstance(seed, int) or isinstance(seed, bool):
+        raise TypeError(f"seed must be an int, got {type(seed).__name__}.")
+    tree_y = None if y is None else _as_tree(y, "y")
+    return Batches(_as_tree(x, "x"), tree_y, batch_size, bool(shuffle), seed, bool(drop_last))
 
 
 def _as_tree(data: Any, name: str) -> Any:
