@@ -18,7 +18,7 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 
-from ._conv import _channel_axis, _check_channels, _check_rank
+from ._spatial import channel_axis, check_channels, check_rank
 
 Array = jax.Array
 
@@ -62,9 +62,9 @@ def _keep_mask(fn: str, key: Array, keep: float, x: Array, noise_shape: Any) -> 
 
 def _channel_noise_shape(fn: str, x: Array, channels: str) -> tuple[int, ...]:
     """One mask entry per (sample, channel): whole feature maps are dropped together."""
-    _check_channels(fn, channels)
-    _check_rank(fn, "x", x, min_rank=3)
-    axis = _channel_axis(x.ndim, channels)
+    check_channels(fn, channels)
+    check_rank(fn, "x", x, min_rank=3)
+    axis = channel_axis(x.ndim, channels)
     return tuple(size if a in (0, axis) else 1 for a, size in enumerate(x.shape))
 
 
@@ -116,7 +116,7 @@ def spatial_dropout(
     True
     """
     fn = "spatial_dropout"
-    _check_channels(fn, channels)
+    check_channels(fn, channels)
     if not _check(fn, key, rate, mode):
         return x
     x = jnp.asarray(x)
@@ -173,7 +173,7 @@ def feature_alpha_dropout(
     True
     """
     fn = "feature_alpha_dropout"
-    _check_channels(fn, channels)
+    check_channels(fn, channels)
     if not _check(fn, key, rate, mode):
         return x
     x = jnp.asarray(x)
