@@ -30,6 +30,7 @@ carry until the real steps start, which is what a bidirectional layer needs.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
@@ -539,30 +540,18 @@ def _unroll_fn(fn_name: str, unroll: str) -> Callable[..., tuple[Array, Carry]]:
     return _UNROLLS[unroll]
 
 
-def _unrolled(
+def _bound(
     name: str,
-    cell_fn: Callable[..., tuple[Array, Carry]],
-    inputs: Array,
-    initial_carry: Carry,
-    mask: Array | None,
-    params: Sequence[Any],
-    *,
+    cell_fn: CellFn,
     gate: str | Callable[[Array], Array],
     activation: str | Callable[[Array], Array],
-    unroll: str,
-    reverse: bool,
     **options: Any,
-) -> tuple[Array, Carry]:
-    """``cell_fn`` with its activations and ``options`` bound, run by the ``unroll``."""
+) -> CellFn:
+    """``cell_fn`` with its activations and ``options`` bound, ready for an unroll."""
     # Resolved once here, not at every step of a static unroll.
     gate_fn = _resolve_activation(name, "gate", gate)
     act_fn = _resolve_activation(name, "activation", activation)
-
-    def cell(x: Array, carry: Carry, mask_t: Array | None, *params: Any) -> tuple[Array, Carry]:
-        return cell_fn(x, carry, mask_t, *params, gate=gate_fn, activation=act_fn, **options)
-
-    run = _unroll_fn(name, unroll)
-    return run(cell, inputs, tuple(initial_carry), mask, *params, reverse=reverse)
+    return functools.partial(cell_fn, gate=gate_fn, activation=act_fn, **options)
 
 
 def lstm(
@@ -672,18 +661,10 @@ def _gated_layer(
     units = _hidden_units(name, hidden_kernel, GATE_KEYS[name][1])
     if initial_carry is None:
         initial_carry = (jnp.zeros((inputs.shape[0], units), inputs.dtype),) * carry_size
-    return _unrolled(
-        name,
-        cell_fn,
-        inputs,
-        initial_carry,
-        mask,
-        (input_kernel, hidden_kernel, bias),
-        gate=gate,
-        activation=activation,
-        unroll=unroll,
-        reverse=reverse,
-    )
+    cell = _bound(name, cell_fn, gate, activation)
+    params = (input_kernel, hidden_kernel, bias)
+    run = _unroll_fn(name, unroll)
+    return run(cell, inputs, tuple(initial_carry), mask, *params, reverse=reverse)
 
 
 def conv_lstm(
@@ -727,17 +708,7 @@ def conv_lstm(
         zeros = jnp.zeros((*gates.shape[:-1], gates.shape[-1] // 4), inputs.dtype)
         initial_carry = (zeros, zeros)
 
-    return _unrolled(
-        "conv_lstm",
-        conv_lstm_cell,
-        inputs,
-        initial_carry,
-        mask,
-        (input_kernel, hidden_kernel, bias),
-        gate=gate,
-        activation=activation,
-        unroll=unroll,
-        reverse=reverse,
-        strides=strides,
-        padding=padding,
-    )
+    cell = _bound("conv_lstm", conv_lstm_cell, gate, activation, strides=strides, padding=padding)
+    params = (input_kernel, hidden_kernel, bias)
+    run = _unroll_fn("conv_lstm", unroll)
+    return run(cell, inputs, tuple(initial_carry), mask, *params, reverse=reverse)
