@@ -394,6 +394,7 @@ def _step_mask(fn_name: str, mask: Array | None, batch: int) -> Array | None:
 
 
 def _conv(fn_name: str, x: Array, kernel: Array, strides: Any, padding: Any) -> Array:
+    """The ConvLSTM cell's channels-last convolution (JAX's ``"SAME"``/``"VALID"`` padding)."""
     spatial = x.ndim - 2
     strides = (strides,) * spatial if isinstance(strides, int) else tuple(strides)
     if len(strides) != spatial:
