@@ -37,6 +37,7 @@ from ._spatial import (
     effective_window,
     int_tuple,
     padding_pairs,
+    window_padding,
 )
 
 Array = jax.Array
@@ -137,9 +138,7 @@ def _conv(
             f"in // groups = {in_channels // feature_group_size} and out divisible by "
             f"{feature_group_size}; received kernel shape {kernel.shape}."
         )
-    pads = padding_pairs(
-        fn, padding, effective_window(_kernel_spatial(kernel, channels), kernel_dilation)
-    )
+    pads = window_padding(fn, padding, _kernel_spatial(kernel, channels), kernel_dilation)
     dtype = jnp.result_type(x, kernel)  # lax.conv needs one dtype; promote like `x @ kernel`
     y = lax.conv_general_dilated(
         x.astype(dtype),

@@ -27,10 +27,9 @@ from ._spatial import (
     channel_axis,
     check_channels,
     check_rank,
-    effective_window,
     int_tuple,
-    padding_pairs,
     spatial_axes,
+    window_padding,
 )
 
 Array = jax.Array
@@ -74,7 +73,7 @@ def _window_reduce(
     kernel_size = int_tuple(fn, "kernel_size", kernel_size, n)
     strides = kernel_size if strides is None else int_tuple(fn, "strides", strides, n)
     dilations = int_tuple(fn, "window_dilations", window_dilations, n)
-    pads = padding_pairs(fn, padding, effective_window(kernel_size, dilations))
+    pads = window_padding(fn, padding, kernel_size, dilations)
 
     def full(spatial_values: Sequence[Any], fill: Any) -> tuple[Any, ...]:
         values = [fill] * x.ndim

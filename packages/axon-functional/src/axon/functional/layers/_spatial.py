@@ -93,3 +93,10 @@ def padding_pairs(fn: str, padding: Any, windows: Sequence[int]) -> list[tuple[i
 def effective_window(kernel_size: Sequence[int], dilation: Sequence[int]) -> list[int]:
     """The span ``(k - 1) * d + 1`` of each dilated window."""
     return [(k - 1) * d + 1 for k, d in zip(kernel_size, dilation, strict=True)]
+
+
+def window_padding(
+    fn: str, padding: Any, kernel_size: Sequence[int], dilation: Sequence[int]
+) -> list[tuple[int, int]]:
+    """:func:`padding_pairs` for windows of ``kernel_size`` dilated by ``dilation``."""
+    return padding_pairs(fn, padding, effective_window(kernel_size, dilation))
