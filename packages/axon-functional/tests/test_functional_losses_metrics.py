@@ -115,6 +115,7 @@ def test_dense_layer_and_its_errors():
         (losses.mean_squared_error, jnp.ones(4), jnp.ones((4, 1)), r"\(4,\) and \(4, 1\)"),
         (metrics.precision, np.ones(8), np.ones((8, 1)), r"\(8,\) and \(8, 1\)"),
     ],
+    ids=["losses", "metrics"],
 )
 def test_mismatched_shapes_are_refused_not_broadcast(fn, y_true, y_pred, shapes):
     message = rf"{fn.__name__}: y_true and y_pred must have the same shape, got {shapes}"
