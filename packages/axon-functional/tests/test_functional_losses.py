@@ -309,12 +309,6 @@ def test_edges_stay_finite():
 def test_bad_input_is_explained():
     with pytest.raises(
         ValueError,
-        match=r"mean_squared_error: y_true and y_pred must have the "
-        r"same shape, got \(4,\) and \(4, 1\)",
-    ):
-        losses.mean_squared_error(jnp.ones(4), jnp.ones((4, 1)))
-    with pytest.raises(
-        ValueError,
         match=r"class_weights must have one weight per class, shape "
         r"\(4,\), got \(3,\)",
     ):

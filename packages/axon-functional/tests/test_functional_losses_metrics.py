@@ -107,3 +107,17 @@ def test_dense_layer_and_its_errors():
     check_grads(layers.dense, (jnp.asarray(x), jnp.asarray(w), jnp.asarray(b)), order=1, atol=1e-2)
     with pytest.raises(ValueError, match=r"\(2, 3\).*\(4, 4\)"):
         layers.dense(x, np.ones((4, 4)))
+
+
+@pytest.mark.parametrize(
+    "fn, y_true, y_pred, shapes",
+    [
+        (losses.mean_squared_error, jnp.ones(4), jnp.ones((4, 1)), r"\(4,\) and \(4, 1\)"),
+        (metrics.precision, np.ones(8), np.ones((8, 1)), r"\(8,\) and \(8, 1\)"),
+    ],
+    ids=["losses", "metrics"],
+)
+def test_mismatched_shapes_are_refused_not_broadcast(fn, y_true, y_pred, shapes):
+    message = rf"{fn.__name__}: y_true and y_pred must have the same shape, got {shapes}"
+    with pytest.raises(ValueError, match=message):
+        fn(y_true, y_pred)

@@ -11,6 +11,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 from jax.test_util import check_grads
+from layer_checks import assert_error_names, assert_jit_and_vmap_agree
 
 from axon.functional import layers
 
@@ -182,14 +183,7 @@ def test_parameter_gradients_match_finite_differences():
 
 @pytest.mark.parametrize("name", sorted(FUNCTIONS))
 def test_jit_and_vmap(name):
-    fn = FUNCTIONS[name]
-    jax.tree.map(
-        lambda a, b: np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-5), jax.jit(fn)(X), fn(X)
-    )
-    batched = jax.vmap(fn)(jnp.stack([X, X * 3]))
-    jax.tree.map(
-        lambda a, b: np.testing.assert_allclose(a[1], b, rtol=1e-5, atol=1e-5), batched, fn(X * 3)
-    )
+    assert_jit_and_vmap_agree(FUNCTIONS[name], X, scale=3, atol=1e-5)
 
 
 @pytest.mark.parametrize(
@@ -224,7 +218,4 @@ def test_jit_and_vmap(name):
     ],
 )
 def test_bad_input_names_function_argument_and_values(call, fragments):
-    with pytest.raises(ValueError) as info:
-        call()
-    for fragment in fragments:
-        assert fragment in str(info.value)
+    assert_error_names(call, ValueError, fragments)

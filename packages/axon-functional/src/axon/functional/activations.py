@@ -19,6 +19,8 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 
+from .plugins import activations as _registered
+
 Array = jax.Array
 
 __all__ = [
@@ -285,9 +287,7 @@ def get(name: str) -> Callable[..., Any]:
     >>> get("relu") is relu
     True
     """
-    from .plugins import activations as registry
-
-    return registry.get(name)
+    return _registered.get(name)
 
 
 def names() -> list[str]:
@@ -296,9 +296,7 @@ def names() -> list[str]:
     >>> names()[:3]
     ['celu', 'elu', 'exp']
     """
-    from .plugins import activations as registry
-
-    return registry.names()
+    return _registered.names()
 
 
 #: The built-in activations, by name (registered by ``axon.functional._builtins``).

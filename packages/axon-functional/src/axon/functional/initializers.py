@@ -22,6 +22,8 @@ from typing import Any, Literal
 import jax
 import jax.numpy as jnp
 
+from .plugins import initializers as _registered
+
 Array = jax.Array
 Initializer = Callable[..., Array]
 
@@ -249,9 +251,7 @@ def get(name: str) -> Callable[..., Initializer]:
     >>> get('zeros')()(jax.random.key(0), (2,))
     Array([0., 0.], dtype=float32)
     """
-    from .plugins import initializers as registry
-
-    return registry.get(name)
+    return _registered.get(name)
 
 
 def names() -> list[str]:
@@ -260,9 +260,7 @@ def names() -> list[str]:
     >>> names()[:3]
     ['full', 'glorot_normal', 'glorot_uniform']
     """
-    from .plugins import initializers as registry
-
-    return registry.names()
+    return _registered.names()
 
 
 def resolve(spec: str | Initializer) -> Initializer:

@@ -21,6 +21,9 @@ from typing import Any, Literal
 import jax
 import jax.numpy as jnp
 
+from ._targets import RESHAPE_HINT, same_shape, sparse_class_ids
+from .plugins import losses as _registered
+
 Array = jax.Array
 Reduction = Literal["none", "mean", "sum"]
 
@@ -72,16 +75,19 @@ def _check_reduction(name: str, reduction: Any) -> None:
         raise ValueError(f"{name}: reduction must be 'none', 'mean' or 'sum', got {reduction!r}.")
 
 
-def _same_shape(name: str, y_true: Any, y_pred: Any, hint: str = "") -> tuple[Array, Array]:
-    y_true, y_pred = jnp.asarray(y_true), jnp.asarray(y_pred)
-    if y_true.shape != y_pred.shape:
-        raise ValueError(
-            f"{name}: y_true and y_pred must have the same shape, got {y_true.shape} and "
-            f"{y_pred.shape}{hint or ' (reshape one of them; broadcasting is not applied)'}."
-        )
+def _same_shape(
+    name: str, y_true: Any, y_pred: Any, hint: str = RESHAPE_HINT
+) -> tuple[Array, Array]:
+    y_true, y_pred = same_shape(name, y_true, y_pred, hint)
     if y_pred.ndim == 0:
         raise ValueError(f"{name}: y_pred must have at least one axis, got a scalar.")
     return y_true, y_pred
+
+
+def _checked_inputs(name: str, y_true: Any, y_pred: Any, reduction: Any) -> tuple[Array, Array]:
+    """``y_true, y_pred`` as arrays, after the checks every loss makes: reduction, same shape."""
+    _check_reduction(name, reduction)
+    return _same_shape(name, y_true, y_pred)
 
 
 def _float(x: Array, like: Array) -> Array:
@@ -114,9 +120,7 @@ def binary_cross_entropy(
     >>> binary_cross_entropy(jnp.array([[1.0, 0.0]]), jnp.array([[0.0, 0.0]]), from_logits=True)
     Array([0.6931472], dtype=float32)
     """
-    name = "binary_cross_entropy"
-    _check_reduction(name, reduction)
-    y_true, y_pred = _same_shape(name, y_true, y_pred)
+    y_true, y_pred = _checked_inputs("binary_cross_entropy", y_true, y_pred, reduction)
     y_true = _float(y_true, y_pred)
     if from_logits:
         log_p, log_not_p = jax.nn.log_sigmoid(y_pred), jax.nn.log_sigmoid(-y_pred)
@@ -164,19 +168,9 @@ def categorical_cross_entropy(
     y_true, y_pred = jnp.asarray(y_true), jnp.asarray(y_pred)
     num_classes = y_pred.shape[-1]
     if sparse:
-        with_unit_axis = y_true.ndim == y_pred.ndim and y_true.shape[-1:] == (1,)
-        ids = (y_true[..., 0] if with_unit_axis else y_true).astype(jnp.int32)
-        if ids.shape != y_pred.shape[:-1]:
-            raise ValueError(
-                f"{name}: with sparse=True, y_true must hold one class id per example, shape "
-                f"{y_pred.shape[:-1]} or {(*y_pred.shape[:-1], 1)}, got {y_true.shape}."
-            )
+        ids = sparse_class_ids(name, y_true, y_pred)
         y_true = jax.nn.one_hot(ids, num_classes, dtype=y_pred.dtype)
-    if y_true.shape != y_pred.shape:
-        raise ValueError(
-            f"{name}: y_true and y_pred must have the same shape, got "
-            f"{y_true.shape} and {y_pred.shape} (pass sparse=True for integer targets)."
-        )
+    y_true, y_pred = same_shape(name, y_true, y_pred, " (pass sparse=True for integer targets)")
     y_true = _float(y_true, y_pred)
     log_p = (
         jax.nn.log_softmax(y_pred, axis=-1)
@@ -206,9 +200,7 @@ def categorical_hinge(y_true: Array, y_pred: Array, *, reduction: Reduction = "n
     >>> categorical_hinge(jnp.array([[1, 0, 0]]), jnp.array([[0.9, 0.5, 0.2]]))
     Array([0.6], dtype=float32)
     """
-    name = "categorical_hinge"
-    _check_reduction(name, reduction)
-    y_true, y_pred = _same_shape(name, y_true, y_pred)
+    y_true, y_pred = _checked_inputs("categorical_hinge", y_true, y_pred, reduction)
     y_true = _float(y_true, y_pred)
     positive = jnp.sum(y_true * y_pred, axis=-1)
     negative = jnp.max((1.0 - y_true) * y_pred, axis=-1)
@@ -224,9 +216,7 @@ def hinge(y_true: Array, y_pred: Array, *, reduction: Reduction = "none") -> Arr
     >>> hinge(jnp.array([[1.0, -1.0]]), jnp.array([[0.5, -2.0]]))
     Array([0.25], dtype=float32)
     """
-    name = "hinge"
-    _check_reduction(name, reduction)
-    y_true, y_pred = _same_shape(name, y_true, y_pred)
+    y_true, y_pred = _checked_inputs("hinge", y_true, y_pred, reduction)
     return reduce(jnp.mean(jnp.maximum(1.0 - y_true * y_pred, 0.0), axis=-1), reduction)
 
 
@@ -240,9 +230,7 @@ def kl_divergence(y_true: Array, y_pred: Array, *, reduction: Reduction = "none"
     >>> kl_divergence(jnp.array([[0.5, 0.5]]), jnp.array([[0.5, 0.5]]))
     Array([0.], dtype=float32)
     """
-    name = "kl_divergence"
-    _check_reduction(name, reduction)
-    y_true, y_pred = _same_shape(name, y_true, y_pred)
+    y_true, y_pred = _checked_inputs("kl_divergence", y_true, y_pred, reduction)
     p = jnp.clip(_float(y_true, y_pred), EPSILON, 1.0)
     q = jnp.clip(y_pred, EPSILON, 1.0)
     return reduce(jnp.sum(p * jnp.log(p / q), axis=-1), reduction)
@@ -255,9 +243,7 @@ def log_cosh(y_true: Array, y_pred: Array, *, reduction: Reduction = "none") -> 
     >>> print(log_cosh(jnp.array([[0.0, 1.0]]), jnp.array([[1.0, 1.0]])))  # log(cosh 1) / 2
     [0.2168904]
     """
-    name = "log_cosh"
-    _check_reduction(name, reduction)
-    y_true, y_pred = _same_shape(name, y_true, y_pred)
+    y_true, y_pred = _checked_inputs("log_cosh", y_true, y_pred, reduction)
     x = y_pred - y_true
     # log(cosh x) = log((e^x + e^-x) / 2); logaddexp never overflows.
     return reduce(jnp.mean(jnp.logaddexp(x, -x) - jnp.log(2.0), axis=-1), reduction)
@@ -273,9 +259,7 @@ def soft_margin(y_true: Array, y_pred: Array, *, reduction: Reduction = "none") 
     >>> soft_margin(jnp.array([[1.0, -1.0]]), jnp.array([[0.0, 0.0]]))
     Array([0.6931472], dtype=float32)
     """
-    name = "soft_margin"
-    _check_reduction(name, reduction)
-    y_true, y_pred = _same_shape(name, y_true, y_pred)
+    y_true, y_pred = _checked_inputs("soft_margin", y_true, y_pred, reduction)
     return reduce(jnp.mean(jax.nn.softplus(-y_true * y_pred), axis=-1), reduction)
 
 
@@ -286,9 +270,7 @@ def mean_squared_error(y_true: Array, y_pred: Array, *, reduction: Reduction = "
     >>> mean_squared_error(jnp.array([[0.0, 1.0]]), jnp.array([[1.0, 1.0]]))
     Array([0.5], dtype=float32)
     """
-    name = "mean_squared_error"
-    _check_reduction(name, reduction)
-    y_true, y_pred = _same_shape(name, y_true, y_pred)
+    y_true, y_pred = _checked_inputs("mean_squared_error", y_true, y_pred, reduction)
     return reduce(jnp.mean(jnp.square(y_true - y_pred), axis=-1), reduction)
 
 
@@ -299,9 +281,7 @@ def mean_absolute_error(y_true: Array, y_pred: Array, *, reduction: Reduction = 
     >>> mean_absolute_error(jnp.array([[0.0, 1.0]]), jnp.array([[1.0, 1.0]]), reduction="sum")
     Array(0.5, dtype=float32)
     """
-    name = "mean_absolute_error"
-    _check_reduction(name, reduction)
-    y_true, y_pred = _same_shape(name, y_true, y_pred)
+    y_true, y_pred = _checked_inputs("mean_absolute_error", y_true, y_pred, reduction)
     return reduce(jnp.mean(jnp.abs(y_true - y_pred), axis=-1), reduction)
 
 
@@ -315,9 +295,7 @@ def poisson(y_true: Array, y_pred: Array, *, reduction: Reduction = "none") -> A
     >>> poisson(jnp.array([[0.0, 1.0]]), jnp.array([[1.0, 1.0]]))
     Array([0.99999994], dtype=float32)
     """
-    name = "poisson"
-    _check_reduction(name, reduction)
-    y_true, y_pred = _same_shape(name, y_true, y_pred)
+    y_true, y_pred = _checked_inputs("poisson", y_true, y_pred, reduction)
     loss = y_pred - _float(y_true, y_pred) * jnp.log(y_pred + EPSILON)
     return reduce(jnp.mean(loss, axis=-1), reduction)
 
@@ -377,8 +355,7 @@ def cosine_similarity(
     Array([0., 1.], dtype=float32)
     """
     name = "cosine_similarity"
-    _check_reduction(name, reduction)
-    y_true, y_pred = _same_shape(name, y_true, y_pred)
+    y_true, y_pred = _checked_inputs(name, y_true, y_pred, reduction)
     axes = (axes,) if isinstance(axes, int) else tuple(axes)
     if any(not -y_pred.ndim <= a < y_pred.ndim for a in axes):
         raise ValueError(f"{name}: axes {axes} are out of range for rank {y_pred.ndim}.")
@@ -584,9 +561,7 @@ def get(name: str) -> Callable[..., Any]:
     >>> get("huber") is huber
     True
     """
-    from .plugins import losses as registry
-
-    return registry.get(name)
+    return _registered.get(name)
 
 
 def names() -> list[str]:
@@ -595,9 +570,7 @@ def names() -> list[str]:
     >>> "connectionist_temporal_classification" in names()
     True
     """
-    from .plugins import losses as registry
-
-    return registry.names()
+    return _registered.names()
 
 
 #: The built-in losses, by name: every ``fn(y_true, y_pred, *, reduction)`` above.

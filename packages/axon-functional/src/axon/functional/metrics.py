@@ -17,6 +17,9 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 
+from ._targets import same_shape, sparse_class_ids
+from .plugins import metrics as _registered
+
 Array = jax.Array
 Metric = Callable[..., Array]
 Accumulator = Callable[[Array, Sequence[Array], Array], Array]
@@ -40,33 +43,12 @@ __all__ = [
 ]
 
 
-def _same_shape(name: str, y_true: Any, y_pred: Any) -> tuple[Array, Array]:
-    y_true, y_pred = jnp.asarray(y_true), jnp.asarray(y_pred)
-    if y_true.shape != y_pred.shape:
-        raise ValueError(
-            f"{name}: y_true and y_pred must have the same shape, got {y_true.shape} and "
-            f"{y_pred.shape} (reshape one of them; broadcasting is not applied)."
-        )
-    return y_true, y_pred
-
-
 def _class_ids(name: str, y_true: Array, y_pred: Array, sparse: bool) -> Array:
     """The target class of each example, from one-hot or (``sparse``) integer targets."""
     y_true, y_pred = jnp.asarray(y_true), jnp.asarray(y_pred)
     if sparse:
-        with_unit_axis = y_true.ndim == y_pred.ndim and y_true.shape[-1:] == (1,)
-        ids = (y_true[..., 0] if with_unit_axis else y_true).astype(jnp.int32)
-        if ids.shape != y_pred.shape[:-1]:
-            raise ValueError(
-                f"{name}: with sparse=True, y_true must hold one class id per example, shape "
-                f"{y_pred.shape[:-1]} or {(*y_pred.shape[:-1], 1)}, got {y_true.shape}."
-            )
-        return ids
-    if y_true.shape != y_pred.shape:
-        raise ValueError(
-            f"{name}: y_true and y_pred must have the same shape, got {y_true.shape} and "
-            f"{y_pred.shape} (pass sparse=True for integer class ids)."
-        )
+        return sparse_class_ids(name, y_true, y_pred)
+    y_true, _ = same_shape(name, y_true, y_pred, " (pass sparse=True for integer class ids)")
     return _first_max_index(y_true)
 
 
@@ -115,7 +97,7 @@ def accuracy(
 
 def _confusion(name: str, y_true: Array, y_pred: Array, threshold: float) -> tuple[Array, Array]:
     """``(actual, predicted)`` booleans: ``y_true > 0.5`` and ``y_pred > threshold``."""
-    y_true, y_pred = _same_shape(name, y_true, y_pred)
+    y_true, y_pred = same_shape(name, y_true, y_pred)
     return y_true > 0.5, y_pred > threshold
 
 
@@ -220,7 +202,7 @@ def mean_absolute_error(y_true: Array, y_pred: Array) -> Array:
     >>> mean_absolute_error(jnp.array([[0.0, 1.0]]), jnp.array([[1.0, 1.0]]))
     Array(0.5, dtype=float32)
     """
-    y_true, y_pred = _same_shape("mean_absolute_error", y_true, y_pred)
+    y_true, y_pred = same_shape("mean_absolute_error", y_true, y_pred)
     return jnp.mean(jnp.abs(y_true - y_pred))
 
 
@@ -290,9 +272,7 @@ def get(name: str) -> Metric:
     >>> get("precision") is precision
     True
     """
-    from .plugins import metrics as registry
-
-    return registry.get(name)
+    return _registered.get(name)
 
 
 def names() -> list[str]:
@@ -301,9 +281,7 @@ def names() -> list[str]:
     >>> "top_k_categorical_accuracy" in names()
     True
     """
-    from .plugins import metrics as registry
-
-    return registry.names()
+    return _registered.names()
 
 
 #: The built-in metrics, by name. (``running_average``/``running_sum`` turn metrics into

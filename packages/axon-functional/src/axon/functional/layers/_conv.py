@@ -16,8 +16,6 @@ rest after, whatever the stride (Nx/Axon's rule; PyTorch's ``padding="same"`` at
 The output size is then ``ceil(in / stride)``, as with JAX's ``"SAME"``, but at stride > 1 JAX
 aligns windows differently.
 
-The private helpers here (option validation) are shared by the pooling and shape modules.
-
 >>> import jax.numpy as jnp
 >>> conv(jnp.ones((1, 5, 5, 3)), jnp.ones((3, 3, 3, 8)), padding="same").shape
 (1, 5, 5, 8)
@@ -25,14 +23,22 @@ The private helpers here (option validation) are shared by the pooling and shape
 
 from __future__ import annotations
 
-import numbers
 from collections.abc import Sequence
 from typing import Any
 
 import jax
 import jax.numpy as jnp
-import numpy as np
 from jax import lax
+
+from ._spatial import (
+    channel_axis,
+    check_channels,
+    check_rank,
+    effective_window,
+    int_tuple,
+    padding_pairs,
+    window_padding,
+)
 
 Array = jax.Array
 Padding = str | Sequence[tuple[int, int]]
@@ -45,87 +51,6 @@ __all__ = [
     "separable_conv2d",
     "separable_conv3d",
 ]
-
-CHANNELS = ("last", "first")
-
-
-# --- shared option validation (used by _pooling and _shape too) --------------------------------
-
-
-def _check_channels(fn: str, channels: Any) -> None:
-    if channels not in CHANNELS:
-        raise ValueError(
-            f"{fn}: argument 'channels' must be 'last' (batch, *spatial, channels) or 'first' "
-            f"(batch, channels, *spatial); received {channels!r}."
-        )
-
-
-def _check_rank(fn: str, arg: str, x: Any, *, min_rank: int | None = None, rank: int | None = None):
-    ndim = jnp.ndim(x)
-    if rank is not None and ndim != rank:
-        raise ValueError(
-            f"{fn}: argument '{arg}' must have rank {rank}; received rank {ndim} "
-            f"(shape {jnp.shape(x)})."
-        )
-    if min_rank is not None and ndim < min_rank:
-        raise ValueError(
-            f"{fn}: argument '{arg}' must have rank >= {min_rank} (batch, spatial..., channels); "
-            f"received rank {ndim} (shape {jnp.shape(x)})."
-        )
-
-
-def _is_int(value: Any) -> bool:
-    """Python and NumPy integers (not bools): option values often come from array shapes."""
-    return isinstance(value, numbers.Integral) and not isinstance(value, bool | np.bool_)
-
-
-def _int_tuple(fn: str, arg: str, value: Any, n: int, *, minimum: int = 1) -> tuple[int, ...]:
-    """``value`` (an int or a sequence of ``n`` ints) as a tuple of ``n`` ints >= ``minimum``."""
-    values = (value,) * n if _is_int(value) else value
-    try:
-        values = tuple(values)
-    except TypeError:
-        values = (value,)
-    if len(values) != n or not all(_is_int(v) and v >= minimum for v in values):
-        raise ValueError(
-            f"{fn}: argument '{arg}' must be an int >= {minimum} or a sequence of {n} such ints "
-            f"(one per spatial axis); received {value!r}."
-        )
-    return tuple(int(v) for v in values)
-
-
-def _spatial_axes(rank: int, channels: str) -> tuple[int, ...]:
-    return tuple(range(1, rank - 1)) if channels == "last" else tuple(range(2, rank))
-
-
-def _channel_axis(rank: int, channels: str) -> int:
-    return rank - 1 if channels == "last" else 1
-
-
-def _padding_pairs(fn: str, padding: Any, effective_window: Sequence[int]) -> list[tuple[int, int]]:
-    """Explicit ``(low, high)`` pairs for ``"valid"``, ``"same"`` or a list of pairs."""
-    n = len(effective_window)
-    if isinstance(padding, str):
-        if padding == "valid":
-            return [(0, 0)] * n
-        if padding == "same":
-            return [((k - 1) // 2, (k - 1) - (k - 1) // 2) for k in effective_window]
-    else:
-        try:
-            pairs = [tuple(p) for p in padding]
-        except TypeError:
-            pairs = []
-        if len(pairs) == n and all(len(p) == 2 and all(_is_int(v) for v in p) for p in pairs):
-            return [(int(low), int(high)) for low, high in pairs]
-    raise ValueError(
-        f"{fn}: argument 'padding' must be 'valid', 'same' or a list of {n} (low, high) int "
-        f"pairs (one per spatial axis); received {padding!r}."
-    )
-
-
-def _effective(kernel_size: Sequence[int], dilation: Sequence[int]) -> list[int]:
-    return [(k - 1) * d + 1 for k, d in zip(kernel_size, dilation, strict=True)]
-
 
 # --- convolutions --------------------------------------------------------------------------------
 
@@ -154,7 +79,7 @@ def _add_bias(fn: str, y: Array, bias: Array | None, channels: str) -> Array:
     if bias is None:
         return y
     bias = jnp.asarray(bias)
-    out = y.shape[_channel_axis(y.ndim, channels)]
+    out = y.shape[channel_axis(y.ndim, channels)]
     if bias.ndim == 0:
         return y + bias
     if bias.shape != (out,):
@@ -181,8 +106,8 @@ def _conv(
     batch_group_size: int,
     channels: str,
 ) -> Array:
-    _check_channels(fn, channels)
-    _check_rank(fn, "x", x, min_rank=3)
+    check_channels(fn, channels)
+    check_rank(fn, "x", x, min_rank=3)
     x, kernel = jnp.asarray(x), jnp.asarray(kernel)
     if kernel.ndim != x.ndim:
         raise ValueError(
@@ -190,16 +115,16 @@ def _conv(
             f"kernel shape {jnp.shape(kernel)} for input shape {jnp.shape(x)}."
         )
     n = x.ndim - 2
-    strides = _int_tuple(fn, "strides", strides, n)
-    input_dilation = _int_tuple(fn, "input_dilation", input_dilation, n)
-    kernel_dilation = _int_tuple(fn, "kernel_dilation", kernel_dilation, n)
+    strides = int_tuple(fn, "strides", strides, n)
+    input_dilation = int_tuple(fn, "input_dilation", input_dilation, n)
+    kernel_dilation = int_tuple(fn, "kernel_dilation", kernel_dilation, n)
     for arg, groups in (
         ("feature_group_size", feature_group_size),
         ("batch_group_size", batch_group_size),
     ):
         if not isinstance(groups, int) or groups < 1:
             raise ValueError(f"{fn}: argument '{arg}' must be a positive int; received {groups!r}.")
-    in_channels = x.shape[_channel_axis(x.ndim, channels)]
+    in_channels = x.shape[channel_axis(x.ndim, channels)]
     kernel_in, kernel_out = _kernel_io(kernel, channels)
     if kernel_in * feature_group_size != in_channels or kernel_out % feature_group_size:
         layout = (
@@ -213,9 +138,7 @@ def _conv(
             f"in // groups = {in_channels // feature_group_size} and out divisible by "
             f"{feature_group_size}; received kernel shape {kernel.shape}."
         )
-    pads = _padding_pairs(
-        fn, padding, _effective(_kernel_spatial(kernel, channels), kernel_dilation)
-    )
+    pads = window_padding(fn, padding, _kernel_spatial(kernel, channels), kernel_dilation)
     dtype = jnp.result_type(x, kernel)  # lax.conv needs one dtype; promote like `x @ kernel`
     y = lax.conv_general_dilated(
         x.astype(dtype),
@@ -302,7 +225,7 @@ def conv_transpose_padding(
     """
     n = len(kernel_size)
     dilation = kernel_dilation if kernel_dilation is not None else (1,) * n
-    effective = _effective(kernel_size, dilation)
+    effective = effective_window(kernel_size, dilation)
     if padding == "valid":
         return [(k - 1, s - 1 + max(k - s, 0)) for k, s in zip(effective, strides, strict=True)]
     if padding == "same":
@@ -312,7 +235,7 @@ def conv_transpose_padding(
             low = k - 1 if s > k - 1 else -(-total // 2)
             pairs.append((low, total - low))
         return pairs
-    return _padding_pairs("conv_transpose", padding, effective)
+    return padding_pairs("conv_transpose", padding, effective)
 
 
 def conv_transpose(
@@ -354,15 +277,15 @@ def conv_transpose(
     [1.0, 1.0, 1.0, 1.0, 1.0, 1.0]
     """
     fn = "conv_transpose"
-    _check_channels(fn, channels)
-    _check_rank(fn, "x", x, min_rank=3)
-    _check_rank(fn, "kernel", kernel, rank=jnp.ndim(x))
+    check_channels(fn, channels)
+    check_rank(fn, "x", x, min_rank=3)
+    check_rank(fn, "kernel", kernel, rank=jnp.ndim(x))
     x, kernel = jnp.asarray(x), jnp.asarray(kernel)
     n = x.ndim - 2
-    strides = _int_tuple(fn, "strides", strides, n)
-    kernel_dilation = _int_tuple(fn, "kernel_dilation", kernel_dilation, n)
+    strides = int_tuple(fn, "strides", strides, n)
+    kernel_dilation = int_tuple(fn, "kernel_dilation", kernel_dilation, n)
     if isinstance(padding, str) and padding not in ("valid", "same"):
-        _padding_pairs(fn, padding, [1] * n)  # raises the standard message
+        padding_pairs(fn, padding, [1] * n)  # raises the standard message
     pads = conv_transpose_padding(
         _kernel_spatial(kernel, channels), strides, padding, kernel_dilation
     )
@@ -403,11 +326,11 @@ def depthwise_conv(
     (1, 3, 3, 6)
     """
     fn = "depthwise_conv"
-    _check_channels(fn, channels)
-    _check_rank(fn, "x", x, min_rank=3)
-    _check_rank(fn, "kernel", kernel, rank=jnp.ndim(x))
+    check_channels(fn, channels)
+    check_rank(fn, "x", x, min_rank=3)
+    check_rank(fn, "kernel", kernel, rank=jnp.ndim(x))
     x, kernel = jnp.asarray(x), jnp.asarray(kernel)
-    in_channels = x.shape[_channel_axis(x.ndim, channels)]
+    in_channels = x.shape[channel_axis(x.ndim, channels)]
     kernel_in, kernel_out = _kernel_io(kernel, channels)
     if kernel_in != 1 or kernel_out % in_channels:
         layout = (
@@ -447,14 +370,14 @@ def _separable(
     channels: str,
 ) -> Array:
     n = len(kernels)
-    _check_channels(fn, channels)
-    _check_rank(fn, "x", x, rank=n + 2)
-    strides = _int_tuple(fn, "strides", strides, n)
-    input_dilation = _int_tuple(fn, "input_dilation", input_dilation, n)
-    kernel_dilation = _int_tuple(fn, "kernel_dilation", kernel_dilation, n)
-    explicit = None if isinstance(padding, str) else _padding_pairs(fn, padding, [1] * n)
+    check_channels(fn, channels)
+    check_rank(fn, "x", x, rank=n + 2)
+    strides = int_tuple(fn, "strides", strides, n)
+    input_dilation = int_tuple(fn, "input_dilation", input_dilation, n)
+    kernel_dilation = int_tuple(fn, "kernel_dilation", kernel_dilation, n)
+    explicit = None if isinstance(padding, str) else padding_pairs(fn, padding, [1] * n)
     for axis, (kernel, bias) in enumerate(zip(kernels, biases, strict=True)):
-        _check_rank(fn, f"kernel_{axis + 1}", kernel, rank=n + 2)
+        check_rank(fn, f"kernel_{axis + 1}", kernel, rank=n + 2)
         spatial = _kernel_spatial(kernel, channels)
         if any(size != 1 for i, size in enumerate(spatial) if i != axis):
             raise ValueError(

@@ -12,13 +12,13 @@ the output: the caller owns the key (split it per step). ``rate`` is the drop pr
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import jax
 import jax.numpy as jnp
 
-from ._conv import _channel_axis, _check_channels, _check_rank
+from ._spatial import channel_axis, check_channels, check_rank
 
 Array = jax.Array
 
@@ -62,10 +62,51 @@ def _keep_mask(fn: str, key: Array, keep: float, x: Array, noise_shape: Any) -> 
 
 def _channel_noise_shape(fn: str, x: Array, channels: str) -> tuple[int, ...]:
     """One mask entry per (sample, channel): whole feature maps are dropped together."""
-    _check_channels(fn, channels)
-    _check_rank(fn, "x", x, min_rank=3)
-    axis = _channel_axis(x.ndim, channels)
+    check_channels(fn, channels)
+    check_rank(fn, "x", x, min_rank=3)
+    axis = channel_axis(x.ndim, channels)
     return tuple(size if a in (0, axis) else 1 for a, size in enumerate(x.shape))
+
+
+def _inverted(fn: str, x: Array, key: Array, rate: float, noise_shape: Any) -> Array:
+    # Kept units are scaled by 1 / keep, so the expectation is unchanged.
+    keep = 1.0 - rate
+    mask = _keep_mask(fn, key, keep, x, noise_shape)
+    return jnp.where(mask, x / keep, jnp.zeros((), x.dtype))
+
+
+def _alpha(fn: str, x: Array, key: Array, rate: float, noise_shape: Any) -> Array:
+    # PyTorch's/Keras' formula: dropped units take SELU's negative saturation value, then an
+    # affine map a * x + b restores zero mean and unit variance for standardized inputs.
+    alpha_p = -SELU_ALPHA * SELU_SCALE
+    keep = 1.0 - rate
+    a = (keep * (1.0 + rate * alpha_p**2)) ** -0.5
+    b = -a * alpha_p * rate
+    mask = _keep_mask(fn, key, keep, x, noise_shape)
+    return a * jnp.where(mask, x, jnp.asarray(alpha_p, x.dtype)) + b
+
+
+def _dropped(
+    fn: str,
+    drop: Callable[[str, Array, Array, float, Any], Array],
+    x: Array,
+    key: Array | None,
+    rate: float,
+    mode: str,
+    *,
+    noise_shape: Sequence[int] | None = None,
+    channels: str | None = None,
+) -> Array:
+    """``x`` in inference; in training ``drop(fn, x, key, rate, noise_shape)``, with one mask
+    entry per sample and channel when ``channels`` is given."""
+    if channels is not None:
+        check_channels(fn, channels)
+    if not _check(fn, key, rate, mode):
+        return x
+    x = jnp.asarray(x)
+    if channels is not None:
+        noise_shape = _channel_noise_shape(fn, x, channels)
+    return drop(fn, x, key, rate, noise_shape)
 
 
 def dropout(
@@ -91,13 +132,7 @@ def dropout(
     >>> sorted(set(y.tolist()))
     [0.0, 1.25]
     """
-    fn = "dropout"
-    if not _check(fn, key, rate, mode):
-        return x
-    x = jnp.asarray(x)
-    keep = 1.0 - rate
-    mask = _keep_mask(fn, key, keep, x, noise_shape)
-    return jnp.where(mask, x / keep, jnp.zeros((), x.dtype))
+    return _dropped("dropout", _inverted, x, key, rate, mode, noise_shape=noise_shape)
 
 
 def spatial_dropout(
@@ -115,25 +150,7 @@ def spatial_dropout(
     >>> bool(jnp.all(y == y[:, :1, :]))  # each channel is all kept or all dropped
     True
     """
-    fn = "spatial_dropout"
-    _check_channels(fn, channels)
-    if not _check(fn, key, rate, mode):
-        return x
-    x = jnp.asarray(x)
-    return dropout(
-        x, key, rate=rate, noise_shape=_channel_noise_shape(fn, x, channels), mode="train"
-    )
-
-
-def _alpha(fn: str, x: Array, key: Array, rate: float, noise_shape: Any) -> Array:
-    # PyTorch's/Keras' formula: dropped units take SELU's negative saturation value, then an
-    # affine map a * x + b restores zero mean and unit variance for standardized inputs.
-    alpha_p = -SELU_ALPHA * SELU_SCALE
-    keep = 1.0 - rate
-    a = (keep * (1.0 + rate * alpha_p**2)) ** -0.5
-    b = -a * alpha_p * rate
-    mask = _keep_mask(fn, key, keep, x, noise_shape)
-    return a * jnp.where(mask, x, jnp.asarray(alpha_p, x.dtype)) + b
+    return _dropped("spatial_dropout", _inverted, x, key, rate, mode, channels=channels)
 
 
 def alpha_dropout(
@@ -151,10 +168,7 @@ def alpha_dropout(
     >>> abs(float(y.mean())) < 0.02, abs(float(y.std()) - 1) < 0.02
     (True, True)
     """
-    fn = "alpha_dropout"
-    if not _check(fn, key, rate, mode):
-        return x
-    return _alpha(fn, jnp.asarray(x), key, rate, None)
+    return _dropped("alpha_dropout", _alpha, x, key, rate, mode)
 
 
 def feature_alpha_dropout(
@@ -172,9 +186,4 @@ def feature_alpha_dropout(
     >>> bool(jnp.all(y == y[:, :1, :]))
     True
     """
-    fn = "feature_alpha_dropout"
-    _check_channels(fn, channels)
-    if not _check(fn, key, rate, mode):
-        return x
-    x = jnp.asarray(x)
-    return _alpha(fn, x, key, rate, _channel_noise_shape(fn, x, channels))
+    return _dropped("feature_alpha_dropout", _alpha, x, key, rate, mode, channels=channels)

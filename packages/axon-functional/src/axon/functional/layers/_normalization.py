@@ -51,7 +51,10 @@ def normalize(
     >>> normalize(jnp.array([2.0]), 1.0, 4.0, epsilon=0.0).tolist()
     [0.5]
     """
-    y = (x - mean) * lax.rsqrt(var + epsilon)
+    return _scale_and_shift((x - mean) * lax.rsqrt(var + epsilon), gamma, beta)
+
+
+def _scale_and_shift(y: Array, gamma: Array | None, beta: Array | None) -> Array:
     if gamma is not None:
         y = y * gamma
     return y if beta is None else y + beta
@@ -312,9 +315,7 @@ def group_norm(
     mean = jnp.mean(grouped, axis=reduce_axes, keepdims=True)
     var = jnp.var(grouped, axis=reduce_axes, keepdims=True)
     y = normalize(grouped, mean, var, epsilon=epsilon).reshape(x.shape)
-    if gamma is not None:
-        y = y * gamma
-    return y if beta is None else y + beta
+    return _scale_and_shift(y, gamma, beta)  # per channel, after the per-group normalization
 
 
 def rms_norm(

@@ -22,15 +22,14 @@ import jax.numpy as jnp
 import numpy as np
 from jax import lax
 
-from ._conv import (
-    _channel_axis,
-    _check_channels,
-    _check_rank,
-    _effective,
-    _int_tuple,
-    _padding_pairs,
-    _spatial_axes,
-    conv,
+from ._conv import conv
+from ._spatial import (
+    channel_axis,
+    check_channels,
+    check_rank,
+    int_tuple,
+    spatial_axes,
+    window_padding,
 )
 
 Array = jax.Array
@@ -67,18 +66,18 @@ def _window_reduce(
     channels: str,
 ) -> tuple[Array, int]:
     """``lax.reduce_window`` over the spatial axes; returns the result and the window size."""
-    _check_channels(fn, channels)
-    _check_rank(fn, "x", x, min_rank=3)
+    check_channels(fn, channels)
+    check_rank(fn, "x", x, min_rank=3)
     x = jnp.asarray(x)
     n = x.ndim - 2
-    kernel_size = _int_tuple(fn, "kernel_size", kernel_size, n)
-    strides = kernel_size if strides is None else _int_tuple(fn, "strides", strides, n)
-    dilations = _int_tuple(fn, "window_dilations", window_dilations, n)
-    pads = _padding_pairs(fn, padding, _effective(kernel_size, dilations))
+    kernel_size = int_tuple(fn, "kernel_size", kernel_size, n)
+    strides = kernel_size if strides is None else int_tuple(fn, "strides", strides, n)
+    dilations = int_tuple(fn, "window_dilations", window_dilations, n)
+    pads = window_padding(fn, padding, kernel_size, dilations)
 
     def full(spatial_values: Sequence[Any], fill: Any) -> tuple[Any, ...]:
         values = [fill] * x.ndim
-        for axis, v in zip(_spatial_axes(x.ndim, channels), spatial_values, strict=True):
+        for axis, v in zip(spatial_axes(x.ndim, channels), spatial_values, strict=True):
             values[axis] = v
         return tuple(values)
 
@@ -108,7 +107,7 @@ def _dilated_max(
     dilations: Sequence[int],
     channels: str,
 ) -> Array:
-    axes = _spatial_axes(x.ndim, channels)
+    axes = spatial_axes(x.ndim, channels)
     config = [(0, 0, 0)] * x.ndim
     for axis, (low, high) in zip(axes, pads, strict=True):
         config[axis] = (low, high, 0)
@@ -236,10 +235,10 @@ def blur_pool(x: Array, *, channels: str = "last") -> Array:
     [[0.5625, 0.75, 0.5625], [0.75, 1.0, 0.75], [0.5625, 0.75, 0.5625]]
     """
     fn = "blur_pool"
-    _check_channels(fn, channels)
-    _check_rank(fn, "x", x, rank=4)
+    check_channels(fn, channels)
+    check_rank(fn, "x", x, rank=4)
     x = jnp.asarray(x)
-    c = x.shape[_channel_axis(4, channels)]
+    c = x.shape[channel_axis(4, channels)]
     taps = jnp.array([1.0, 2.0, 1.0], x.dtype)
     blur = jnp.outer(taps, taps) / 16
     if channels == "last":
@@ -264,11 +263,11 @@ def _bin_mask(in_size: int, out_size: int) -> np.ndarray:
 def _adaptive(
     fn: str, x: Array, output_size: Any, channels: str, kind: str, norm: Any = 2
 ) -> Array:
-    _check_channels(fn, channels)
-    _check_rank(fn, "x", x, min_rank=3)
+    check_channels(fn, channels)
+    check_rank(fn, "x", x, min_rank=3)
     x = jnp.asarray(x)
-    spatial = _spatial_axes(x.ndim, channels)
-    sizes = _int_tuple(fn, "output_size", output_size, len(spatial))
+    spatial = spatial_axes(x.ndim, channels)
+    sizes = int_tuple(fn, "output_size", output_size, len(spatial))
     if kind == "lp":
         _check_norm(fn, norm)
         x = jnp.power(x, norm)
@@ -327,10 +326,10 @@ def adaptive_lp_pool(
 
 
 def _global(fn: str, x: Array, keep_axes: bool, channels: str) -> tuple[Array, tuple[int, ...]]:
-    _check_channels(fn, channels)
-    _check_rank(fn, "x", x, min_rank=3)
+    check_channels(fn, channels)
+    check_rank(fn, "x", x, min_rank=3)
     x = jnp.asarray(x)
-    return x, _spatial_axes(x.ndim, channels)
+    return x, spatial_axes(x.ndim, channels)
 
 
 def global_avg_pool(x: Array, *, keep_axes: bool = False, channels: str = "last") -> Array:

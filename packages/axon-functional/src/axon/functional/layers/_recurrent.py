@@ -30,6 +30,7 @@ carry until the real steps start, which is what a bidirectional layer needs.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
@@ -59,6 +60,11 @@ LSTM_BIAS_KEYS = ("bi", "bf", "bg", "bo")
 GRU_INPUT_KEYS = ("wir", "wiz", "win")
 GRU_HIDDEN_KEYS = ("whr", "whz", "whn")
 GRU_BIAS_KEYS = ("br", "bz", "bin", "bhn")
+#: Axon's parameter layout of each gated cell: (input kernel, hidden kernel, bias) keys.
+GATE_KEYS = {
+    "lstm": (LSTM_INPUT_KEYS, LSTM_HIDDEN_KEYS, LSTM_BIAS_KEYS),
+    "gru": (GRU_INPUT_KEYS, GRU_HIDDEN_KEYS, GRU_BIAS_KEYS),
+}
 IN = "(features, units)"  # features from the inputs' last axis, units from the hidden kernel
 HID = "(units, units)"
 
@@ -388,6 +394,7 @@ def _step_mask(fn_name: str, mask: Array | None, batch: int) -> Array | None:
 
 
 def _conv(fn_name: str, x: Array, kernel: Array, strides: Any, padding: Any) -> Array:
+    """The ConvLSTM cell's channels-last convolution (JAX's ``"SAME"``/``"VALID"`` padding)."""
     spatial = x.ndim - 2
     strides = (strides,) * spatial if isinstance(strides, int) else tuple(strides)
     if len(strides) != spatial:
@@ -534,6 +541,20 @@ def _unroll_fn(fn_name: str, unroll: str) -> Callable[..., tuple[Array, Carry]]:
     return _UNROLLS[unroll]
 
 
+def _bound(
+    name: str,
+    cell_fn: CellFn,
+    gate: str | Callable[[Array], Array],
+    activation: str | Callable[[Array], Array],
+    **options: Any,
+) -> CellFn:
+    """``cell_fn`` with its activations and ``options`` bound, ready for an unroll."""
+    # Resolved once here, not at every step of a static unroll.
+    gate_fn = _resolve_activation(name, "gate", gate)
+    act_fn = _resolve_activation(name, "activation", activation)
+    return functools.partial(cell_fn, gate=gate_fn, activation=act_fn, **options)
+
+
 def lstm(
     inputs: Array,
     initial_carry: tuple[Array, Array] | None,
@@ -572,7 +593,7 @@ def lstm(
     ((4, 7, 2), (4, 2))
     """
     return _gated_layer(
-        "lstm", lstm_cell, LSTM_HIDDEN_KEYS, 2, inputs, initial_carry, mask, input_kernel,
+        "lstm", lstm_cell, 2, inputs, initial_carry, mask, input_kernel,
         hidden_kernel, bias, gate=gate, activation=activation, unroll=unroll, reverse=reverse,
     )  # fmt: skip
 
@@ -615,7 +636,7 @@ def gru(
     ((4, 7, 2), (4, 2))
     """
     return _gated_layer(
-        "gru", gru_cell, GRU_HIDDEN_KEYS, 1, inputs, initial_carry, mask, input_kernel,
+        "gru", gru_cell, 1, inputs, initial_carry, mask, input_kernel,
         hidden_kernel, bias, gate=gate, activation=activation, unroll=unroll, reverse=reverse,
     )  # fmt: skip
 
@@ -623,7 +644,6 @@ def gru(
 def _gated_layer(
     name: str,
     cell_fn: Callable[..., Any],
-    hidden_keys: Sequence[str],
     carry_size: int,
     inputs: Array,
     initial_carry: tuple[Array, ...] | None,
@@ -639,27 +659,13 @@ def _gated_layer(
 ) -> tuple[Array, tuple[Array, ...]]:
     """:func:`lstm` and :func:`gru`: ``cell_fn`` unrolled over the sequence (zero carry default)."""
     _check_rank(name, "inputs", inputs, 3, "(batch, seq, features)")
-    units = _hidden_units(name, hidden_kernel, hidden_keys)
+    units = _hidden_units(name, hidden_kernel, GATE_KEYS[name][1])
     if initial_carry is None:
         initial_carry = (jnp.zeros((inputs.shape[0], units), inputs.dtype),) * carry_size
-
-    # Resolved once here, not at every step of a static unroll.
-    gate_fn = _resolve_activation(name, "gate", gate)
-    act_fn = _resolve_activation(name, "activation", activation)
-
-    def cell(x, carry, mask_t, wi, wh, b):
-        return cell_fn(x, carry, mask_t, wi, wh, b, gate=gate_fn, activation=act_fn)
-
-    return _unroll_fn(name, unroll)(
-        cell,
-        inputs,
-        tuple(initial_carry),
-        mask,
-        input_kernel,
-        hidden_kernel,
-        bias,
-        reverse=reverse,
-    )
+    cell = _bound(name, cell_fn, gate, activation)
+    params = (input_kernel, hidden_kernel, bias)
+    run = _unroll_fn(name, unroll)
+    return run(cell, inputs, tuple(initial_carry), mask, *params, reverse=reverse)
 
 
 def conv_lstm(
@@ -703,20 +709,7 @@ def conv_lstm(
         zeros = jnp.zeros((*gates.shape[:-1], gates.shape[-1] // 4), inputs.dtype)
         initial_carry = (zeros, zeros)
 
-    gate_fn = _resolve_activation("conv_lstm", "gate", gate)
-    act_fn = _resolve_activation("conv_lstm", "activation", activation)
-
-    def cell(x, carry, mask_t, wi, wh, b):
-        options = dict(strides=strides, padding=padding, gate=gate_fn, activation=act_fn)
-        return conv_lstm_cell(x, carry, mask_t, wi, wh, b, **options)
-
-    return _unroll_fn("conv_lstm", unroll)(
-        cell,
-        inputs,
-        tuple(initial_carry),
-        mask,
-        input_kernel,
-        hidden_kernel,
-        bias,
-        reverse=reverse,
-    )
+    cell = _bound("conv_lstm", conv_lstm_cell, gate, activation, strides=strides, padding=padding)
+    params = (input_kernel, hidden_kernel, bias)
+    run = _unroll_fn("conv_lstm", unroll)
+    return run(cell, inputs, tuple(initial_carry), mask, *params, reverse=reverse)

@@ -13,7 +13,7 @@ import jax
 import jax.numpy as jnp
 from jax import lax
 
-from ._conv import _check_channels, _check_rank, _int_tuple, _is_int, _spatial_axes
+from ._spatial import check_channels, check_rank, int_tuple, is_int, spatial_axes
 
 Array = jax.Array
 
@@ -64,7 +64,7 @@ def reshape(x: Array, shape: Sequence[int | str]) -> Array:
             target.append(x.shape[0])
         elif entry == "auto":
             target.append(-1)
-        elif _is_int(entry) and entry >= -1:
+        elif is_int(entry) and entry >= -1:
             target.append(int(entry))
         else:
             raise ValueError(
@@ -123,16 +123,16 @@ def pad(
     [-1.0, 1.0, 1.0]
     """
     fn = "pad"
-    _check_channels(fn, channels)
-    _check_rank(fn, "x", x, min_rank=3)
+    check_channels(fn, channels)
+    check_rank(fn, "x", x, min_rank=3)
     x = jnp.asarray(x)
-    spatial = _spatial_axes(x.ndim, channels)
+    spatial = spatial_axes(x.ndim, channels)
     try:
         pairs = [tuple(p) for p in config]
     except TypeError:
         pairs = []
     if len(pairs) != len(spatial) or not all(
-        len(p) == 2 and all(_is_int(v) for v in p) for p in pairs
+        len(p) == 2 and all(is_int(v) for v in p) for p in pairs
     ):
         raise ValueError(
             f"{fn}: argument 'config' must be {len(spatial)} (low, high) int pairs, one per "
@@ -164,15 +164,15 @@ def resize(
     (1, 8, 6, 3)
     """
     fn = "resize"
-    _check_channels(fn, channels)
-    _check_rank(fn, "x", x, min_rank=3)
+    check_channels(fn, channels)
+    check_rank(fn, "x", x, min_rank=3)
     if method not in RESIZE_METHODS:
         raise ValueError(
             f"{fn}: argument 'method' must be one of {sorted(RESIZE_METHODS)}; received {method!r}."
         )
     x = jnp.asarray(x)
-    spatial = _spatial_axes(x.ndim, channels)
-    sizes = _int_tuple(fn, "size", size, len(spatial))
+    spatial = spatial_axes(x.ndim, channels)
+    sizes = int_tuple(fn, "size", size, len(spatial))
     shape = list(x.shape)
     for axis, new in zip(spatial, sizes, strict=True):
         shape[axis] = new
