@@ -20,7 +20,6 @@ docstring-flavoured English with some real words; a few minutes on 2 CPU cores);
 
 from __future__ import annotations
 
-import argparse
 import functools
 import importlib
 import inspect
@@ -33,12 +32,17 @@ import axon.loop
 import axon.model
 import axon.optim
 
+from _cli import arguments
+
 MODULES = (
     "abc", "argparse", "bisect", "collections", "contextlib", "csv", "dataclasses",
     "datetime", "decimal", "enum", "fractions", "functools", "heapq", "inspect",
     "itertools", "json", "logging", "math", "os", "pathlib", "random", "re", "shutil",
     "statistics", "string", "subprocess", "tempfile", "textwrap", "typing", "unittest",
 )  # fmt: skip
+
+LENGTH = 40  # characters the model reads
+TEMPERATURE = 0.6
 
 
 def docstring_corpus(modules: tuple[str, ...] = MODULES) -> str:
@@ -92,20 +96,15 @@ def sample(predict, model_state, prompt: np.ndarray, steps: int, temperature: fl
 
 
 def main(argv: list[str] | None = None) -> float:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--epochs", type=int, default=8)
-    parser.add_argument("--iterations", type=int, default=250, help="batches per epoch")
-    parser.add_argument("--batch-size", type=int, default=128)
-    parser.add_argument("--length", type=int, default=40, help="characters the model reads")
-    parser.add_argument("--embedding", type=int, default=32)
-    parser.add_argument("--hidden", type=int, default=128)
-    parser.add_argument("--learning-rate", type=float, default=3e-3)
-    parser.add_argument("--temperature", type=float, default=0.6)
-    parser.add_argument("--generate", type=int, default=300, help="characters to sample")
-    parser.add_argument("--smoke", action="store_true", help="a short epoch, for a quick check")
-    args = parser.parse_args(argv)
-    if args.smoke:
-        args.epochs, args.iterations, args.hidden, args.generate = 1, 30, 32, 60
+    args = arguments(
+        __doc__,
+        argv,
+        epochs=8,
+        iterations=250,
+        hidden=128,
+        generate=300,
+        smoke={"epochs": 1, "iterations": 30, "hidden": 32, "generate": 60},
+    )
 
     text = docstring_corpus()
     vocabulary = sorted(set(text))
@@ -115,21 +114,21 @@ def main(argv: list[str] | None = None) -> float:
     train_ids, test_ids = ids[:split], ids[split:]
     print(f"Corpus: {len(text)} characters from {len(MODULES)} modules, {len(vocabulary)} symbols")
 
-    model = build_model(len(vocabulary), args.length, args.embedding, args.hidden)
+    model = build_model(len(vocabulary), LENGTH, embedding=32, hidden=args.hidden)
     loss = functools.partial(F.losses.categorical_cross_entropy, sparse=True, from_logits=True)
     accuracy = functools.partial(F.metrics.accuracy, sparse=True)
-    test_x, test_y = windows(test_ids, args.length, np.arange(0, len(test_ids) - args.length, 7))
+    test_x, test_y = windows(test_ids, LENGTH, np.arange(0, len(test_ids) - LENGTH, 7))
     test_data = [
         (test_x[i : i + 512], test_y[i : i + 512])
         for i in range(0, len(test_x) - 511, 512)  # equal batches: one compilation
     ]
 
     model_state = (
-        axon.loop.trainer(model, loss, axon.optim.adam(args.learning_rate), log=50)
+        axon.loop.trainer(model, loss, axon.optim.adam(3e-3), log=50)
         .metric(accuracy, name="accuracy")
         .validate(model, test_data)
         .run(
-            training_batches(train_ids, args.length, args.batch_size, args.iterations),
+            training_batches(train_ids, LENGTH, size=128, iterations=args.iterations),
             epochs=args.epochs,
         )
     )
@@ -140,11 +139,11 @@ def main(argv: list[str] | None = None) -> float:
     test_accuracy = float(results[0]["accuracy"])
 
     _, predict = axon.model.build(model)
-    prompt = test_ids[: args.length]
-    generated = sample(predict, model_state, prompt, args.generate, args.temperature, seed=0)
+    prompt = test_ids[:LENGTH]
+    generated = sample(predict, model_state, prompt, args.generate, TEMPERATURE, seed=0)
     print("--- prompt (held-out text) ---")
     print("".join(vocabulary[i] for i in prompt))
-    print(f"--- {args.generate} sampled characters (temperature {args.temperature}) ---")
+    print(f"--- {args.generate} sampled characters (temperature {TEMPERATURE}) ---")
     print("".join(vocabulary[i] for i in generated))
     print(f"Held-out next-character accuracy: {test_accuracy:.4f}")
     return test_accuracy

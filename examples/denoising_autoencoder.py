@@ -19,8 +19,6 @@ noisy inputs and prints one example as ASCII art. With noise of standard deviati
 
 from __future__ import annotations
 
-import argparse
-
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -30,6 +28,10 @@ from sklearn.model_selection import train_test_split
 import axon.loop
 import axon.model
 import axon.optim
+
+from _cli import arguments
+
+NOISE = 0.3  # standard deviation
 
 
 def add_noise(images: np.ndarray, std: float, rng: np.random.Generator) -> np.ndarray:
@@ -64,28 +66,20 @@ def ascii_image(pixels: np.ndarray) -> list[str]:
 
 
 def main(argv: list[str] | None = None) -> float:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--epochs", type=int, default=30)
-    parser.add_argument("--batch-size", type=int, default=32)
-    parser.add_argument("--width", type=int, default=16, help="channels of the first conv")
-    parser.add_argument("--noise", type=float, default=0.3, help="standard deviation")
-    parser.add_argument("--learning-rate", type=float, default=2e-3)
-    parser.add_argument("--smoke", action="store_true", help="2 epochs, for a quick check")
-    args = parser.parse_args(argv)
-    epochs = 2 if args.smoke else args.epochs
+    args = arguments(__doc__, argv, epochs=30, smoke={"epochs": 2})
 
     images, labels = load_digits(return_X_y=True)
     clean = (images / 16.0).astype(np.float32).reshape(-1, 8, 8, 1)
     train, test = train_test_split(clean, test_size=0.2, random_state=0, stratify=labels)
-    noisy_test = add_noise(test, args.noise, np.random.default_rng(1))  # fixed held-out noise
+    noisy_test = add_noise(test, NOISE, np.random.default_rng(1))  # fixed held-out noise
 
-    model = build_model(args.width)
+    model = build_model(width=16)
     print(axon.model.display.as_table(model, jax.ShapeDtypeStruct((1, 8, 8, 1), jnp.float32)))
 
     model_state = (
-        axon.loop.trainer(model, "mean_squared_error", axon.optim.adam(args.learning_rate))
+        axon.loop.trainer(model, "mean_squared_error", axon.optim.adam(2e-3))
         .validate(model, [(noisy_test, test)])
-        .run(noisy_batches(train, args.batch_size, args.noise), epochs=epochs)
+        .run(noisy_batches(train, size=32, std=NOISE), epochs=args.epochs)
     )
 
     denoised = np.asarray(axon.model.predict(model, model_state, noisy_test))

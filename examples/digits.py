@@ -10,7 +10,6 @@ progress and the held-out accuracy, writes TensorBoard logs and orbax checkpoint
 
 from __future__ import annotations
 
-import argparse
 from pathlib import Path
 
 import jax
@@ -23,17 +22,18 @@ import axon.loop
 import axon.model
 import axon.optim
 
+from _cli import arguments
+
 
 def main(argv: list[str] | None = None) -> float:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--epochs", type=int, default=20)
-    parser.add_argument("--batch-size", type=int, default=32)
-    parser.add_argument("--learning-rate", type=float, default=3e-3)
-    parser.add_argument("--logdir", type=Path, default=Path("runs/digits"))
-    parser.add_argument("--checkpoints", type=Path, default=Path("checkpoints/digits"))
-    parser.add_argument("--smoke", action="store_true", help="3 epochs, for a quick check")
-    args = parser.parse_args(argv)
-    epochs = 3 if args.smoke else args.epochs
+    args = arguments(
+        __doc__,
+        argv,
+        epochs=20,
+        logdir=Path("runs/digits"),
+        checkpoints=Path("checkpoints/digits"),
+        smoke={"epochs": 3},
+    )
 
     images, labels = load_digits(return_X_y=True)
     x = (images / 16.0).astype(np.float32)  # pixel intensities are 0..16
@@ -42,7 +42,7 @@ def main(argv: list[str] | None = None) -> float:
         x, y, test_size=0.2, random_state=0, stratify=labels
     )
 
-    train = axon.loop.batches(x_train, y_train, batch_size=args.batch_size, shuffle=True)
+    train = axon.loop.batches(x_train, y_train, batch_size=32, shuffle=True)
 
     model = (
         axon.model.input("input", shape=(None, 64))
@@ -52,12 +52,12 @@ def main(argv: list[str] | None = None) -> float:
     print(axon.model.display.as_table(model, jax.ShapeDtypeStruct((1, 64), jnp.float32)))
 
     model_state = (
-        axon.loop.trainer(model, "categorical_cross_entropy", axon.optim.adam(args.learning_rate))
+        axon.loop.trainer(model, "categorical_cross_entropy", axon.optim.adam(3e-3))
         .metric("accuracy")
         .validate(model, axon.loop.batches(x_test, y_test, batch_size=256))
         .log_to("tensorboard", logdir=args.logdir)
         .checkpoint(path=args.checkpoints, keep=3)
-        .run(train, epochs=epochs)
+        .run(train, epochs=args.epochs)
     )
 
     _, predict_fn = axon.model.build(model)

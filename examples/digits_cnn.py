@@ -17,8 +17,6 @@ the MLP of ``digits.py`` reaches about 97%.
 
 from __future__ import annotations
 
-import argparse
-
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -28,6 +26,8 @@ from sklearn.model_selection import train_test_split
 import axon.loop
 import axon.model
 import axon.optim
+
+from _cli import arguments
 
 
 def build_model(width: int) -> axon.model.Model:
@@ -49,14 +49,7 @@ def build_model(width: int) -> axon.model.Model:
 
 
 def main(argv: list[str] | None = None) -> float:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--epochs", type=int, default=15)
-    parser.add_argument("--batch-size", type=int, default=32)
-    parser.add_argument("--width", type=int, default=16, help="channels of the first conv")
-    parser.add_argument("--learning-rate", type=float, default=2e-3)
-    parser.add_argument("--smoke", action="store_true", help="2 epochs, for a quick check")
-    args = parser.parse_args(argv)
-    epochs = 2 if args.smoke else args.epochs
+    args = arguments(__doc__, argv, epochs=15, smoke={"epochs": 2})
 
     images, labels = load_digits(return_X_y=True)
     x = (images / 16.0).astype(np.float32).reshape(-1, 8, 8, 1)
@@ -65,19 +58,17 @@ def main(argv: list[str] | None = None) -> float:
         x, y, test_size=0.2, random_state=0, stratify=labels
     )
 
-    model = build_model(args.width)
+    model = build_model(width=16)
     print(axon.model.display.as_table(model, jax.ShapeDtypeStruct((1, 8, 8, 1), jnp.float32)))
 
     state = (
-        axon.loop.trainer(model, "categorical_cross_entropy", axon.optim.adam(args.learning_rate))
+        axon.loop.trainer(model, "categorical_cross_entropy", axon.optim.adam(2e-3))
         .metric("accuracy")
         .validate(model, axon.loop.batches(x_test, y_test, batch_size=len(x_test)))
         .replace(output_transform=None)  # run() returns the loop's State, history included
         .run(
-            axon.loop.batches(
-                x_train, y_train, batch_size=args.batch_size, shuffle=True, drop_last=True
-            ),
-            epochs=epochs,
+            axon.loop.batches(x_train, y_train, batch_size=32, shuffle=True, drop_last=True),
+            epochs=args.epochs,
         )
     )
 
@@ -87,7 +78,7 @@ def main(argv: list[str] | None = None) -> float:
         f"First batch norm's running mean/variance, channel 0: "
         f"{float(running['mean'][0]):.4f} / {float(running['var'][0]):.4f}"
     )
-    accuracy = float(state.history[epochs - 1]["validation_accuracy"])
+    accuracy = float(state.history[args.epochs - 1]["validation_accuracy"])
     print(f"Test accuracy: {accuracy:.4f} on {len(x_test)} held-out digits")
     return accuracy
 

@@ -23,7 +23,6 @@ of the moons they cover (the share of real points with a generated point within
 
 from __future__ import annotations
 
-import argparse
 from typing import Any
 
 import jax
@@ -37,7 +36,13 @@ import axon.loop
 import axon.model
 import axon.optim
 
+from _cli import arguments
+
 NOISE = 0.05
+LATENT = 8
+HIDDEN = 64
+LEARNING_RATE = 1e-3
+SEED = 0
 
 
 def generator_model(latent: int, hidden: int) -> axon.model.Model:
@@ -159,26 +164,16 @@ def nearest_distances(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 
 
 def main(argv: list[str] | None = None) -> float:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--epochs", type=int, default=40)
-    parser.add_argument("--samples", type=int, default=8192, help="real points per epoch")
-    parser.add_argument("--batch-size", type=int, default=128)
-    parser.add_argument("--latent", type=int, default=8)
-    parser.add_argument("--hidden", type=int, default=64)
-    parser.add_argument("--learning-rate", type=float, default=1e-3)
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--smoke", action="store_true", help="2 short epochs, for a quick check")
-    args = parser.parse_args(argv)
-    epochs, samples = (2, 2048) if args.smoke else (args.epochs, args.samples)
+    args = arguments(__doc__, argv, epochs=40, samples=8192, smoke={"epochs": 2, "samples": 2048})
 
-    generator = generator_model(args.latent, args.hidden)
-    discriminator = discriminator_model(args.hidden)
+    generator = generator_model(LATENT, HIDDEN)
+    discriminator = discriminator_model(HIDDEN)
     init_fn, step_fn = gan_step(
         generator,
         discriminator,
-        axon.optim.adam(args.learning_rate, b1=0.5),
-        axon.optim.adam(args.learning_rate, b1=0.5),
-        args.latent,
+        axon.optim.adam(LEARNING_RATE, b1=0.5),
+        axon.optim.adam(LEARNING_RATE, b1=0.5),
+        LATENT,
     )
 
     loop = axon.loop.loop(step_fn, init_fn)
@@ -190,12 +185,12 @@ def main(argv: list[str] | None = None) -> float:
             + ", ".join(f"{k} {v:.4f}" for k, v in state.scalar_metrics().items())
         ),
         event="epoch_completed",
-    ).run(batches(moons(samples, args.seed), args.batch_size), args.seed, epochs=epochs)
+    ).run(batches(moons(args.samples, SEED), size=128), SEED, epochs=args.epochs)
 
     _, sample_fn = axon.model.build(generator)
-    noise = jax.random.normal(jax.random.key(args.seed + 1), (2000, args.latent))
+    noise = jax.random.normal(jax.random.key(SEED + 1), (2000, LATENT))
     generated = np.asarray(sample_fn(state.step_state["generator"], noise))
-    real = moons(2000, args.seed + 1)
+    real = moons(2000, SEED + 1)
     distance = float(nearest_distances(generated, real).mean())
     coverage = float((nearest_distances(real, generated) < 0.1).mean())
     low, high = generated.min(axis=0), generated.max(axis=0)

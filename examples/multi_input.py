@@ -14,8 +14,6 @@ it reaches accuracy 1.0 on the four points after the full run (a few seconds).
 
 from __future__ import annotations
 
-import argparse
-
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -23,6 +21,8 @@ import numpy as np
 import axon.loop
 import axon.model
 import axon.optim
+
+from _cli import arguments
 
 
 def xor_batches(batch_size: int, iterations: int, seed: int = 0):
@@ -50,21 +50,13 @@ def build_model(hidden: int) -> axon.model.Model:
 
 
 def main(argv: list[str] | None = None) -> float:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--epochs", type=int, default=10)
-    parser.add_argument("--iterations", type=int, default=100, help="batches per epoch")
-    parser.add_argument("--batch-size", type=int, default=32)
-    parser.add_argument("--hidden", type=int, default=8)
-    parser.add_argument("--learning-rate", type=float, default=0.1)
-    parser.add_argument("--smoke", action="store_true", help="2 short epochs, for a quick check")
-    args = parser.parse_args(argv)
-    epochs, iterations = (2, 100) if args.smoke else (args.epochs, args.iterations)
+    args = arguments(__doc__, argv, epochs=10, iterations=100, smoke={"epochs": 2})
 
-    model = build_model(args.hidden)
+    model = build_model(hidden=8)
     one = jax.ShapeDtypeStruct((1, 1), jnp.float32)
     print(axon.model.display.as_table(model, {"x1": one, "x2": one}))
 
-    optimizer = axon.optim.sgd(args.learning_rate, momentum=0.9)
+    optimizer = axon.optim.sgd(0.1, momentum=0.9)
     model_state = (
         axon.loop.trainer(model, "binary_cross_entropy", optimizer, log=0)
         .metric("accuracy")
@@ -76,7 +68,7 @@ def main(argv: list[str] | None = None) -> float:
             ),
             event="epoch_completed",
         )
-        .run(xor_batches(args.batch_size, iterations), epochs=epochs)
+        .run(xor_batches(batch_size=32, iterations=args.iterations), epochs=args.epochs)
     )
 
     x1 = np.array([[0], [0], [1], [1]], dtype=np.float32)

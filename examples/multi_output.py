@@ -15,8 +15,6 @@ targets and predictions. The full run reaches a mean absolute error of about
 
 from __future__ import annotations
 
-import argparse
-
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -24,6 +22,8 @@ import numpy as np
 import axon.loop
 import axon.model
 import axon.optim
+
+from _cli import arguments
 
 
 def power_batches(batch_size: int, iterations: int, seed: int = 0):
@@ -55,22 +55,14 @@ def head(index: int):
 
 
 def main(argv: list[str] | None = None) -> float:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--epochs", type=int, default=20)
-    parser.add_argument("--iterations", type=int, default=100, help="batches per epoch")
-    parser.add_argument("--batch-size", type=int, default=64)
-    parser.add_argument("--hidden", type=int, default=32)
-    parser.add_argument("--learning-rate", type=float, default=3e-3)
-    parser.add_argument("--smoke", action="store_true", help="2 short epochs, for a quick check")
-    args = parser.parse_args(argv)
-    epochs, iterations = (2, 100) if args.smoke else (args.epochs, args.iterations)
+    args = arguments(__doc__, argv, epochs=20, iterations=100, smoke={"epochs": 2})
 
-    model = build_model(args.hidden)
+    model = build_model(hidden=32)
     print(axon.model.display.as_table(model, jax.ShapeDtypeStruct((1, 1), jnp.float32)))
 
     losses = [("mean_squared_error", 0.5), ("mean_squared_error", 0.5)]
     model_state = (
-        axon.loop.trainer(model, losses, axon.optim.adam(args.learning_rate), log=0)
+        axon.loop.trainer(model, losses, axon.optim.adam(3e-3), log=0)
         .metric("mean_absolute_error", name="square_mae", transform=head(0))
         .metric("mean_absolute_error", name="cube_mae", transform=head(1))
         .log(
@@ -80,7 +72,7 @@ def main(argv: list[str] | None = None) -> float:
             ),
             event="epoch_completed",
         )
-        .run(power_batches(args.batch_size, iterations), epochs=epochs)
+        .run(power_batches(batch_size=64, iterations=args.iterations), epochs=args.epochs)
     )
 
     x = np.linspace(-1.0, 1.0, 201, dtype=np.float32)[:, None]

@@ -18,7 +18,6 @@ held-out quarter the full run reaches about 96% accuracy, with a precision of ab
 
 from __future__ import annotations
 
-import argparse
 import functools
 
 import numpy as np
@@ -29,6 +28,8 @@ import axon.functional as F
 import axon.loop
 import axon.model
 import axon.optim
+
+from _cli import arguments
 
 COUNTS = ("true_positives", "false_positives", "true_negatives", "false_negatives")
 
@@ -44,14 +45,7 @@ def weighted_binary_cross_entropy(positive_weight: float, negative_weight: float
 
 
 def main(argv: list[str] | None = None) -> float:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--epochs", type=int, default=30)
-    parser.add_argument("--batch-size", type=int, default=32)
-    parser.add_argument("--hidden", type=int, default=32)
-    parser.add_argument("--learning-rate", type=float, default=1e-3)
-    parser.add_argument("--smoke", action="store_true", help="2 epochs, for a quick check")
-    args = parser.parse_args(argv)
-    epochs = 2 if args.smoke else args.epochs
+    args = arguments(__doc__, argv, epochs=30, smoke={"epochs": 2})
 
     features, target = load_breast_cancer(return_X_y=True)
     malignant = (target == 0).astype(np.float32)[:, None]  # in the table, 0 is malignant
@@ -73,15 +67,13 @@ def main(argv: list[str] | None = None) -> float:
 
     model = (
         axon.model.input("features", shape=(None, x_train.shape[1]))
-        .dense(args.hidden, activation="relu")
+        .dense(32, activation="relu")
         .dropout(rate=0.2)
         .dense(1, activation="sigmoid")
     )
 
     loss = weighted_binary_cross_entropy(positive_weight, negative_weight)
-    loop = axon.loop.trainer(model, loss, axon.optim.adam(args.learning_rate), log=0).metric(
-        "accuracy"
-    )
+    loop = axon.loop.trainer(model, loss, axon.optim.adam(1e-3), log=0).metric("accuracy")
     for count in COUNTS:
         loop = loop.metric(count, accumulate="running_sum")
     loop = loop.validate(model, axon.loop.batches(x_test, y_test, batch_size=len(x_test))).log(
@@ -92,10 +84,8 @@ def main(argv: list[str] | None = None) -> float:
         event="epoch_completed",
     )
     model_state = loop.run(
-        axon.loop.batches(
-            x_train, y_train, batch_size=args.batch_size, shuffle=True, drop_last=True
-        ),
-        epochs=epochs,
+        axon.loop.batches(x_train, y_train, batch_size=32, shuffle=True, drop_last=True),
+        epochs=args.epochs,
     )
 
     evaluator = axon.loop.evaluator(model).metric("accuracy")

@@ -20,8 +20,6 @@ about 10 s on 2 CPU cores).
 
 from __future__ import annotations
 
-import argparse
-
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -30,7 +28,10 @@ import axon.loop
 import axon.model
 import axon.optim
 
+from _cli import arguments
+
 NOISE = 0.1
+WINDOW = 32
 
 
 def signal(steps: int, seed: int = 0) -> np.ndarray:
@@ -54,29 +55,20 @@ def build_model(window: int, hidden: int) -> axon.model.Model:
 
 
 def main(argv: list[str] | None = None) -> float:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--epochs", type=int, default=20)
-    parser.add_argument("--steps", type=int, default=5000, help="length of the series")
-    parser.add_argument("--window", type=int, default=32)
-    parser.add_argument("--batch-size", type=int, default=64)
-    parser.add_argument("--hidden", type=int, default=32)
-    parser.add_argument("--learning-rate", type=float, default=3e-3)
-    parser.add_argument("--smoke", action="store_true", help="2 short epochs, for a quick check")
-    args = parser.parse_args(argv)
-    epochs, steps = (2, 1500) if args.smoke else (args.epochs, args.steps)
+    args = arguments(__doc__, argv, epochs=20, steps=5000, smoke={"epochs": 2, "steps": 1500})
 
-    series = signal(steps)
-    split = int(0.8 * steps)
-    x_train, y_train = sliding_windows(series[:split], args.window)
-    x_test, y_test = sliding_windows(series[split:], args.window)
-    print(f"{len(x_train)} training windows, {len(x_test)} held-out windows of {args.window}")
+    series = signal(args.steps)
+    split = int(0.8 * args.steps)
+    x_train, y_train = sliding_windows(series[:split], WINDOW)
+    x_test, y_test = sliding_windows(series[split:], WINDOW)
+    print(f"{len(x_train)} training windows, {len(x_test)} held-out windows of {WINDOW}")
 
-    model = build_model(args.window, args.hidden)
-    template = jax.ShapeDtypeStruct((1, args.window, 1), jnp.float32)
+    model = build_model(WINDOW, hidden=32)
+    template = jax.ShapeDtypeStruct((1, WINDOW, 1), jnp.float32)
     print(axon.model.display.as_table(model, template))
 
     model_state = (
-        axon.loop.trainer(model, "mean_squared_error", axon.optim.adam(args.learning_rate), log=0)
+        axon.loop.trainer(model, "mean_squared_error", axon.optim.adam(3e-3), log=0)
         .metric("mean_absolute_error")
         .validate(model, axon.loop.batches(x_test, y_test, batch_size=len(x_test)))
         .log(
@@ -87,10 +79,8 @@ def main(argv: list[str] | None = None) -> float:
             event="epoch_completed",
         )
         .run(
-            axon.loop.batches(
-                x_train, y_train, batch_size=args.batch_size, shuffle=True, drop_last=True
-            ),
-            epochs=epochs,
+            axon.loop.batches(x_train, y_train, batch_size=64, shuffle=True, drop_last=True),
+            epochs=args.epochs,
         )
     )
 
@@ -99,8 +89,7 @@ def main(argv: list[str] | None = None) -> float:
     naive_mae = float(np.mean(np.abs(x_test[:, -1] - y_test)))
     for i in range(0, 50, 10):
         print(
-            f"step {split + args.window + i}: actual {y_test[i, 0]:+.3f}, "
-            f"forecast {forecast[i, 0]:+.3f}"
+            f"step {split + WINDOW + i}: actual {y_test[i, 0]:+.3f}, forecast {forecast[i, 0]:+.3f}"
         )
     print(
         f"Held-out mean absolute error: model {model_mae:.4f}, naive (last value) "

@@ -20,8 +20,6 @@ are small for CPUs, more epochs do better).
 
 from __future__ import annotations
 
-import argparse
-
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -29,6 +27,11 @@ import numpy as np
 import axon.loop
 import axon.model
 import axon.optim
+
+from _cli import arguments
+
+LENGTH = 8
+VOCAB = 40
 
 
 def sequences(n: int, length: int, vocab: int, rng: np.random.Generator):
@@ -58,32 +61,20 @@ def build_model(length: int, vocab: int, features: int, heads: int, blocks: int)
 
 
 def main(argv: list[str] | None = None) -> float:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--epochs", type=int, default=15)
-    parser.add_argument("--iterations", type=int, default=100, help="batches per epoch")
-    parser.add_argument("--batch-size", type=int, default=64)
-    parser.add_argument("--length", type=int, default=8)
-    parser.add_argument("--vocab", type=int, default=40)
-    parser.add_argument("--features", type=int, default=32)
-    parser.add_argument("--heads", type=int, default=4)
-    parser.add_argument("--blocks", type=int, default=2)
-    parser.add_argument("--learning-rate", type=float, default=1e-3)
-    parser.add_argument("--smoke", action="store_true", help="2 short epochs, for a quick check")
-    args = parser.parse_args(argv)
-    epochs, iterations = (2, 30) if args.smoke else (args.epochs, args.iterations)
+    args = arguments(
+        __doc__, argv, epochs=15, iterations=100, smoke={"epochs": 2, "iterations": 30}
+    )
 
-    x_test, y_test = sequences(2000, args.length, args.vocab, np.random.default_rng(12345))
+    x_test, y_test = sequences(2000, LENGTH, VOCAB, np.random.default_rng(12345))
     print(f"Held-out sequences with a repeated token: {y_test.mean():.1%}")
 
-    model = build_model(args.length, args.vocab, args.features, args.heads, args.blocks)
-    template = jax.ShapeDtypeStruct((1, args.length), jnp.int32)
+    model = build_model(LENGTH, VOCAB, features=32, heads=4, blocks=2)
+    template = jax.ShapeDtypeStruct((1, LENGTH), jnp.int32)
     print(axon.model.display.as_table(model, template))
 
-    data = generated_batches(args.batch_size, iterations, args.length, args.vocab)
+    data = generated_batches(64, args.iterations, LENGTH, VOCAB)
     state = (
-        axon.loop.trainer(
-            model, "binary_cross_entropy", axon.optim.adamw(args.learning_rate), log=0
-        )
+        axon.loop.trainer(model, "binary_cross_entropy", axon.optim.adamw(1e-3), log=0)
         .metric("accuracy")
         .validate(model, [(x_test, y_test)])
         .log(
@@ -94,10 +85,10 @@ def main(argv: list[str] | None = None) -> float:
             event="epoch_completed",
         )
         .replace(output_transform=None)  # run() returns the loop's State, history included
-        .run(data, epochs=epochs)
+        .run(data, epochs=args.epochs)
     )
 
-    accuracy = float(state.history[epochs - 1]["validation_accuracy"])
+    accuracy = float(state.history[args.epochs - 1]["validation_accuracy"])
     probabilities = axon.model.predict(model, state.step_state["model_state"], x_test[:3])
     for ids, label, p in zip(
         x_test[:3], y_test[:3, 0], np.asarray(probabilities)[:, 0], strict=True

@@ -24,8 +24,6 @@ per pixel (about 20 s on 2 CPU cores).
 
 from __future__ import annotations
 
-import argparse
-
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -36,7 +34,11 @@ import axon.loop
 import axon.model
 import axon.optim
 
+from _cli import arguments
+
 PIXELS = 64
+LATENT = 4
+HIDDEN = 128
 
 
 def reparameterize(mean: jax.Array, logvar: jax.Array, *, key: jax.Array | None) -> jax.Array:
@@ -86,25 +88,17 @@ def ascii_digit(pixels: np.ndarray) -> list[str]:
 
 
 def main(argv: list[str] | None = None) -> float:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--epochs", type=int, default=50)
-    parser.add_argument("--batch-size", type=int, default=32)
-    parser.add_argument("--latent", type=int, default=4)
-    parser.add_argument("--hidden", type=int, default=128)
-    parser.add_argument("--learning-rate", type=float, default=2e-3)
-    parser.add_argument("--smoke", action="store_true", help="3 epochs, for a quick check")
-    args = parser.parse_args(argv)
-    epochs = 3 if args.smoke else args.epochs
+    args = arguments(__doc__, argv, epochs=50, smoke={"epochs": 3})
 
     images, labels = load_digits(return_X_y=True)
     x = (images / 16.0).astype(np.float32)
     x_train, x_test = train_test_split(x, test_size=0.2, random_state=0, stratify=labels)
 
-    model = build_vae(args.latent, args.hidden)
+    model = build_vae(LATENT, HIDDEN)
     print(axon.model.display.as_table(model, jax.ShapeDtypeStruct((1, PIXELS), jnp.float32)))
 
     model_state = (
-        axon.loop.trainer(model, negative_elbo, axon.optim.adam(args.learning_rate), log=0)
+        axon.loop.trainer(model, negative_elbo, axon.optim.adam(2e-3), log=0)
         .metric(reconstruction_mse)
         .validate(model, axon.loop.batches(x_test, x_test, batch_size=len(x_test)))
         .log(
@@ -116,10 +110,8 @@ def main(argv: list[str] | None = None) -> float:
             filter={"every": 1 if args.smoke else 5},
         )
         .run(
-            axon.loop.batches(
-                x_train, x_train, batch_size=args.batch_size, shuffle=True, drop_last=True
-            ),
-            epochs=epochs,
+            axon.loop.batches(x_train, x_train, batch_size=32, shuffle=True, drop_last=True),
+            epochs=args.epochs,
         )
     )
 
@@ -128,9 +120,9 @@ def main(argv: list[str] | None = None) -> float:
     test_mse = float(reconstruction_mse(x_test, outputs))
 
     # The decoder alone: the same named layers on a new input, run on the trained parameters.
-    generator = decoder(axon.model.input("latent", shape=(None, args.latent)), args.hidden)
+    generator = decoder(axon.model.input("latent", shape=(None, LATENT)), HIDDEN)
     generated = axon.model.predict(
-        generator, model_state, jax.random.normal(jax.random.key(1), (4, args.latent))
+        generator, model_state, jax.random.normal(jax.random.key(1), (4, LATENT))
     )
     rows = zip(
         ascii_digit(x_test[0]),

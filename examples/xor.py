@@ -13,13 +13,13 @@ after the full run, which takes a few seconds; usually already after the smoke r
 
 from __future__ import annotations
 
-import argparse
-
 import numpy as np
 
 import axon.loop
 import axon.model
 import axon.optim
+
+from _cli import arguments
 
 POINTS = np.array([[0, 0], [0, 1], [1, 0], [1, 1]], dtype=np.float32)
 LABELS = np.array([[0], [1], [1], [0]], dtype=np.float32)
@@ -45,27 +45,19 @@ def epoch_summary(state: axon.loop.State) -> str:
 
 
 def main(argv: list[str] | None = None) -> float:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--epochs", type=int, default=10)
-    parser.add_argument("--iterations", type=int, default=100, help="batches per epoch")
-    parser.add_argument("--batch-size", type=int, default=32)
-    parser.add_argument("--hidden", type=int, default=8)
-    parser.add_argument("--learning-rate", type=float, default=1e-2)
-    parser.add_argument("--smoke", action="store_true", help="2 short epochs, for a quick check")
-    args = parser.parse_args(argv)
-    epochs, iterations = (2, 100) if args.smoke else (args.epochs, args.iterations)
+    args = arguments(__doc__, argv, epochs=10, iterations=100, smoke={"epochs": 2})
 
     model = (
         axon.model.input("x", shape=(None, 2))
-        .dense(args.hidden, activation="tanh")
+        .dense(8, activation="tanh")
         .dense(1, activation="sigmoid")
     )
 
     model_state = (
-        axon.loop.trainer(model, "binary_cross_entropy", axon.optim.adam(args.learning_rate), log=0)
+        axon.loop.trainer(model, "binary_cross_entropy", axon.optim.adam(1e-2), log=0)
         .metric("accuracy")
         .log(epoch_summary, event="epoch_completed")
-        .run(xor_batches(args.batch_size, iterations), epochs=epochs)
+        .run(xor_batches(batch_size=32, iterations=args.iterations), epochs=args.epochs)
     )
 
     probabilities = np.asarray(axon.model.predict(model, model_state, POINTS))

@@ -28,7 +28,11 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 GUIDES = sorted((ROOT / "docs" / "guides").glob("*.md"))
-EXAMPLES = sorted(p for p in (ROOT / "examples").glob("*.py") if "--smoke" in p.read_text())
+EXAMPLES = sorted(
+    p
+    for p in (ROOT / "examples").glob("[!_]*.py")  # _cli.py is their shared helper
+    if "--smoke" in p.read_text()
+)
 
 SKIP_MARKER = "<!-- skip -->"
 RUNNABLE = {"python", "py"}

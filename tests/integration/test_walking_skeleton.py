@@ -17,16 +17,19 @@ import axon.optim
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def load_example(name):
+def load_example(name, monkeypatch):
+    monkeypatch.syspath_prepend(str(ROOT / "examples"))  # where its shared _cli.py lives
     spec = importlib.util.spec_from_file_location(name, ROOT / "examples" / f"{name}.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
 
 
-def test_digits_example_reaches_95_percent_and_writes_logs_and_checkpoints(tmp_path, capsys):
+def test_digits_example_reaches_95_percent_and_writes_logs_and_checkpoints(
+    tmp_path, capsys, monkeypatch
+):
     logdir, checkpoints = tmp_path / "runs", tmp_path / "checkpoints"
-    accuracy = load_example("digits").main(
+    accuracy = load_example("digits", monkeypatch).main(
         ["--logdir", str(logdir), "--checkpoints", str(checkpoints)]
     )
     output = capsys.readouterr().out
