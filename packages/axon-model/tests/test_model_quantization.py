@@ -7,16 +7,8 @@ import pytest
 
 import axon.model
 from axon.model import ModelState, get_op_counts, properties
+from axon.model import quantization as Q
 from axon.model._files.parameters import from_bytes, to_bytes
-from axon.model.quantization import (
-    dequantize_kernel,
-    quantize,
-    quantize_kernel,
-    quantize_model,
-    quantize_model_state,
-    quantized_dense,
-    weight_only_quantized_dense,
-)
 
 X = jax.random.normal(jax.random.key(42), (16, 32))
 
@@ -28,37 +20,37 @@ def mlp():
 
 def test_kernels_are_quantized_per_output_channel_symmetrically():
     kernel = jax.random.normal(jax.random.key(0), (32, 8)) * jnp.arange(1.0, 9.0)
-    values, scale = quantize_kernel(kernel)
+    values, scale = Q.quantize_kernel(kernel)
     assert values.dtype == jnp.int8 and values.shape == (32, 8) and scale.shape == (8,)
     np.testing.assert_allclose(scale, np.abs(kernel).max(axis=0) / 127, rtol=1e-6)
     assert int(jnp.abs(values).max(axis=0).min()) == 127  # every channel uses the full range
-    error = jnp.abs(dequantize_kernel(values, scale) - kernel)
+    error = jnp.abs(Q.dequantize_kernel(values, scale) - kernel)
     assert bool((error <= scale / 2 + 1e-6).all())
-    zero_values, zero_scale = quantize_kernel(jnp.zeros((3, 2)))
+    zero_values, zero_scale = Q.quantize_kernel(jnp.zeros((3, 2)))
     np.testing.assert_array_equal(zero_values, np.zeros((3, 2)))
     np.testing.assert_array_equal(zero_scale, np.ones(2))
     with pytest.raises(TypeError, match="already quantized"):
-        quantize_kernel(values)
+        Q.quantize_kernel(values)
 
 
 def test_the_functional_op_matches_the_dequantized_dense():
     kernel = jax.random.normal(jax.random.key(1), (32, 8))
     bias = jnp.arange(8.0)
-    values, scale = quantize_kernel(kernel)
-    expected = X @ dequantize_kernel(values, scale) + bias
+    values, scale = Q.quantize_kernel(kernel)
+    expected = X @ Q.dequantize_kernel(values, scale) + bias
     np.testing.assert_allclose(
-        quantized_dense(X, values, scale, bias), expected, rtol=1e-5, atol=1e-5
+        Q.quantized_dense(X, values, scale, bias), expected, rtol=1e-5, atol=1e-5
     )
     np.testing.assert_allclose(
-        quantized_dense(X, values, scale), expected - bias, rtol=1e-5, atol=1e-5
+        Q.quantized_dense(X, values, scale), expected - bias, rtol=1e-5, atol=1e-5
     )
     with pytest.raises(ValueError, match="last axis matches"):
-        quantized_dense(jnp.ones((2, 3)), values, scale)
+        Q.quantized_dense(jnp.ones((2, 3)), values, scale)
 
 
 def test_quantize_model_rewrites_every_dense_and_keeps_names():
     model = mlp()
-    q_model = quantize_model(model)
+    q_model = Q.quantize_model(model)
     assert get_op_counts(q_model) == {
         "input": 1, "weight_only_quantized_dense": 3, "relu": 1, "tanh": 1,
     }  # fmt: skip
@@ -75,7 +67,7 @@ def test_quantize_model_rewrites_every_dense_and_keeps_names():
 def test_quantized_predictions_are_close_to_float_with_int8_storage():
     model = mlp()
     state = model.init(0, X)
-    q_model, q_state = quantize(model, state)
+    q_model, q_state = Q.quantize(model, state)
     for layer in ("dense_0", "hidden", "dense_1"):
         assert q_state.params[layer]["kernel"].dtype == jnp.int8
         np.testing.assert_array_equal(q_state.params[layer]["bias"], state.params[layer]["bias"])
@@ -100,24 +92,24 @@ def test_quantized_predictions_are_close_to_float_with_int8_storage():
 def test_quantize_model_state_accepts_the_quantized_model_and_is_idempotent():
     model = mlp()
     state = model.init(0, X)
-    q_model = quantize_model(model)
-    once = quantize_model_state(q_model, state)
-    twice = quantize_model_state(q_model, once)
+    q_model = Q.quantize_model(model)
+    once = Q.quantize_model_state(q_model, state)
+    twice = Q.quantize_model_state(q_model, once)
     jax.tree_util.tree_map(np.testing.assert_array_equal, once, twice)
     with pytest.raises(KeyError, match="no kernel for dense layer 'dense_0'"):
-        quantize_model_state(model, ModelState())
+        Q.quantize_model_state(model, ModelState())
 
 
 def test_quantized_kernels_get_no_gradient():
     model = axon.model.input("x", shape=(None, 32)).dense(4)
-    _, q_state = quantize(model, model.init(0, X))
+    _, q_state = Q.quantize(model, model.init(0, X))
     trainable = q_state.trainable_parameters
     assert {layer: sorted(entries) for layer, entries in trainable.items()} == {"dense_0": ["bias"]}
 
 
 def test_builder_checks_units():
     with pytest.raises(ValueError, match="positive int"):
-        weight_only_quantized_dense(axon.model.input("x"), 0)
+        Q.weight_only_quantized_dense(axon.model.input("x"), 0)
 
 
 def test_quantize_model_keeps_a_mixed_precision_policy():
@@ -126,7 +118,7 @@ def test_quantize_model_keeps_a_mixed_precision_policy():
     policy = mixed_precision.create_policy(compute=jnp.bfloat16, output=jnp.float32)
     model = mixed_precision.apply_policy(mlp(), policy)
     state = model.init(0, X)
-    q_model, q_state = quantize(model, state)
+    q_model, q_state = Q.quantize(model, state)
     assert all(n.policy == policy for n in q_model.program.order if n.op is not None)
     got = axon.model.predict(q_model, q_state, X)
     assert got.dtype == jnp.float32 and q_state.params["hidden"]["kernel"].dtype == jnp.int8
@@ -136,7 +128,7 @@ def test_quantize_model_keeps_a_mixed_precision_policy():
 
 def test_weight_only_quantized_dense_is_a_chained_builder_too():
     x = axon.model.input("x", shape=(None, 3))
-    chained, module = x.weight_only_quantized_dense(2), weight_only_quantized_dense(x, 2)
+    chained, module = x.weight_only_quantized_dense(2), Q.weight_only_quantized_dense(x, 2)
     assert "weight_only_quantized_dense" in axon.model.layers.names()
     inputs = jnp.ones((1, 3))
     shapes = lambda m: jax.tree_util.tree_map(jnp.shape, m.init(0, inputs).params)  # noqa: E731

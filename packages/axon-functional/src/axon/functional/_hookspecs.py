@@ -1,9 +1,5 @@
-"""Hook specifications of axon-functional (entry-point group ``axon.functional``).
-
-Every hook returns a mapping ``{name: entry}``; names must be unique across all
-installed plugins. Plugins mark implementations with
-:data:`axon.functional.plugins.hookimpl`.
-"""
+"""Hook specifications of axon-functional, entry-point group ``axon.functional``: a hook returns
+``{name: entry}`` (the rules are ``PluginSystem``'s, in ``_registry``)."""
 
 from __future__ import annotations
 

@@ -1,9 +1,5 @@
-"""Hook specification of axon-loggers (entry-point group ``axon.loggers``).
-
-The hook returns a mapping ``{name: factory}``; names must be unique across all
-installed plugins. Plugins mark implementations with
-:data:`axon.loggers.plugins.hookimpl`.
-"""
+"""Hook specification of axon-loggers, entry-point group ``axon.loggers``: a hook returns
+``{name: entry}`` (the rules are ``PluginSystem``'s, in ``_registry``)."""
 
 from __future__ import annotations
 

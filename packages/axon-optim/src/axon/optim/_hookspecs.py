@@ -1,9 +1,5 @@
-"""Hook specifications of axon-optim (entry-point group ``axon.optim``).
-
-Every hook returns a mapping ``{name: entry}``; names must be unique across all
-installed plugins. Plugins mark implementations with
-:data:`axon.optim.plugins.hookimpl`.
-"""
+"""Hook specifications of axon-optim, entry-point group ``axon.optim``: a hook returns
+``{name: entry}`` (the rules are ``PluginSystem``'s, in ``_registry``)."""
 
 from __future__ import annotations
 
