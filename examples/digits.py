@@ -5,7 +5,7 @@ progress and the held-out accuracy, writes TensorBoard logs and orbax checkpoint
 
     python examples/digits.py                 # full run (about 20 s on 2 CPU cores)
     python examples/digits.py --smoke         # a few seconds, for CI
-    tensorboard --logdir runs                 # then look at the curves
+    tensorboard --logdir runs                 # then look at the curves (a version_N per run)
 """
 
 from __future__ import annotations
@@ -64,7 +64,7 @@ def main(argv: list[str] | None = None) -> float:
     predictions = predict_fn(model_state, x_test)
     accuracy = float(np.mean(np.argmax(predictions, -1) == np.argmax(y_test, -1)))
     print(f"Test accuracy: {accuracy:.4f} on {len(x_test)} held-out digits")
-    print(f"TensorBoard logs: {args.logdir}  checkpoints: {args.checkpoints}")
+    print(f"TensorBoard logs: {args.logdir} (a version_N per run)  checkpoints: {args.checkpoints}")
     return accuracy
 
 

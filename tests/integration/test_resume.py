@@ -72,11 +72,15 @@ def test_sigkilled_training_resumes_exactly_with_each_logged_step_once(tmp_path)
     straight = train.make_loop(tmp_path / "runs2", tmp_path / "ck2").run(train.batches, epochs=3)
     jax.tree_util.tree_map(np.testing.assert_array_equal, resumed.step_state, straight.step_state)
 
-    events = EventAccumulator(str(logdir), size_guidance={"scalars": 0})
+    # The resumed run continued its own run directory, the one its run id names.
+    assert [path.name for path in logdir.iterdir()] == ["version_0"]
+    events = EventAccumulator(str(logdir / "version_0"), size_guidance={"scalars": 0})
     events.Reload()
     steps = [point.step for point in events.Scalars("train/loss")]
     assert steps == list(range(1, 25))  # every iteration of 3 epochs x 8 batches, once
-    straight_events = EventAccumulator(str(tmp_path / "runs2"), size_guidance={"scalars": 0})
+    straight_events = EventAccumulator(
+        str(tmp_path / "runs2" / "version_0"), size_guidance={"scalars": 0}
+    )
     straight_events.Reload()
     np.testing.assert_array_equal(
         [p.value for p in events.Scalars("train/loss")],

@@ -37,7 +37,7 @@ def test_digits_example_reaches_95_percent_and_writes_logs_and_checkpoints(
     assert "Epoch: 19, Batch: 45, loss:" in output and "validation_accuracy" in output
     assert "Total parameters: 9610" in output and f"Test accuracy: {accuracy:.4f}" in output
 
-    events = EventAccumulator(str(logdir), size_guidance={"scalars": 0})
+    events = EventAccumulator(str(logdir / "version_0"), size_guidance={"scalars": 0})
     events.Reload()
     tags = events.Tags()["scalars"]
     assert {"train/loss", "train/accuracy", "epoch/validation_accuracy"} <= set(tags)
@@ -85,21 +85,25 @@ def test_every_name_resolves_through_its_package(digit_batches, tmp_path):
         .replace(output_transform=None)
         .run(digit_batches, epochs=2)
     )
-    rows = [json.loads(line) for line in (tmp_path / "metrics.jsonl").read_text().splitlines()]
+    header, *rows = [
+        json.loads(line) for line in (tmp_path / "metrics.jsonl").read_text().splitlines()
+    ]
+    assert header == {"axon_run": state.run_id}
     assert [row["step"] for row in rows] == [4, 8, 12, 16]
     assert rows[1]["epoch/accuracy"] == pytest.approx(float(state.history[0]["accuracy"]))
 
 
 def test_a_loop_with_a_named_logger_runs_twice(digit_batches, tmp_path):
     model = axon.model.input("input", shape=(None, 64)).dense(10, activation="softmax")
-    path = tmp_path / "metrics.jsonl"
+    logdir = tmp_path / "runs"
     loop = axon.loop.trainer(model, "categorical_cross_entropy", "adam", log=0).log_to(
-        "jsonl", path=path, every=0
+        "tensorboard", logdir=logdir, every=0
     )
-    assert not path.exists()  # attaching a logger writes nothing; a run opens it
+    assert not logdir.exists()  # attaching a logger writes nothing; a run opens it
     loop.run(digit_batches)
     loop.run(digit_batches)
-    assert len(path.read_text().splitlines()) == 2  # the second run appended
+    # each run opened a logger of its own, which wrote a run directory of its own
+    assert sorted(path.name for path in logdir.iterdir()) == ["version_0", "version_1"]
 
 
 class TestBadInputIsExplained:

@@ -39,19 +39,20 @@ def recording() -> RecordingLogger:
 
 
 def _log_then_resume(make, steps, purge_step, offset):
-    with make() as logger:
+    with make(run_id="resumed-run") as logger:
         for step in range(steps):
             logger.log_scalars({"loss": float(step)}, step)
-    with make(purge_step=purge_step) as logger:
+    with make(run_id="resumed-run", purge_step=purge_step) as logger:
         for step in range(purge_step, steps):
             logger.log_scalars({"loss": offset + step}, step)
 
 
 @pytest.fixture
 def log_then_resume():
-    """``log_then_resume(make, steps, purge_step, offset)``: ``make()`` logs ``loss = step``
-    for each step below ``steps``; then, as a run resumed from a checkpoint does,
-    ``make(purge_step=purge_step)`` logs ``loss = offset + step`` from ``purge_step`` on."""
+    """``log_then_resume(make, steps, purge_step, offset)``: ``make(run_id=...)`` logs
+    ``loss = step`` for each step below ``steps``; then, as a run resumed from a checkpoint
+    does, ``make(run_id=<the same>, purge_step=purge_step)`` logs ``loss = offset + step``
+    from ``purge_step`` on."""
     return _log_then_resume
 
 

@@ -7,7 +7,7 @@ import math
 
 import pytest
 
-from axon.loggers import CSVLogger, LogPathError
+from axon.loggers import CSVLogger, LogExistsError, LogPathError
 
 
 def read_rows(path):
@@ -42,11 +42,11 @@ def test_a_new_tag_widens_the_header_and_keeps_earlier_rows(tmp_path):
     ]
 
 
-def test_resume_appends_under_the_existing_header(tmp_path):
+def test_the_same_run_appends_under_the_existing_header(tmp_path):
     path = tmp_path / "log.csv"
-    with CSVLogger(path) as logger:
+    with CSVLogger(path, run_id="run-a") as logger:
         logger.log_scalars({"loss": 1.0, "acc": 0.5}, 0)
-    with CSVLogger(path) as logger:
+    with CSVLogger(path, run_id="run-a") as logger:
         logger.log_scalars({"acc": 0.75, "loss": 0.5}, 1)  # other order: same columns
         logger.log_scalars({"lr": 0.01}, 2)
     assert read_rows(path) == [
@@ -84,9 +84,10 @@ def test_full_precision_is_kept(tmp_path):
 def test_a_file_that_is_not_a_csv_log_is_refused(tmp_path):
     path = tmp_path / "notes.csv"
     path.write_text("name,value\nfoo,1\n")
-    with pytest.raises(ValueError, match=r"not a CSV log.*'name'"):
-        CSVLogger(path)
+    with pytest.raises(LogExistsError, match=r"not a log of axon-loggers.*'name'"):
+        CSVLogger(path, overwrite=True)
     assert path.read_text() == "name,value\nfoo,1\n"
+    assert list(tmp_path.iterdir()) == [path]  # no run record written beside it
 
 
 def test_path_under_a_regular_file_raises_log_path_error(tmp_path):

@@ -34,9 +34,9 @@ def test_builtin_names_come_from_the_entry_point():
 
 
 def test_create_calls_the_factory_with_the_options(tmp_path):
-    with axon.loggers.create("tensorboard", logdir=tmp_path, purge_step=3) as logger:
+    with axon.loggers.create("tensorboard", logdir=tmp_path, run_id="a", purge_step=3) as logger:
         assert isinstance(logger, axon.loggers.TensorBoardLogger)
-        assert logger.purge_step == 3
+        assert (logger.run_id, logger.purge_step) == ("a", 3)
 
 
 def test_a_misspelt_name_suggests_the_right_one():

@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib.metadata
 import inspect
 import io
+import json
 import re
 import subprocess
 import sys
@@ -16,6 +17,7 @@ from tensorboard.plugins.hparams import plugin_data_pb2
 from tensorboard.util import tensor_util
 
 from axon.loggers import LogPathError, TensorBoardLogger
+from axon.loggers._backends.events import EventFile
 
 
 def scalar_points(run, tag):
@@ -26,7 +28,7 @@ def test_scalars_are_read_back_at_their_steps_with_their_tags(tmp_path, read_run
     with TensorBoardLogger(tmp_path) as logger:
         for step in range(3):
             logger.log_scalars({"train/loss": 1.0 / (step + 1), "lr": np.float32(0.5)}, step)
-    run = read_run(tmp_path)
+    run = read_run(logger.run_dir)
     assert sorted(run.Tags()["scalars"]) == ["lr", "train/loss"]
     assert scalar_points(run, "train/loss") == [
         (0, pytest.approx(1.0)),
@@ -43,7 +45,7 @@ def test_flush_puts_every_event_on_disk_before_returning(tmp_path, read_run):
     for step in range(500):
         logger.log_scalars({"x": float(step)}, step)
     logger.flush()
-    assert len(read_run(tmp_path).Scalars("x")) == 500
+    assert len(read_run(logger.run_dir).Scalars("x")) == 500
     logger.close()
 
 
@@ -58,7 +60,7 @@ def test_histogram_text_and_image_are_read_back(tmp_path, read_run):
         logger.log_text("notes", "warm-up done", step=7)
         logger.log_image("samples/rgb", rgb, step=7)
         logger.log_image("samples/gray", gray, step=8)
-    run = read_run(tmp_path)
+    run = read_run(logger.run_dir)
 
     (histogram,) = run.Histograms("dense/kernel")
     assert histogram.step == 7
@@ -85,7 +87,7 @@ def test_rgba_images_keep_their_alpha_channel(tmp_path, read_run):
     rgba = np.random.default_rng(0).integers(0, 256, (6, 3, 4), dtype=np.uint8)
     with TensorBoardLogger(tmp_path) as logger:
         logger.log_image("samples/rgba", rgba, step=2)
-    (event,) = read_run(tmp_path).Images("samples/rgba")
+    (event,) = read_run(logger.run_dir).Images("samples/rgba")
     png = Image.open(io.BytesIO(event.encoded_image_string))
     assert png.mode == "RGBA"
     np.testing.assert_array_equal(np.asarray(png), rgba)
@@ -105,9 +107,9 @@ def test_hparams_are_written_into_the_same_run_with_the_final_metric(tmp_path, r
             {"lr": 1e-3, "batch_size": np.int64(32), "optimizer": "adam", "nesterov": True},
             {"val/accuracy": 0.4, "hparam/final_loss": 0.125},
         )
-    assert [path for path in tmp_path.iterdir() if path.is_dir()] == []  # no extra sub-run
+    assert [path for path in logger.run_dir.iterdir() if path.is_dir()] == []  # no extra sub-run
 
-    run = read_run(tmp_path)
+    run = read_run(logger.run_dir)
     content = run.PluginTagToContent("hparams")
     assert set(content) == {
         "_hparams_/experiment",
@@ -140,25 +142,103 @@ def test_purge_step_leaves_each_step_once_after_a_resume(tmp_path, read_run, log
     log_then_resume(
         lambda **options: TensorBoardLogger(tmp_path, **options), 10, purge_step=5, offset=100.0
     )
-    assert len(list(tmp_path.glob("events.out.tfevents.*"))) == 2
+    assert [path.name for path in tmp_path.iterdir()] == ["version_0"]  # the run continued
+    assert len(list((tmp_path / "version_0").glob("events.out.tfevents.*"))) == 2
 
-    points = scalar_points(read_run(tmp_path), "loss")
+    points = scalar_points(read_run(tmp_path / "version_0"), "loss")
     assert [step for step, _ in points] == list(range(10))
     assert [value for _, value in points] == [0, 1, 2, 3, 4, 105, 106, 107, 108, 109]
 
 
-def test_reopening_without_purge_step_keeps_the_earlier_events(tmp_path, read_run):
-    with TensorBoardLogger(tmp_path) as logger:
+def test_reopening_a_run_without_purge_step_keeps_its_earlier_events(tmp_path, read_run):
+    with TensorBoardLogger(tmp_path, run_id="run-a") as logger:
         logger.log_scalars({"loss": 1.0}, 0)
+    with TensorBoardLogger(tmp_path, run_id="run-a") as logger:
+        logger.log_scalars({"loss": 2.0}, 1)
+    assert scalar_points(read_run(logger.run_dir), "loss") == [(0, 1.0), (1, 2.0)]
+
+
+def log_steps(logger, steps, value):
+    for step in steps:
+        logger.log_scalars({"loss": value(step)}, step)
+
+
+def test_two_new_runs_into_one_logdir_get_their_own_version_directories(tmp_path, read_run):
+    with TensorBoardLogger(tmp_path) as first:
+        log_steps(first, range(1, 6), lambda step: step)
+    with TensorBoardLogger(tmp_path) as second:
+        log_steps(second, range(1, 4), lambda step: -step)
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["version_0", "version_1"]
+    assert (first.run_dir, second.run_dir) == (tmp_path / "version_0", tmp_path / "version_1")
+    assert first.run_id != second.run_id
+    marker = json.loads((second.run_dir / "axon-run.json").read_text())
+    assert marker == {"axon_run": second.run_id}
+    assert scalar_points(read_run(first.run_dir), "loss") == [(s, s) for s in range(1, 6)]
+    assert scalar_points(read_run(second.run_dir), "loss") == [(s, -s) for s in range(1, 4)]
+
+
+def test_a_restart_from_scratch_under_the_same_run_id_logs_each_step_once(tmp_path, read_run):
+    # A run that died before its first checkpoint is started again from iteration 0
+    # with the same id (axon-loop's resume="auto"): it logs from step 1 again.
+    with TensorBoardLogger(tmp_path, run_id="run-a") as crashed:
+        log_steps(crashed, range(1, 6), lambda step: -step)
+    with TensorBoardLogger(tmp_path, run_id="run-a", purge_step=1) as restarted:
+        log_steps(restarted, range(1, 9), lambda step: step)
+    assert [path.name for path in tmp_path.iterdir()] == ["version_0"]
+    assert scalar_points(read_run(tmp_path / "version_0"), "loss") == [(s, s) for s in range(1, 9)]
+
+
+def test_a_run_id_found_nowhere_starts_a_new_version_with_nothing_to_purge(tmp_path, read_run):
+    with TensorBoardLogger(tmp_path, run_id="run-a") as first:
+        log_steps(first, range(1, 6), lambda step: step)
+    with TensorBoardLogger(tmp_path, run_id="run-b", purge_step=3) as second:
+        log_steps(second, range(3, 6), lambda step: -step)
+    assert second.run_dir == tmp_path / "version_1"
+    assert scalar_points(read_run(first.run_dir), "loss") == [(s, s) for s in range(1, 6)]
+    assert scalar_points(read_run(second.run_dir), "loss") == [(s, -s) for s in range(3, 6)]
+
+
+def test_versions_follow_the_highest_number_present(tmp_path):
+    (tmp_path / "version_3").mkdir()  # from another tool, without a run marker
+    (tmp_path / "version_x").mkdir()
+    (tmp_path / "version_7").write_text("a file, not a run directory")
+    with TensorBoardLogger(tmp_path) as logger:
+        pass
+    assert logger.run_dir == tmp_path / "version_4"
+    assert list((tmp_path / "version_3").iterdir()) == []  # never written into
+
+
+def test_an_unversioned_run_in_the_logdir_stays_where_it_is(tmp_path, read_run):
+    # An older axon-loggers wrote its events into the logdir itself.
+    old = EventFile(tmp_path, flush_secs=0)
+    old.scalar("loss", 1.0, 1)
+    old.close()
+    old_files = sorted(tmp_path.glob("events.out.tfevents.*"))
     with TensorBoardLogger(tmp_path) as logger:
         logger.log_scalars({"loss": 2.0}, 1)
-    assert scalar_points(read_run(tmp_path), "loss") == [(0, 1.0), (1, 2.0)]
+    assert sorted(tmp_path.glob("events.out.tfevents.*")) == old_files
+    assert scalar_points(read_run(tmp_path), "loss") == [(1, 1.0)]
+    assert scalar_points(read_run(logger.run_dir), "loss") == [(1, 2.0)]
+
+
+@pytest.mark.parametrize(
+    ("options", "error", "match"),
+    [
+        ({"purge_step": 3}, ValueError, "needs run_id="),
+        ({"run_id": 7}, TypeError, "run_id must be a string"),
+        ({"run_id": " "}, ValueError, "run_id must not be empty"),
+    ],
+)
+def test_bad_run_options_are_rejected_before_anything_is_created(tmp_path, options, error, match):
+    with pytest.raises(error, match=match):
+        TensorBoardLogger(tmp_path / "runs", **options)
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_nan_scalar_is_recorded_and_warns(tmp_path, read_run):
     with TensorBoardLogger(tmp_path) as logger, pytest.warns(RuntimeWarning, match="'loss'"):
         logger.log_scalars({"loss": float("nan")}, 0)
-    ((step, value),) = scalar_points(read_run(tmp_path), "loss")
+    ((step, value),) = scalar_points(read_run(logger.run_dir), "loss")
     assert step == 0 and np.isnan(value)
 
 
@@ -186,7 +266,7 @@ def test_a_rejected_call_loses_nothing_already_logged(tmp_path, read_run):
         with pytest.raises(ValueError, match=r"'accuracy'.*shape \(2,\)"):
             logger.log_scalars({"loss": 0.5, "accuracy": np.ones(2)}, 1)
         logger.log_scalars({"loss": 0.25}, 2)  # the logger keeps working
-    assert scalar_points(read_run(tmp_path), "loss") == [(0, 1.0), (2, 0.25)]
+    assert scalar_points(read_run(logger.run_dir), "loss") == [(0, 1.0), (2, 0.25)]
 
 
 @pytest.mark.parametrize(("flush_secs", "error"), [(-1, ValueError), ("10", TypeError)])
@@ -198,8 +278,8 @@ def test_invalid_flush_secs_is_rejected(tmp_path, flush_secs, error):
 def test_hparams_without_metrics_are_still_one_run(tmp_path, read_run):
     with TensorBoardLogger(tmp_path) as logger:
         logger.log_hparams({"lr": 0.1}, {})
-    assert [path for path in tmp_path.iterdir() if path.is_dir()] == []
-    assert "_hparams_/session_start_info" in read_run(tmp_path).PluginTagToContent("hparams")
+    assert [path for path in logger.run_dir.iterdir() if path.is_dir()] == []
+    assert "_hparams_/session_start_info" in read_run(logger.run_dir).PluginTagToContent("hparams")
 
 
 def _train(logger, steps, every, per_epoch, value):
@@ -216,7 +296,7 @@ _KILLED_RUN = f"""
 import os, sys
 from axon.loggers import TensorBoardLogger
 {inspect.getsource(_train)}
-logger = TensorBoardLogger(sys.argv[1])
+logger = TensorBoardLogger(sys.argv[1], run_id="killed-run")
 _train(logger, range(1, 15), every=2, per_epoch=4, value=lambda step: -step)
 logger.flush()
 os._exit(9)  # killed: no close(), no finalizers
@@ -228,14 +308,17 @@ def test_a_killed_and_resumed_run_has_each_step_once_and_one_hparams(tmp_path, r
     # was at iteration 8, so the resumed run logs from step 9 on: purge_step=9.
     killed = subprocess.run([sys.executable, "-c", _KILLED_RUN, str(tmp_path)], check=False)
     assert killed.returncode == 9
-    assert scalar_points(read_run(tmp_path), "train/loss")[-1] == (14, -14)
+    run_dir = tmp_path / "version_0"
+    assert scalar_points(read_run(run_dir), "train/loss")[-1] == (14, -14)
 
-    with TensorBoardLogger(tmp_path, purge_step=9) as resumed:
+    with TensorBoardLogger(tmp_path, run_id="killed-run", purge_step=9) as resumed:
         _train(resumed, range(9, 17), every=2, per_epoch=4, value=lambda step: step)
         resumed.log_hparams({"lr": 1e-3}, {"epoch/loss": 16.0, "epoch/validation_loss": 0.5})
 
-    run = read_run(tmp_path)
-    assert [path for path in tmp_path.iterdir() if path.is_dir()] == []
+    assert resumed.run_dir == run_dir
+    run = read_run(run_dir)
+    assert [path for path in tmp_path.iterdir() if path.is_dir()] == [run_dir]
+    assert [path for path in run_dir.iterdir() if path.is_dir()] == []
     assert scalar_points(run, "train/loss") == [
         (2, -2),
         (4, -4),

@@ -77,7 +77,7 @@ def test_histograms_are_read_back_under_prefix_and_path(tmp_path, read_run):
                 "params/dense_0/bias",
             ]
             log_histograms(logger, "grads", grads, step)
-    run = read_run(tmp_path)
+    run = read_run(logger.run_dir)
     assert sorted(run.Tags()["histograms"]) == [
         "grads/dense_0/bias",
         "grads/dense_0/kernel",

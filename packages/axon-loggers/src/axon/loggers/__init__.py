@@ -8,10 +8,16 @@ looked up by name, and plugins add more (see :mod:`axon.loggers.plugins`):
 >>> axon.loggers.names()
 ['console', 'csv', 'jsonl', 'tensorboard']
 >>> path = pathlib.Path(tempfile.mkdtemp()) / "metrics.jsonl"
->>> with axon.loggers.create("jsonl", path=path) as logger:
+>>> with axon.loggers.create("jsonl", path=path, run_id="run-1") as logger:
 ...     logger.log_scalars({"loss": 0.25}, step=1)
->>> path.read_text()
-'{"step": 1, "loss": 0.25}\\n'
+>>> print(path.read_text(), end="")
+{"axon_run": "run-1"}
+{"step": 1, "loss": 0.25}
+
+Each log belongs to one run, named by ``run_id=``: a TensorBoard logdir gets a
+``version_N`` directory per run, and a CSV or JSON Lines file is continued only
+by its own run (another run's log, or a file that is no log, raises
+:class:`LogExistsError`).
 """
 
 from __future__ import annotations
@@ -25,6 +31,7 @@ from ._backends import (
     ConsoleLogger,
     CSVLogger,
     JSONLinesLogger,
+    LogExistsError,
     LogPathError,
     TensorBoardLogger,
 )
@@ -42,6 +49,7 @@ __all__ = [
     "CSVLogger",
     "ConsoleLogger",
     "LogPathError",
+    "LogExistsError",
     "flatten_tree",
     "log_histograms",
     "accepts_option",

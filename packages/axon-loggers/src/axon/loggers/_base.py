@@ -224,15 +224,15 @@ class LoggerBase:
 
         Example:
             >>> import pathlib, tempfile
-            >>> from axon.loggers import JSONLinesLogger
-            >>> path = pathlib.Path(tempfile.mkdtemp()) / "metrics.jsonl"
-            >>> logger = JSONLinesLogger(path)
+            >>> from axon.loggers import CSVLogger
+            >>> path = pathlib.Path(tempfile.mkdtemp()) / "metrics.csv"
+            >>> logger = CSVLogger(path)
             >>> logger.log_scalars({"loss": 0.5}, step=1)
             >>> path.read_text()  # step 1 may still get values: not written yet
             ''
             >>> logger.flush()
             >>> path.read_text()
-            '{"step": 1, "loss": 0.5}\\n'
+            'step,loss\\n1,0.5\\n'
             >>> logger.close()
         """
         if not self._closed:
@@ -346,7 +346,8 @@ class LoggerBase:
         if self._closed:
             raise RuntimeError(
                 f"{self!r} is closed and cannot log any more. Create a new logger on the "
-                f"same destination to continue (pass purge_step= to resume a run exactly)."
+                f"same destination to continue (pass run_id= and purge_step= to resume a run "
+                f"exactly)."
             )
 
     def _seen_step(self, step: int) -> None:

@@ -129,9 +129,18 @@ def resolve_optimizer(optimizer: Any) -> optax.GradientTransformation:
     )
 
 
-def resolve_logger(logger: Any, options: dict[str, Any]) -> Callable[[int | None], Any]:
-    """``open(resume_step)``: creates a named backend (with ``purge_step`` when resuming
-    and the backend accepts it) or returns the caller's logger object as it is."""
+def resolve_logger(logger: Any, options: dict[str, Any]) -> Callable[[str, int | None], Any]:
+    """``open(run_id, resumed_from)``: creates a named backend, or returns the caller's
+    logger object as it is.
+
+    A backend that accepts ``run_id`` is told the run on every start: ``run_id`` and
+    ``purge_step``, the first step the run logs (steps count completed iterations,
+    so ``resumed_from + 1``, or ``1`` for a run starting at iteration 0). It then
+    continues only this run's log and drops the steps the run logs again, whether
+    the run resumes from a checkpoint or starts over under the same id. A backend
+    that takes ``purge_step`` but no ``run_id`` gets it only when a run resumes.
+    The options the user gave win over these.
+    """
     if isinstance(logger, str):
         loggers = _needs(
             "axon-loggers",
@@ -139,11 +148,16 @@ def resolve_logger(logger: Any, options: dict[str, Any]) -> Callable[[int | None
             f"The logger name {logger!r}",
             "pass an object with log_scalars(scalars, step), flush() and close()",
         )
-        purges = loggers.accepts_option(logger, "purge_step")  # unknown names fail now
+        knows_runs = loggers.accepts_option(logger, "run_id")  # unknown names fail now
+        purges = loggers.accepts_option(logger, "purge_step")
 
-        def open_logger(resume_step: int | None) -> Any:
-            extra = {"purge_step": resume_step} if purges and resume_step is not None else {}
-            return loggers.create(logger, **options, **extra)
+        def open_logger(run_id: str, resumed_from: int | None) -> Any:
+            purge = {"purge_step": (resumed_from or 0) + 1} if purges else {}
+            if knows_runs:
+                run = {"run_id": run_id, **purge}
+            else:
+                run = purge if resumed_from is not None else {}
+            return loggers.create(logger, **{**run, **options})
 
         return open_logger
     if options:
@@ -156,7 +170,7 @@ def resolve_logger(logger: Any, options: dict[str, Any]) -> Callable[[int | None
             f"{type(logger).__name__} is not a logger: it lacks {missing}. A logger has "
             f"log_scalars(scalars, step), flush() and close() (see axon.loggers.Logger)."
         )
-    return lambda resume_step: logger
+    return lambda run_id, resumed_from: logger
 
 
 def resolve_loss_scale(loss_scale: Any) -> tuple[Callable[..., Any], ...] | None:

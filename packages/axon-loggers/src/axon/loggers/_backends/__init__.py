@@ -1,17 +1,28 @@
-"""The built-in backends, one per module, and what the file backends share.
+"""The built-in backends, one per module, and what they share.
 
 - ``console``: ``ConsoleLogger``, one line per step on a stream;
 - ``csv``: ``CSVLogger``, one row per step, one column per tag;
 - ``jsonl``: ``JSONLinesLogger``, one JSON object per step;
-- ``tensorboard``: ``TensorBoardLogger``, TensorBoard event files;
+- ``tensorboard``: ``TensorBoardLogger``, a ``version_N`` run directory per run;
+- ``versions``: finding or creating a run's ``version_N`` directory in a logdir;
+- ``events``: TensorBoard event files (tensorboardX), loaded with the first TensorBoard logger;
 - ``steps``: the values of one step gathered into one record, for the file backends;
+- ``runs``: which run a log belongs to (the ``{"axon_run": id}`` record), and the
+  ``LogExistsError`` refusals;
 - ``files``: opening log destinations, with ``LogPathError`` saying what failed.
 """
 
 from .console import ConsoleLogger
 from .csv import CSVLogger
-from .files import LogPathError
+from .files import LogExistsError, LogPathError
 from .jsonl import JSONLinesLogger
 from .tensorboard import TensorBoardLogger
 
-__all__ = ["CSVLogger", "ConsoleLogger", "JSONLinesLogger", "LogPathError", "TensorBoardLogger"]
+__all__ = [
+    "CSVLogger",
+    "ConsoleLogger",
+    "JSONLinesLogger",
+    "LogExistsError",
+    "LogPathError",
+    "TensorBoardLogger",
+]

@@ -4,20 +4,24 @@ from __future__ import annotations
 
 import csv
 import io
-import os
 from pathlib import Path
 
-from .files import replace_file
+from .files import read_first_line, replace_file
+from .runs import not_a_log, read_marker, write_marker
 from .steps import STEP_KEY, StepFileLogger
+
+#: The run record of ``metrics.csv`` is ``metrics.csv.axon-run.json``, beside it.
+RUN_MARKER_SUFFIX = ".axon-run.json"
 
 
 class CSVLogger(StepFileLogger):
-    """Appends one row per step to a CSV file whose first column is ``step``.
+    """Appends one row per step to the CSV log of one run; the first column is ``step``.
 
     The header is fixed by the first row written: ``step`` and then the tags in
     the order they were logged. Scalars logged at the same step share one row,
     written when a later step is logged and on :meth:`flush` and :meth:`close`.
-    A tag missing from a row leaves its cell empty.
+    A tag missing from a row leaves its cell empty. The file is plain CSV that
+    ``csv.DictReader`` and ``pandas.read_csv`` read without options.
 
     **New tags widen the file.** When a row brings a tag the header lacks, the
     file is rewritten (atomically) with the new columns appended to the header
@@ -28,42 +32,75 @@ class CSVLogger(StepFileLogger):
     ``float()`` reads back. Histograms, text, images and hyperparameters are
     ignored: use :class:`JSONLinesLogger` or :class:`TensorBoardLogger` for them.
 
-    An existing file is appended to, keeping its header, so a resumed run
-    continues it.
+    **One file, one run.** The run's id is recorded beside the file, in
+    ``<path>.axon-run.json`` (``{"axon_run": "<run id>"}``), so the CSV itself
+    stays plain. A missing or empty file is started. An existing log of the same
+    ``run_id`` is continued under its header (after dropping its rows of steps
+    ``>= purge_step``). Anything else is refused with :class:`LogExistsError`,
+    and nothing is changed: another run's log (unless ``overwrite=True``, which
+    replaces it), or a file without that record beside it or without a ``step``
+    header, such as a data set (never replaced).
 
     Args:
         path: the ``.csv`` file; its directory is created if missing.
-        purge_step: when resuming a run, the first step the resumed run will log
-            (``T + 1`` after the checkpoint of iteration ``T``): the rows of steps
-            ``>= purge_step`` that the interrupted run wrote are dropped.
+        run_id: the id of the run this log belongs to (axon-loop passes
+            ``State.run_id``); ``None``, a new run with a fresh id.
+        purge_step: when continuing this run's log, the first step the run will
+            log again (``T + 1`` after the checkpoint of iteration ``T``; ``1``
+            for a restart from scratch): the rows of steps ``>= purge_step`` are
+            dropped. Needs ``run_id``.
+        overwrite: replace the log of another run found at ``path``.
+
+    Attributes:
+        path: the log file, as a :class:`pathlib.Path`.
+        run_id: the id recorded beside it (generated when none was given).
 
     Raises:
         LogPathError: the file cannot be created or written.
-        ValueError: the file exists but is not a CSV log (its header does not
-            start with ``step``).
+        LogExistsError: ``path`` holds another run's log, or is no log at all.
 
     Example:
         >>> import pathlib, tempfile
         >>> from axon.loggers import CSVLogger
         >>> path = pathlib.Path(tempfile.mkdtemp()) / "metrics.csv"
-        >>> with CSVLogger(path) as logger:
+        >>> with CSVLogger(path, run_id="run-1") as logger:
         ...     logger.log_scalars({"loss": 0.5}, step=1)
         ...     logger.log_scalars({"loss": 0.25, "val/loss": 0.75}, step=2)
         >>> print(path.read_text(), end="")
         step,loss,val/loss
         1,0.5,
         2,0.25,0.75
+        >>> print(path.with_name("metrics.csv.axon-run.json").read_text(), end="")
+        {"axon_run": "run-1"}
     """
 
     supported_kinds = frozenset({"scalars"})
     _what = "CSV log file"
 
-    #: The log file, as a :class:`pathlib.Path`.
     path: Path
+    run_id: str
+    _columns: list[str]  # the header; empty until it is written
 
-    def __init__(self, path: str | os.PathLike[str], *, purge_step: int | None = None) -> None:
-        self._columns: list[str] = []  # empty until the header is written
-        super().__init__(path, purge_step=purge_step)
+    @property
+    def _marker(self) -> Path:
+        return self.path.with_name(self.path.name + RUN_MARKER_SUFFIX)
+
+    def _owner(self) -> str:
+        header = next(csv.reader([read_first_line(self.path, self._what)]), [])
+        if header[:1] != [STEP_KEY]:
+            found = f"its header starts with {(header or [''])[0]!r}, not {STEP_KEY!r}"
+            raise not_a_log(self.path, self._what, found)
+        owner = read_marker(self._marker, "run marker of a CSV log")
+        if owner is None:
+            found = f"no run record {self._marker.name!r} beside it"
+            raise not_a_log(self.path, self._what, found)
+        return owner
+
+    def _start(self) -> None:
+        if self.path.exists():  # empty the old log first: a crash then leaves nothing to mix
+            replace_file(self.path, "", self._what)
+        write_marker(self._marker, self.run_id, "run marker of a CSV log")
+        self._columns = []
 
     def _resume(self, purge_step: int | None) -> None:
         self._columns, rows = _read(self.path)
@@ -103,11 +140,6 @@ def _cell(value: float | None) -> str:
 def _read(path: Path) -> tuple[list[str], list[list[str]]]:
     with open(path, encoding="utf-8", newline="") as file:
         header, *rows = list(csv.reader(file)) or [[]]
-    if header and header[0] != STEP_KEY:
-        raise ValueError(
-            f"The file {str(path)!r} exists but is not a CSV log: its header starts with "
-            f"{header[0]!r}, expected {STEP_KEY!r}. Pass a new path, or move that file."
-        )
     return header, rows
 
 

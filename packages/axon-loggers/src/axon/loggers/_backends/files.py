@@ -26,6 +26,30 @@ class LogPathError(OSError):
     """
 
 
+class LogExistsError(LogPathError, FileExistsError):
+    """The destination already holds something this logger must not write into.
+
+    A file logger appends only to its own run's log: a path that holds another
+    run's log, or a file that is no log of axon-loggers at all (your data set,
+    say), is refused when the logger is created, and nothing on disk is changed.
+    The message names the path, what is there, and the choices. It is a
+    :class:`LogPathError` and a ``FileExistsError``.
+
+    Example:
+        >>> import pathlib, tempfile
+        >>> from axon.loggers import JSONLinesLogger, LogExistsError
+        >>> data = pathlib.Path(tempfile.mkdtemp()) / "data.jsonl"
+        >>> _ = data.write_text('{"text": "my own data"}\\n')
+        >>> try:
+        ...     JSONLinesLogger(data)
+        ... except LogExistsError as error:
+        ...     print("is not a log of axon-loggers" in str(error))
+        True
+        >>> data.read_text()  # left as it was
+        '{"text": "my own data"}\\n'
+    """
+
+
 def _explain(error: OSError, path: Path, what: str) -> LogPathError:
     reason = error.strerror or str(error)
     return LogPathError(
@@ -45,13 +69,37 @@ def prepare_directory(path: str | os.PathLike[str], what: str) -> Path:
     return directory
 
 
-def open_text(path: Path, mode: str, what: str) -> IO[str]:
-    """Open a UTF-8 text file (parents created) with a clear error on failure."""
+def claim_directory(path: Path, what: str) -> bool:
+    """Create the directory ``path`` (its parent exists); ``False`` if ``path`` is taken.
+
+    Creation is atomic, so of two processes claiming one name, exactly one gets it.
+    """
+    try:
+        path.mkdir()
+    except FileExistsError:
+        return False
+    except OSError as error:
+        raise _explain(error, path, what) from error
+    return True
+
+
+def prepare_file(path: Path, what: str) -> None:
+    """Create the parents of the file ``path`` if missing; refuse a directory at ``path``."""
     prepare_directory(path.parent, f"directory of the {what}")
     if path.is_dir():
         raise LogPathError(
             f"Cannot write the {what} {str(path)!r}: it is a directory. Pass a file path."
         )
+
+
+def has_content(path: Path) -> bool:
+    """Whether ``path`` is a file with at least one byte (an empty file holds nothing to keep)."""
+    return path.is_file() and path.stat().st_size > 0
+
+
+def open_text(path: Path, mode: str, what: str) -> IO[str]:
+    """Open a UTF-8 text file (parents created) with a clear error on failure."""
+    prepare_file(path, what)
     try:
         return open(path, mode, encoding="utf-8", newline="")  # kept open until close()
     except OSError as error:
@@ -65,6 +113,15 @@ def replace_file(path: Path, content: str, what: str) -> None:
         with open(temporary, "w", encoding="utf-8", newline="") as file:
             file.write(content)
         os.replace(temporary, path)
+    except OSError as error:
+        raise _explain(error, path, what) from error
+
+
+def read_first_line(path: Path, what: str, limit: int = 1 << 16) -> str:
+    """The first line of ``path`` (at most ``limit`` characters), to tell what the file is."""
+    try:
+        with open(path, encoding="utf-8", errors="replace", newline="") as file:
+            return file.readline(limit)
     except OSError as error:
         raise _explain(error, path, what) from error
 

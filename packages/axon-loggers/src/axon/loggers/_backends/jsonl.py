@@ -8,17 +8,23 @@ from pathlib import Path
 from typing import Any
 
 from .._protocol import HParamValue
-from .files import replace_file
+from .files import read_first_line, replace_file
+from .runs import RUN_KEY, not_a_log, parse_run_record, run_record
 from .steps import STEP_KEY, StepFileLogger
 
 #: How non-finite floats are written, since JSON has no NaN or Infinity.
 #: ``float(text)`` reads each of these strings back as the original value.
 NON_FINITE_STRINGS = {"nan": "NaN", "inf": "Infinity", "-inf": "-Infinity"}
 
+#: The first line of every log, naming its run, as a reader sees it in messages.
+RUN_HEADER = f'{{"{RUN_KEY}": ...}}'
+
 
 class JSONLinesLogger(StepFileLogger):
-    """Appends one JSON object per step to a file: ``{"step": 3, "loss": 0.25, ...}``.
+    """Appends one JSON object per step to the log of one run: ``{"step": 3, "loss": 0.25, ...}``.
 
+    The first line names the run: ``{"axon_run": "<run id>"}``. Readers skip it as
+    they skip the hyperparameter lines: keep the objects that have a ``"step"``.
     Scalars and text logged at the same step share one object; it is written
     when a later step is logged, and on :meth:`flush` and :meth:`close` (a step
     logged again after a flush gets a second object). :meth:`log_hparams` writes
@@ -29,34 +35,64 @@ class JSONLinesLogger(StepFileLogger):
     ``"NaN"``, ``"Infinity"`` and ``"-Infinity"`` (:data:`NON_FINITE_STRINGS`),
     which ``float()`` converts back; a missing value is simply an absent key.
 
-    An existing file is appended to, so a resumed run continues it.
+    **One file, one run.** A missing or empty file is started with the run's
+    header. An existing log of the same ``run_id`` is continued (appended to,
+    after dropping its lines of steps ``>= purge_step``). Anything else is refused
+    with :class:`LogExistsError`, and the file is left as it was: another run's log
+    (unless ``overwrite=True``, which replaces it), or a file that does not start
+    with a run header, such as a data set (never replaced).
 
     Args:
         path: the ``.jsonl`` file; its directory is created if missing.
-        purge_step: when resuming a run, the first step the resumed run will log
-            (``T + 1`` after the checkpoint of iteration ``T``): the lines of steps
-            ``>= purge_step`` that the interrupted run wrote are dropped.
+        run_id: the id of the run this log belongs to (axon-loop passes
+            ``State.run_id``); ``None``, a new run with a fresh id.
+        purge_step: when continuing this run's log, the first step the run will
+            log again (``T + 1`` after the checkpoint of iteration ``T``; ``1``
+            for a restart from scratch): the lines of steps ``>= purge_step`` are
+            dropped. Needs ``run_id``.
+        overwrite: replace the log of another run found at ``path``.
+
+    Attributes:
+        path: the log file, as a :class:`pathlib.Path`.
+        run_id: the id recorded in the header (generated when none was given).
 
     Raises:
         LogPathError: the file cannot be created or written.
+        LogExistsError: ``path`` holds another run's log, or is no log at all.
 
     Example:
         >>> import json, pathlib, tempfile
         >>> from axon.loggers import JSONLinesLogger
         >>> path = pathlib.Path(tempfile.mkdtemp()) / "metrics.jsonl"
-        >>> with JSONLinesLogger(path) as logger:
+        >>> with JSONLinesLogger(path, run_id="run-1") as logger:
         ...     logger.log_scalars({"loss": 0.5}, step=1)
         ...     logger.log_scalars({"val/loss": 0.75}, step=1)
         ...     logger.log_scalars({"loss": 0.25}, step=2)
-        >>> [json.loads(line) for line in path.read_text().splitlines()]
-        [{'step': 1, 'loss': 0.5, 'val/loss': 0.75}, {'step': 2, 'loss': 0.25}]
+        >>> print(path.read_text(), end="")
+        {"axon_run": "run-1"}
+        {"step": 1, "loss": 0.5, "val/loss": 0.75}
+        {"step": 2, "loss": 0.25}
+        >>> with JSONLinesLogger(path, run_id="run-1", purge_step=2) as logger:  # resumed
+        ...     logger.log_scalars({"loss": 0.125}, step=2)
+        >>> records = [json.loads(line) for line in path.read_text().splitlines()]
+        >>> [record["loss"] for record in records if "step" in record]
+        [0.5, 0.125]
     """
 
     supported_kinds = frozenset({"scalars", "text", "hparams"})
     _what = "JSON Lines log file"
 
-    #: The log file, as a :class:`pathlib.Path`.
     path: Path
+    run_id: str
+
+    def _owner(self) -> str:
+        owner = parse_run_record(read_first_line(self.path, self._what))
+        if owner is None:
+            raise not_a_log(self.path, self._what, f"its first line is not a {RUN_HEADER} record")
+        return owner
+
+    def _start(self) -> None:
+        replace_file(self.path, run_record(self.run_id) + "\n", self._what)
 
     def _resume(self, purge_step: int | None) -> None:
         if purge_step is not None:

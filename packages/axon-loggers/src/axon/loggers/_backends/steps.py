@@ -9,7 +9,8 @@ from typing import IO, Any, ClassVar
 
 from .._base import LoggerBase
 from .._values import as_purge_step
-from .files import end_with_newline, open_text
+from .files import end_with_newline, has_content, open_text, prepare_file
+from .runs import another_runs_log, as_run_id, check_continuation, new_run_id
 
 #: The column or key that holds the step; no tag may use it.
 STEP_KEY = "step"
@@ -49,30 +50,62 @@ class StepRow:
 
 
 class StepFileLogger(LoggerBase):
-    """A log file with one record per step, appended to; the base of CSV and JSON Lines.
+    """The log file of one run, one record per step, appended to; the base of CSV and JSON Lines.
 
     Values logged at the same step are gathered in a :class:`StepRow` and written
     as one record by :meth:`_write_step` when a later step is logged, and on
-    flush and close. An existing file is continued: a last line that a crash cut
-    short is terminated first, then :meth:`_resume` reads what it needs back and,
-    given a ``purge_step``, drops the records of steps ``>= purge_step``.
+    flush and close.
+
+    The file belongs to one run, whose id it records (:meth:`_owner` reads it,
+    :meth:`_start` writes it). A missing or empty file is started. A file of this
+    run is continued: a last line that a crash cut short is terminated first, then
+    :meth:`_resume` reads what it needs back and, given a ``purge_step``, drops
+    the records of steps ``>= purge_step``. Another run's log is refused, or
+    replaced with ``overwrite=True``; a file that is no log of ours is always
+    refused. A refusal changes nothing on disk.
     """
 
     #: What the file is, for error messages ("CSV log file").
     _what: ClassVar[str]
 
-    def __init__(self, path: str | os.PathLike[str], *, purge_step: int | None = None) -> None:
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        *,
+        run_id: str | None = None,
+        purge_step: int | None = None,
+        overwrite: bool = False,
+    ) -> None:
         super().__init__()
-        purge_step = as_purge_step(purge_step)
+        named_run, purge_step = as_run_id(run_id), as_purge_step(purge_step)
+        check_continuation(named_run, purge_step)
+        if not isinstance(overwrite, bool):
+            raise TypeError(f"overwrite must be True or False, got {overwrite!r}.")
         self.path = Path(path)
-        if self.path.is_file():
+        self.run_id = named_run or new_run_id()
+        prepare_file(self.path, self._what)
+        if not has_content(self.path):
+            self._start()
+        elif (owner := self._owner()) == self.run_id:
             end_with_newline(self.path, self._what)
             self._resume(purge_step)
+        elif overwrite:
+            self._start()
+        else:
+            raise another_runs_log(self.path, self._what, owner, self.run_id, named_run is not None)
         self._open()
         self._row = StepRow()
 
+    def _owner(self) -> str:
+        """The id of the run whose log the existing file is; raises if it is no log of ours."""
+        raise NotImplementedError
+
+    def _start(self) -> None:
+        """Begin a new log of this run at ``path``, replacing any earlier log there."""
+        raise NotImplementedError
+
     def _resume(self, purge_step: int | None) -> None:
-        """Read an existing file back; drop the records of steps ``>= purge_step``."""
+        """Read this run's existing log back; drop the records of steps ``>= purge_step``."""
 
     def _write_step(self, step: int, values: dict[str, Any]) -> None:
         raise NotImplementedError

@@ -27,8 +27,17 @@ def log_to(
     that do not log never read metrics from the device.
 
     A logger given by name is created with ``options`` (e.g. ``logdir=``) when a
-    run starts and closed when it ends, so the loop can run again. A logger object
-    belongs to the caller: it is flushed, never closed.
+    run starts and closed when it ends, so the loop can run again. It is told the
+    run (``run_id=state.run_id`` and ``purge_step``, the first step this run logs)
+    and keeps each run apart: the TensorBoard logger writes every run into a
+    ``version_N`` directory of its own under ``logdir``, and a resumed run, or one
+    started over under the same id, continues its own with every step once. The
+    CSV and JSON Lines loggers continue only their own run's file: a new run into
+    a path that holds another run's log fails when it starts, before training,
+    with ``axon.loggers.LogExistsError`` (pass a new path, or ``overwrite=True``).
+    A ``run_id=`` or ``purge_step=`` given here wins over the loop's. A logger
+    object belongs to the caller: it is flushed, never closed, and writes where it
+    was opened.
 
     >>> import jax.numpy as jnp, optax, axon.loop
     >>> init = lambda key, x: {"w": jnp.zeros((x.shape[-1], 1))}
@@ -49,9 +58,8 @@ def log_to(
     key = f"log_to:{id(open_logger)}"
 
     def start(state: State) -> None:
-        # a resumed run hides the interrupted run's points after the checkpoint
-        resume_step = None if state.resumed_from is None else state.resumed_from + 1
-        state.resources[key] = open_logger(resume_step)
+        # the run's own log, without the points it is about to log again
+        state.resources[key] = open_logger(state.run_id, state.resumed_from)
 
     def log_iteration(state: State) -> None:
         values = state.scalar_metrics()

@@ -1,0 +1,218 @@
+"""log_to with named loggers: each run writes its own log, and a resumed or restarted run
+continues its own with every step exactly once (axon-loop and axon-loggers together)."""
+
+from __future__ import annotations
+
+import csv
+import json
+
+import jax.numpy as jnp
+import numpy as np
+import optax
+import pytest
+from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+import axon.loop
+from axon.loggers import LogExistsError, LoggerBase
+from axon.loggers.plugins import hookimpl, system
+
+BATCHES_PER_EPOCH = 4
+
+
+def linear():
+    init = lambda key, x: {"w": jnp.zeros((x.shape[-1], 1))}  # noqa: E731
+    apply = lambda params, x, *, mode, key: (x @ params["w"], None)  # noqa: E731
+    return init, apply
+
+
+def batches(epoch=0):
+    rng = np.random.default_rng(epoch)
+    x = rng.normal(size=(BATCHES_PER_EPOCH * 8, 3)).astype(np.float32)
+    y = x @ np.array([[1.0], [-2.0], [0.5]], np.float32)
+    return [(x[i : i + 8], y[i : i + 8]) for i in range(0, len(x), 8)]
+
+
+def trainer():
+    return axon.loop.trainer(linear(), "mean_squared_error", optax.sgd(0.05), log=0).replace(
+        output_transform=None
+    )
+
+
+def crash_at(iteration):
+    def crash(state):
+        if state.iteration == iteration:
+            raise KeyboardInterrupt(f"killed at iteration {iteration}")
+
+    return crash
+
+
+def adopt_run_id(run_id):
+    """What run(..., resume="auto") does for a run that died before its first checkpoint:
+    it starts from scratch (resumed_from None) under the id recorded before."""
+
+    def adopt(state):
+        state.run_id = run_id
+
+    return adopt
+
+
+def tensorboard_steps(run_dir):
+    events = EventAccumulator(str(run_dir), size_guidance={"scalars": 0})
+    events.Reload()
+    return [point.step for point in events.Scalars("train/loss")]
+
+
+def jsonl_steps(path):
+    header, *records = [json.loads(line) for line in path.read_text().splitlines()]
+    return header["axon_run"], [r["step"] for r in records if "train/loss" in r]
+
+
+def csv_steps(path):
+    marker = json.loads(path.with_name(path.name + ".axon-run.json").read_text())
+    with open(path, newline="") as file:
+        rows = [int(row["step"]) for row in csv.DictReader(file) if row["train/loss"]]
+    return marker["axon_run"], rows
+
+
+def logging_everything(loop, tmp_path):
+    return (
+        loop.log_to("tensorboard", logdir=tmp_path / "runs", every=1)
+        .log_to("jsonl", path=tmp_path / "metrics.jsonl", every=1)
+        .log_to("csv", path=tmp_path / "metrics.csv", every=1)
+    )
+
+
+# -- what log_to tells a named logger -------------------------------------------------------
+
+
+#: The options of every OptionsLogger created, in order.
+CREATED: list[dict] = []
+
+
+class OptionsLogger(LoggerBase):
+    """Records the options it was created with."""
+
+    def __init__(self, **options):
+        super().__init__()
+        CREATED.append(options)
+
+
+def knows_runs(*, run_id=None, purge_step=None, label=None):
+    return OptionsLogger(run_id=run_id, purge_step=purge_step, label=label)
+
+
+def purges_only(*, purge_step=None):
+    return OptionsLogger(purge_step=purge_step)
+
+
+class OptionsPlugin:
+    @hookimpl
+    def axon_loggers(self):
+        return {"knows-runs": knows_runs, "purges-only": purges_only}
+
+
+@pytest.fixture
+def options_loggers():
+    CREATED.clear()
+    with system.temporary(OptionsPlugin(), name="options-plugin"):
+        yield CREATED
+
+
+def test_a_named_logger_is_told_the_run_and_the_first_step_it_logs(tmp_path, options_loggers):
+    loop = (
+        trainer()
+        .log_to("knows-runs", label="a")
+        .log_to("purges-only")
+        .checkpoint(tmp_path / "ck", event="iteration_completed", filter={"every": 2})
+    )
+    fresh = loop.handle_event(
+        "iteration_completed", lambda s: "halt_loop" if s.iteration == 3 else None
+    ).run(batches, epochs=2)
+    resumed = loop.run(batches, epochs=2, resume_from=tmp_path / "ck")
+    assert (resumed.run_id, resumed.resumed_from) == (fresh.run_id, 2)
+    assert options_loggers == [
+        {"run_id": fresh.run_id, "purge_step": 1, "label": "a"},  # a fresh run: from step 1
+        {"purge_step": None},  # no run identity: purged only on resume, as before run ids
+        {"run_id": fresh.run_id, "purge_step": 3, "label": "a"},
+        {"purge_step": 3},
+    ]
+
+
+def test_options_given_to_log_to_win_over_the_loops(options_loggers):
+    trainer().log_to("knows-runs", run_id="mine", purge_step=7).run(batches)
+    assert options_loggers == [{"run_id": "mine", "purge_step": 7, "label": None}]
+
+
+# -- the built-in loggers --------------------------------------------------------------------
+
+
+def test_two_runs_into_one_logdir_get_a_version_directory_each(tmp_path):
+    loop = trainer().log_to("tensorboard", logdir=tmp_path / "runs", every=1)
+    first, second = loop.run(batches), loop.run(batches)
+    versions = sorted(path.name for path in (tmp_path / "runs").iterdir())
+    assert versions == ["version_0", "version_1"]
+    for version, state in zip(versions, (first, second), strict=True):
+        marker = json.loads((tmp_path / "runs" / version / "axon-run.json").read_text())
+        assert marker == {"axon_run": state.run_id}
+        assert tensorboard_steps(tmp_path / "runs" / version) == [1, 2, 3, 4]
+
+
+def test_a_resumed_run_continues_its_own_logs_with_each_step_once(tmp_path):
+    loop = logging_everything(trainer(), tmp_path).checkpoint(
+        tmp_path / "ck", event="iteration_completed", filter={"every": 2}
+    )
+    with pytest.raises(KeyboardInterrupt):
+        loop.handle_event("iteration_completed", crash_at(7)).run(batches, epochs=3)
+    # the crashed run logged steps 1..7; its last checkpoint is at iteration 6
+    resumed = loop.run(batches, epochs=3, resume_from=tmp_path / "ck")
+    assert resumed.resumed_from == 6
+    every_step = list(range(1, 3 * BATCHES_PER_EPOCH + 1))
+    assert [path.name for path in (tmp_path / "runs").iterdir()] == ["version_0"]
+    assert tensorboard_steps(tmp_path / "runs" / "version_0") == every_step
+    assert jsonl_steps(tmp_path / "metrics.jsonl") == (resumed.run_id, every_step)
+    assert csv_steps(tmp_path / "metrics.csv") == (resumed.run_id, every_step)
+
+
+def test_a_restart_from_scratch_under_the_same_run_id_redoes_its_logs(tmp_path):
+    loop = logging_everything(trainer(), tmp_path).handle_event(
+        "started", adopt_run_id("run-a"), first=True
+    )
+    with pytest.raises(KeyboardInterrupt):  # dies before any checkpoint
+        loop.handle_event("iteration_completed", crash_at(5)).run(batches, epochs=2)
+    restarted = loop.run(batches, epochs=2)
+    assert (restarted.run_id, restarted.resumed_from) == ("run-a", None)
+    every_step = list(range(1, 2 * BATCHES_PER_EPOCH + 1))
+    assert [path.name for path in (tmp_path / "runs").iterdir()] == ["version_0"]
+    assert tensorboard_steps(tmp_path / "runs" / "version_0") == every_step
+    assert jsonl_steps(tmp_path / "metrics.jsonl") == ("run-a", every_step)
+    assert csv_steps(tmp_path / "metrics.csv") == ("run-a", every_step)
+
+
+@pytest.mark.parametrize("name", ["jsonl", "csv"])
+def test_a_new_run_into_another_runs_file_log_fails_before_training(tmp_path, name):
+    path = tmp_path / f"metrics.{name}"
+    iterations = []
+    loop = (
+        trainer()
+        .log_to(name, path=path, every=1)
+        .handle_event("iteration_completed", lambda s: iterations.append(s.iteration))
+    )
+    first = loop.run(batches)
+    before = {p.name: p.read_bytes() for p in tmp_path.iterdir()}
+    with pytest.raises(LogExistsError, match=rf"holds the log of run '{first.run_id}'"):
+        loop.run(batches)
+    assert iterations == [1, 2, 3, 4]  # the second run never trained
+    assert {p.name: p.read_bytes() for p in tmp_path.iterdir()} == before
+
+    second = trainer().log_to(name, path=path, every=1, overwrite=True).run(batches)
+    steps = jsonl_steps(path) if name == "jsonl" else csv_steps(path)
+    assert steps == (second.run_id, [1, 2, 3, 4])
+
+
+def test_a_users_data_file_is_never_a_log(tmp_path):
+    data = tmp_path / "data.jsonl"
+    data.write_text('{"x": [1, 2], "y": 0}\n')
+    loop = trainer().log_to("jsonl", path=data, overwrite=True)
+    with pytest.raises(LogExistsError, match="is not a log of axon-loggers"):
+        loop.run(batches)
+    assert data.read_text() == '{"x": [1, 2], "y": 0}\n'
