@@ -1,4 +1,4 @@
-"""What the compiler checks before it trusts what it is given, each where it costs nothing
+"""What the compiler checks before it trusts what it is given, each where it costs least
 per call: inputs (names, shapes, dtypes), a model state against the model, layer outputs
 that came out empty, and embedding ids.
 
