@@ -65,3 +65,21 @@ def test_a_trained_state_saves_loads_and_exports(digit_batches, tmp_path):
     np.testing.assert_allclose(exported(x), expected, rtol=1e-6)
     with pytest.raises(axon.model.SerializationError):
         axon.model.load(tmp_path / "digits.safetensors", model=mlp().dense(3))
+
+
+def test_out_of_range_token_ids_stop_a_run_without_jit_and_are_clamped_with_it():
+    # a vocabulary of 50 tokens, and a batch with the id 50: a tokenizer one too large
+    model = (
+        axon.model.input("tokens", shape=(None, 6))
+        .embedding(50, 8, name="tokens_embedded")
+        .flatten()
+        .dense(2, activation="softmax")
+    )
+    ids = np.random.default_rng(0).integers(0, 50, size=(4, 16, 6)).astype(np.int32)
+    ids[2, 3, 1] = 50
+    labels = np.eye(2, dtype=np.float32)[np.arange(16) % 2]
+    batches = [(batch, labels) for batch in ids]
+    loop = axon.loop.trainer(model, "categorical_cross_entropy", "adam", log=0)
+    with pytest.raises(axon.model.InputError, match=r"'tokens_embedded'.*from 0 to 50"):
+        loop.run(batches, jit=False)
+    assert loop.run(batches).params["tokens_embedded"]["kernel"].shape == (50, 8)  # clamped

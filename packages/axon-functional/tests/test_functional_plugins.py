@@ -50,15 +50,34 @@ def test_unknown_names_suggest_close_matches():
     assert "axon.functional" in str(error.value)
 
 
-def test_misspelled_hook_is_caught():
+def test_misspelled_hook_is_caught_and_leaves_the_system_as_it_was():
     class Misspelled:
         @plugins.hookimpl
         def axon_activation(self):  # missing "s"
-            return {}
+            return {"cube": lambda x: x**3}
 
-    with pytest.raises(Exception, match="unknown hook 'axon_activation'"):
+    generation = plugins.system.generation
+    with pytest.raises(plugins.PluginError) as error:
         plugins.system.register(Misspelled(), name="misspelled")
-    plugins.system.unregister("misspelled")
+    message = str(error.value)
+    assert "'misspelled' could not be registered" in message
+    assert "unknown hook 'axon_activation'" in message and "axon_activations" in message
+    assert not plugins.system.manager.has_plugin("misspelled")
+    assert plugins.system.generation == generation and "cube" not in plugins.activations
+    # the failed plugin no longer blocks the next registration
+    with plugins.system.temporary(ExtraActivations(), name="extra"):
+        assert activations.get("cube")(2.0) == 8.0
+
+
+def test_a_plugin_with_a_malformed_hook_is_not_registered():
+    class WrongArguments:
+        @plugins.hookimpl
+        def axon_activations(self, config):  # the hook takes no argument
+            return {"cube": lambda x: x**3}
+
+    with pytest.raises(plugins.PluginError, match=r"(?s)'wrong' could not be registered.*'config'"):
+        plugins.system.register(WrongArguments(), name="wrong")
+    assert not plugins.system.manager.has_plugin("wrong") and "cube" not in plugins.activations
 
 
 def _fake_entry_point(name, load, dist_name="broken-axon-plugin"):

@@ -6,7 +6,14 @@ import pytest
 
 import axon.loggers
 from axon.loggers import LoggerBase
-from axon.loggers.plugins import DuplicateNameError, UnknownNameError, hookimpl, loggers, system
+from axon.loggers.plugins import (
+    DuplicateNameError,
+    PluginError,
+    UnknownNameError,
+    hookimpl,
+    loggers,
+    system,
+)
 
 
 class MemoryLogger(LoggerBase):
@@ -91,3 +98,17 @@ def test_a_non_callable_entry_is_rejected():
         pytest.raises(TypeError, match=r"'oops'.*factory"),
     ):
         axon.loggers.get("oops")
+
+
+def test_a_failed_registration_leaves_the_plugins_as_they_were():
+    class Misspelled:
+        @hookimpl
+        def axon_logger(self):  # the hook is axon_loggers
+            return {"memory": MemoryLogger}
+
+    with pytest.raises(PluginError, match="'misspelled' could not be registered") as caught:
+        system.register(Misspelled(), name="misspelled")
+    assert "unknown hook 'axon_logger'" in str(caught.value)
+    assert not system.manager.has_plugin("misspelled")
+    with system.temporary(MemoryPlugin(), name="memory-plugin"):
+        assert "memory" in axon.loggers.names()

@@ -112,7 +112,10 @@ def test_wrong_input_shape_is_explained():
 
 
 def test_a_failing_layer_names_itself_and_its_arguments():
-    model = axon.model.input("x").dense(3)  # no declared shape: the dense layer sees the mismatch
+    # no declared input shape, and a kernel whose shape does not follow the input's:
+    # the op itself meets the mismatch
+    kernel = axon.model.param("kernel", (4, 3))
+    model = axon.model.layer(jnp.matmul, [axon.model.input("x"), kernel], op_name="dense")
     state = model.init(0, X)
     with pytest.raises(LayerError) as error:
         model.apply(state, jnp.ones((2, 5)))

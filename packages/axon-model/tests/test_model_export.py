@@ -1,5 +1,6 @@
 """export/load_exported: self-contained jax.export artifacts with the parameters baked in."""
 
+import dataclasses
 import subprocess
 import sys
 import textwrap
@@ -126,3 +127,28 @@ def test_bad_arguments_and_bad_bytes_are_explained():
         load_exported("model.jax")
     with pytest.raises(TypeError, match="inference mode; it takes no key"):
         load_exported(data)(X, key=jax.random.key(0))
+
+
+def test_a_model_with_debugging_hooks_is_refused_naming_them_and_the_fix():
+    seen = []
+    hidden = mlp().attach_hook(lambda out: seen.append(out.std()))
+    model = hidden.dense(2, name="head").attach_hook(lambda grad: seen.append(grad), on="backward")
+    state = model.init(0, X)
+    with pytest.raises(ValueError) as error:
+        export(model, state, X)
+    message = str(error.value)
+    assert "export cannot save the hooks of layer 'dense_1' (dense, defined at " in message
+    assert "test_model_export.py" in message and "'head'" not in message  # backward: no callback
+    assert "serialization of host_callbacks" not in message
+    unhooked = axon.model.map_nodes(model, lambda node: dataclasses.replace(node, hooks=()))
+    loaded = load_exported(export(unhooked, state, X))  # the same model state applies
+    np.testing.assert_allclose(loaded(X), axon.model.predict(model, state, X), rtol=1e-6)
+    # a hook that runs only in training does not stop an inference export
+    training_only = mlp().attach_hook(lambda out: seen.append(out), mode="train")
+    assert export(training_only, training_only.init(0, X), X)
+
+
+def test_a_model_state_of_another_model_is_refused_before_exporting():
+    wider = axon.model.input("x", shape=(None, 4)).dense(16).relu().dense(3)
+    with pytest.raises(axon.model.InputError, match="does not fit this model"):
+        export(mlp(), wider.init(0, X), X)

@@ -36,6 +36,20 @@ def test_create_policy_normalizes_dtypes_and_has_a_readable_repr():
         mp.create_policy(compute="bfloat17")
 
 
+def test_short_names_mean_bit_widths_and_float128_is_refused():
+    # NumPy alone reads "f16" as a 16-byte float128 and knows neither "bf16" nor "f32"
+    policy = mp.create_policy(params="f32", compute="bf16", output="f16")
+    assert (policy.params, policy.compute, policy.output) == (F32, BF16, F16)
+    assert mp.create_policy(params="F64").params == np.float64
+    model = mp.apply_policy(axon.model.input("x", shape=(None, 3)).dense(2), policy)
+    assert model.init(0, jnp.ones((1, 3))).params["dense_0"]["kernel"].dtype == F32
+    if np.dtype(np.longdouble).itemsize > 8:  # on Linux; on Windows longdouble is float64
+        with pytest.raises(ValueError, match=r"params=.*float128, a type JAX does not support"):
+            mp.create_policy(params=np.longdouble)
+    with pytest.raises(ValueError, match=r"'f8' is ambiguous.*float64"):
+        mp.create_policy(compute="f8")
+
+
 def test_cast_never_touches_integers_or_booleans():
     policy = mp.create_policy(params=jnp.float16, compute=jnp.bfloat16)
     tree = {"x": jnp.ones(2), "ids": jnp.arange(2), "mask": jnp.ones(2, bool)}

@@ -139,3 +139,17 @@ def test_importing_does_not_load_sibling_axon_packages():
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "[]"
+
+
+def test_a_plugin_with_a_misspelled_hook_is_not_kept():
+    class Misspelled:
+        @hookimpl
+        def axon_optimizer(self):  # the hook is axon_optimizers
+            return {"signed_sgd": signed_sgd}
+
+    with pytest.raises(plugins.PluginError, match="unknown hook 'axon_optimizer'") as raised:
+        plugins.system.register(Misspelled(), name="misspelled-plugin")
+    assert "axon_optimizers, axon_schedules" in str(raised.value)
+    assert not plugins.system.manager.has_plugin("misspelled-plugin")
+    with plugins.system.temporary(SignedSgdPlugin()):  # registering still works
+        assert "signed_sgd" in axon.optim.names()

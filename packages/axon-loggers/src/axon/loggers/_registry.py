@@ -169,26 +169,56 @@ class PluginSystem:
             if manager.is_blocked(entry_point.name) or manager.has_plugin(entry_point.name):
                 continue
             dist = _distribution_label(entry_point)
+            remedy = (
+                f"Fix or uninstall that distribution, or skip it by setting "
+                f"{DISABLED_PLUGINS_ENV}={entry_point.name}."
+            )
             try:
                 plugin = entry_point.load()
             except Exception as error:
                 raise PluginError(
                     f"The axon plugin {entry_point.name!r} from distribution {dist} failed to "
                     f"import ({entry_point.value!r} in entry-point group "
-                    f"{self.entry_point_group!r}): {type(error).__name__}: {error}. Fix or "
-                    f"uninstall that distribution, or skip it by setting "
-                    f"{DISABLED_PLUGINS_ENV}={entry_point.name}."
+                    f"{self.entry_point_group!r}): {type(error).__name__}: {error}. {remedy}"
                 ) from error
-            manager.register(plugin, name=entry_point.name)
+            label = f"{entry_point.name!r} from distribution {dist} ({entry_point.value!r})"
+            self._register(manager, plugin, entry_point.name, label, remedy)
             self._providers[entry_point.name] = f"{dist} ({entry_point.value})"
-        manager.check_pending()
         return manager
+
+    def _register(
+        self,
+        manager: pluggy.PluginManager,
+        plugin: object,
+        name: str | None,
+        label: str,
+        remedy: str,
+    ) -> str | None:
+        """Register ``plugin`` and check its hooks; if that fails, ``manager`` is left as it was.
+
+        pluggy adds a plugin before ``check_pending`` finds a misspelled hook; left
+        there, the plugin would make every later registration fail with its error.
+        """
+        was_registered = manager.is_registered(plugin)
+        try:
+            registered = manager.register(plugin, name=name)
+            manager.check_pending()
+        except pluggy.PluginValidationError as error:
+            if not was_registered and manager.is_registered(plugin):
+                manager.unregister(plugin)
+            hooks = sorted(n for n, caller in vars(manager.hook).items() if caller.has_spec())
+            raise PluginError(
+                f"The axon plugin {label} could not be registered: {error}. Nothing of it was "
+                f"kept. The hooks of {self.project!r} are {', '.join(hooks)}. {remedy}"
+            ) from error
+        return registered
 
     def register(self, plugin: object, name: str | None = None) -> str:
         """Register a plugin object or module by hand (tests, notebooks).
 
-        Returns the name it is registered under; raises :class:`PluginError` if that
-        name is disabled by ``AXON_DISABLED_PLUGINS``.
+        Returns the name it is registered under. Raises :class:`PluginError` if that
+        name is disabled by ``AXON_DISABLED_PLUGINS``, or if a hook of the plugin is
+        unknown or malformed; the plugin system is then left as it was.
 
         >>> import types, pluggy
         >>> system, colors = _demo()  # PluginSystem's example, no plugin registered yet
@@ -200,10 +230,11 @@ class PluginSystem:
         ['red']
         """
         with self._lock:
-            registered = self.manager.register(plugin, name=name)
+            label = repr(name if name is not None else plugin)
+            remedy = "Fix the plugin and register it again."
+            registered = self._register(self.manager, plugin, name, label, remedy)
             if registered is None:
                 raise PluginError(f"Plugin {name!r} is blocked by {DISABLED_PLUGINS_ENV}.")
-            self.manager.check_pending()
             self.generation += 1
             return registered
 

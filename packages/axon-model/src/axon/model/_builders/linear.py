@@ -93,14 +93,27 @@ def embedding(
 ) -> Model:
     """Look up rows of ``kernel (vocab_size, embedding_size)`` for integer ids (``Axon.embedding``).
 
-    The default initializer is Axon's: uniform on ``[-0.01, 0.01)``. Ids outside
-    ``[0, vocab_size)`` are clamped (JAX gather semantics).
+    The default initializer is Axon's: uniform on ``[-0.01, 0.01)``.
+
+    Ids must lie in ``[0, vocab_size)``. Eager calls check them: ``apply`` or
+    ``predict`` outside ``jax.jit`` (also under ``jax.grad``) and a loop run with
+    ``jit=False`` raise an :class:`~axon.model.InputError` naming the layer and the
+    ids' range. The check costs a min and a max of the ids, and waiting for the call
+    to finish (to read them), in models with embeddings only. Inside ``jax.jit`` (a
+    training loop's compiled step, ``jax.jit(model.apply)``) ids are not checked:
+    JAX's gather clamps them, so ``-1`` reads row 0 and ``vocab_size`` the last row,
+    as on every accelerator. Debug such a run with ``jit=False``.
 
     >>> import jax.numpy as jnp, axon.model
     >>> model = axon.model.input("ids", shape=(None, 5)).embedding(100, 8)
     >>> state = model.init(0, jnp.zeros((1, 5), jnp.int32))
     >>> model.apply(state, jnp.zeros((2, 5), jnp.int32))[0].shape
     (2, 5, 8)
+    >>> try:
+    ...     model.apply(state, jnp.array([[1, 2, 3, 100, 4]]))
+    ... except axon.model.InputError as error:
+    ...     print(str(error).split(") received ")[1].split(";")[0])
+    ids from 1 to 100, outside [0, 100) (vocab_size=100)
     """
     vocab_size = check_positive_int("embedding", "vocab_size", vocab_size)
     embedding_size = check_positive_int("embedding", "embedding_size", embedding_size)

@@ -51,8 +51,9 @@ class Policy:
 def create_policy(params: Any = None, compute: Any = None, output: Any = None) -> Policy:
     """A mixed-precision policy (``Axon.MixedPrecision.create_policy``); ``None`` means no cast.
 
-    Dtypes may be given as JAX/NumPy dtypes or names (``"bfloat16"``, ``"float16"``);
-    they must be floating dtypes.
+    Dtypes may be given as JAX/NumPy dtypes, names (``"bfloat16"``, ``"float16"``) or
+    short names by bit width (``"bf16"``, ``"f16"``, ``"f32"``, ``"f64"``, as a policy
+    prints them); they must be floating dtypes that JAX computes in (not float128).
 
     Args:
         params: dtype parameters are stored in (cast once, at init).
@@ -67,6 +68,8 @@ def create_policy(params: Any = None, compute: Any = None, output: Any = None) -
     Policy(params=f32, compute=bf16, output=f32)
     >>> create_policy(compute=jnp.float16)
     Policy(params=None, compute=f16, output=None)
+    >>> create_policy(params="f32", compute="bf16", output="f16")
+    Policy(params=f32, compute=bf16, output=f16)
     """
     return Policy(params=params, compute=compute, output=output)
 
@@ -120,20 +123,39 @@ def _cast_leaf(leaf: Any, dtype: Any) -> Any:
     return jnp.asarray(leaf).astype(dtype)
 
 
+#: The short names people write (and ``Policy`` prints), by bit width. NumPy alone reads
+#: ``"f16"`` as a 16-*byte* float (float128) and ``"bf16"``/``"f32"`` not at all.
+SHORT_NAMES = {"f16": "float16", "bf16": "bfloat16", "f32": "float32", "f64": "float64"}
+
+
 def _floating_dtype(value: Any, which: str) -> Any:
     if value is None:
         return None
+    if isinstance(value, str) and value.lower() == "f8":
+        raise ValueError(
+            f"Policy {which}='f8' is ambiguous: NumPy reads it as float64 (8 bytes), but "
+            f"'f16'/'f32' here count bits. Write 'float64', or a float8 dtype such as "
+            f"jnp.float8_e4m3fn."
+        )
+    if isinstance(value, str):
+        value = SHORT_NAMES.get(value.lower(), value)
     try:
         dtype = jnp.dtype(value)
     except TypeError as error:
         raise TypeError(
-            f"Policy {which}= must be a floating dtype such as jnp.bfloat16 or 'float16', "
-            f"or None for no cast; got {value!r}."
+            f"Policy {which}= must be a floating dtype such as jnp.bfloat16, 'bfloat16' or "
+            f"'bf16', or None for no cast; got {value!r}."
         ) from error
     if not is_floating(dtype):
         raise ValueError(
             f"Policy {which}= must be a floating dtype (bfloat16, float16, float32, ...), got "
             f"{dtype}: a policy never casts integers or booleans."
+        )
+    if dtype.itemsize > 8:  # float128/longdouble: JAX has no such type
+        raise ValueError(
+            f"Policy {which}={value!r} is {dtype}, a type JAX does not support. Use one of "
+            f"{', '.join(SHORT_NAMES.values())} (or their short names "
+            f"{', '.join(map(repr, SHORT_NAMES))})."
         )
     return dtype
 

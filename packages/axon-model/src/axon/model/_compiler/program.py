@@ -20,6 +20,15 @@ from axon.functional import initializers
 
 from .._errors import InputError, LayerError, ModelError
 from .._graph.node import Node, Parameter, assign_names, topological_order
+from .checks import (
+    check_id_ranges,
+    check_input,
+    check_not_empty,
+    has_non_numeric_leaf,
+    id_range,
+    misfit_error,
+    misfits,
+)
 from .hooks import hooks_for, run_hooks, with_backward_hooks
 from .precision import cast_tree, is_floating
 from .state import ModelState
@@ -35,6 +44,7 @@ class Program:
         self.output = output
         self.order = topological_order([output])
         self.names = assign_names(self.order)
+        self.layers = {self.names[node.id]: node for node in self.order}  # by layer name
         self.inputs = [node for node in self.order if node.op_name == "input"]
         if not self.inputs:
             raise ModelError("The model has no input; start it with axon.model.input(name, shape).")
@@ -69,16 +79,17 @@ class Program:
             )
         missing = [n for n in required if named[n] is None]
         if missing or unexpected:
+            given = inputs if isinstance(inputs, Mapping) else named
             raise InputError(
                 f"The model's inputs are {names} (required: {required}); received "
-                f"{sorted(k for k, v in named.items() if v is not None)} (missing: {missing}, "
+                f"{sorted(k for k, v in given.items() if v is not None)} (missing: {missing}, "
                 f"unexpected: {unexpected}). Pass a dict with the model's input names"
                 + (f"; {sorted(optional)} may be left out." if optional else ".")
             )
         for node in self.inputs:
             value = named[self.names[node.id]]
             if value is not None:
-                _check_input(self.names[node.id], node, value)
+                check_input(self.names[node.id], node, value)
         return named
 
     # -- shape inference -----------------------------------------------------------------
@@ -110,24 +121,12 @@ class Program:
         }
         # shapes follow the inference path: a train-only layer passes its input through
         for node, name in self._layers(templates, structs, "inference"):
-            # a layer's value may be a pytree (an RNN's (sequence, carry)): shapes alike
-            input_shapes = [
-                jax.tree_util.tree_map(lambda s: s.shape, structs[i.id]) for i in node.inputs
-            ]
-            layer_params = {}
-            for p in node.parameters:
-                try:
-                    shape = p.resolve_shape(input_shapes)
-                except Exception as error:
-                    raise LayerError(
-                        f"Could not compute the shape of parameter {p.name!r} of "
-                        f"{node.describe(name)} from its input shapes {input_shapes}: {error}"
-                    ) from error
-                layer_params[p.name] = jax.ShapeDtypeStruct(shape, _stored_dtype(node, p))
+            layer_params = _parameter_structs(node, name, structs)
             if layer_params:
                 params[name] = layer_params
             args = _arguments(node, structs, lambda p, shapes=layer_params: shapes[p.name])
             output = self._call(node, name, args, shape_only=True)
+            check_not_empty(node, name, output, [structs[i.id] for i in node.inputs])
             structs[node.id] = output if node.policy is None else _cast_output(node, output)
         return structs, params
 
@@ -173,7 +172,10 @@ class Program:
                 target.setdefault(layer, {})[pname] = value.astype(struct.dtype)
         initialized = ModelState(params, state)
         if model_state is not None:
-            _check_compatible(initialized, model_state)
+            problems = misfits(self.layers, shapes, model_state)
+            if problems:
+                advice = "Pass init only the entries that fit: those of layers whose sizes match."
+                raise misfit_error(problems, "", advice)
             initialized = self._apply_params_policy(initialized.merge(model_state))
         self._initialize_hooks(initialized)
         return initialized
@@ -216,7 +218,9 @@ class Program:
     def apply(
         self, model_state: ModelState, inputs: Any, *, mode: Mode = "inference", key: Any = None
     ) -> tuple[Any, dict[str, dict[str, Any]]]:
-        """Run the model: ``(prediction, new_state)``. Jitted; traced once per input signature."""
+        """Run the model: ``(prediction, new_state)``. Jitted; traced once per signature of
+        the inputs and the model state, which is when both are checked against the model.
+        Embedding ids are checked when the call is eager (see ``checks.id_range``)."""
         if mode not in MODES:
             raise ValueError(f"mode must be one of {MODES}, got {mode!r}.")
         if not isinstance(model_state, ModelState):
@@ -224,13 +228,20 @@ class Program:
                 f"Expected a ModelState (from init_fn) as the first argument, got "
                 f"{type(model_state).__name__}."
             )
-        return self._apply_jit(model_state, inputs, mode=mode, key=key)
+        if has_non_numeric_leaf(inputs):  # jit cannot even trace it: say which input
+            self._named_inputs(inputs)
+        prediction, new_state, id_ranges = self._apply_jit(model_state, inputs, mode=mode, key=key)
+        check_id_ranges(self.layers, id_ranges)
+        return prediction, new_state
 
     def _apply(self, model_state: ModelState, inputs: Any, *, mode: Mode, key: Any):
         named = self._named_inputs(inputs)
         values: dict[int, Any] = {}
+        id_ranges: dict[str, jax.Array] = {}
         new_state = {layer: dict(entries) for layer, entries in model_state.state.items()}
         for node, name in self._layers(named, values, mode):
+            if node.parameters:  # while tracing: once per input and model-state signature
+                self._check_fits(model_state, named, {name: _parameter_structs(node, name, values)})
             args = _arguments(node, values, functools.partial(self._lookup, model_state, name))
             where = node.describe(name) if node.hooks else ""
             if node.hooks:
@@ -240,6 +251,10 @@ class Program:
                 run_hooks(hooks_for(node, "pre_forward", mode), inputs, "pre_forward", where)
             extra = self._extra(node, name, mode, key)
             output = self._call(node, name, args, shape_only=False, extra=extra)
+            check_not_empty(node, name, output, [values[i.id] for i in node.inputs])
+            ids = id_range(node, args)
+            if ids is not None:
+                id_ranges[name] = ids
             if mode == "train" and "mode" in node.wants and _has_state(node):
                 output, updates = _split_updates(node, name, output)
                 if node.policy is not None:  # state keeps its stored dtype across steps
@@ -253,7 +268,21 @@ class Program:
                 run_hooks(hooks_for(node, "forward", mode), output, "forward", where)
                 output = with_backward_hooks(hooks_for(node, "backward", mode), output, where)
             values[node.id] = output
-        return values[self.output.id], new_state
+        return values[self.output.id], new_state, id_ranges
+
+    def _check_fits(self, model_state: ModelState, named: dict[str, Any], needed: Any) -> None:
+        """Raise if ``model_state`` does not give a layer the parameters it ``needed``."""
+        problems = misfits(self.layers, needed, model_state)
+        if not problems:
+            return
+        _, every_layer = self.infer(named)  # name every entry that does not fit, not only one
+        raise misfit_error(
+            misfits(self.layers, every_layer, model_state) or problems,
+            f" for inputs {_describe_inputs(named)}",
+            "Was it created by another model, or for inputs of other shapes? Create it with "
+            "this model's init (load(path, model) checks a file); to start from another "
+            "model's parameters, pass those that fit to init(key, inputs, model_state=...).",
+        )
 
     def _extra(self, node: Node, name: str, mode: Mode, key: Any) -> dict[str, Any]:
         """The ``mode`` and per-layer ``key`` arguments the node's op declares."""
@@ -323,6 +352,25 @@ def _skipped(node: Node, values: dict[int, Any]) -> bool:
     return any(values[i.id] is None for i in node.inputs)
 
 
+def _parameter_structs(
+    node: Node, name: str, values: dict[int, Any]
+) -> dict[str, jax.ShapeDtypeStruct]:
+    """Shape and stored dtype of each parameter of ``node``, from its input values (arrays
+    or structs; a value may be a pytree, e.g. an RNN's ``(sequence, carry)``)."""
+    input_shapes = [jax.tree_util.tree_map(lambda s: s.shape, values[i.id]) for i in node.inputs]
+    structs = {}
+    for p in node.parameters:
+        try:
+            shape = p.resolve_shape(input_shapes)
+        except Exception as error:
+            raise LayerError(
+                f"Could not compute the shape of parameter {p.name!r} of "
+                f"{node.describe(name)} from its input shapes {input_shapes}: {error}"
+            ) from error
+        structs[p.name] = jax.ShapeDtypeStruct(shape, _stored_dtype(node, p))
+    return structs
+
+
 def _stored_dtype(node: Node, p: Parameter) -> Any:
     """The dtype a parameter is stored in: the policy's params dtype for floating parameters."""
     policy = node.policy
@@ -357,50 +405,6 @@ def _split_updates(node: Node, name: str, output: Any) -> tuple[Any, dict[str, A
     return output
 
 
-def _check_input(name: str, node: Node, value: Any) -> None:
-    expected = node.config.get("shape")
-    if not hasattr(value, "shape"):
-        raise InputError(
-            f"Input {name!r} (defined at {node.defined_at}) must be an array, got "
-            f"{type(value).__name__}."
-        )
-    if expected is None:
-        return
-    received = tuple(value.shape)
-    mismatch = len(received) != len(expected) or any(
-        e is not None and e != r for e, r in zip(expected, received, strict=False)
-    )
-    if mismatch:
-        unbatched = len(received) == len(expected) - 1 and all(
-            e is None or e == r for e, r in zip(expected[1:], received, strict=True)
-        )
-        if unbatched:
-            advice = (
-                "It looks like one example without the batch axis: pass x[None] (shape "
-                f"{(1, *received)})."
-            )
-        else:
-            suggestion = _format_shape((None, *received[1:]))
-            advice = f"Reshape the data to match, or declare the input with shape={suggestion}."
-        raise InputError(
-            f"Input {name!r} (defined at {node.defined_at}) expects shape "
-            f"{_format_shape(expected)} (None = any size), received {received}. {advice}"
-        )
-
-
-def _check_compatible(initialized: ModelState, given: ModelState) -> None:
-    for field_name in ("params", "state"):
-        ours, theirs = getattr(initialized, field_name), getattr(given, field_name)
-        for layer, values in theirs.items():
-            for pname, value in values.items():
-                expected = ours.get(layer, {}).get(pname)
-                if expected is not None and tuple(np.shape(value)) != tuple(expected.shape):
-                    raise InputError(
-                        f"The given model state's {pname!r} of layer {layer!r} has shape "
-                        f"{tuple(np.shape(value))}, but this model needs {tuple(expected.shape)}."
-                    )
-
-
 def _dtype_of(value: Any) -> Any:
     dtype = getattr(value, "dtype", None)
     return jnp.result_type(dtype) if dtype is not None else jnp.float32
@@ -411,13 +415,9 @@ def _describe(value: Any) -> str:
     return f"{tuple(shape)} {dtype}" if shape is not None else type(value).__name__
 
 
-def _format_shape(shape: Sequence[int | None]) -> str:
-    return (
-        "("
-        + ", ".join("None" if d is None else str(d) for d in shape)
-        + ("," if len(shape) == 1 else "")
-        + ")"
-    )
+def _describe_inputs(named: Mapping[str, Any]) -> str:
+    shown = {k: _describe(v) for k, v in named.items() if v is not None}
+    return str(shown) if len(shown) > 1 else next(iter(shown.values()), "{}")
 
 
 def _stable_hash(name: str) -> int:

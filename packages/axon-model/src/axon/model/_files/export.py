@@ -15,7 +15,9 @@ from typing import Any
 import jax
 import numpy as np
 
+from .._compiler.hooks import hooks_for
 from .._compiler.state import ModelState
+from .._errors import ModelError
 from .._graph.model import Model
 
 __all__ = ["ExportedModel", "export", "load_exported"]
@@ -46,6 +48,12 @@ def export(
     given as symbols (``jax.export.symbolic_shape("b, 64")`` in a
     ``jax.ShapeDtypeStruct``), or the leading (batch) axis of every input with
     ``dynamic_batch=True``.
+
+    ``model_state`` is checked against the model first. Hooks cannot be exported
+    (they are host callbacks): a model with forward or pre-forward hooks for
+    ``mode`` is refused, naming the hooked layers; export
+    ``axon.model.map_nodes(model, lambda node: dataclasses.replace(node, hooks=()))``,
+    which keeps the layer names, so the same model state applies.
 
     Args:
         model: the model.
@@ -79,6 +87,7 @@ def export(
         )
     if mode not in _NAMES:
         raise ValueError(f"mode must be 'inference' or 'train', got {mode!r}.")
+    _check_no_hooks(model, mode)
     templates = jax.tree_util.tree_map(_template, inputs)
     if dynamic_batch:
         templates = _with_symbolic_batch(templates)
@@ -106,10 +115,18 @@ def export(
     )
     try:
         exported = exporter(*args)
+    except ModelError:
+        raise  # already says what is wrong with the model, its inputs or its state
     except Exception as error:
+        hint = (
+            " A layer calls jax.debug.print or jax.debug.callback, which run on the host "
+            "and cannot be exported: remove those calls from the exported model."
+            if "host_callbacks" in str(error)
+            else ""
+        )
         raise RuntimeError(
             f"jax.export could not export the model for inputs {_describe(templates)}: "
-            f"{type(error).__name__}: {error}"
+            f"{type(error).__name__}: {error}.{hint}"
         ) from error
     try:
         return bytes(exported.serialize())
@@ -118,6 +135,24 @@ def export(
             f"Serializing an export needs the 'flatbuffers' package: pip install flatbuffers "
             f"({error})."
         ) from error
+
+
+def _check_no_hooks(model: Model, mode: str) -> None:
+    """Refuse a model whose hooks would run in ``mode``: they are host callbacks."""
+    program = model.program
+    hooked = [
+        node.describe(program.names[node.id])
+        for node in program.order
+        if hooks_for(node, "pre_forward", mode) or hooks_for(node, "forward", mode)
+    ]
+    if hooked:
+        raise ValueError(
+            f"export cannot save the hooks of {'; '.join(hooked)}: hooks run on the host "
+            f"through jax.debug.callback, which jax.export cannot serialize. Export the "
+            f"model without them: unhooked = axon.model.map_nodes(model, lambda node: "
+            f"dataclasses.replace(node, hooks=())) keeps every layer name, so the same "
+            f"model state applies."
+        )
 
 
 def _template(value: Any) -> jax.ShapeDtypeStruct:

@@ -89,6 +89,12 @@ class Model:
 
         ``key`` (a PRNG key) drives random layers such as dropout in train mode.
 
+        Inputs and ``model_state`` are checked against the model while the call is
+        traced (once per signature, so a compiled step pays nothing afterwards): a
+        state of another model, or parameters of another shape or kind of dtype,
+        raise an :class:`~axon.model.InputError` listing each entry that does not
+        fit. Eager calls also check embedding ids (see ``embedding``).
+
         >>> import jax, jax.numpy as jnp, axon.model
         >>> model = axon.model.input("x", shape=(None, 3)).dense(8).dropout(rate=0.5).dense(1)
         >>> state = model.init(0, jnp.ones((1, 3)))
