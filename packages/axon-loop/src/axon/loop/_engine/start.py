@@ -60,8 +60,8 @@ def find_start(
     for saved in resume.candidates:
         try:
             start = _resumed(loop, source, init_state, saved, options, placement, resume.explicit)
-        except CheckpointCorruptedError as error:
-            skipped.append(f"{saved.where}: {error}")
+        except CheckpointCorruptedError as error:  # its message names the path and step
+            skipped.append(str(error))
             continue
         if skipped:
             warnings.warn(

@@ -13,6 +13,7 @@ import io
 import json
 import math
 import zipfile
+import zlib
 from collections.abc import Callable
 from typing import Any
 
@@ -177,19 +178,28 @@ def deserialize_state(data: bytes, like: State) -> State:
 
 def _read_archive(data: bytes) -> tuple[dict[str, Any], dict[str, Any], list[np.ndarray]]:
     """The metadata, integrity record and arrays of a :func:`serialize_state` archive."""
+    # numpy's own messages would suggest loading pickled objects: never
+    not_a_state = (
+        "These bytes are not a state written by axon.loop.serialize_state ({}). Pass what "
+        "serialize_state returned, unchanged."
+    )
     try:
-        with np.load(io.BytesIO(data), allow_pickle=False) as archive:
-            names = set(archive.files)
-            if "metadata" not in names:
-                raise KeyError("metadata")
-            count = sum(1 for name in names if name.startswith("leaf_"))
+        archive = np.load(io.BytesIO(data), allow_pickle=False)
+    except (OSError, EOFError, ValueError, zipfile.BadZipFile):
+        raise ValueError(not_a_state.format("not an .npz archive")) from None
+    if not isinstance(archive, np.lib.npyio.NpzFile) or "metadata" not in archive.files:
+        raise ValueError(not_a_state.format("an archive without the state's metadata"))
+    with archive:
+        count = sum(1 for name in archive.files if name.startswith("leaf_"))
+        try:
             stored = [archive[f"leaf_{i}"] for i in range(count)]
             texts = [archive[name].tobytes() for name in ("metadata", "integrity")]
-    except (OSError, EOFError, ValueError, KeyError, zipfile.BadZipFile) as error:
-        raise ValueError(
-            f"These bytes are not a state written by axon.loop.serialize_state "
-            f"({type(error).__name__}: {error}). Pass what serialize_state returned, unchanged."
-        ) from None
+        except ValueError:  # object arrays
+            raise ValueError(not_a_state.format("it holds Python objects, never loaded")) from None
+        except (OSError, EOFError, KeyError, zipfile.BadZipFile, zlib.error) as error:
+            raise CheckpointCorruptedError(
+                f"The serialized state is damaged: {type(error).__name__}: {error}."
+            ) from None
     try:
         metadata, integrity = (json.loads(text.decode()) for text in texts)
     except ValueError as error:  # JSONDecodeError and UnicodeDecodeError
