@@ -151,9 +151,12 @@ def resume_auto(sources: list[Callable[[], Any]]) -> Resume:
 def _checkpoints(backend: Any) -> list[Saved]:
     """A :class:`Saved` for each step of ``backend``, newest first."""
 
+    path = getattr(backend, "path", None)
+    store = f"in {str(path)!r}" if path is not None else f"of {backend!r}"
+
     def saved(step: int) -> Saved:
         return Saved(
-            f"checkpoint step {step} of {backend!r}",
+            f"checkpoint step {step} {store}",
             lambda: backend.metadata(step),
             lambda like: backend.restore(step, like=like)[0],
         )
