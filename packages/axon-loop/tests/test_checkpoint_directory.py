@@ -3,23 +3,11 @@
 import shutil
 
 import numpy as np
-import optax
 import orbax.checkpoint as ocp
 import pytest
 
 import axon.loop
 from axon.loop.checkpoint import CheckpointDirectoryError, CheckpointError, OrbaxBackend
-
-
-def batches(epoch):
-    x = np.random.default_rng(epoch).normal(size=(32, 3)).astype(np.float32)
-    return [(x[i : i + 8], x[i : i + 8].sum(-1, keepdims=True)) for i in range(0, 32, 8)]
-
-
-def trainer(linear):
-    return axon.loop.trainer(linear, "mean_squared_error", optax.sgd(0.1), log=0).replace(
-        output_transform=None
-    )
 
 
 def contents(path):
@@ -31,34 +19,36 @@ def contents(path):
 
 
 def test_a_second_fresh_run_into_the_default_directory_is_refused_before_training(
-    linear, tmp_path, monkeypatch
+    adam_trainer, epoch_batches, tmp_path, monkeypatch
 ):
     monkeypatch.chdir(tmp_path)
-    trainer(linear).checkpoint(keep=2).run(batches, epochs=3)  # into ./checkpoints
+    adam_trainer.checkpoint(keep=2).run(epoch_batches, epochs=3)  # into ./checkpoints
     before = contents(tmp_path / "checkpoints")
     iterations = []
-    second = (
-        trainer(linear).checkpoint(keep=2).handle_event("iteration_completed", iterations.append)
-    )
+    second = adam_trainer.checkpoint(keep=2).handle_event("iteration_completed", iterations.append)
     with pytest.raises(CheckpointDirectoryError, match="checkpoints of another run") as error:
-        second.run(batches, epochs=3)
+        second.run(epoch_batches, epochs=3)
     assert iterations == []  # refused at `started`, before any training
     assert contents(tmp_path / "checkpoints") == before  # nothing written, nothing deleted
     message = str(error.value)
-    assert str(tmp_path / "checkpoints") in message and "steps 8, 12" in message
+    assert str(tmp_path / "checkpoints") in message and "steps 10, 15" in message
     assert "resume_from=" in message and "resume='auto'" in message
     assert "overwrite=True" in message and "a new path" in message
 
 
-def test_overwrite_replaces_another_runs_checkpoints_and_nothing_else(linear, tmp_path):
-    first = trainer(linear).checkpoint(tmp_path / "ck").run(batches, epochs=2)
-    second = trainer(linear).checkpoint(tmp_path / "ck", overwrite=True).run(batches, epochs=1)
+def test_overwrite_replaces_another_runs_checkpoints_and_nothing_else(
+    adam_trainer, epoch_batches, tmp_path
+):
+    first = adam_trainer.checkpoint(tmp_path / "ck").run(epoch_batches, epochs=2)
+    second = adam_trainer.checkpoint(tmp_path / "ck", overwrite=True).run(epoch_batches, epochs=1)
     backend = OrbaxBackend(tmp_path / "ck")
-    assert backend.steps() == [4] and backend.run_id == second.run_id != first.run_id
-    assert sorted(p.name for p in (tmp_path / "ck").iterdir()) == ["4", "axon-checkpoints.json"]
+    assert backend.steps() == [5] and backend.run_id == second.run_id != first.run_id
+    assert sorted(p.name for p in (tmp_path / "ck").iterdir()) == ["5", "axon-checkpoints.json"]
 
 
-def test_a_directory_of_user_files_is_refused_and_left_byte_identical(linear, tmp_path):
+def test_a_directory_of_user_files_is_refused_and_left_byte_identical(
+    adam_trainer, epoch_batches, tmp_path
+):
     data = tmp_path / "data"
     for name in ("0", "1", "2"):
         (data / name).mkdir(parents=True)
@@ -67,68 +57,72 @@ def test_a_directory_of_user_files_is_refused_and_left_byte_identical(linear, tm
     before = contents(data)
     for overwrite in (False, True):
         with pytest.raises(CheckpointDirectoryError, match="not checkpoints") as error:
-            trainer(linear).checkpoint(data, keep=1, overwrite=overwrite).run(batches)
+            adam_trainer.checkpoint(data, keep=1, overwrite=overwrite).run(epoch_batches)
         assert "'0/', '1/', '2/', 'labels.csv'" in str(error.value)
         assert contents(data) == before
 
 
-def test_rotation_never_deletes_another_runs_steps(linear, tmp_path):
-    trainer(linear).checkpoint(tmp_path / "a").run(batches, epochs=2)  # run A: steps 4, 8
+def test_rotation_never_deletes_another_runs_steps(adam_trainer, epoch_batches, tmp_path):
+    adam_trainer.checkpoint(tmp_path / "a").run(epoch_batches, epochs=2)  # run A: steps 5, 10
     with pytest.raises(CheckpointDirectoryError):  # run B with keep=2 may not even start there
-        trainer(linear).checkpoint(tmp_path / "a", keep=2).run(batches, epochs=3)
-    assert OrbaxBackend(tmp_path / "a").steps() == [4, 8]
+        adam_trainer.checkpoint(tmp_path / "a", keep=2).run(epoch_batches, epochs=3)
+    assert OrbaxBackend(tmp_path / "a").steps() == [5, 10]
     # and should a step of A end up among B's, B's rotation leaves it alone
     b = OrbaxBackend(tmp_path / "b", keep=1, run_id="run-b")
-    shutil.copytree(tmp_path / "a" / "4", tmp_path / "b" / "4")
+    shutil.copytree(tmp_path / "a" / "5", tmp_path / "b" / "5")
     for step in (10, 20, 30):
         b.save(step, {"w": np.full(2, step)}, {})
-    assert b.steps() == [4, 30]
+    assert b.steps() == [5, 30]
     b.close()
 
 
-def test_a_resumed_run_continues_its_own_directory(linear, tmp_path):
-    saving = trainer(linear).checkpoint(tmp_path / "ck", keep=2)
-    first = saving.run(batches, epochs=2)
-    resumed = saving.run(batches, epochs=4, resume_from=tmp_path / "ck")
+def test_a_resumed_run_continues_its_own_directory(adam_trainer, epoch_batches, tmp_path):
+    saving = adam_trainer.checkpoint(tmp_path / "ck", keep=2)
+    first = saving.run(epoch_batches, epochs=2)
+    resumed = saving.run(epoch_batches, epochs=4, resume_from=tmp_path / "ck")
     assert resumed.run_id == first.run_id
-    assert OrbaxBackend(tmp_path / "ck").steps() == [12, 16]
+    assert OrbaxBackend(tmp_path / "ck").steps() == [15, 20]
 
 
 def test_a_run_that_died_before_its_first_checkpoint_leaves_a_directory_to_take_over(
-    linear, tmp_path
+    adam_trainer, epoch_batches, tmp_path
 ):
     path = tmp_path / "ck"
     OrbaxBackend(path, run_id="died-early")  # what a run's `started` leaves
-    (path / "4.orbax-checkpoint-tmp-123").mkdir()  # and its interrupted first write
-    state = trainer(linear).checkpoint(path).run(batches)
+    (path / "5.orbax-checkpoint-tmp-123").mkdir()  # and its interrupted first write
+    state = adam_trainer.checkpoint(path).run(epoch_batches)
     assert OrbaxBackend(path).run_id == state.run_id
-    assert sorted(p.name for p in path.iterdir()) == ["4", "axon-checkpoints.json"]
+    assert sorted(p.name for p in path.iterdir()) == ["5", "axon-checkpoints.json"]
 
 
-def test_checkpoints_written_before_run_ids_are_refused_but_resumable(linear, tmp_path):
+def test_checkpoints_written_before_run_ids_are_refused_but_resumable(
+    adam_trainer, epoch_batches, tmp_path
+):
     path = tmp_path / "legacy"
-    state = trainer(linear).run(batches)
+    state = adam_trainer.run(epoch_batches)
     tree, metadata = axon.loop.checkpoint._snapshot.snapshot(state)
     del metadata["run_id"]
     manager = ocp.CheckpointManager(path, item_names=("state", "metadata"))  # the old layout
-    manager.save(4, args=ocp.args.Composite(
+    manager.save(5, args=ocp.args.Composite(
         state=ocp.args.StandardSave(tree), metadata=ocp.args.JsonSave(metadata)
     ))  # fmt: skip
     manager.close()
     with pytest.raises(CheckpointDirectoryError, match="recorded no run id"):
-        trainer(linear).checkpoint(path).run(batches)
+        adam_trainer.checkpoint(path).run(epoch_batches)
     with pytest.warns(UserWarning, match="without digests"):
-        resumed = trainer(linear).run(batches, epochs=2, resume_from=path)
-    assert resumed.resumed_from == 4 and resumed.iteration == 8
+        resumed = adam_trainer.run(epoch_batches, epochs=2, resume_from=path)
+    assert resumed.resumed_from == 5 and resumed.iteration == 10
 
 
-def test_a_write_that_fails_stops_the_run_with_its_path_and_step(linear, tmp_path, monkeypatch):
+def test_a_write_that_fails_stops_the_run_with_its_path_and_step(
+    adam_trainer, epoch_batches, tmp_path, monkeypatch
+):
     def disk_full(self, directory, *args, **kwargs):
         raise OSError(28, "No space left on device")
 
     monkeypatch.setattr(ocp.Checkpointer, "save", disk_full)
-    with pytest.raises(CheckpointError, match=r"Writing checkpoint step 4 to .* failed") as error:
-        trainer(linear).checkpoint(tmp_path / "ck").run(batches, epochs=2)
+    with pytest.raises(CheckpointError, match=r"Writing checkpoint step 5 to .* failed") as error:
+        adam_trainer.checkpoint(tmp_path / "ck").run(epoch_batches, epochs=2)
     assert "No space left on device" in str(error.value)
 
 
