@@ -6,6 +6,9 @@ progress and the held-out accuracy, writes TensorBoard logs and orbax checkpoint
     python examples/digits.py                 # full run (about 20 s on 2 CPU cores)
     python examples/digits.py --smoke         # a few seconds, for CI
     tensorboard --logdir runs                 # then look at the curves
+
+Started again with the same command, it resumes from its checkpoints (or, once
+finished, runs nothing and reports the saved model): ``run(..., resume="auto")``.
 """
 
 from __future__ import annotations
@@ -25,11 +28,15 @@ import axon.optim
 
 
 def batches(x: np.ndarray, y: np.ndarray, size: int, seed: int | None = None):
-    """A function giving each epoch's (inputs, targets) batches, shuffled when seeded."""
-    rng = np.random.default_rng(seed)
+    """A function giving each epoch's (inputs, targets) batches, shuffled when seeded.
 
-    def epoch():
-        order = rng.permutation(len(x)) if seed is not None else np.arange(len(x))
+    The shuffle depends only on the seed and the epoch, so a resumed run sees the
+    batches the interrupted one would have seen.
+    """
+
+    def epoch(number: int):
+        rng = np.random.default_rng([seed, number]) if seed is not None else None
+        order = rng.permutation(len(x)) if rng is not None else np.arange(len(x))
         for start in range(0, len(x), size):
             index = order[start : start + size]
             yield x[index], y[index]
@@ -68,7 +75,7 @@ def main(argv: list[str] | None = None) -> float:
         .validate(model, batches(x_test, y_test, 256))
         .log_to("tensorboard", logdir=args.logdir)
         .checkpoint(path=args.checkpoints, keep=3)
-        .run(batches(x_train, y_train, args.batch_size, seed=0), epochs=epochs)
+        .run(batches(x_train, y_train, args.batch_size, seed=0), epochs=epochs, resume="auto")
     )
 
     _, predict_fn = axon.model.build(model)
