@@ -102,6 +102,7 @@ def test_serialize_deserialize_and_from_state(linear):
     restored = axon.loop.deserialize_state(data, like=first)
     resumed = trainer(linear).from_state(restored).run(shuffled_batches, epochs=2)
     assert_same_run(resumed, straight)
+    np.asarray(restored.step_state["model_state"]["w"])  # still readable: not donated by the run
 
 
 def test_a_checkpoint_of_another_model_is_refused_and_left_intact(linear, tmp_path):

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import jax
+import jax.numpy as jnp
 
 from .._state import State
 from ._errors import CheckpointCorruptedError
@@ -101,9 +102,11 @@ def resume_from(source: Any) -> Resume:
         return Resume()
     if isinstance(source, State):
         tree, metadata = snapshot(source)
-        saved = Saved(
-            f"the state of iteration {source.iteration}", lambda: metadata, lambda _: tree
-        )
+
+        def copy(_: Any) -> Any:  # the run donates its buffers: the caller's State keeps its own
+            return jax.tree_util.tree_map(jnp.array, tree)
+
+        saved = Saved(f"the state of iteration {source.iteration}", lambda: metadata, copy)
         return Resume([saved], explicit=True)
     release = _nothing
     if isinstance(source, (str, os.PathLike)):
