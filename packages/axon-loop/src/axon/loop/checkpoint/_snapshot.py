@@ -12,6 +12,7 @@ from __future__ import annotations
 import io
 import json
 import math
+import warnings
 import zipfile
 import zlib
 from collections.abc import Callable
@@ -154,11 +155,16 @@ def deserialize_state(data: bytes, like: State) -> State:
             raise CheckpointCorruptedError(f"{where} is damaged: its metadata lacks {key!r}.")
     check_format(metadata)
     paths = [path for path, _, _ in metadata["layout"]]
-    if len(stored) != len(paths) or set(paths) != set(integrity.get("leaves", {})):
+    if len(stored) != len(paths):
         raise CheckpointCorruptedError(
             f"{where} is damaged: it holds {len(stored)} arrays, its metadata lists {len(paths)}."
         )
-    verify(dict(zip(paths, stored, strict=True)), integrity["leaves"], where)
+    entries = [{}] * len(paths)  # written before digests: nothing to check or rebuild
+    if integrity is not None:
+        if set(paths) != set(integrity.get("leaves", {})):
+            raise CheckpointCorruptedError(f"{where} is damaged: its digests are not its arrays'.")
+        verify(dict(zip(paths, stored, strict=True)), integrity["leaves"], where)
+        entries = [integrity["leaves"][path] for path in paths]
     leaves_like, treedef = jax.tree_util.tree_flatten(
         {"step_state": like.step_state, "metric_state": like.metric_state}
     )
@@ -170,14 +176,14 @@ def deserialize_state(data: bytes, like: State) -> State:
     state = State(step_state=like.step_state, max_epoch=like.max_epoch)
     state.metric_state = like.metric_state
     check_layout(state, metadata)
-    entries = [integrity["leaves"][path] for path in paths]
     leaves = [jax.numpy.asarray(rebuild(a, e)) for a, e in zip(stored, entries, strict=True)]
     restore(state, jax.tree_util.tree_unflatten(treedef, leaves), metadata)
     return state
 
 
-def _read_archive(data: bytes) -> tuple[dict[str, Any], dict[str, Any], list[np.ndarray]]:
-    """The metadata, integrity record and arrays of a :func:`serialize_state` archive."""
+def _read_archive(data: bytes) -> tuple[dict[str, Any], dict[str, Any] | None, list[np.ndarray]]:
+    """The metadata, integrity record (None if it has none) and arrays of a
+    :func:`serialize_state` archive."""
     # numpy's own messages would suggest loading pickled objects: never
     not_a_state = (
         "These bytes are not a state written by axon.loop.serialize_state ({}). Pass what "
@@ -190,10 +196,11 @@ def _read_archive(data: bytes) -> tuple[dict[str, Any], dict[str, Any], list[np.
     if not isinstance(archive, np.lib.npyio.NpzFile) or "metadata" not in archive.files:
         raise ValueError(not_a_state.format("an archive without the state's metadata"))
     with archive:
-        count = sum(1 for name in archive.files if name.startswith("leaf_"))
+        names = set(archive.files)
+        count = sum(1 for name in names if name.startswith("leaf_"))
         try:
             stored = [archive[f"leaf_{i}"] for i in range(count)]
-            texts = [archive[name].tobytes() for name in ("metadata", "integrity")]
+            texts = [archive[name].tobytes() for name in ("metadata", "integrity") if name in names]
         except ValueError:  # object arrays
             raise ValueError(not_a_state.format("it holds Python objects, never loaded")) from None
         except (OSError, EOFError, KeyError, zipfile.BadZipFile, zlib.error) as error:
@@ -201,11 +208,19 @@ def _read_archive(data: bytes) -> tuple[dict[str, Any], dict[str, Any], list[np.
                 f"The serialized state is damaged: {type(error).__name__}: {error}."
             ) from None
     try:
-        metadata, integrity = (json.loads(text.decode()) for text in texts)
+        metadata, *integrity = (json.loads(text.decode()) for text in texts)
     except ValueError as error:  # JSONDecodeError and UnicodeDecodeError
         raise CheckpointCorruptedError(
             f"The serialized state is damaged: its metadata is not readable ({error})."
         ) from None
+    if not integrity:
+        warnings.warn(
+            "The serialized state was written without digests (by an earlier axon-loop); its "
+            "arrays are read unverified.",
+            stacklevel=3,
+        )
+        return metadata, None, stored
+    (integrity,) = integrity
     if text_digest(texts[0].decode()) != integrity.get("metadata"):
         raise CheckpointCorruptedError(
             "The serialized state is damaged: its metadata does not match the digest recorded "
