@@ -6,6 +6,9 @@ progress and the held-out accuracy, writes TensorBoard logs and orbax checkpoint
     python examples/digits.py                 # full run (about 20 s on 2 CPU cores)
     python examples/digits.py --smoke         # a few seconds, for CI
     tensorboard --logdir runs                 # then look at the curves (a version_N per run)
+
+Started again with the same command, it resumes from its checkpoints (or, once
+finished, runs nothing and reports the saved model): ``run(..., resume="auto")``.
 """
 
 from __future__ import annotations
@@ -57,7 +60,7 @@ def main(argv: list[str] | None = None) -> float:
         .validate(model, axon.loop.batches(x_test, y_test, batch_size=256))
         .log_to("tensorboard", logdir=args.logdir)
         .checkpoint(path=args.checkpoints, keep=3)
-        .run(train, epochs=args.epochs)
+        .run(train, epochs=args.epochs, resume="auto")
     )
 
     _, predict_fn = axon.model.build(model)

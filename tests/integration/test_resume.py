@@ -1,4 +1,9 @@
-"""A training process killed with SIGKILL and resumed: same parameters, each log step once."""
+"""Training processes killed with SIGKILL and started again: same parameters, each log step once.
+
+Kill points: mid-epoch after a checkpoint, on the run's last iteration right after its
+final checkpoint (an epoch with no batch left to run), and before the first checkpoint
+(a fresh start as the same run). The restart is the same command, ``resume="auto"``.
+"""
 
 import os
 import signal
@@ -8,7 +13,10 @@ import textwrap
 
 import jax
 import numpy as np
+import pytest
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+from axon.loop.checkpoint import OrbaxBackend
 
 TRAINING = textwrap.dedent(
     """
@@ -41,49 +49,62 @@ TRAINING = textwrap.dedent(
 
         def die(state):
             if state.iteration == kill_at:
+                for store in state.resources.values():  # checkpoints written in the background:
+                    if hasattr(store, "steps"):  # let the last one commit, for a known outcome
+                        store.steps()
                 os.kill(os.getpid(), signal.SIGKILL)  # no cleanup at all, as in a crash
 
         make_loop(logdir, checkpoints).handle_event("iteration_completed", die).run(
-            batches, epochs=3
+            batches, epochs=3, resume="auto"
         )
     """
 )
 
 
-def test_sigkilled_training_resumes_exactly_with_each_logged_step_once(tmp_path):
-    script = tmp_path / "train.py"
-    script.write_text(TRAINING)
+@pytest.fixture(scope="module")
+def uninterrupted(tmp_path_factory):
+    """The training script, and its uninterrupted run (state and TensorBoard losses)."""
+    folder = tmp_path_factory.mktemp("uninterrupted")
+    (folder / "train.py").write_text(TRAINING)
+    sys.path.insert(0, str(folder))
+    try:
+        import train  # the same loop definition as the killed processes
+    finally:
+        sys.path.remove(str(folder))
+    state = train.make_loop(folder / "runs", folder / "checkpoints").run(train.batches, epochs=3)
+    return train, state, train_losses(folder / "runs")
+
+
+def train_losses(logdir):
+    """``(step, loss)`` points of the one run in ``logdir`` (a restarted run continues its own)."""
+    assert [path.name for path in logdir.iterdir()] == ["version_0"]
+    events = EventAccumulator(str(logdir / "version_0"), size_guidance={"scalars": 0})
+    events.Reload()
+    return [(point.step, point.value) for point in events.Scalars("train/loss")]
+
+
+@pytest.mark.parametrize(
+    ("kill_at", "resumed_from"), [(11, 9), (24, 24), (2, None)], ids=["mid-epoch", "end", "early"]
+)
+def test_sigkilled_training_resumes_exactly_with_each_logged_step_once(
+    tmp_path, uninterrupted, kill_at, resumed_from
+):
+    train, straight, straight_losses = uninterrupted
+    (tmp_path / "train.py").write_text(TRAINING)
     logdir, checkpoints = tmp_path / "runs", tmp_path / "checkpoints"
     killed = subprocess.run(
-        [sys.executable, str(script), str(logdir), str(checkpoints), "11"],
+        [sys.executable, str(tmp_path / "train.py"), str(logdir), str(checkpoints), str(kill_at)],
         cwd=tmp_path, capture_output=True, text=True, timeout=600,
     )  # fmt: skip
     assert killed.returncode == -signal.SIGKILL, killed.stderr
 
-    sys.path.insert(0, str(tmp_path))
-    try:
-        import train  # the same loop definition as the killed process
-    finally:
-        sys.path.remove(str(tmp_path))
-    resumed = train.make_loop(logdir, checkpoints).run(
-        train.batches, epochs=3, resume_from=checkpoints
-    )
-    assert resumed.resumed_from in (6, 9)  # the last checkpoint committed before the kill
-    straight = train.make_loop(tmp_path / "runs2", tmp_path / "ck2").run(train.batches, epochs=3)
+    # started again with the same command (in this process, to save a start-up)
+    resumed = train.make_loop(logdir, checkpoints).run(train.batches, epochs=3, resume="auto")
+    assert resumed.resumed_from == resumed_from  # the last checkpoint committed before the kill
     jax.tree_util.tree_map(np.testing.assert_array_equal, resumed.step_state, straight.step_state)
-
-    # The resumed run continued its own run directory, the one its run id names.
-    assert [path.name for path in logdir.iterdir()] == ["version_0"]
-    events = EventAccumulator(str(logdir / "version_0"), size_guidance={"scalars": 0})
-    events.Reload()
-    steps = [point.step for point in events.Scalars("train/loss")]
-    assert steps == list(range(1, 25))  # every iteration of 3 epochs x 8 batches, once
-    straight_events = EventAccumulator(
-        str(tmp_path / "runs2" / "version_0"), size_guidance={"scalars": 0}
-    )
-    straight_events.Reload()
-    np.testing.assert_array_equal(
-        [p.value for p in events.Scalars("train/loss")],
-        [p.value for p in straight_events.Scalars("train/loss")],
-    )
     assert os.path.isdir(checkpoints)
+    if resumed_from is None:  # a fresh start as the same run: its loggers redo its steps
+        assert resumed.run_id == OrbaxBackend(checkpoints).run_id
+    losses = train_losses(logdir)
+    assert [step for step, _ in losses] == list(range(1, 25))  # 3 epochs x 8 batches, once each
+    np.testing.assert_array_equal([v for _, v in losses], [v for _, v in straight_losses])

@@ -8,7 +8,10 @@ os.environ.setdefault("XLA_FLAGS", "--xla_force_host_platform_device_count=4")
 import jax
 import jax.numpy as jnp
 import numpy as np
+import optax
 import pytest
+
+import axon.loop
 
 
 def init_linear(key, x):
@@ -51,3 +54,38 @@ class RecordingLogger:
 @pytest.fixture
 def recording_logger():
     return RecordingLogger()
+
+
+def five_batches(epoch):
+    """Five batches of 8 examples; which ones depends only on the epoch, as exact resume needs."""
+    x = np.random.default_rng(epoch).normal(size=(40, 3)).astype(np.float32)
+    return [(x[i : i + 8], x[i : i + 8] @ np.ones((3, 1), np.float32)) for i in range(0, 40, 8)]
+
+
+@pytest.fixture
+def epoch_batches():
+    """``fn(epoch)``: the data of the checkpoint and resume tests."""
+    return five_batches
+
+
+@pytest.fixture
+def adam_trainer(linear):
+    """A trainer of the linear model (Adam) whose run returns the whole ``State``."""
+    return axon.loop.trainer(linear, "mean_squared_error", optax.adam(1e-2), log=0).replace(
+        output_transform=None
+    )
+
+
+@pytest.fixture
+def crash_at():
+    """``crash_at(n)``: a handler raising ``RuntimeError("crashed at ...")`` at iteration n, in
+    place of a killed process."""
+
+    def handler_at(iteration):
+        def crash(state):
+            if state.iteration == iteration:
+                raise RuntimeError(f"crashed at iteration {iteration}")
+
+        return crash
+
+    return handler_at

@@ -6,7 +6,7 @@ import optax
 import pytest
 
 import axon.loop
-from axon.loop.checkpoint import OrbaxBackend
+from axon.loop.checkpoint import CheckpointCorruptedError, CheckpointDirectoryError, OrbaxBackend
 
 
 class Interrupted(Exception):
@@ -102,6 +102,7 @@ def test_serialize_deserialize_and_from_state(linear):
     restored = axon.loop.deserialize_state(data, like=first)
     resumed = trainer(linear).from_state(restored).run(shuffled_batches, epochs=2)
     assert_same_run(resumed, straight)
+    np.asarray(restored.step_state["model_state"]["w"])  # still readable: not donated by the run
 
 
 def test_a_checkpoint_of_another_model_is_refused_and_left_intact(linear, tmp_path):
@@ -122,7 +123,7 @@ def test_a_truncated_checkpoint_is_an_error(linear, tmp_path):
             and "metadata" not in str(data_file)
         ):
             data_file.write_bytes(data_file.read_bytes()[:50])
-    with pytest.raises(Exception):  # noqa: B017 - orbax/tensorstore raise their own types
+    with pytest.raises(CheckpointCorruptedError, match=r"step 5 in .* is damaged"):
         trainer(linear).run(shuffled_batches, epochs=2, resume_from=tmp_path / "ck")
 
 
@@ -153,3 +154,60 @@ def test_checkpoint_metadata_describes_its_own_step(linear, tmp_path):
         assert metadata["event_counts"]["iteration_completed"]["total"] == step
         assert metadata["epoch_iterations"] == (step - 1) % 5 + 1
     backend.close()
+
+
+# -- resume from any point -------------------------------------------------------------------
+
+
+def short_last_batch(epoch):
+    """Four batches per epoch, the last one of 8 examples instead of 16."""
+    batches = shuffled_batches(epoch)
+    x, y = batches[3]
+    return [*batches[:3], (x[:8], y[:8])]
+
+
+def test_resume_after_a_checkpoint_on_an_epochs_last_iteration(linear, tmp_path):
+    # the issue's ten lines: the newest checkpoint ends epoch 0, so no batch is left in it
+    every_epoch_end = trainer(linear).checkpoint(
+        path=tmp_path / "ck", event="iteration_completed", filter={"every": 5}
+    )
+    every_epoch_end.run(shuffled_batches, epochs=1)
+    resumed = every_epoch_end.run(shuffled_batches, epochs=3, resume_from=tmp_path / "ck")
+    assert resumed.resumed_from == 5 and sorted(resumed.history) == [0, 1, 2]
+    assert_same_run(resumed, trainer(linear).run(shuffled_batches, epochs=3))
+
+
+@pytest.mark.parametrize("event", ["epoch_completed", "iteration_completed"])
+def test_a_short_last_batch_before_the_checkpoint_resumes_exactly(linear, tmp_path, event):
+    # the checkpoint's y_pred has the short batch's shape; the next batch is a full one
+    saving = trainer(linear).checkpoint(path=tmp_path / event, event=event)
+    saving.run(short_last_batch, epochs=2)
+    resumed = saving.run(short_last_batch, epochs=3, resume_from=tmp_path / event)
+    assert resumed.resumed_from == 8
+    assert_same_run(resumed, trainer(linear).run(short_last_batch, epochs=3))
+
+
+def test_resuming_with_another_batch_size_names_the_data(linear, tmp_path):
+    saving = trainer(linear).checkpoint(
+        path=tmp_path / "ck", event="iteration_completed", filter={"every": 2}
+    )
+    with pytest.raises(Interrupted):
+        saving.handle_event("iteration_completed", interrupt_at(3)).run(shuffled_batches)
+
+    def batches_of_8(epoch):
+        return [(x[i : i + 8], y[i : i + 8]) for x, y in shuffled_batches(epoch) for i in (0, 8)]
+
+    with pytest.raises(ValueError, match="batched differently") as error:
+        trainer(linear).run(batches_of_8, resume_from=tmp_path / "ck")
+    assert "batch 1 of epoch 0" in str(error.value) and "[16, 1]" in str(error.value)
+    assert "another model" not in str(error.value)
+
+
+def test_resume_from_a_model_file_says_how_to_start_from_parameters(linear, tmp_path):
+    model_file = tmp_path / "model.safetensors"
+    model_file.write_bytes(b"\x08\x00\x00\x00\x00\x00\x00\x00{}      ")
+    with pytest.raises(CheckpointDirectoryError, match="is a file") as error:
+        trainer(linear).run(shuffled_batches, resume_from=model_file)
+    assert "axon.model.load" in str(error.value) and "init_state" in str(error.value)
+    with pytest.raises(FileNotFoundError, match="does not exist"):
+        trainer(linear).run(shuffled_batches, resume_from=tmp_path / "missing")

@@ -214,6 +214,23 @@ def test_npz_backend_rejects_bad_keep_and_metadata(tmp_path):
     assert list(tmp_path.iterdir()) == []  # nothing half-written is left behind
 
 
+def test_npz_backend_directory_belongs_to_one_run(tmp_path):
+    factory = axon.loop.checkpoint.get("npz")
+    first = factory(tmp_path, keep=1, run_id="first")
+    first.save(1, {"w": jnp.zeros(2)}, {})
+    with pytest.raises(axon.loop.checkpoint.CheckpointDirectoryError, match="another run"):
+        factory(tmp_path, run_id="second")
+    assert factory(tmp_path, run_id="first").steps() == [1]  # the same run continues
+    second = factory(tmp_path, keep=1, run_id="second", overwrite=True)
+    assert second.steps() == []
+    second.save(2, {"w": jnp.ones(2)}, {})
+    (tmp_path / "step_2.json").write_text(
+        (tmp_path / "step_2.json").read_text().replace('"second"', '"third"')
+    )
+    second.save(3, {"w": jnp.ones(2)}, {})
+    assert second.steps() == [2, 3]  # keep=1 deleted nothing: step 2 is not this run's
+
+
 # -- all six together -----------------------------------------------------------------------
 
 

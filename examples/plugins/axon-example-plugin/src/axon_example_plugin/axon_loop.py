@@ -9,6 +9,10 @@ leaves of the tree, in ``jax.tree_util`` flattening order) and ``step_<n>.json``
 tree it is given has the same structure). Both are written to a temporary file
 first and moved into place with :func:`os.replace`, so a crash leaves either the
 previous state or the complete new step, never half a file. Nothing is pickled.
+
+A directory belongs to one run: each sidecar records the run id, a store opened
+with ``run_id=`` refuses another run's steps (or, with ``overwrite=True``,
+deletes them), and ``keep`` deletes only this run's old steps.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import uuid
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -24,6 +29,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from axon.loop.checkpoint import CheckpointDirectoryError
 from axon.loop.plugins import hookimpl
 
 _STEP_FILE = re.compile(r"step_(\d+)\.npz")
@@ -36,16 +42,45 @@ class NpzBackend:
     synchronous, so :meth:`close` has nothing left to wait for.
 
     Args:
-        path: the checkpoint directory; created if missing.
-        keep: how many of the newest steps to keep (``None`` keeps all).
+        path: the checkpoint directory; created by the first save (or the claim).
+        keep: how many of this run's newest steps to keep (``None`` keeps all).
+        run_id: the run that writes here; given, the directory is claimed at once
+            (another run's steps are refused). Without it, the first save claims
+            the directory for a new run id.
+        overwrite: when claiming, delete another run's steps instead of refusing.
     """
 
-    def __init__(self, path: str | os.PathLike[str], *, keep: int | None = None):
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        *,
+        keep: int | None = None,
+        run_id: str | None = None,
+        overwrite: bool = False,
+    ):
         if keep is not None and (isinstance(keep, bool) or not isinstance(keep, int) or keep < 1):
             raise ValueError(f"keep must be a positive int or None (keep all), got {keep!r}.")
         self.path = Path(path).absolute()
         self.keep = keep
+        self.overwrite = overwrite
+        self.run_id: str | None = None
+        if run_id is not None:
+            self._claim(run_id)
+
+    def _claim(self, run_id: str) -> None:
+        """Make the directory this run's: another run's steps are refused or, with
+        ``overwrite``, deleted. Files that are not steps are left alone."""
         self.path.mkdir(parents=True, exist_ok=True)
+        others = [step for step in self.steps() if self._run_of(step) != run_id]
+        if others and not self.overwrite:
+            raise CheckpointDirectoryError(
+                f"{str(self.path)!r} holds the checkpoints of another run (steps {others}). "
+                f"Resume them (run(..., resume_from=path)), choose another path, or pass "
+                f"checkpoint(..., overwrite=True) to delete them."
+            )
+        for step in others:
+            self._delete(step)
+        self.run_id = run_id
 
     # -- the CheckpointBackend protocol -------------------------------------------------
 
@@ -61,7 +96,10 @@ class NpzBackend:
             "leaves": paths,
             "dtypes": [str(array.dtype) for array in arrays],
         }
-        text = _metadata_json(sidecar)  # fails before anything is written
+        _metadata_json(sidecar)  # fails before anything is written (or claimed)
+        if self.run_id is None:
+            self._claim(uuid.uuid4().hex)
+        text = _metadata_json({**sidecar, "run_id": self.run_id})
         named = {f"leaf_{i}": array for i, array in enumerate(arrays)}
         # The sidecar goes first: steps() lists .npz files, so a step only appears
         # once both of its files are complete.
@@ -118,6 +156,8 @@ class NpzBackend:
 
     def steps(self) -> list[int]:
         """The saved steps, oldest first."""
+        if not self.path.is_dir():
+            return []
         found = (_STEP_FILE.fullmatch(entry.name) for entry in self.path.iterdir())
         return sorted(int(match.group(1)) for match in found if match)
 
@@ -129,13 +169,23 @@ class NpzBackend:
     def _file(self, step: int, suffix: str) -> Path:
         return self.path / f"step_{step}.{suffix}"
 
+    def _run_of(self, step: int) -> str | None:
+        try:
+            return self._sidecar(step).get("run_id")
+        except (OSError, ValueError):
+            return None
+
     def _drop_old_steps(self) -> None:
         if self.keep is None:
             return
-        for step in self.steps()[: -self.keep]:
-            # The .npz first, so the step disappears from steps() before its sidecar goes.
-            self._file(step, "npz").unlink(missing_ok=True)
-            self._file(step, "json").unlink(missing_ok=True)
+        ours = [step for step in self.steps() if self._run_of(step) == self.run_id]
+        for step in ours[: -self.keep]:
+            self._delete(step)
+
+    def _delete(self, step: int) -> None:
+        # The .npz first, so the step disappears from steps() before its sidecar goes.
+        self._file(step, "npz").unlink(missing_ok=True)
+        self._file(step, "json").unlink(missing_ok=True)
 
     def __repr__(self) -> str:
         return f"NpzBackend({str(self.path)!r}, keep={self.keep!r})"

@@ -108,6 +108,8 @@ class HandlerSpec:
     filter: Filter
     name: str
     first: bool = False  # runs before the event's other handlers (e.g. validation)
+    # a handler that writes checkpoints: opens a reader of them, for run(resume="auto")
+    resume_source: Callable[[], Any] | None = None
 
 
 def make_filter(spec: FilterSpec) -> Filter:

@@ -12,10 +12,12 @@ hookspec = pluggy.HookspecMarker("axon.loop")
 
 @hookspec
 def axon_checkpoint_backends() -> Mapping[str, Callable[..., Any]]:
-    """Checkpoint backend factories ``factory(path, *, keep=None) -> backend``, by name.
+    """Checkpoint backend factories, by name:
+    ``factory(path, *, keep=None, run_id=None, overwrite=False) -> backend``.
 
     A backend has ``save(step, tree, metadata)``, ``restore(step=None, *, like)``,
-    ``steps()`` and ``close()`` (see ``axon.loop.checkpoint.CheckpointBackend``).
+    ``metadata(step=None)``, ``steps()`` and ``close()``; ``run_id`` claims ``path``
+    for one run (see ``axon.loop.checkpoint.CheckpointBackend``).
     """
 
 

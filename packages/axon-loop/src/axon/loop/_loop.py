@@ -113,6 +113,7 @@ class Loop:
         filter: FilterSpec = "always",
         *,
         first: bool = False,
+        resume_source: Callable[[], Any] | None = None,
     ) -> Loop:
         """Call ``handler(state)`` on ``event`` (or each of several events, or ``"all"``).
 
@@ -121,6 +122,11 @@ class Loop:
         those attached with ``first=True`` run before the others of their event.
         ``filter`` is ``"always"``, ``"first"``, a dict such as ``{"every": 100}``
         or ``fn(state, event) -> bool``.
+
+        ``resume_source`` is for a handler that writes checkpoints: a function
+        returning a checkpoint backend that reads them (see
+        :class:`axon.loop.checkpoint.CheckpointBackend`), which ``run(resume="auto")``
+        resumes from. :func:`axon.loop.handlers.checkpoint` sets it.
 
         >>> import jax.numpy as jnp
         >>> from axon.loop import Loop
@@ -145,7 +151,7 @@ class Loop:
             raise TypeError(f"A handler must be callable, got {type(handler).__name__}.")
         check = make_filter(filter)
         name = getattr(handler, "__name__", type(handler).__name__)
-        added = tuple(HandlerSpec(e, handler, check, name, first) for e in events)
+        added = tuple(HandlerSpec(e, handler, check, name, first, resume_source) for e in events)
         return self.replace(handlers=self.handlers + added)
 
     def log(
@@ -356,6 +362,7 @@ class Loop:
         jit: bool = True,
         steps_per_dispatch: int | str = "auto",
         resume_from: Any = None,
+        resume: str | None = None,
         mesh: Any = None,
         batch_axis: str = "data",
         debug: bool = False,
@@ -383,7 +390,17 @@ class Loop:
                 64 MiB of batches; ``1`` turns fusion off.
             resume_from: continue an interrupted run exactly: a checkpoint directory
                 (orbax, latest step), a checkpoint backend object (its latest step),
-                or a ``State``. The data must give the same batches per epoch.
+                or a ``State``. The data must give the same batches per epoch. If the
+                newest checkpoint is damaged, the newest intact one is used, with a
+                warning. A run that already finished its ``epochs`` is an error.
+            resume: ``"auto"`` starts or resumes, so that a preempted job continues when
+                started again with the same command: if the directory of the loop's
+                checkpoint handler holds a checkpoint, the run resumes from it (as with
+                ``resume_from``); if not, it starts fresh (keeping the run id of a run
+                that died before its first checkpoint, so its loggers redo those steps).
+                If that run already finished, nothing runs: its final state is returned,
+                with a notice on stderr. Needs exactly one checkpoint handler; not
+                combined with ``resume_from`` or ``from_state``.
             mesh: a ``jax.sharding.Mesh``: batches are split along ``batch_axis``
                 across its devices, the step state is replicated (data parallel).
                 With several processes (``jax.distributed.initialize``), each
@@ -399,6 +416,7 @@ class Loop:
 
         Raises:
             EmptyDataError: ``data`` produced no batch.
+            CheckpointCorruptedError: every checkpoint to resume from is damaged.
 
         >>> import jax.numpy as jnp
         >>> from axon.loop import Loop
@@ -409,10 +427,21 @@ class Loop:
         >>> batches = lambda epoch: [jnp.full(2, epoch)]  # a new dataset each epoch
         >>> float(counter.run(batches, jnp.float32(0), epochs=3).step_state)
         6.0
+
+        The same command starts a run, then continues it:
+
+        >>> import tempfile
+        >>> saving = counter.checkpoint(tempfile.mkdtemp())
+        >>> state = saving.run([jnp.ones(2)] * 2, jnp.float32(0), epochs=2, resume="auto")
+        >>> state.resumed_from, state.iteration
+        (None, 4)
+        >>> state = saving.run([jnp.ones(2)] * 2, jnp.float32(0), epochs=3, resume="auto")
+        >>> state.resumed_from, state.iteration, float(state.step_state)
+        (4, 6, 12.0)
         """
         options = RunOptions(
             epochs=epochs, iterations=iterations, jit=jit, steps_per_dispatch=steps_per_dispatch,
-            mesh=mesh, batch_axis=batch_axis, debug=debug, seed=seed,
+            mesh=mesh, batch_axis=batch_axis, debug=debug, seed=seed, resume=resume,
         )  # fmt: skip
         state = run_loop(self, data, init_state, resume_from, options)
         return self.output_transform(state) if self.output_transform else state

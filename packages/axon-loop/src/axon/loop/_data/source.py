@@ -79,23 +79,29 @@ class DataSource:
         self.lengths[epoch] = len(iterable) if hasattr(iterable, "__len__") else None
         return map(as_arrays, iterable)
 
-    def starting_at(self, epoch: int, skip: int) -> Iterator[Any]:
-        """The iterator of ``epoch`` with its first ``skip`` batches consumed (resume).
+    def starting_at(self, epoch: int, skip: int) -> tuple[Any, Iterator[Any]]:
+        """The iterator of ``epoch`` with its first ``skip`` batches consumed (resume), and
+        the last of those (``None`` if ``skip`` is 0): the batch a checkpoint's step ran last.
 
-        ``batches(...)`` starts at batch ``skip`` directly; other data is read and
-        dropped up to it.
+        ``batches(...)`` starts there directly; other data is read and dropped up to it.
         """
         if self._batches is not None and skip <= len(self._batches):
             self.lengths[epoch] = len(self._batches)
-            return map(as_arrays, self._batches.epoch(epoch, start=skip))
+            last = None if skip == 0 else next(self._batches.epoch(epoch, start=skip - 1))
+            return (
+                None if last is None else as_arrays(last),
+                map(as_arrays, self._batches.epoch(epoch, start=skip)),
+            )
         batches = self.epoch(epoch)
-        skipped = sum(1 for _ in itertools.islice(batches, skip))
+        last, skipped = None, 0
+        for batch in itertools.islice(batches, skip):  # keeps one batch, not all of them
+            last, skipped = batch, skipped + 1
         if skipped < skip:
             raise ValueError(
                 f"Cannot resume at batch {skip} of epoch {epoch}: the data has only {skipped} "
                 f"batches in that epoch. Resume with the same data as the interrupted run."
             )
-        return batches
+        return last, batches
 
 
 def _is_array(data: Any) -> bool:

@@ -86,9 +86,11 @@ class Engine:
 
     # -- the run ------------------------------------------------------------------------------
 
-    def run(self, data: DataSource, start_epoch: int, first: Iterator[Any], mid_epoch: bool):
+    def run(self, data: DataSource, start_epoch: int, batches: Iterator[Any], mid_epoch: bool):
+        """Run from ``start_epoch``, whose remaining ``batches`` are given (``mid_epoch``: it
+        had already started, in the run that was resumed; it may have no batch left)."""
         try:
-            self._run(data, start_epoch, first, mid_epoch)
+            self._run(data, start_epoch, batches, mid_epoch)
         except BaseException:
             # An exception (or Ctrl-C) ends the run: still finish what handlers opened,
             # e.g. a checkpoint being written asynchronously, then re-raise.

@@ -1,10 +1,13 @@
 """Checkpoint backends: where a loop's checkpoints are written and read back.
 
-A backend is created with ``factory(path, *, keep=None)`` and offers
-``save(step, tree, metadata)``, ``restore(step=None, *, like)``,
+A backend is created with ``factory(path, *, keep=None, run_id=None, overwrite=False)``
+and offers ``save(step, tree, metadata)``, ``restore(step=None, *, like)``,
 ``metadata(step=None)``, ``steps()`` and ``close()``. The built-in ``"orbax"``
-backend writes atomically with orbax-checkpoint; plugins add others through the
-``axon_checkpoint_backends`` hook.
+backend writes atomically with orbax-checkpoint, records a digest of every array
+and verifies it on reading; plugins add others through the
+``axon_checkpoint_backends`` hook. A checkpoint directory belongs to one run
+(:class:`CheckpointDirectoryError`); damaged data raises
+:class:`CheckpointCorruptedError`.
 Nothing here ever unpickles: trees are arrays, metadata is JSON.
 """
 
@@ -14,9 +17,18 @@ from typing import Any
 
 from ..plugins import checkpoint_backends as _registry
 from ._backend import CheckpointBackend
+from ._errors import CheckpointCorruptedError, CheckpointDirectoryError, CheckpointError
 from ._orbax import OrbaxBackend
 
-__all__ = ["CheckpointBackend", "OrbaxBackend", "get", "names"]
+__all__ = [
+    "CheckpointBackend",
+    "CheckpointCorruptedError",
+    "CheckpointDirectoryError",
+    "CheckpointError",
+    "OrbaxBackend",
+    "get",
+    "names",
+]
 
 
 def get(name: str) -> Any:

@@ -11,13 +11,34 @@ class CheckpointBackend(Protocol):
     """What the loop needs from a checkpoint store.
 
     Any object with these methods qualifies (``isinstance`` checks only that they
-    exist); a plugin registers its factory ``factory(path, *, keep=None)`` with the
-    ``axon_checkpoint_backends`` hook. A minimal one that keeps everything in memory:
+    exist); a plugin registers its factory with the ``axon_checkpoint_backends``
+    hook. The factory is called as ``factory(path, *, keep=None, run_id=None,
+    overwrite=False)``:
+
+    - ``keep``: keep the newest N steps of this run (``None``: all); never delete
+      another run's.
+    - ``run_id``: the checkpoint handler passes ``state.run_id`` when a run starts.
+      The store then claims ``path`` for that run at once: it continues a store of
+      the same run (a resumed one) and refuses, with
+      :class:`~axon.loop.checkpoint.CheckpointDirectoryError`, one holding another
+      run's checkpoints. Without ``run_id`` (``run(resume_from=path)`` opens a
+      store this way) the store reads, and writes nothing until its first ``save``.
+    - ``overwrite=True``: when claiming, delete another run's checkpoints instead of
+      refusing them.
+
+    ``run_id`` and ``overwrite`` are passed only to a factory whose signature
+    takes them (``overwrite=True`` with one that does not is an error). A store
+    may also have a ``run_id`` attribute, the run its path belongs to, so that
+    ``run(resume="auto")`` restarts a run that died before its first checkpoint
+    as that run. ``restore`` and ``metadata`` raise
+    :class:`~axon.loop.checkpoint.CheckpointCorruptedError` for damaged data, so
+    that a resume falls back to an older step. A minimal store that keeps
+    everything in memory:
 
     >>> import jax.numpy as jnp
     >>> from axon.loop.checkpoint import CheckpointBackend
     >>> class MemoryBackend:
-    ...     def __init__(self, path, *, keep=None):
+    ...     def __init__(self, path, *, keep=None, run_id=None, overwrite=False):
     ...         self.saved = {}
     ...     def save(self, step, tree, metadata):
     ...         self.saved[step] = (tree, dict(metadata))

@@ -12,12 +12,18 @@ from __future__ import annotations
 import io
 import json
 import math
+import warnings
+import zipfile
+import zlib
+from collections.abc import Callable
 from typing import Any
 
 import jax
 import numpy as np
 
 from .._state import State
+from ._errors import CheckpointCorruptedError
+from ._integrity import describe, rebuild, text_digest, to_host, verify
 
 FORMAT_VERSION = 1
 
@@ -56,13 +62,9 @@ def snapshot(state: State) -> tuple[dict[str, Any], dict[str, Any]]:
 
 
 def restore(state: State, tree: dict[str, Any], metadata: dict[str, Any]) -> None:
-    """Overwrite ``state`` (a fresh state of the same loop) with a snapshot."""
-    if metadata.get("format") != FORMAT_VERSION:
-        raise ValueError(
-            f"This checkpoint has format {metadata.get('format')!r}; this version of axon-loop "
-            f"reads format {FORMAT_VERSION}."
-        )
-    check_layout(state, metadata)
+    """Overwrite ``state`` (a fresh state of the same loop) with a snapshot whose layout was
+    checked (:func:`check_layout`)."""
+    check_format(metadata)
     state.step_state = tree["step_state"]
     state.metric_state = tree["metric_state"]
     state.epoch = metadata["epoch"]
@@ -83,10 +85,20 @@ def restore(state: State, tree: dict[str, Any], metadata: dict[str, Any]) -> Non
     state.run_id = metadata.get("run_id", state.run_id)  # checkpoints before run ids had none
 
 
+def check_format(metadata: dict[str, Any]) -> None:
+    if metadata.get("format") != FORMAT_VERSION:
+        raise ValueError(
+            f"This checkpoint has format {metadata.get('format')!r}; this version of axon-loop "
+            f"reads format {FORMAT_VERSION}."
+        )
+
+
 def serialize_state(state: State) -> bytes:
     """The whole loop state as bytes: an ``.npz`` archive of arrays plus JSON metadata.
 
-    Loading never executes code (``allow_pickle=False``); see :func:`deserialize_state`.
+    The archive also records a digest of every array and of the metadata, which
+    :func:`deserialize_state` verifies. Loading never executes code
+    (``allow_pickle=False``).
 
     >>> import jax.numpy as jnp, axon.loop
     >>> counter = axon.loop.loop(lambda batch, total: total + batch.sum())
@@ -99,9 +111,12 @@ def serialize_state(state: State) -> bytes:
     (3, True, 6.0)
     """
     tree, metadata = snapshot(state)
-    leaves = jax.tree_util.tree_leaves(tree)
-    arrays = {f"leaf_{i}": np.asarray(leaf) for i, leaf in enumerate(leaves)}
-    arrays["metadata"] = np.frombuffer(json.dumps(metadata).encode(), dtype=np.uint8)
+    host, keys = to_host(tree)
+    text = json.dumps(metadata)
+    integrity = {"metadata": text_digest(text), "leaves": describe(host, keys)}
+    arrays = {f"leaf_{i}": leaf for i, leaf in enumerate(jax.tree_util.tree_leaves(host))}
+    arrays["metadata"] = np.frombuffer(text.encode(), dtype=np.uint8)
+    arrays["integrity"] = np.frombuffer(json.dumps(integrity).encode(), dtype=np.uint8)
     buffer = io.BytesIO()
     np.savez(buffer, **arrays)
     return buffer.getvalue()
@@ -113,6 +128,11 @@ def deserialize_state(data: bytes, like: State) -> State:
     ``like`` is a state of the same loop (e.g. from a short run, or the one
     serialized); its arrays are replaced, its structure checked.
 
+    Raises:
+        ValueError: ``data`` is not what :func:`serialize_state` writes, or was
+            saved from another loop.
+        CheckpointCorruptedError: the data is damaged (a digest does not match).
+
     >>> import jax.numpy as jnp, optax, axon.loop
     >>> init = lambda key, x: {"w": jnp.zeros((x.shape[-1], 1))}
     >>> apply = lambda p, x, *, mode, key: (x @ p["w"], None)
@@ -122,23 +142,91 @@ def deserialize_state(data: bytes, like: State) -> State:
     >>> restored = axon.loop.deserialize_state(axon.loop.serialize_state(first), like=first)
     >>> trainer.from_state(restored).replace(output_transform=None).run(data, epochs=2).iteration
     6
+    >>> try:
+    ...     axon.loop.deserialize_state(b"not a state", like=first)
+    ... except ValueError as error:
+    ...     print(str(error).split(" (")[0])
+    These bytes are not a state written by axon.loop.serialize_state
     """
-    with np.load(io.BytesIO(data), allow_pickle=False) as archive:
-        metadata = json.loads(archive["metadata"].tobytes().decode())
-        leaves_like, treedef = jax.tree_util.tree_flatten(
-            {"step_state": like.step_state, "metric_state": like.metric_state}
+    metadata, integrity, stored = _read_archive(data)
+    where = "The serialized state"
+    for key in ("layout", "format"):
+        if key not in metadata:
+            raise CheckpointCorruptedError(f"{where} is damaged: its metadata lacks {key!r}.")
+    check_format(metadata)
+    paths = [path for path, _, _ in metadata["layout"]]
+    if len(stored) != len(paths):
+        raise CheckpointCorruptedError(
+            f"{where} is damaged: it holds {len(stored)} arrays, its metadata lists {len(paths)}."
         )
-        stored = [archive[f"leaf_{i}"] for i in range(len(archive.files) - 1)]
+    entries = [{}] * len(paths)  # written before digests: nothing to check or rebuild
+    if integrity is not None:
+        if set(paths) != set(integrity.get("leaves", {})):
+            raise CheckpointCorruptedError(f"{where} is damaged: its digests are not its arrays'.")
+        verify(dict(zip(paths, stored, strict=True)), integrity["leaves"], where)
+        entries = [integrity["leaves"][path] for path in paths]
+    leaves_like, treedef = jax.tree_util.tree_flatten(
+        {"step_state": like.step_state, "metric_state": like.metric_state}
+    )
     if len(stored) != len(leaves_like):
         raise ValueError(
             f"The serialized state has {len(stored)} arrays; this loop's state has "
             f"{len(leaves_like)}. It was saved from a different model or loop."
         )
-    tree = jax.tree_util.tree_unflatten(treedef, [jax.numpy.asarray(a) for a in stored])
     state = State(step_state=like.step_state, max_epoch=like.max_epoch)
     state.metric_state = like.metric_state
-    restore(state, tree, metadata)
+    check_layout(state, metadata)
+    leaves = [jax.numpy.asarray(rebuild(a, e)) for a, e in zip(stored, entries, strict=True)]
+    restore(state, jax.tree_util.tree_unflatten(treedef, leaves), metadata)
     return state
+
+
+def _read_archive(data: bytes) -> tuple[dict[str, Any], dict[str, Any] | None, list[np.ndarray]]:
+    """The metadata, integrity record (None if it has none) and arrays of a
+    :func:`serialize_state` archive."""
+    # numpy's own messages would suggest loading pickled objects: never
+    not_a_state = (
+        "These bytes are not a state written by axon.loop.serialize_state ({}). Pass what "
+        "serialize_state returned, unchanged."
+    )
+    try:
+        archive = np.load(io.BytesIO(data), allow_pickle=False)
+    except (OSError, EOFError, ValueError, zipfile.BadZipFile):
+        raise ValueError(not_a_state.format("not an .npz archive")) from None
+    if not isinstance(archive, np.lib.npyio.NpzFile) or "metadata" not in archive.files:
+        raise ValueError(not_a_state.format("an archive without the state's metadata"))
+    with archive:
+        names = set(archive.files)
+        count = sum(1 for name in names if name.startswith("leaf_"))
+        try:
+            stored = [archive[f"leaf_{i}"] for i in range(count)]
+            texts = [archive[name].tobytes() for name in ("metadata", "integrity") if name in names]
+        except ValueError:  # object arrays
+            raise ValueError(not_a_state.format("it holds Python objects, never loaded")) from None
+        except (OSError, EOFError, KeyError, zipfile.BadZipFile, zlib.error) as error:
+            raise CheckpointCorruptedError(
+                f"The serialized state is damaged: {type(error).__name__}: {error}."
+            ) from None
+    try:
+        metadata, *integrity = (json.loads(text.decode()) for text in texts)
+    except ValueError as error:  # JSONDecodeError and UnicodeDecodeError
+        raise CheckpointCorruptedError(
+            f"The serialized state is damaged: its metadata is not readable ({error})."
+        ) from None
+    if not integrity:
+        warnings.warn(
+            "The serialized state was written without digests (by an earlier axon-loop); its "
+            "arrays are read unverified.",
+            stacklevel=3,
+        )
+        return metadata, None, stored
+    (integrity,) = integrity
+    if text_digest(texts[0].decode()) != integrity.get("metadata"):
+        raise CheckpointCorruptedError(
+            "The serialized state is damaged: its metadata does not match the digest recorded "
+            "when it was written."
+        )
+    return metadata, integrity, stored
 
 
 def layout(tree: Any) -> list[list[Any]]:
@@ -153,21 +241,47 @@ def layout(tree: Any) -> list[list[Any]]:
     ]
 
 
-def check_layout(state: State, metadata: dict[str, Any]) -> None:
-    """Refuse, before reading any array, a checkpoint that another loop or model wrote."""
+def check_layout(
+    state: State,
+    metadata: dict[str, Any],
+    *,
+    batch_shaped: Callable[[], set[str]] = set,
+    last_batch: str | None = None,
+) -> dict[str, list[int]]:
+    """Refuse, before reading any array, a checkpoint that another loop, model or data wrote.
+
+    Leaves whose shape follows the batch (``batch_shaped()``, e.g. a trainer's
+    ``y_pred``) may differ when the state was built from another batch than the
+    one the checkpointed step ran last: their checkpoint shapes are returned, to
+    restore them as saved. ``last_batch`` names that very batch when the state was
+    built from it (a resume inside an epoch): then a difference means other data.
+    """
     expected = layout({"step_state": state.step_state, "metric_state": state.metric_state})
     stored = metadata["layout"]
     if stored == expected:
-        return
+        return {}
     ours = {path: (shape, dtype) for path, shape, dtype in expected}
     theirs = {path: (shape, dtype) for path, shape, dtype in stored}
+    differing = [p for p in ours if p in theirs and ours[p] != theirs[p]]
     problems = [f"{p}: missing in the checkpoint" for p in ours if p not in theirs]
     problems += [f"{p}: only in the checkpoint" for p in theirs if p not in ours]
     problems += [
         f"{p}: {theirs[p][0]} {theirs[p][1]} in the checkpoint, {ours[p][0]} {ours[p][1]} here"
-        for p in ours
-        if p in theirs and ours[p] != theirs[p]
+        for p in differing
     ]
+    shape_only = len(problems) == len(differing) and all(
+        ours[p][1] == theirs[p][1] for p in differing
+    )
+    if shape_only and set(differing) <= batch_shaped():
+        if last_batch is None:
+            return {p: theirs[p][0] for p in differing}
+        raise ValueError(
+            f"The checkpoint does not match the data: {last_batch}, the last batch the "
+            f"checkpointed step ran on, gives other shapes than it did then, so the data is "
+            f"batched differently (another batch size?); nothing was loaded:\n  "
+            + "\n  ".join(problems[:10])
+            + "\nResume with the same batches as the interrupted run."
+        )
     raise ValueError(
         "The checkpoint does not match this loop (another model, optimizer or set of "
         "metrics?); nothing was loaded:\n  " + "\n  ".join(problems[:10])

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import functools
+import inspect
 import os
-from typing import TYPE_CHECKING
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 from .._events import FilterSpec
 from ..checkpoint import get as get_backend
@@ -26,16 +29,26 @@ def checkpoint(
     criteria: str | None = None,
     mode: str = "min",
     patience: int | None = None,
+    overwrite: bool = False,
 ) -> Loop:
     """Save everything needed to resume exactly, on ``event`` (each epoch by default).
 
     A checkpoint holds the step state (model, optimizer state, PRNG key), the
     metric accumulators, and as JSON the counters, the data position, the
     metrics, the history and ``state.handler_metadata``; ``run(...,
-    resume_from=path)`` continues from the latest one. Checkpoints are numbered by
-    the total iteration count; ``keep`` keeps the newest N. ``backend`` names a
-    registered checkpoint backend (``"orbax"`` built in). Use
+    resume_from=path)`` continues from the latest one, and ``run(...,
+    resume="auto")`` resumes from ``path`` if it holds a checkpoint and starts
+    fresh otherwise. Checkpoints are numbered by the total iteration count;
+    ``keep`` keeps the newest N of this run. ``backend`` names a registered
+    checkpoint backend (``"orbax"`` built in). Use
     ``event="iteration_completed", filter={"every": n}`` to checkpoint inside epochs.
+
+    ``path`` belongs to one run. When the run starts (before any training), a
+    directory holding another run's checkpoints is refused with a
+    :class:`~axon.loop.checkpoint.CheckpointDirectoryError` that says how to
+    resume them, unless ``overwrite=True``, which deletes them (and only them);
+    a directory holding anything else is always refused. A resumed run continues
+    its own directory.
 
     With ``criteria`` (a metric name, e.g. ``"validation_loss"``) a checkpoint is
     written only when that metric improves (``mode`` ``"min"`` or ``"max"``), so
@@ -63,10 +76,18 @@ def checkpoint(
             f"plateau it counts); got patience={patience!r}, criteria={criteria!r}."
         )
     factory = get_backend(backend)
+    claims = _accepts(factory, "run_id")
+    if overwrite and not _accepts(factory, "overwrite"):
+        raise TypeError(
+            f"The checkpoint backend {backend!r} does not take overwrite=; delete the old "
+            f"checkpoints yourself or choose another path."
+        )
     key = f"checkpoint:{os.fspath(path)}"
 
     def open_store(state: State) -> None:
-        state.resources[key] = factory(path, keep=keep)
+        # the directory is claimed now, so a refused one stops the run before it trains
+        options = {"run_id": state.run_id, "overwrite": overwrite} if claims else {}
+        state.resources[key] = factory(path, keep=keep, **options)
 
     def save(state: State) -> None:
         if criteria is not None and not _improved(state, criteria, mode, f"{key}:best"):
@@ -90,8 +111,9 @@ def checkpoint(
         if store is not None:
             store.close()
 
+    reader = functools.partial(factory, path, keep=keep)
     return (
-        loop.handle_event("started", open_store)
+        loop.handle_event("started", open_store, resume_source=reader)
         .handle_event(event, save, filter)
         .handle_event(["completed", "halted"], close_store)
     )
@@ -104,3 +126,12 @@ def _improved(state: State, metric: str, mode: str, key: str) -> bool:
         return False
     state.handler_metadata[key] = value
     return True
+
+
+def _accepts(factory: Callable[..., Any], option: str) -> bool:
+    """Whether a backend factory takes ``option`` (older ones take only ``path`` and ``keep``)."""
+    try:
+        parameters = inspect.signature(factory).parameters
+    except (TypeError, ValueError):
+        return False
+    return option in parameters or any(p.kind is p.VAR_KEYWORD for p in parameters.values())
