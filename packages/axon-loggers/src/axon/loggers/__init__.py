@@ -17,7 +17,10 @@ looked up by name, and plugins add more (see :mod:`axon.loggers.plugins`):
 Each log belongs to one run, named by ``run_id=``: a TensorBoard logdir gets a
 ``version_N`` directory per run, and a CSV or JSON Lines file is continued only
 by its own run (another run's log, or a file that is no log, raises
-:class:`LogExistsError`).
+:class:`LogExistsError`). A file logger's ``mark()`` says where its log ends;
+given back as ``resume_mark=``, it cuts the log back there, so a run resumed
+from a checkpoint continues exactly the log it had when the checkpoint was
+written (axon-loop records the marks in its checkpoints).
 """
 
 from __future__ import annotations
@@ -32,6 +35,7 @@ from ._backends import (
     CSVLogger,
     JSONLinesLogger,
     LogExistsError,
+    LogMarkError,
     LogPathError,
     TensorBoardLogger,
 )
@@ -50,6 +54,7 @@ __all__ = [
     "ConsoleLogger",
     "LogPathError",
     "LogExistsError",
+    "LogMarkError",
     "flatten_tree",
     "log_histograms",
     "accepts_option",

@@ -346,8 +346,8 @@ class LoggerBase:
         if self._closed:
             raise RuntimeError(
                 f"{self!r} is closed and cannot log any more. Create a new logger on the "
-                f"same destination to continue (pass run_id= and purge_step= to resume a run "
-                f"exactly)."
+                f"same destination to continue (pass run_id= and resume_mark= or purge_step= "
+                f"to resume a run exactly)."
             )
 
     def _seen_step(self, step: int) -> None:

@@ -28,6 +28,18 @@ class Logger(Protocol):
     passed to ``loop.log_to(obj)``; the other methods are for histograms, text,
     images and hyperparameters that a handler chooses to send.
 
+    **Optional: marks.** A logger that keeps its log in files may also offer
+    ``mark() -> dict``: flush, then return where its files end, in JSON values
+    (a file's name and size, say), and accept that dict back as the option
+    ``resume_mark=`` to cut its log back there. axon-loop's checkpoint handler
+    records the mark of every open logger that has one in each checkpoint, and a
+    run resumed from that checkpoint re-opens its loggers (those given by name)
+    with their marks, so each log holds exactly what was logged before the
+    checkpoint, and the resumed run's records follow it. A logger without marks
+    is given ``purge_step`` instead, if it takes it. ``mark`` is not part of the
+    ``isinstance`` check. The JSON Lines, CSV and TensorBoard loggers have it; the
+    console has nothing to cut.
+
     Example:
         >>> import io
         >>> from axon.loggers import ConsoleLogger, Logger
@@ -37,6 +49,17 @@ class Logger(Protocol):
         ...     def log_scalars(self, scalars, step):
         ...         print(step, scalars)
         >>> isinstance(ScalarsOnly(), Logger)
+        False
+
+        Which loggers have marks:
+
+        >>> import pathlib, tempfile
+        >>> from axon.loggers import JSONLinesLogger
+        >>> path = pathlib.Path(tempfile.mkdtemp()) / "metrics.jsonl"
+        >>> with JSONLinesLogger(path, run_id="run-1") as logger:
+        ...     logger.mark()
+        {'run_id': 'run-1', 'file': 'metrics.jsonl', 'size': 22}
+        >>> hasattr(ConsoleLogger(io.StringIO()), "mark")
         False
     """
 

@@ -7,6 +7,7 @@
 - ``versions``: finding or creating a run's ``version_N`` directory in a logdir;
 - ``events``: TensorBoard event files (tensorboardX), loaded with the first TensorBoard logger;
 - ``steps``: the values of one step gathered into one record, for the file backends;
+- ``marks``: where a run's log ended at a checkpoint (``mark()``), and cutting it back there;
 - ``runs``: which run a log belongs to (the ``{"axon_run": id}`` record), and the
   ``LogExistsError`` refusals;
 - ``files``: opening log destinations, with ``LogPathError`` saying what failed.
@@ -14,7 +15,7 @@
 
 from .console import ConsoleLogger
 from .csv import CSVLogger
-from .files import LogExistsError, LogPathError
+from .files import LogExistsError, LogMarkError, LogPathError
 from .jsonl import JSONLinesLogger
 from .tensorboard import TensorBoardLogger
 
@@ -23,6 +24,7 @@ __all__ = [
     "ConsoleLogger",
     "JSONLinesLogger",
     "LogExistsError",
+    "LogMarkError",
     "LogPathError",
     "TensorBoardLogger",
 ]

@@ -5,8 +5,10 @@ from __future__ import annotations
 import csv
 import io
 from pathlib import Path
+from typing import Any, ClassVar
 
-from .files import read_first_line, replace_file
+from .files import has_content, read_first_line, replace_file
+from .marks import does_not_fit
 from .runs import not_a_log, read_marker, write_marker
 from .steps import STEP_KEY, StepFileLogger
 
@@ -35,8 +37,9 @@ class CSVLogger(StepFileLogger):
     **One file, one run.** The run's id is recorded beside the file, in
     ``<path>.axon-run.json`` (``{"axon_run": "<run id>"}``), so the CSV itself
     stays plain. A missing or empty file is started. An existing log of the same
-    ``run_id`` is continued under its header (after dropping its rows of steps
-    ``>= purge_step``). Anything else is refused with :class:`LogExistsError`,
+    ``run_id`` is continued under its header, after cutting it back to
+    ``resume_mark`` or dropping its rows of steps ``>= purge_step``. Anything
+    else is refused with :class:`LogExistsError`,
     and nothing is changed: another run's log (unless ``overwrite=True``, which
     replaces it), or a file without that record beside it or without a ``step``
     header, such as a data set (never replaced).
@@ -49,6 +52,10 @@ class CSVLogger(StepFileLogger):
             log again (``T + 1`` after the checkpoint of iteration ``T``; ``1``
             for a restart from scratch): the rows of steps ``>= purge_step`` are
             dropped. Needs ``run_id``.
+        resume_mark: when continuing this run's log, what :meth:`mark` returned
+            when the checkpoint to resume from was written: the file is cut back
+            to the rows and columns it had then, so it holds exactly what was
+            logged before the checkpoint. Needs ``run_id``; not with ``purge_step``.
         overwrite: replace the log of another run found at ``path``.
 
     Attributes:
@@ -58,6 +65,8 @@ class CSVLogger(StepFileLogger):
     Raises:
         LogPathError: the file cannot be created or written.
         LogExistsError: ``path`` holds another run's log, or is no log at all.
+        LogMarkError: the file does not fit ``resume_mark`` (fewer rows, other
+            columns, or another run's log).
 
     Example:
         >>> import pathlib, tempfile
@@ -76,14 +85,46 @@ class CSVLogger(StepFileLogger):
 
     supported_kinds = frozenset({"scalars"})
     _what = "CSV log file"
+    _mark_fields: ClassVar[dict[str, type]] = {"rows": int, "columns": list}
 
     path: Path
     run_id: str
     _columns: list[str]  # the header; empty until it is written
+    _rows: int  # the rows below it
 
     @property
     def _marker(self) -> Path:
         return self.path.with_name(self.path.name + RUN_MARKER_SUFFIX)
+
+    def mark(self) -> dict[str, Any]:
+        """Flush, and return where this run's log ends, to cut it back there with ``resume_mark=``.
+
+        The mark is ``{"run_id": ..., "file": <the file's name>, "rows": <count>,
+        "columns": <the header>}``: rows rather than bytes, because a new column
+        rewrites the whole file. axon-loop records it in every checkpoint; a run
+        resumed from that checkpoint re-opens the log with it, which cuts off the
+        rows (and columns) logged after the checkpoint, so the resumed run's rows
+        follow exactly the rows logged before it.
+
+        Example:
+            >>> import pathlib, tempfile
+            >>> from axon.loggers import CSVLogger
+            >>> path = pathlib.Path(tempfile.mkdtemp()) / "metrics.csv"
+            >>> logger = CSVLogger(path, run_id="run-1")
+            >>> logger.log_scalars({"loss": 0.5}, step=1)
+            >>> mark = logger.mark()  # a checkpoint is written here
+            >>> mark
+            {'run_id': 'run-1', 'file': 'metrics.csv', 'rows': 1, 'columns': ['step', 'loss']}
+            >>> logger.log_scalars({"loss": 0.25, "val/loss": 0.75}, step=2)
+            >>> logger.close()  # the run dies, and resumes from that checkpoint:
+            >>> with CSVLogger(path, run_id="run-1", resume_mark=mark) as resumed:
+            ...     resumed.log_scalars({"loss": 0.125}, step=2)
+            >>> print(path.read_text(), end="")
+            step,loss
+            1,0.5
+            2,0.125
+        """
+        return self._mark()
 
     def _owner(self) -> str:
         header = next(csv.reader([read_first_line(self.path, self._what)]), [])
@@ -100,7 +141,7 @@ class CSVLogger(StepFileLogger):
         if self.path.exists():  # empty the old log first: a crash then leaves nothing to mix
             replace_file(self.path, "", self._what)
         write_marker(self._marker, self.run_id, "run marker of a CSV log")
-        self._columns = []
+        self._columns, self._rows = [], 0
 
     def _resume(self, purge_step: int | None) -> None:
         self._columns, rows = _read(self.path)
@@ -108,6 +149,25 @@ class CSVLogger(StepFileLogger):
             kept = [row for row in rows if not _step_at_least(row, purge_step)]
             if len(kept) != len(rows):
                 replace_file(self.path, _format(self._columns, kept), self._what)
+            rows = kept
+        self._rows = len(rows)
+
+    def _cut(self, mark: dict[str, Any]) -> None:
+        columns, rows = _read(self.path) if has_content(self.path) else ([], [])
+        marked, count = mark["columns"], mark["rows"]
+        if len(rows) < count:
+            found = f"it holds {len(rows)} rows, fewer than the {count} of the mark"
+            raise does_not_fit(self.path, self._what, found)
+        if columns[: len(marked)] != marked:
+            found = f"its header {columns} does not start with the mark's columns {marked}"
+            raise does_not_fit(self.path, self._what, found)
+        kept = [row[: len(marked)] for row in rows[:count]]  # less the columns added later
+        if (columns, rows) != (marked, kept):
+            replace_file(self.path, _format(marked, kept), self._what)
+        self._columns, self._rows = list(marked), count
+
+    def _end(self) -> dict[str, Any]:
+        return {"rows": self._rows, "columns": list(self._columns)}
 
     def _write_scalars(self, scalars: dict[str, float], step: int) -> None:
         self._add(step, scalars)
@@ -124,6 +184,7 @@ class CSVLogger(StepFileLogger):
         if new_tags:
             self._widen(new_tags)
         self._writer.writerow([step, *(_cell(values.get(column)) for column in self._columns[1:])])
+        self._rows += 1
 
     def _widen(self, new_tags: list[str]) -> None:
         self._finalizer()  # flush and close before reading the file back

@@ -21,6 +21,7 @@ from tensorboardX.proto.summary_pb2 import Summary
 
 from .._protocol import HParamValue
 from .files import LogPathError
+from .marks import EVENT_FILES
 
 
 def _tensorflow_buckets() -> list[float]:
@@ -48,16 +49,17 @@ class EventFile:
     """
 
     def __init__(self, directory: Path, flush_secs: float) -> None:
+        suffix = _sortable_suffix()
         try:
-            self._writer = EventsWriter(
-                str(directory / "events"), filename_suffix=_sortable_suffix()
-            )
+            self._writer = EventsWriter(str(directory / "events"), filename_suffix=suffix)
         except OSError as error:
             raise LogPathError(
                 f"Cannot create an event file in the TensorBoard run directory "
                 f"{str(directory)!r}: {error.strerror or error} ({type(error).__name__}). "
                 f"Pick a writable logdir."
             ) from error
+        # tensorboardX chooses the rest of the name; the suffix is this file's alone
+        self.path = next(directory.glob(f"{EVENT_FILES}{suffix}"))
         # Flushes and closes the file at interpreter exit if close() is never called.
         self._finalizer = weakref.finalize(self, self._writer.close)
         self._flush_secs = flush_secs
@@ -96,6 +98,10 @@ class EventFile:
         """The HParams plugin's experiment and session records, in this run's file."""
         for proto in tbx_summary.hparams(hparams, metrics):
             self._write_summary(proto, 0)
+
+    def size(self) -> int:
+        """The bytes written to the file so far (all of them, after :meth:`flush`)."""
+        return self.path.stat().st_size
 
     def flush(self) -> None:
         self._writer.flush()

@@ -50,6 +50,32 @@ class LogExistsError(LogPathError, FileExistsError):
     """
 
 
+class LogMarkError(LogPathError):
+    """A log on disk does not fit the mark a logger was asked to continue from.
+
+    A logger given ``resume_mark=`` (what its ``mark()`` returned when a
+    checkpoint was written) cuts its run's log back to that mark. If the log is
+    no longer what the mark describes (the file is missing or shorter than the
+    mark, holds another run's log, or the marked event file is gone), it is
+    refused when the logger is created, naming the file, and the log is left as
+    it was. It is a :class:`LogPathError`.
+
+    Example:
+        >>> import pathlib, tempfile
+        >>> from axon.loggers import JSONLinesLogger, LogMarkError
+        >>> path = pathlib.Path(tempfile.mkdtemp()) / "metrics.jsonl"
+        >>> with JSONLinesLogger(path, run_id="run-1") as logger:
+        ...     logger.log_scalars({"loss": 0.5}, step=1)
+        ...     mark = logger.mark()
+        >>> path.unlink()  # the log is lost
+        >>> try:
+        ...     JSONLinesLogger(path, run_id="run-1", resume_mark=mark)
+        ... except LogMarkError as error:
+        ...     print(str(error).split(": ")[1].split(". ")[0])
+        it holds 0 bytes, fewer than the 47 of the mark
+    """
+
+
 def _explain(error: OSError, path: Path, what: str) -> LogPathError:
     reason = error.strerror or str(error)
     return LogPathError(
@@ -113,6 +139,22 @@ def replace_file(path: Path, content: str, what: str) -> None:
         with open(temporary, "w", encoding="utf-8", newline="") as file:
             file.write(content)
         os.replace(temporary, path)
+    except OSError as error:
+        raise _explain(error, path, what) from error
+
+
+def truncate_file(path: Path, size: int, what: str) -> None:
+    """Cut ``path`` to its first ``size`` bytes, in one system call (a kill leaves either size)."""
+    try:
+        os.truncate(path, size)
+    except OSError as error:
+        raise _explain(error, path, what) from error
+
+
+def remove_file(path: Path, what: str) -> None:
+    """Delete the file ``path`` (already gone is fine)."""
+    try:
+        path.unlink(missing_ok=True)
     except OSError as error:
         raise _explain(error, path, what) from error
 

@@ -5,10 +5,11 @@ from __future__ import annotations
 import json
 import math
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 from .._protocol import HParamValue
 from .files import read_first_line, replace_file
+from .marks import cut_to_size
 from .runs import RUN_KEY, not_a_log, parse_run_record, run_record
 from .steps import STEP_KEY, StepFileLogger
 
@@ -36,11 +37,12 @@ class JSONLinesLogger(StepFileLogger):
     which ``float()`` converts back; a missing value is simply an absent key.
 
     **One file, one run.** A missing or empty file is started with the run's
-    header. An existing log of the same ``run_id`` is continued (appended to,
-    after dropping its lines of steps ``>= purge_step``). Anything else is refused
-    with :class:`LogExistsError`, and the file is left as it was: another run's log
-    (unless ``overwrite=True``, which replaces it), or a file that does not start
-    with a run header, such as a data set (never replaced).
+    header. An existing log of the same ``run_id`` is continued: appended to,
+    after cutting it back to ``resume_mark`` or dropping its lines of steps
+    ``>= purge_step``. Anything else is refused with :class:`LogExistsError`, and
+    the file is left as it was: another run's log (unless ``overwrite=True``,
+    which replaces it), or a file that does not start with a run header, such as
+    a data set (never replaced).
 
     Args:
         path: the ``.jsonl`` file; its directory is created if missing.
@@ -50,6 +52,10 @@ class JSONLinesLogger(StepFileLogger):
             log again (``T + 1`` after the checkpoint of iteration ``T``; ``1``
             for a restart from scratch): the lines of steps ``>= purge_step`` are
             dropped. Needs ``run_id``.
+        resume_mark: when continuing this run's log, what :meth:`mark` returned
+            when the checkpoint to resume from was written: the file is cut back
+            to that size, so it holds exactly what was logged before the
+            checkpoint. Needs ``run_id``; not with ``purge_step``.
         overwrite: replace the log of another run found at ``path``.
 
     Attributes:
@@ -59,6 +65,8 @@ class JSONLinesLogger(StepFileLogger):
     Raises:
         LogPathError: the file cannot be created or written.
         LogExistsError: ``path`` holds another run's log, or is no log at all.
+        LogMarkError: the file does not fit ``resume_mark`` (it is shorter, or
+            another run's log).
 
     Example:
         >>> import json, pathlib, tempfile
@@ -81,6 +89,7 @@ class JSONLinesLogger(StepFileLogger):
 
     supported_kinds = frozenset({"scalars", "text", "hparams"})
     _what = "JSON Lines log file"
+    _mark_fields: ClassVar[dict[str, type]] = {"size": int}
 
     path: Path
     run_id: str
@@ -97,6 +106,41 @@ class JSONLinesLogger(StepFileLogger):
     def _resume(self, purge_step: int | None) -> None:
         if purge_step is not None:
             _drop_steps_from(self.path, purge_step, self._what)
+
+    def _cut(self, mark: dict[str, Any]) -> None:
+        cut_to_size(self.path, mark["size"], self._what)
+
+    def _end(self) -> dict[str, Any]:
+        return {"size": self.path.stat().st_size}
+
+    def mark(self) -> dict[str, Any]:
+        """Flush, and return where this run's log ends, to cut it back there with ``resume_mark=``.
+
+        The mark is ``{"run_id": ..., "file": <the file's name>, "size": <bytes>}``.
+        axon-loop records it in every checkpoint; a run resumed from that
+        checkpoint re-opens the log with it, which cuts off what was logged after
+        the checkpoint, so the resumed run's lines follow exactly the lines logged
+        before it.
+
+        Example:
+            >>> import pathlib, tempfile
+            >>> from axon.loggers import JSONLinesLogger
+            >>> path = pathlib.Path(tempfile.mkdtemp()) / "metrics.jsonl"
+            >>> logger = JSONLinesLogger(path, run_id="run-1")
+            >>> logger.log_scalars({"loss": 0.5}, step=1)
+            >>> mark = logger.mark()  # a checkpoint is written here
+            >>> mark
+            {'run_id': 'run-1', 'file': 'metrics.jsonl', 'size': 47}
+            >>> logger.log_scalars({"loss": 0.25}, step=2)
+            >>> logger.close()  # the run dies, and resumes from that checkpoint:
+            >>> with JSONLinesLogger(path, run_id="run-1", resume_mark=mark) as resumed:
+            ...     resumed.log_scalars({"loss": 0.125}, step=2)
+            >>> print(path.read_text(), end="")
+            {"axon_run": "run-1"}
+            {"step": 1, "loss": 0.5}
+            {"step": 2, "loss": 0.125}
+        """
+        return self._mark()
 
     def _write_scalars(self, scalars: dict[str, float], step: int) -> None:
         self._add(step, {tag: _json_float(value) for tag, value in scalars.items()})

@@ -32,13 +32,20 @@ def as_run_id(run_id: object) -> str | None:
     return run_id
 
 
-def check_continuation(run_id: str | None, purge_step: int | None) -> None:
-    """``purge_step`` edits the log of an earlier run, so it needs that run's id."""
-    if purge_step is not None and run_id is None:
+def check_continuation(run_id: str | None, purge_step: int | None, resume_mark: object) -> None:
+    """``purge_step`` and ``resume_mark`` edit the log of an earlier run, so they need that
+    run's id; and they are two ways of doing one thing, so they do not combine."""
+    for name, value in (("purge_step", purge_step), ("resume_mark", resume_mark)):
+        if value is not None and run_id is None:
+            raise ValueError(
+                f"{name}={value!r} continues a run, so it needs run_id=, the id of the run "
+                f"to continue (axon-loop passes State.run_id itself). Without a run id a "
+                f"logger starts a new run and has nothing to edit."
+            )
+    if purge_step is not None and resume_mark is not None:
         raise ValueError(
-            f"purge_step={purge_step} continues a run, so it needs run_id=, the id of the "
-            f"run to continue (axon-loop passes State.run_id itself). Without a run id a "
-            f"logger starts a new run and has nothing to purge."
+            "Pass resume_mark= (cut the log back to where it was when the checkpoint was "
+            "written) or purge_step= (drop its records from that step on), not both."
         )
 
 

@@ -10,6 +10,7 @@ from typing import IO, Any, ClassVar
 from .._base import LoggerBase
 from .._values import as_purge_step
 from .files import end_with_newline, has_content, open_text, prepare_file
+from .marks import FILE, RUN, as_mark, does_not_fit
 from .runs import another_runs_log, as_run_id, check_continuation, new_run_id
 
 #: The column or key that holds the step; no tag may use it.
@@ -58,12 +59,17 @@ class StepFileLogger(LoggerBase):
 
     The file belongs to one run, whose id it records (:meth:`_owner` reads it,
     :meth:`_start` writes it). A missing or empty file is started. A file of this
-    run is continued: a last line that a crash cut short is terminated first, then
-    :meth:`_resume` reads what it needs back and, given a ``purge_step``, drops
-    the records of steps ``>= purge_step``. Another run's log is refused, or
-    replaced with ``overwrite=True``; a file that is no log of ours is always
-    refused. A refusal changes nothing on disk.
+    run is continued: given a ``resume_mark`` (what :meth:`_mark` returned when a
+    checkpoint was written), :meth:`_cut` cuts it back to that mark; otherwise a
+    last line that a crash cut short is terminated first, then :meth:`_resume`
+    reads what it needs back and, given a ``purge_step``, drops the records of
+    steps ``>= purge_step``. Another run's log is refused, or replaced with
+    ``overwrite=True``; a file that is no log of ours is always refused, and so is
+    a log that does not fit its mark. A refusal changes nothing on disk.
     """
+
+    #: What a mark holds besides the run and the file's name, and the types.
+    _mark_fields: ClassVar[dict[str, type]]
 
     #: What the file is, for error messages ("CSV log file").
     _what: ClassVar[str]
@@ -74,17 +80,22 @@ class StepFileLogger(LoggerBase):
         *,
         run_id: str | None = None,
         purge_step: int | None = None,
+        resume_mark: dict[str, Any] | None = None,
         overwrite: bool = False,
     ) -> None:
         super().__init__()
         named_run, purge_step = as_run_id(run_id), as_purge_step(purge_step)
-        check_continuation(named_run, purge_step)
+        check_continuation(named_run, purge_step, resume_mark)
         if not isinstance(overwrite, bool):
             raise TypeError(f"overwrite must be True or False, got {overwrite!r}.")
         self.path = Path(path)
         self.run_id = named_run or new_run_id()
+        logger = type(self).__name__
+        mark = as_mark(resume_mark, logger, self.run_id, self.path, self._what, self._mark_fields)
         prepare_file(self.path, self._what)
-        if not has_content(self.path):
+        if mark is not None:
+            self._continue_at(mark)
+        elif not has_content(self.path):
             self._start()
         elif (owner := self._owner()) == self.run_id:
             end_with_newline(self.path, self._what)
@@ -106,6 +117,29 @@ class StepFileLogger(LoggerBase):
 
     def _resume(self, purge_step: int | None) -> None:
         """Read this run's existing log back; drop the records of steps ``>= purge_step``."""
+
+    def _cut(self, mark: dict[str, Any]) -> None:
+        """Cut this run's log (possibly missing or empty) back to ``mark``, and read back what
+        continuing it needs; raise :func:`does_not_fit` and change nothing if it does not fit."""
+        raise NotImplementedError
+
+    def _end(self) -> dict[str, Any]:
+        """Where the flushed file ends, as the fields of a mark (:attr:`_mark_fields`)."""
+        raise NotImplementedError
+
+    def _continue_at(self, mark: dict[str, Any]) -> None:
+        if mark[FILE] != self.path.name:
+            raise does_not_fit(self.path, self._what, f"the mark is of the file {mark[FILE]!r}")
+        if has_content(self.path) and (owner := self._owner()) != self.run_id:
+            raise does_not_fit(self.path, self._what, f"it holds the log of run {owner!r}")
+        self._cut(mark)
+        if not has_content(self.path):  # marked before anything was written
+            self._start()
+
+    def _mark(self) -> dict[str, Any]:
+        """Flush, then the mark of the file's end: its run, its name and :meth:`_end`."""
+        self.flush()
+        return {RUN: self.run_id, FILE: self.path.name, **self._end()}
 
     def _write_step(self, step: int, values: dict[str, Any]) -> None:
         raise NotImplementedError

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -11,11 +11,15 @@ from .._base import LoggerBase
 from .._protocol import HParamValue
 from .._values import as_purge_step
 from .files import prepare_directory
+from .marks import FILE, RUN, as_mark, cut_event_files, does_not_fit
 from .runs import as_run_id, check_continuation, new_run_id
-from .versions import run_directory
+from .versions import find_run_directory, new_run_directory
 
 if TYPE_CHECKING:
     from .events import EventFile
+
+#: What a mark of a TensorBoard run holds besides the run and the event file's name.
+_MARK = {"size": int}
 
 
 class TensorBoardLogger(LoggerBase):
@@ -49,6 +53,11 @@ class TensorBoardLogger(LoggerBase):
             completed iterations, a run resumed from the checkpoint of iteration
             ``T`` logs from ``T + 1`` on, and a run restarted from scratch from
             ``1``. Needs ``run_id``; for a new run there is nothing to hide.
+        resume_mark: when continuing the run ``run_id``, what :meth:`mark`
+            returned when the checkpoint to resume from was written: the run's
+            events are cut back to that point (no events are hidden, they are
+            gone), so it holds exactly what was logged before the checkpoint.
+            Needs ``run_id``; not with ``purge_step``.
         flush_secs: buffered events are flushed when a record is logged this many
             seconds after the previous flush.
 
@@ -59,6 +68,8 @@ class TensorBoardLogger(LoggerBase):
 
     Raises:
         LogPathError: ``logdir`` or the run directory cannot be created or written.
+        LogMarkError: the run's events do not fit ``resume_mark`` (the run's
+            directory, or the marked event file, is gone, or the file is shorter).
 
     Example:
         >>> import tempfile
@@ -83,11 +94,12 @@ class TensorBoardLogger(LoggerBase):
         *,
         run_id: str | None = None,
         purge_step: int | None = None,
+        resume_mark: dict[str, Any] | None = None,
         flush_secs: float = 10.0,
     ) -> None:
         super().__init__()
         named_run, purge_step = as_run_id(run_id), as_purge_step(purge_step)
-        check_continuation(named_run, purge_step)
+        check_continuation(named_run, purge_step, resume_mark)
         if isinstance(flush_secs, bool) or not isinstance(flush_secs, (int, float)):
             raise TypeError(f"flush_secs must be a number of seconds, got {flush_secs!r}.")
         if not flush_secs >= 0:
@@ -97,13 +109,51 @@ class TensorBoardLogger(LoggerBase):
 
         self.logdir = prepare_directory(logdir, "TensorBoard logdir")
         self.run_id = named_run or new_run_id()
-        self.run_dir, continued = run_directory(self.logdir, self.run_id)
+        what = "TensorBoard logdir"
+        mark = as_mark(resume_mark, "TensorBoardLogger", self.run_id, self.logdir, what, _MARK)
+        found = find_run_directory(self.logdir, self.run_id)
+        if mark is not None:
+            if found is None:
+                raise does_not_fit(self.logdir, what, f"no directory holds run {self.run_id!r}")
+            cut_event_files(found, mark)  # before this logger's file, which sorts last
+        self.run_dir = found or new_run_directory(self.logdir, self.run_id)
         self.purge_step = purge_step
         self.flush_secs = float(flush_secs)
         self._events: EventFile = EventFile(self.run_dir, self.flush_secs)
         self._steps_by_tag: dict[str, int] = {}
-        if continued and purge_step is not None:
+        if found is not None and purge_step is not None:
             self._events.purge(purge_step)
+
+    def mark(self) -> dict[str, Any]:
+        """Flush, and return where this run's events end, to cut them back there with
+        ``resume_mark=``.
+
+        The mark is ``{"run_id": ..., "file": <this logger's event file in
+        run_dir>, "size": <bytes>}``. axon-loop records it in every checkpoint; a
+        run resumed from that checkpoint re-opens the logger with it, which cuts
+        that event file back to its size (a flushed event file ends on a whole
+        record) and removes the run's event files written after it. So the run
+        holds exactly the events logged before the checkpoint, each step once,
+        with no ``purge_step`` marker needed.
+
+        Example:
+            >>> import tempfile
+            >>> from axon.loggers import TensorBoardLogger
+            >>> logdir = tempfile.mkdtemp()
+            >>> logger = TensorBoardLogger(logdir, run_id="run-1")
+            >>> logger.log_scalars({"train/loss": 0.5}, step=1)
+            >>> mark = logger.mark()  # a checkpoint is written here
+            >>> sorted(mark), mark["file"].startswith("events.out.tfevents.")
+            (['file', 'run_id', 'size'], True)
+            >>> logger.log_scalars({"train/loss": 0.25}, step=2)
+            >>> logger.close()  # the run dies, and resumes from that checkpoint:
+            >>> with TensorBoardLogger(logdir, run_id="run-1", resume_mark=mark) as resumed:
+            ...     resumed.log_scalars({"train/loss": 0.125}, step=2)
+            >>> (resumed.run_dir / mark["file"]).stat().st_size == mark["size"]  # cut back
+            True
+        """
+        self.flush()
+        return {RUN: self.run_id, FILE: self._events.path.name, "size": self._events.size()}
 
     def _write_scalars(self, scalars: dict[str, float], step: int) -> None:
         for tag, value in scalars.items():

@@ -24,23 +24,24 @@ MARKER_NAME = "axon-run.json"
 _WHAT = "TensorBoard run directory"
 
 
-def run_directory(logdir: Path, run_id: str) -> tuple[Path, bool]:
-    """The directory of run ``run_id`` in ``logdir``, and whether it existed already.
-
-    The directory that records ``run_id`` is continued. Otherwise a new
-    ``version_N`` is created, ``N`` one more than the highest number present
-    (directories without a marker count too), and ``run_id`` recorded in it.
-    """
+def find_run_directory(logdir: Path, run_id: str) -> Path | None:
+    """The directory in ``logdir`` that records ``run_id``, or ``None``."""
     versions = _versions(logdir)
     for number in sorted(versions):
         if read_marker(versions[number] / MARKER_NAME, f"marker of a {_WHAT}") == run_id:
-            return versions[number], True
-    number = max(versions, default=-1) + 1
+            return versions[number]
+    return None
+
+
+def new_run_directory(logdir: Path, run_id: str) -> Path:
+    """A new ``version_N`` directory recording ``run_id``, ``N`` one more than the highest
+    number present (directories without a marker count too)."""
+    number = max(_versions(logdir), default=-1) + 1
     while not claim_directory(logdir / f"version_{number}", _WHAT):
         number += 1  # created by another run since we looked
     directory = logdir / f"version_{number}"
     write_marker(directory / MARKER_NAME, run_id, f"marker of a {_WHAT}")
-    return directory, False
+    return directory
 
 
 def _versions(logdir: Path) -> dict[int, Path]:
