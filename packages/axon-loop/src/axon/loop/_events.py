@@ -4,7 +4,7 @@ semantics)."""
 from __future__ import annotations
 
 import enum
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -110,6 +110,35 @@ class HandlerSpec:
     first: bool = False  # runs before the event's other handlers (e.g. validation)
     # a handler that writes checkpoints: opens a reader of them, for run(resume="auto")
     resume_source: Callable[[], Any] | None = None
+    # writes to a log (log_to): runs after the first handlers and before the others, so
+    # that a checkpoint written on the same event comes after its records and marks them
+    logs: bool = False
+
+    @property
+    def order(self) -> int:
+        """Where the handler runs among those of its event (stable within one order)."""
+        return 0 if self.first else 1 if self.logs else 2
+
+
+def handler_specs(
+    event: Event | str | Iterable[Event | str],
+    handler: Handler,
+    filter: FilterSpec = "always",
+    **flags: Any,
+) -> tuple[HandlerSpec, ...]:
+    """A :class:`HandlerSpec` of ``handler`` for ``event`` (or each of several, or ``"all"``);
+    ``flags`` are its ``first``, ``resume_source`` and ``logs``."""
+    if event == "all":
+        events: list[Event] = list(Event)
+    elif isinstance(event, (str, Event)):
+        events = [Event.parse(event)]
+    else:
+        events = [Event.parse(e) for e in event]
+    if not callable(handler):
+        raise TypeError(f"A handler must be callable, got {type(handler).__name__}.")
+    check = make_filter(filter)
+    name = getattr(handler, "__name__", type(handler).__name__)
+    return tuple(HandlerSpec(e, handler, check, name, **flags) for e in events)
 
 
 def make_filter(spec: FilterSpec) -> Filter:

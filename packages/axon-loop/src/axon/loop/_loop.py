@@ -17,7 +17,7 @@ from typing import Any
 
 from . import plugins
 from ._engine.run import RunOptions, run_loop
-from ._events import Event, FilterSpec, Handler, HandlerSpec, make_filter
+from ._events import Event, FilterSpec, Handler, HandlerSpec, handler_specs
 from ._metrics import MetricSpec, make_metric
 from ._state import State
 
@@ -119,7 +119,9 @@ class Loop:
 
         The handler may return ``None``/``"continue"``, ``"halt_epoch"`` or
         ``"halt_loop"``. Handlers run in the order they were attached, except that
-        those attached with ``first=True`` run before the others of their event.
+        those attached with ``first=True`` run before the others of their event, and
+        the logging handlers of :meth:`log_to` right after those (so that a
+        checkpoint written on the same event holds what they logged).
         ``filter`` is ``"always"``, ``"first"``, a dict such as ``{"every": 100}``
         or ``fn(state, event) -> bool``.
 
@@ -141,17 +143,7 @@ class Loop:
         >>> state.status, state.epoch
         ('halted', 1)
         """
-        if event == "all":
-            events: list[Event] = list(Event)
-        elif isinstance(event, (str, Event)):
-            events = [Event.parse(event)]
-        else:
-            events = [Event.parse(e) for e in event]
-        if not callable(handler):
-            raise TypeError(f"A handler must be callable, got {type(handler).__name__}.")
-        check = make_filter(filter)
-        name = getattr(handler, "__name__", type(handler).__name__)
-        added = tuple(HandlerSpec(e, handler, check, name, first, resume_source) for e in events)
+        added = handler_specs(event, handler, filter, first=first, resume_source=resume_source)
         return self.replace(handlers=self.handlers + added)
 
     def log(

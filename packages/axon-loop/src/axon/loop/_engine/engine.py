@@ -56,7 +56,7 @@ class Engine:
         self.step = compiled_step(loop, jit)
         self.scan = compiled_scan(loop, jit) if steps_per_dispatch > 1 else None
         self.by_event: dict[Event, list[HandlerSpec]] = {}
-        for spec in sorted(loop.handlers, key=lambda spec: not spec.first):  # stable sort
+        for spec in sorted(loop.handlers, key=lambda spec: spec.order):  # stable sort
             self.by_event.setdefault(spec.event, []).append(spec)
         self.planner = BlockPlanner(self.by_event, steps_per_dispatch, power_of_two_blocks)
 
