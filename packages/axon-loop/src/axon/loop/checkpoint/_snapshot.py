@@ -27,10 +27,24 @@ from ._integrity import describe, rebuild, text_digest, to_host, verify
 
 FORMAT_VERSION = 1
 
+#: The key of ``handler_metadata`` under which a checkpoint records its marks: where each
+#: open logger's files ended when it was written, ``{resource key: logger.mark()}``.
+MARKS = "log_marks"
 
-def snapshot(state: State) -> tuple[dict[str, Any], dict[str, Any]]:
-    """``(tree, metadata)`` of a running loop: what a checkpoint stores."""
+
+def snapshot(
+    state: State, marks: dict[str, Any] | None = None
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """``(tree, metadata)`` of a running loop: what a checkpoint stores.
+
+    ``marks`` are the checkpoint's own (see :data:`MARKS`). Marks the state was
+    restored with are left out: they describe the logs at an earlier checkpoint,
+    and a run continued from this snapshot must not cut its logs back to them.
+    """
     tree = {"step_state": state.step_state, "metric_state": state.metric_state}
+    handler_metadata = {k: v for k, v in state.handler_metadata.items() if k != MARKS}
+    if marks:
+        handler_metadata[MARKS] = marks
     metadata = {
         "format": FORMAT_VERSION,
         "run_id": state.run_id,
@@ -47,7 +61,7 @@ def snapshot(state: State) -> tuple[dict[str, Any], dict[str, Any]]:
         "metrics": {k: _to_json(v) for k, v in state.metrics.items()},
         "layout": layout(tree),
         "times": {str(k): v for k, v in state.times.items()},
-        "handler_metadata": state.handler_metadata,
+        "handler_metadata": handler_metadata,
     }
     try:
         # A deep copy: backends may write in the background while the run goes on

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import inspect
+import json
 import os
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
@@ -35,7 +36,9 @@ def checkpoint(
 
     A checkpoint holds the step state (model, optimizer state, PRNG key), the
     metric accumulators, and as JSON the counters, the data position, the
-    metrics, the history and ``state.handler_metadata``; ``run(...,
+    metrics, the history and ``state.handler_metadata``, with the ``mark()`` of
+    every open logger that has one (where its files ended: a run resumed from
+    the checkpoint cuts its logs back there, see ``log_to``); ``run(...,
     resume_from=path)`` continues from the latest one, and ``run(...,
     resume="auto")`` resumes from ``path`` if it holds a checkpoint and starts
     fresh otherwise. Checkpoints are numbered by the total iteration count;
@@ -98,12 +101,7 @@ def checkpoint(
                 return
         if criteria is not None:
             state.handler_metadata[f"{key}:waited"] = 0  # saved: count the plateau anew
-        # A checkpoint is a consistency point: what was logged up to it reaches the disk
-        # first, so a run killed later and resumed from it loses no logged step.
-        for resource in state.resources.values():
-            if resource is not state.resources[key] and callable(getattr(resource, "flush", None)):
-                resource.flush()
-        tree, metadata = snapshot(state)
+        tree, metadata = snapshot(state, marks=_flush_and_mark(state, skip=key))
         state.resources[key].save(state.iteration, tree, metadata)
 
     def close_store(state: State) -> None:
@@ -117,6 +115,32 @@ def checkpoint(
         .handle_event(event, save, filter)
         .handle_event(["completed", "halted"], close_store)
     )
+
+
+def _flush_and_mark(state: State, skip: str) -> dict[str, Any]:
+    """Flush every open resource but ``skip``; the marks of those that have ``mark()``.
+
+    A checkpoint is a consistency point: what was logged up to it reaches the disk
+    first, so a run killed later and resumed from it loses no logged step; and a
+    logger's mark says where its files ended, so that the resumed run cuts them back
+    to exactly that (``log_to`` passes it as ``resume_mark=``).
+    """
+    marks = {}
+    for key, resource in state.resources.items():
+        if key == skip:
+            continue
+        if callable(mark := getattr(resource, "mark", None)):
+            marks[key] = mark()  # flushes
+            try:
+                json.dumps(marks[key])
+            except (TypeError, ValueError):
+                raise TypeError(
+                    f"{type(resource).__name__}.mark() returned {marks[key]!r}; a mark must be "
+                    f"made of JSON values (str, numbers, lists, dicts), to be checkpointed."
+                ) from None
+        elif callable(flush := getattr(resource, "flush", None)):
+            flush()
+    return marks
 
 
 def _improved(state: State, metric: str, mode: str, key: str) -> bool:
