@@ -129,17 +129,22 @@ def resolve_optimizer(optimizer: Any) -> optax.GradientTransformation:
     )
 
 
-def resolve_logger(logger: Any, options: dict[str, Any]) -> Callable[[str, int | None], Any]:
-    """``open(run_id, resumed_from)``: creates a named backend, or returns the caller's
+def resolve_logger(
+    logger: Any, options: dict[str, Any]
+) -> Callable[[str, int | None, dict[str, Any] | None], Any]:
+    """``open(run_id, resumed_from, mark)``: creates a named backend, or returns the caller's
     logger object as it is.
 
-    A backend that accepts ``run_id`` is told the run on every start: ``run_id`` and
+    A backend that accepts ``run_id`` is told the run on every start, and where to
+    continue its log. Resumed from a checkpoint that recorded the logger's ``mark``
+    (see :mod:`axon.loggers`), a backend that accepts ``resume_mark`` gets it, and
+    cuts its log back to exactly what it held at the checkpoint. Otherwise it gets
     ``purge_step``, the first step the run logs (steps count completed iterations,
-    so ``resumed_from + 1``, or ``1`` for a run starting at iteration 0). It then
-    continues only this run's log and drops the steps the run logs again, whether
-    the run resumes from a checkpoint or starts over under the same id. A backend
-    that takes ``purge_step`` but no ``run_id`` gets it only when a run resumes.
-    The options the user gave win over these.
+    so ``resumed_from + 1``, or ``1`` for a run starting at iteration 0), and drops
+    the steps the run logs again, whether the run resumes or starts over under the
+    same id. A backend that takes ``purge_step`` but no ``run_id`` gets it only
+    when a run resumes. The options the user gave win over these: a ``purge_step``
+    or ``resume_mark`` given there replaces both of the loop's.
     """
     if isinstance(logger, str):
         loggers = _needs(
@@ -150,13 +155,20 @@ def resolve_logger(logger: Any, options: dict[str, Any]) -> Callable[[str, int |
         )
         knows_runs = loggers.accepts_option(logger, "run_id")  # unknown names fail now
         purges = loggers.accepts_option(logger, "purge_step")
+        cuts = loggers.accepts_option(logger, "resume_mark")
+        placed_by_user = bool({"purge_step", "resume_mark"} & set(options))
 
-        def open_logger(run_id: str, resumed_from: int | None) -> Any:
-            purge = {"purge_step": (resumed_from or 0) + 1} if purges else {}
-            if knows_runs:
-                run = {"run_id": run_id, **purge}
+        def open_logger(run_id: str, resumed_from: int | None, mark: Any) -> Any:
+            if placed_by_user:
+                position = {}
+            elif cuts and mark is not None:
+                position = {"resume_mark": mark}
             else:
-                run = purge if resumed_from is not None else {}
+                position = {"purge_step": (resumed_from or 0) + 1} if purges else {}
+            if knows_runs:
+                run = {"run_id": run_id, **position}
+            else:
+                run = position if resumed_from is not None else {}
             return loggers.create(logger, **{**run, **options})
 
         return open_logger
@@ -170,7 +182,7 @@ def resolve_logger(logger: Any, options: dict[str, Any]) -> Callable[[str, int |
             f"{type(logger).__name__} is not a logger: it lacks {missing}. A logger has "
             f"log_scalars(scalars, step), flush() and close() (see axon.loggers.Logger)."
         )
-    return lambda run_id, resumed_from: logger
+    return lambda run_id, resumed_from, mark: logger
 
 
 def resolve_loss_scale(loss_scale: Any) -> tuple[Callable[..., Any], ...] | None:

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import json
+import os
 from typing import TYPE_CHECKING, Any
 
+from .._events import Event, Handler, handler_specs
 from .._resolve import resolve_logger
+from ..checkpoint._snapshot import MARKS
 
 if TYPE_CHECKING:
     from .._loop import Loop
@@ -28,16 +32,25 @@ def log_to(
 
     A logger given by name is created with ``options`` (e.g. ``logdir=``) when a
     run starts and closed when it ends, so the loop can run again. It is told the
-    run (``run_id=state.run_id`` and ``purge_step``, the first step this run logs)
-    and keeps each run apart: the TensorBoard logger writes every run into a
-    ``version_N`` directory of its own under ``logdir``, and a resumed run, or one
-    started over under the same id, continues its own with every step once. The
-    CSV and JSON Lines loggers continue only their own run's file: a new run into
-    a path that holds another run's log fails when it starts, before training,
-    with ``axon.loggers.LogExistsError`` (pass a new path, or ``overwrite=True``).
-    A ``run_id=`` or ``purge_step=`` given here wins over the loop's. A logger
-    object belongs to the caller: it is flushed, never closed, and writes where it
-    was opened.
+    run (``run_id=state.run_id``) and keeps each run apart: the TensorBoard logger
+    writes every run into a ``version_N`` directory of its own under ``logdir``,
+    and the CSV and JSON Lines loggers continue only their own run's file (a new
+    run into a path that holds another run's log fails when it starts, before
+    training, with ``axon.loggers.LogExistsError``; pass a new path, or
+    ``overwrite=True``).
+
+    A resumed run continues its own log exactly as it was when its checkpoint was
+    written: every checkpoint records each logger's ``mark()`` (where its files
+    ended), and the logger is re-opened with it as ``resume_mark=``, which cuts
+    off what was logged after the checkpoint; the resumed run then logs the rest,
+    each step and tag once. A logger without marks is given ``purge_step``, the
+    first step this run logs, instead; so is a run started over under the same id
+    (after a death before its first checkpoint). The logging handlers run after
+    the ``first=True`` handlers (validation) and before the other handlers of
+    their event, so a checkpoint written on the same event holds what they logged.
+    A ``run_id=``, ``purge_step=`` or ``resume_mark=`` given here wins over the
+    loop's. A logger object belongs to the caller: it is flushed, never closed,
+    and writes where it was opened.
 
     >>> import jax.numpy as jnp, optax, axon.loop
     >>> init = lambda key, x: {"w": jnp.zeros((x.shape[-1], 1))}
@@ -55,11 +68,14 @@ def log_to(
     if not isinstance(every, int) or every < 0:
         raise ValueError(f"every must be a non-negative int (0 = per epoch only), got {every!r}.")
     open_logger = resolve_logger(logger, options)  # unknown names fail here, not mid-run
-    key = f"log_to:{id(open_logger)}"
+    key = _resource_key(loop, logger, options)
 
     def start(state: State) -> None:
-        # the run's own log, without the points it is about to log again
-        state.resources[key] = open_logger(state.run_id, state.resumed_from)
+        # the run's own log, cut back to where it was at the checkpoint this run resumes from
+        mark = state.handler_metadata.get(MARKS, {}).get(key)
+        state.resources[key] = open_logger(state.run_id, state.resumed_from, mark)
+
+    start.__name__ = key  # names the logger in debug output, and keeps keys unique
 
     def log_iteration(state: State) -> None:
         values = state.scalar_metrics()
@@ -82,7 +98,34 @@ def log_to(
 
     loop = loop.handle_event("started", start)
     if every:
-        loop = loop.handle_event("iteration_completed", log_iteration, {"every": every})
-    return loop.handle_event("epoch_completed", log_epoch).handle_event(
-        ["completed", "halted"], finish
-    )
+        loop = _logging(loop, Event.ITERATION_COMPLETED, log_iteration, {"every": every})
+    loop = _logging(loop, Event.EPOCH_COMPLETED, log_epoch)
+    return loop.handle_event(["completed", "halted"], finish)
+
+
+def _logging(loop: Loop, event: Event, handler: Handler, filter: Any = "always") -> Loop:
+    """``loop`` with ``handler`` attached as a logging handler (see ``HandlerSpec.logs``)."""
+    return loop.replace(handlers=loop.handlers + handler_specs(event, handler, filter, logs=True))
+
+
+def _resource_key(loop: Loop, logger: Any, options: dict[str, Any]) -> str:
+    """The logger's key in ``state.resources`` and in a checkpoint's marks: made of its name
+    and options, so that every process building the same loop gets the same key and a
+    resumed run finds its logger's mark; numbered when the same logger is attached again."""
+    if isinstance(logger, str):
+        base = f"log_to:{logger}:{json.dumps(options, sort_keys=True, default=_describe)}"
+    else:
+        base = f"log_to:{type(logger).__name__}"
+    taken = {spec.name for spec in loop.handlers if spec.event == Event.STARTED}
+    key, copies = base, 1
+    while key in taken:
+        copies += 1
+        key = f"{base}#{copies}"
+    return key
+
+
+def _describe(option: Any) -> str:
+    """An option that JSON cannot hold, as text that is the same in every process."""
+    if isinstance(option, os.PathLike):
+        return os.fsdecode(option)
+    return f"<{type(option).__name__}>"  # not its repr, which may hold an address
