@@ -1,10 +1,15 @@
 """log_to with named loggers: each run writes its own log, and a resumed or restarted run
-continues its own with every step exactly once (axon-loop and axon-loggers together)."""
+continues its own with every step exactly once (axon-loop and axon-loggers together).
+
+A run resumed from a checkpoint cuts its logs back to the marks the checkpoint recorded,
+so they end up byte for byte (TensorBoard: event for event) those of the uninterrupted
+run, wherever it was killed."""
 
 from __future__ import annotations
 
 import csv
 import json
+import warnings
 
 import jax.numpy as jnp
 import numpy as np
@@ -15,6 +20,7 @@ from tensorboard.backend.event_processing.event_accumulator import EventAccumula
 import axon.loop
 from axon.loggers import LogExistsError, LoggerBase
 from axon.loggers.plugins import hookimpl, system
+from axon.loop.checkpoint import OrbaxBackend
 
 BATCHES_PER_EPOCH = 4
 
@@ -105,10 +111,25 @@ def purges_only(*, purge_step=None):
     return OptionsLogger(purge_step=purge_step)
 
 
+class MarkingLogger(OptionsLogger):
+    """Also has marks: the mark says which logger took it."""
+
+    def mark(self):
+        return {"logger": self.created}
+
+    def __init__(self, **options):
+        super().__init__(**options)
+        self.created = len(CREATED) - 1
+
+
+def marks(*, run_id=None, purge_step=None, resume_mark=None, label=None):
+    return MarkingLogger(run_id=run_id, purge_step=purge_step, resume_mark=resume_mark, label=label)
+
+
 class OptionsPlugin:
     @hookimpl
     def axon_loggers(self):
-        return {"knows-runs": knows_runs, "purges-only": purges_only}
+        return {"knows-runs": knows_runs, "purges-only": purges_only, "marks": marks}
 
 
 @pytest.fixture
@@ -136,6 +157,45 @@ def test_a_named_logger_is_told_the_run_and_the_first_step_it_logs(tmp_path, opt
         {"run_id": fresh.run_id, "purge_step": 3, "label": "a"},
         {"purge_step": 3},
     ]
+
+
+def test_a_named_logger_with_marks_resumes_from_the_mark_of_its_checkpoint(
+    tmp_path, options_loggers
+):
+    def make_loop():  # built again for the resumed run, as a restarted process does
+        return (
+            trainer()
+            .log_to("marks", label="a")
+            .log_to("marks", label="a")  # the same logger twice: a key of its own each
+            .checkpoint(tmp_path / "ck", event="iteration_completed", filter={"every": 2})
+        )
+
+    fresh = (
+        make_loop()
+        .handle_event("iteration_completed", lambda s: "halt_loop" if s.iteration == 3 else None)
+        .run(batches, epochs=2)
+    )
+    resumed = make_loop().run(batches, epochs=2, resume_from=tmp_path / "ck")
+    assert resumed.resumed_from == 2
+    run = {"run_id": fresh.run_id, "label": "a"}
+    assert options_loggers == [
+        {**run, "purge_step": 1, "resume_mark": None},  # a fresh run: from step 1
+        {**run, "purge_step": 1, "resume_mark": None},
+        {**run, "purge_step": None, "resume_mark": {"logger": 0}},  # its own, not purge_step
+        {**run, "purge_step": None, "resume_mark": {"logger": 1}},
+    ]
+    backend = OrbaxBackend(tmp_path / "ck")
+    assert backend.metadata(2)["handler_metadata"]["log_marks"] == {
+        'log_to:marks:{"label": "a"}': {"logger": 0},
+        'log_to:marks:{"label": "a"}#2': {"logger": 1},
+    }
+    backend.close()
+
+    options_loggers.clear()  # options given to log_to win: no mark, no purge_step
+    trainer().log_to("marks", label="a", resume_mark=None).log_to("marks", label="a").checkpoint(
+        tmp_path / "ck", event="iteration_completed", filter={"every": 2}
+    ).run(batches, epochs=3, resume_from=tmp_path / "ck")
+    assert options_loggers[0] == {**run, "purge_step": None, "resume_mark": None}
 
 
 def test_options_given_to_log_to_win_over_the_loops(options_loggers):
@@ -216,3 +276,100 @@ def test_a_users_data_file_is_never_a_log(tmp_path):
     with pytest.raises(LogExistsError, match="is not a log of axon-loggers"):
         loop.run(batches)
     assert data.read_text() == '{"x": [1, 2], "y": 0}\n'
+
+
+# -- a resumed run restores its logs to what they were at its checkpoint -------------------
+
+
+class Killed(Exception):
+    pass
+
+
+def killed(state):
+    raise Killed
+
+
+def logs_of(folder):
+    """``(JSON Lines text, CSV text, {tag: [(step, value), ...]} of TensorBoard)`` in ``folder``."""
+    (run_dir,) = (folder / "runs").iterdir()
+    events = EventAccumulator(str(run_dir), size_guidance={"scalars": 0})
+    events.Reload()
+    scalars = {
+        tag: [(point.step, point.value) for point in events.Scalars(tag)]
+        for tag in events.Tags()["scalars"]
+    }
+    jsonl = (folder / "metrics.jsonl").read_text().splitlines()[1:]  # less the run's header
+    return jsonl, (folder / "metrics.csv").read_text(), scalars
+
+
+def make_logged_loop(folder, checkpoint_options, checkpoint_first):
+    def checkpoint(loop):
+        return loop.checkpoint(folder / "ck", **checkpoint_options)
+
+    loop = trainer()
+    if checkpoint_first:  # then log_to's records at the checkpoint's step are logged after it
+        loop = checkpoint(loop)
+    loop = logging_everything(loop, folder)
+    return loop if checkpoint_first else checkpoint(loop)
+
+
+def every(iterations):
+    return {"event": "iteration_completed", "filter": {"every": iterations}}
+
+
+@pytest.mark.parametrize(
+    ("checkpoint_options", "checkpoint_first", "kill", "resumed_from"),
+    [
+        # the checkpoint of an epoch's last iteration, then epoch/ logged at that same step
+        (every(BATCHES_PER_EPOCH), False, ("epoch_completed", 1), 4),
+        (every(BATCHES_PER_EPOCH), True, ("epoch_completed", 1), 4),
+        # mid-epoch, right after a checkpoint
+        (every(2), False, ("iteration_completed", 6), 6),
+        # between two checkpoints
+        (every(3), False, ("iteration_completed", 5), 3),
+        # epoch checkpoints, log_to attached after them: its epoch/ records come after the save
+        ({}, True, ("iteration_completed", 6), 4),
+        ({}, True, ("epoch_completed", 2), 8),
+    ],
+    ids=[
+        "epoch-end", "epoch-end-log_to-after", "after-a-checkpoint", "between-checkpoints",
+        "log_to-after-epoch-checkpoint", "log_to-after-epoch-checkpoint-at-epoch-end",
+    ],
+)  # fmt: skip
+def test_a_killed_and_resumed_run_logs_exactly_what_the_uninterrupted_run_logs(
+    tmp_path, checkpoint_options, checkpoint_first, kill, resumed_from
+):
+    straight = make_logged_loop(tmp_path / "straight", checkpoint_options, checkpoint_first)
+    straight.run(batches, epochs=3)
+
+    folder = tmp_path / "killed"
+    make = lambda: make_logged_loop(folder, checkpoint_options, checkpoint_first)  # noqa: E731
+    with pytest.raises(Killed):
+        make().handle_event(kill[0], killed, {"once": kill[1]}).run(
+            batches, epochs=3, resume="auto"
+        )
+    resumed = make().run(batches, epochs=3, resume="auto")  # the same command again
+
+    assert resumed.resumed_from == resumed_from
+    jsonl, csv_text, scalars = logs_of(folder)
+    assert (jsonl, csv_text, scalars) == logs_of(tmp_path / "straight")
+    assert [step for step, _ in scalars["train/loss"]] == list(range(1, 13))  # once each
+    assert [step for step, _ in scalars["epoch/loss"]] == [4, 8, 12]
+
+
+def test_a_resume_that_falls_back_to_an_older_checkpoint_cuts_back_to_its_marks(tmp_path):
+    options = every(2)
+    make_logged_loop(tmp_path / "straight", options, False).run(batches, epochs=3)
+
+    folder = tmp_path / "killed"
+    with pytest.raises(Killed):
+        make_logged_loop(folder, options, False).handle_event(
+            "iteration_completed", killed, {"once": 7}
+        ).run(batches, epochs=3, resume="auto")
+    (folder / "ck" / "6" / "metadata" / "metadata").write_text("{damaged")  # the newest
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        resumed = make_logged_loop(folder, options, False).run(batches, epochs=3, resume="auto")
+    assert resumed.resumed_from == 4
+    assert any("skipped the damaged ones" in str(warning.message) for warning in caught)
+    assert logs_of(folder) == logs_of(tmp_path / "straight")

@@ -1,8 +1,10 @@
 """Training processes killed with SIGKILL and started again: same parameters, each log step once.
 
 Kill points: mid-epoch after a checkpoint, on the run's last iteration right after its
-final checkpoint (an epoch with no batch left to run), and before the first checkpoint
-(a fresh start as the same run). The restart is the same command, ``resume="auto"``.
+final checkpoint (an epoch with no batch left to run), at the end of that epoch once its
+metrics are logged (the resumed run logs them again, at the same step: the log is cut
+back to the checkpoint's mark first), and before the first checkpoint (a fresh start as
+the same run). The restart is the same command, ``resume="auto"``.
 """
 
 import os
@@ -45,7 +47,8 @@ TRAINING = textwrap.dedent(
         )
 
     if __name__ == "__main__":
-        logdir, checkpoints, kill_at = sys.argv[1], sys.argv[2], int(sys.argv[3])
+        logdir, checkpoints, kill_at, event = sys.argv[1:]
+        kill_at = int(kill_at)
 
         def die(state):
             if state.iteration == kill_at:
@@ -54,7 +57,7 @@ TRAINING = textwrap.dedent(
                         store.steps()
                 os.kill(os.getpid(), signal.SIGKILL)  # no cleanup at all, as in a crash
 
-        make_loop(logdir, checkpoints).handle_event("iteration_completed", die).run(
+        make_loop(logdir, checkpoints).handle_event(event, die).run(
             batches, epochs=3, resume="auto"
         )
     """
@@ -72,28 +75,40 @@ def uninterrupted(tmp_path_factory):
     finally:
         sys.path.remove(str(folder))
     state = train.make_loop(folder / "runs", folder / "checkpoints").run(train.batches, epochs=3)
-    return train, state, train_losses(folder / "runs")
+    return train, state, losses(folder / "runs")
 
 
-def train_losses(logdir):
-    """``(step, loss)`` points of the one run in ``logdir`` (a restarted run continues its own)."""
+def losses(logdir):
+    """``{tag: [(step, loss), ...]}`` of the train and epoch losses of the one run in ``logdir``
+    (a restarted run continues its own)."""
     assert [path.name for path in logdir.iterdir()] == ["version_0"]
     events = EventAccumulator(str(logdir / "version_0"), size_guidance={"scalars": 0})
     events.Reload()
-    return [(point.step, point.value) for point in events.Scalars("train/loss")]
+    return {
+        tag: [(point.step, point.value) for point in events.Scalars(tag)]
+        for tag in ("train/loss", "epoch/loss")
+    }
 
 
 @pytest.mark.parametrize(
-    ("kill_at", "resumed_from"), [(11, 9), (24, 24), (2, None)], ids=["mid-epoch", "end", "early"]
+    ("kill_at", "event", "resumed_from"),
+    [
+        (11, "iteration_completed", 9),
+        (24, "iteration_completed", 24),
+        (24, "epoch_completed", 24),
+        (2, "iteration_completed", None),
+    ],
+    ids=["mid-epoch", "end", "end-of-epoch-logged", "early"],
 )
 def test_sigkilled_training_resumes_exactly_with_each_logged_step_once(
-    tmp_path, uninterrupted, kill_at, resumed_from
+    tmp_path, uninterrupted, kill_at, event, resumed_from
 ):
     train, straight, straight_losses = uninterrupted
     (tmp_path / "train.py").write_text(TRAINING)
     logdir, checkpoints = tmp_path / "runs", tmp_path / "checkpoints"
     killed = subprocess.run(
-        [sys.executable, str(tmp_path / "train.py"), str(logdir), str(checkpoints), str(kill_at)],
+        [sys.executable, str(tmp_path / "train.py"), str(logdir), str(checkpoints), str(kill_at),
+         event],
         cwd=tmp_path, capture_output=True, text=True, timeout=600,
     )  # fmt: skip
     assert killed.returncode == -signal.SIGKILL, killed.stderr
@@ -105,6 +120,8 @@ def test_sigkilled_training_resumes_exactly_with_each_logged_step_once(
     assert os.path.isdir(checkpoints)
     if resumed_from is None:  # a fresh start as the same run: its loggers redo its steps
         assert resumed.run_id == OrbaxBackend(checkpoints).run_id
-    losses = train_losses(logdir)
-    assert [step for step, _ in losses] == list(range(1, 25))  # 3 epochs x 8 batches, once each
-    np.testing.assert_array_equal([v for _, v in losses], [v for _, v in straight_losses])
+    logged = losses(logdir)
+    steps = {tag: [step for step, _ in points] for tag, points in logged.items()}
+    assert steps == {"train/loss": list(range(1, 25)), "epoch/loss": [8, 16, 24]}  # each once
+    for tag, points in logged.items():
+        np.testing.assert_array_equal([v for _, v in points], [v for _, v in straight_losses[tag]])
