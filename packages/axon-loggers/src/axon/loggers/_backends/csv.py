@@ -111,18 +111,20 @@ class CSVLogger(StepFileLogger):
             >>> from axon.loggers import CSVLogger
             >>> path = pathlib.Path(tempfile.mkdtemp()) / "metrics.csv"
             >>> logger = CSVLogger(path, run_id="run-1")
-            >>> logger.log_scalars({"loss": 0.5}, step=1)
+            >>> for step in (1, 2):
+            ...     logger.log_scalars({"loss": 1 / step}, step)
             >>> mark = logger.mark()  # a checkpoint is written here
             >>> mark
-            {'run_id': 'run-1', 'file': 'metrics.csv', 'rows': 1, 'columns': ['step', 'loss']}
-            >>> logger.log_scalars({"loss": 0.25, "val/loss": 0.75}, step=2)
-            >>> logger.close()  # the run dies, and resumes from that checkpoint:
-            >>> with CSVLogger(path, run_id="run-1", resume_mark=mark) as resumed:
-            ...     resumed.log_scalars({"loss": 0.125}, step=2)
+            {'run_id': 'run-1', 'file': 'metrics.csv', 'rows': 2, 'columns': ['step', 'loss']}
+            >>> logger.log_scalars({"loss": 0.25, "val/loss": 0.75}, step=3)  # a new column
+            >>> logger.close()
+            >>> path.read_text().splitlines()[0]
+            'step,loss,val/loss'
+            >>> CSVLogger(path, run_id="run-1", resume_mark=mark).close()  # resumed from it
             >>> print(path.read_text(), end="")
             step,loss
-            1,0.5
-            2,0.125
+            1,1.0
+            2,0.5
         """
         return self._mark()
 

@@ -122,23 +122,27 @@ class JSONLinesLogger(StepFileLogger):
         the checkpoint, so the resumed run's lines follow exactly the lines logged
         before it.
 
+        Unlike ``purge_step``, a mark tells records of the same step apart: here a
+        checkpoint is written after iteration 4, the last of an epoch, and before
+        the epoch's loss is logged at that same step.
+
         Example:
             >>> import pathlib, tempfile
             >>> from axon.loggers import JSONLinesLogger
             >>> path = pathlib.Path(tempfile.mkdtemp()) / "metrics.jsonl"
             >>> logger = JSONLinesLogger(path, run_id="run-1")
-            >>> logger.log_scalars({"loss": 0.5}, step=1)
-            >>> mark = logger.mark()  # a checkpoint is written here
+            >>> logger.log_scalars({"train/loss": 0.5}, step=4)
+            >>> mark = logger.mark()  # the checkpoint
             >>> mark
-            {'run_id': 'run-1', 'file': 'metrics.jsonl', 'size': 47}
-            >>> logger.log_scalars({"loss": 0.25}, step=2)
-            >>> logger.close()  # the run dies, and resumes from that checkpoint:
+            {'run_id': 'run-1', 'file': 'metrics.jsonl', 'size': 53}
+            >>> logger.log_scalars({"epoch/loss": 0.5}, step=4)
+            >>> logger.close()  # the run dies; resumed from the checkpoint, it ends the epoch:
             >>> with JSONLinesLogger(path, run_id="run-1", resume_mark=mark) as resumed:
-            ...     resumed.log_scalars({"loss": 0.125}, step=2)
+            ...     resumed.log_scalars({"epoch/loss": 0.5}, step=4)
             >>> print(path.read_text(), end="")
             {"axon_run": "run-1"}
-            {"step": 1, "loss": 0.5}
-            {"step": 2, "loss": 0.125}
+            {"step": 4, "train/loss": 0.5}
+            {"step": 4, "epoch/loss": 0.5}
         """
         return self._mark()
 

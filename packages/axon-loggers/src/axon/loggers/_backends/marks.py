@@ -51,10 +51,8 @@ def does_not_fit(path: Path, what: str, found: str) -> LogMarkError:
     """The refusal for a log that is no longer where its mark says it was."""
     return LogMarkError(
         f"The {what} {str(path)!r} does not fit the mark to resume from: {found}. It changed "
-        f"after the checkpoint was written (removed, replaced, cut or edited), so it cannot be "
-        f"cut back to where it was then. Restore it; or continue it as it is with "
-        f"resume_mark=None (purge_step= drops the steps the run logs again); or log to a "
-        f"new path."
+        f"after the checkpoint was written. Restore it, continue it as it is with "
+        f"resume_mark=None, or log to a new path."
     )
 
 
