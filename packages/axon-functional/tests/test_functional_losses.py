@@ -215,9 +215,9 @@ def test_piecewise_losses_have_the_analytic_gradient_away_from_kinks(name):
         expected = np.where(1 - y_true * y_pred > 0, -y_true, 0.0) / n
     elif name == "mean_absolute_error":
         expected = np.sign(y_pred - y_true) / n
-    elif name == "huber":
+    elif name == "huber":  # element-wise: no 1/n
         d = y_pred - y_true
-        expected = np.where(np.abs(d) < 1.0, d, np.sign(d)) / n
+        expected = np.where(np.abs(d) < 1.0, d, np.sign(d))
     else:
         wrong = np.argmax((1 - y_true) * y_pred, -1)
         active = (1 + ((1 - y_true) * y_pred).max(-1) - (y_true * y_pred).sum(-1)) > 0
@@ -289,6 +289,18 @@ def test_unknown_reduction_names_the_function(name):
         r"got 'median'",
     ):
         fn(None, None, reduction="median")
+
+
+def test_huber_is_element_wise_like_axon():
+    # Axon's doctest: huber([[1], [1.5], [2.0]], [[0.8], [1.8], [2.1]]) keeps the (3, 1) shape.
+    y_true, y_pred = jnp.array([[1.0], [1.5], [2.0]]), jnp.array([[0.8], [1.8], [2.1]])
+    np.testing.assert_allclose(
+        losses.huber(y_true, y_pred), [[0.02], [0.045], [0.005]], rtol=1e-5, atol=1e-7
+    )
+    np.testing.assert_allclose(losses.huber(y_true, y_pred, reduction="mean"), 0.0233333, rtol=1e-5)
+    a, b = REF["a"], REF["b"]  # (6, 5): "sum" adds all 30 elements, not 6 row means
+    assert losses.huber(a, b).shape == a.shape
+    np.testing.assert_allclose(losses.huber(a, b, reduction="sum"), REF["huber"].sum(), **TOL)
 
 
 # --- numerics at the edges, bad input ---------------------------------------------------------

@@ -369,14 +369,18 @@ def cosine_similarity(
 def huber(
     y_true: Array, y_pred: Array, *, delta: float = 1.0, reduction: Reduction = "none"
 ) -> Array:
-    """Huber loss, averaged over the last axis: quadratic within ``delta``, linear beyond.
+    """Huber loss, element-wise: quadratic within ``delta``, linear beyond.
 
-    ``0.5 * d**2`` where ``|d| < delta``, else ``delta * (|d| - 0.5 * delta)``, with
-    ``d = y_true - y_pred`` (PyTorch's ``huber_loss``).
+    ``0.5 * d**2`` where ``|d| <= delta``, else ``delta * (|d| - 0.5 * delta)``, with
+    ``d = y_true - y_pred``. As in Axon and PyTorch's ``huber_loss``, ``"none"`` keeps
+    every element (it does not average the last axis as most losses here do), so
+    ``"sum"`` adds up all elements and ``"mean"`` averages them.
 
     >>> import jax.numpy as jnp
     >>> huber(jnp.array([[0.0, 0.0]]), jnp.array([[0.5, 3.0]]))
-    Array([1.3125], dtype=float32)
+    Array([[0.125, 2.5  ]], dtype=float32)
+    >>> huber(jnp.array([[0.0, 0.0]]), jnp.array([[0.5, 3.0]]), reduction="sum")
+    Array(2.625, dtype=float32)
     """
     name = "huber"
     _check_reduction(name, reduction)
@@ -384,8 +388,8 @@ def huber(
         raise ValueError(f"{name}: delta must be positive, got {delta!r}.")
     y_true, y_pred = _same_shape(name, y_true, y_pred)
     error = jnp.abs(y_true - y_pred)
-    loss = jnp.where(error < delta, 0.5 * error**2, delta * (error - 0.5 * delta))
-    return reduce(jnp.mean(loss, axis=-1), reduction)
+    loss = jnp.where(error <= delta, 0.5 * error**2, delta * (error - 0.5 * delta))
+    return reduce(loss, reduction)
 
 
 def connectionist_temporal_classification(
