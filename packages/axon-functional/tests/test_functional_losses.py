@@ -45,6 +45,12 @@ CASES = {
         "logits",
         "cce_weighted",
     ),
+    "sparse_categorical_cross_entropy": (
+        partial(losses.sparse_categorical_cross_entropy, from_logits=True),
+        "labels",
+        "logits",
+        "cce",
+    ),
     "categorical_hinge": (losses.categorical_hinge, "one_hot", "logits", "categorical_hinge"),
     "hinge": (losses.hinge, "signs", "binary_logits", "hinge"),
     "soft_margin": (losses.soft_margin, "signs", "binary_logits", "soft_margin"),
@@ -275,7 +281,8 @@ def test_all_16_axon_losses_exist_and_the_14_losses_are_registered():
     }
     assert all(callable(getattr(losses, name)) for name in axon_losses)
     combinators = {"label_smoothing", "apply_label_smoothing"}
-    assert set(losses.BUILTINS) == axon_losses - combinators
+    sparse_names = {"sparse_categorical_cross_entropy"}  # Axon's sparse=True, by name
+    assert set(losses.BUILTINS) == axon_losses - combinators | sparse_names
     assert set(losses.BUILTINS) <= set(losses.names())
     assert losses.get("huber") is losses.huber
 
@@ -301,6 +308,30 @@ def test_huber_is_element_wise_like_axon():
     a, b = REF["a"], REF["b"]  # (6, 5): "sum" adds all 30 elements, not 6 row means
     assert losses.huber(a, b).shape == a.shape
     np.testing.assert_allclose(losses.huber(a, b, reduction="sum"), REF["huber"].sum(), **TOL)
+
+
+def test_sparse_cross_entropy_is_categorical_cross_entropy_of_class_ids():
+    labels, logits = REF["labels"], REF["logits"]
+    for ids in (labels, labels[:, None]):
+        np.testing.assert_allclose(
+            losses.sparse_categorical_cross_entropy(ids, logits, from_logits=True, reduction="sum"),
+            losses.categorical_cross_entropy(
+                ids, logits, from_logits=True, sparse=True, reduction="sum"
+            ),
+            **TOL,
+        )
+    assert losses.get("sparse_categorical_cross_entropy") is losses.sparse_categorical_cross_entropy
+    with pytest.raises(ValueError, match=r"sparse_categorical_cross_entropy: with sparse=True"):
+        losses.sparse_categorical_cross_entropy(REF["one_hot"][:, :3], logits)
+
+
+@pytest.mark.parametrize("ids", [REF["labels"], REF["labels"][:, None]])
+def test_class_ids_given_to_a_one_hot_loss_name_the_sparse_ways(ids):
+    with pytest.raises(ValueError, match=r"^categorical_cross_entropy: y_true and y_pred") as error:
+        losses.categorical_cross_entropy(ids, REF["logits"], from_logits=True)
+    message = str(error.value)
+    assert "sparse=True" in message and "'sparse_categorical_cross_entropy'" in message
+    assert "one-hot" in message
 
 
 # --- numerics at the edges, bad input ---------------------------------------------------------
