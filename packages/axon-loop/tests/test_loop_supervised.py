@@ -224,6 +224,20 @@ def test_a_loss_function_that_would_broadcast_is_refused_before_training(
     trainer.run(deep)
 
 
+def test_structured_targets_and_outputs_reach_a_loss_function_as_they_are():
+    from axon.loop._targets import align_targets
+
+    class Outputs(dict):  # like axon.model's structured outputs: a .shape of shapes
+        @property
+        def shape(self):
+            return {key: value.shape for key, value in self.items()}
+
+    targets, outputs = jnp.ones((4, 3)), Outputs(mean=jnp.ones((4, 1)), image=jnp.ones((4, 3)))
+    assert align_targets("The loss", targets, outputs) is targets
+    pair = (jnp.ones(4), jnp.ones((4, 1)))
+    assert align_targets("The loss", pair, jnp.ones((4, 1))) is pair
+
+
 def classifier():
     def init(key, x):
         return {"w": jax.random.normal(key, (x.shape[-1], 4)) * 0.1}

@@ -17,6 +17,7 @@ import math
 from collections.abc import Callable
 from typing import Any
 
+import jax
 import numpy as np
 
 
@@ -33,10 +34,9 @@ def with_aligned_targets(fn: Callable[..., Any], who: str) -> Callable[[Any, Any
 def align_targets(who: str, y_true: Any, y_pred: Any) -> Any:
     """``y_true`` reshaped to ``y_pred``'s shape when they differ by a trailing size-1 axis;
     otherwise ``y_true`` as it is, or an error if they would broadcast to a larger shape."""
-    true_shape, pred_shape = getattr(y_true, "shape", None), getattr(y_pred, "shape", None)
-    if true_shape is None or pred_shape is None:
+    if not (_is_array(y_true) and _is_array(y_pred)):
         return y_true  # pytrees (several outputs): the function pairs them itself
-    true_shape, pred_shape = tuple(true_shape), tuple(pred_shape)
+    true_shape, pred_shape = tuple(y_true.shape), tuple(y_pred.shape)
     if (*true_shape, 1) == pred_shape:
         return y_true[..., None]
     if true_shape == (*pred_shape, 1):
@@ -53,3 +53,7 @@ def align_targets(who: str, y_true: Any, y_pred: Any) -> Any:
             f"aligned for you."
         )
     return y_true
+
+
+def _is_array(x: Any) -> bool:
+    return isinstance(x, jax.Array | np.ndarray)  # tracers are jax.Arrays too
