@@ -339,9 +339,12 @@ def _check_loss_fits(loss: Any, loss_fn: Any, targets: Any, y_pred: Any) -> None
     except (ValueError, TypeError) as error:  # shape checks; JAX's incompatible shapes
         target_shapes = [np.shape(t) for t in jax.tree_util.tree_leaves(targets)]
         predicted_shapes = [tuple(p.shape) for p in jax.tree_util.tree_leaves(y_pred)]
+        described, reason = f"The loss {_describe(loss)}", str(error)
+        if reason.startswith(described):  # a loss function's refusal names it too
+            reason = "It" + reason.removeprefix(described)
         raise type(error)(
-            f"The loss {_describe(loss)} does not fit the data: the targets have shape(s) "
-            f"{target_shapes} but the model predicts {predicted_shapes}. {error}"
+            f"{described} does not fit the data: the targets have shape(s) {target_shapes} "
+            f"but the model predicts {predicted_shapes}. {reason}"
         ) from None
 
 
