@@ -344,6 +344,20 @@ def two_heads():
     return init, apply
 
 
+def test_a_dict_of_losses_that_does_not_fit_is_reported_before_training(regression_batches):
+    flat_down = [(x, {"up": y, "down": y[:, 0]}) for x, y in regression_batches]
+    loop = axon.loop.trainer(
+        two_heads(), {"up": "mean_squared_error", "down": "mean_absolute_error"},
+        optax.sgd(0.1), log=0,
+    )  # fmt: skip
+    with pytest.raises(
+        ValueError,
+        match=r"The dict of losses does not fit the data: the targets have shape\(s\) .* "
+        r"mean_absolute_error: y_true and y_pred must have the same shape, got \(16,\)",
+    ):
+        loop.run(flat_down)
+
+
 def test_dict_outputs_take_a_dict_of_losses(regression_batches):
     data = [(x, {"up": y, "down": -y}) for x, y in regression_batches]
     losses = {"up": "mean_squared_error", "down": ("mean_absolute_error", 0.5)}

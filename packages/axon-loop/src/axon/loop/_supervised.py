@@ -339,7 +339,7 @@ def _check_loss_fits(loss: Any, loss_fn: Any, targets: Any, y_pred: Any) -> None
     except (ValueError, TypeError) as error:  # shape checks; JAX's incompatible shapes
         target_shapes = [np.shape(t) for t in jax.tree_util.tree_leaves(targets)]
         predicted_shapes = [tuple(p.shape) for p in jax.tree_util.tree_leaves(y_pred)]
-        described, reason = f"The loss {_describe(loss)}", str(error)
+        described, reason = _describe(loss), str(error)
         if reason.startswith(described):  # a loss function's refusal names it too
             reason = "It" + reason.removeprefix(described)
         raise type(error)(
@@ -350,7 +350,9 @@ def _check_loss_fits(loss: Any, loss_fn: Any, targets: Any, y_pred: Any) -> None
 
 def _describe(loss: Any) -> str:
     if isinstance(loss, str):
-        return repr(loss)
-    if callable(loss):
-        return f"function {getattr(loss, '__name__', type(loss).__name__)!r}"
-    return "list" if isinstance(loss, (list, tuple)) else "dict"
+        return f"The loss {loss!r}"
+    if isinstance(loss, dict):
+        return "The dict of losses"
+    if isinstance(loss, (list, tuple)):
+        return "The list of (loss, weight) pairs"
+    return f"The loss function {getattr(loss, '__name__', type(loss).__name__)!r}"
