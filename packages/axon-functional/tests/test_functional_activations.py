@@ -102,3 +102,15 @@ def test_swiglu_explains_bad_input():
         activations.swiglu(jnp.ones((2, 3)))
     with pytest.raises(ValueError, match="swiglu: axis 2 is out of range"):
         activations.swiglu(jnp.ones((2, 4)), axis=2)
+
+
+def test_celu_refuses_alpha_zero_like_axon():
+    # jax.nn.celu(x, 0) divides by zero and returns NaN; Axon raises.
+    for alpha in (0, 0.0, np.float32(0)):
+        with pytest.raises(ValueError, match=r"celu: alpha must be non-zero"):
+            activations.celu(X, alpha=alpha)
+    with pytest.raises(ValueError, match=r"celu: alpha must be non-zero"):
+        activations.get("celu")(X, 0.0)
+    np.testing.assert_allclose(
+        jax.jit(activations.celu)(X, 2.0), jax.nn.celu(X, 2.0), rtol=1e-6
+    )  # a traced alpha still works

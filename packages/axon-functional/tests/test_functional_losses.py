@@ -45,6 +45,12 @@ CASES = {
         "logits",
         "cce_weighted",
     ),
+    "sparse_categorical_cross_entropy": (
+        partial(losses.sparse_categorical_cross_entropy, from_logits=True),
+        "labels",
+        "logits",
+        "cce",
+    ),
     "categorical_hinge": (losses.categorical_hinge, "one_hot", "logits", "categorical_hinge"),
     "hinge": (losses.hinge, "signs", "binary_logits", "hinge"),
     "soft_margin": (losses.soft_margin, "signs", "binary_logits", "soft_margin"),
@@ -215,9 +221,9 @@ def test_piecewise_losses_have_the_analytic_gradient_away_from_kinks(name):
         expected = np.where(1 - y_true * y_pred > 0, -y_true, 0.0) / n
     elif name == "mean_absolute_error":
         expected = np.sign(y_pred - y_true) / n
-    elif name == "huber":
+    elif name == "huber":  # element-wise: no 1/n
         d = y_pred - y_true
-        expected = np.where(np.abs(d) < 1.0, d, np.sign(d)) / n
+        expected = np.where(np.abs(d) < 1.0, d, np.sign(d))
     else:
         wrong = np.argmax((1 - y_true) * y_pred, -1)
         active = (1 + ((1 - y_true) * y_pred).max(-1) - (y_true * y_pred).sum(-1)) > 0
@@ -275,7 +281,8 @@ def test_all_16_axon_losses_exist_and_the_14_losses_are_registered():
     }
     assert all(callable(getattr(losses, name)) for name in axon_losses)
     combinators = {"label_smoothing", "apply_label_smoothing"}
-    assert set(losses.BUILTINS) == axon_losses - combinators
+    sparse_names = {"sparse_categorical_cross_entropy"}  # Axon's sparse=True, by name
+    assert set(losses.BUILTINS) == axon_losses - combinators | sparse_names
     assert set(losses.BUILTINS) <= set(losses.names())
     assert losses.get("huber") is losses.huber
 
@@ -289,6 +296,42 @@ def test_unknown_reduction_names_the_function(name):
         r"got 'median'",
     ):
         fn(None, None, reduction="median")
+
+
+def test_huber_is_element_wise_like_axon():
+    # Axon's doctest: huber([[1], [1.5], [2.0]], [[0.8], [1.8], [2.1]]) keeps the (3, 1) shape.
+    y_true, y_pred = jnp.array([[1.0], [1.5], [2.0]]), jnp.array([[0.8], [1.8], [2.1]])
+    np.testing.assert_allclose(
+        losses.huber(y_true, y_pred), [[0.02], [0.045], [0.005]], rtol=1e-5, atol=1e-7
+    )
+    np.testing.assert_allclose(losses.huber(y_true, y_pred, reduction="mean"), 0.0233333, rtol=1e-5)
+    a, b = REF["a"], REF["b"]  # (6, 5): "sum" adds all 30 elements, not 6 row means
+    assert losses.huber(a, b).shape == a.shape
+    np.testing.assert_allclose(losses.huber(a, b, reduction="sum"), REF["huber"].sum(), **TOL)
+
+
+def test_sparse_cross_entropy_is_categorical_cross_entropy_of_class_ids():
+    labels, logits = REF["labels"], REF["logits"]
+    for ids in (labels, labels[:, None]):
+        np.testing.assert_allclose(
+            losses.sparse_categorical_cross_entropy(ids, logits, from_logits=True, reduction="sum"),
+            losses.categorical_cross_entropy(
+                ids, logits, from_logits=True, sparse=True, reduction="sum"
+            ),
+            **TOL,
+        )
+    assert losses.get("sparse_categorical_cross_entropy") is losses.sparse_categorical_cross_entropy
+    with pytest.raises(ValueError, match=r"sparse_categorical_cross_entropy: with sparse=True"):
+        losses.sparse_categorical_cross_entropy(REF["one_hot"][:, :3], logits)
+
+
+@pytest.mark.parametrize("ids", [REF["labels"], REF["labels"][:, None]])
+def test_class_ids_given_to_a_one_hot_loss_name_the_sparse_ways(ids):
+    with pytest.raises(ValueError, match=r"^categorical_cross_entropy: y_true and y_pred") as error:
+        losses.categorical_cross_entropy(ids, REF["logits"], from_logits=True)
+    message = str(error.value)
+    assert "sparse=True" in message and "'sparse_categorical_cross_entropy'" in message
+    assert "one-hot" in message
 
 
 # --- numerics at the edges, bad input ---------------------------------------------------------

@@ -93,7 +93,8 @@ def test_vmap_over_groups_equals_calling_each_group(name):
 
 
 def test_every_axon_metric_is_registered():
-    expected = set(BINARY) | {"top_k_categorical_accuracy"}
+    sparse_names = {"sparse_categorical_accuracy", "sparse_top_k_categorical_accuracy"}
+    expected = set(BINARY) | {"top_k_categorical_accuracy"} | sparse_names
     assert set(metrics.BUILTINS) == expected
     assert expected <= set(metrics.names())
     assert metrics.get("recall") is metrics.recall
@@ -122,6 +123,43 @@ def test_bad_input_is_explained():
         metrics.top_k_categorical_accuracy(np.ones((2, 5)), np.ones((2, 5)), sparse=True)
     with pytest.raises(ValueError, match=r"mean_absolute_error: y_true and y_pred"):
         metrics.mean_absolute_error(np.ones(3), np.ones((3, 1)))
+
+
+def test_sparse_metrics_equal_their_one_hot_forms():
+    scores = RNG.normal(size=(20, 6)).astype(np.float32)
+    ids = RNG.integers(0, 6, size=20)
+    one_hot = np.eye(6, dtype=np.float32)[ids]
+    expected = metrics.accuracy(one_hot, scores)
+    for labels in (ids, ids[:, None]):
+        assert metrics.sparse_categorical_accuracy(labels, scores) == expected
+        assert metrics.accuracy(labels, scores, sparse=True) == expected
+        assert metrics.sparse_top_k_categorical_accuracy(
+            labels, scores, k=3
+        ) == metrics.top_k_categorical_accuracy(one_hot, scores, k=3)
+    assert metrics.get("sparse_categorical_accuracy") is metrics.sparse_categorical_accuracy
+
+
+def test_integer_labels_with_a_categorical_metric_are_refused_not_broadcast():
+    # Before: accuracy took the argmax of the labels themselves and broadcast it, reporting
+    # 0.08-0.16 for a model at 0.5. Now: an error naming the sparse ways.
+    scores = RNG.normal(size=(8, 10)).astype(np.float32)
+    ids = RNG.integers(0, 10, size=8)
+    for fn, sparse_name in [
+        (metrics.accuracy, "sparse_categorical_accuracy"),
+        (metrics.top_k_categorical_accuracy, "sparse_top_k_categorical_accuracy"),
+    ]:
+        for labels in (ids, ids[:, None]):
+            with pytest.raises(ValueError, match=r"looks like integer class ids") as error:
+                fn(labels, scores)
+            assert "sparse=True" in str(error.value) and repr(sparse_name) in str(error.value)
+
+
+def test_binary_targets_must_have_the_predictions_shape():
+    # (8,) targets against (8, 1) probabilities broadcast to an (8, 8) comparison before.
+    with pytest.raises(ValueError, match=r"accuracy: y_true and y_pred must have the same shape"):
+        metrics.accuracy(np.ones(8), np.full((8, 1), 0.9))
+    with pytest.raises(ValueError, match=r"with sparse=True, y_true must hold one class id"):
+        metrics.sparse_categorical_accuracy(np.ones((8, 3)), np.ones((8, 5)))
 
 
 def test_first_max_index_equals_argmax_including_ties():

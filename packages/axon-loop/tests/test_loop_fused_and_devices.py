@@ -118,6 +118,23 @@ def test_auto_blocks_are_powers_of_two_ending_where_handlers_fire(linear):
     assert block_sizes(loop, data, steps_per_dispatch=50) == [50, 50, 20]  # exact when asked
 
 
+@pytest.mark.parametrize(
+    "log, expected",
+    [(0, [64, 32, 16, 8]), (50, [32, 16, 2, 32, 16, 2, 16, 4])],  # per epoch of 120 batches
+)
+def test_the_trainers_nonfinite_check_cuts_no_fused_block(linear, log, expected):
+    """It looks where the log already reads the device (and at epoch ends): the blocks
+    are those of a trainer without it."""
+    data = [(np.ones((2, 3), np.float32), np.ones((2, 1), np.float32))] * 120
+
+    def sizes(**options):
+        loop = axon.loop.trainer(linear, "mean_squared_error", optax.sgd(0.01), log=log, **options)
+        with contextlib.redirect_stdout(io.StringIO()):
+            return block_sizes(loop, data, epochs=2)
+
+    assert sizes() == sizes(halt_on_nonfinite=False) == expected * 2
+
+
 @pytest.mark.parametrize("k", ["auto", 4])
 def test_a_short_last_batch_does_not_break_the_next_epochs_fused_blocks(linear, k):
     """The trainer's state holds y_pred, shaped like the last batch: after a short batch,

@@ -140,6 +140,93 @@ def test_halt_on_nonfinite_names_the_first_bad_batch(capsys):
     assert "first_nonfinite_loss" not in state.metrics
 
 
+def nan_at(iteration, batches=20):
+    """``batches`` regression batches whose ``iteration``-th (1-based) targets are NaN."""
+    x = np.random.default_rng(0).normal(size=(8 * batches, 2)).astype(np.float32)
+    data = [(x[i : i + 8], x[i : i + 8, :1] * 2.0) for i in range(0, 8 * batches, 8)]
+    bad_x, bad_y = data[iteration - 1]
+    data[iteration - 1] = (bad_x, bad_y * np.nan)
+    return data
+
+
+@pytest.mark.parametrize("log, halted_at", [(5, 5), (0, 20)])
+def test_a_trainer_halts_on_a_nonfinite_loss_by_default(capsys, log, halted_at):
+    """Before, a NaN in the data trained on to all-NaN parameters with status "completed".
+    The host looks where it already waits: the log points, else the end of the epoch."""
+    state = (
+        axon.loop.trainer(linear_pair(), "mean_squared_error", optax.sgd(0.01), log=log)
+        .replace(output_transform=None)
+        .run(nan_at(3), epochs=2)
+    )
+    assert state.status == "halted" and state.iteration == halted_at
+    assert state.handler_metadata["nonfinite"] == {
+        "metric": "loss", "epoch": 0, "batch": 3, "iteration": 3,
+    }  # fmt: skip
+    assert capsys.readouterr().err.count("The loss became non-finite at epoch 0, batch 3") == 1
+    assert not any(name.startswith("first_nonfinite") for name in state.metrics)
+
+
+def test_the_default_nonfinite_check_can_be_turned_off():
+    state = (
+        axon.loop.trainer(
+            linear_pair(), "mean_squared_error", optax.sgd(0.01), log=0, halt_on_nonfinite=False
+        )
+        .replace(output_transform=None)
+        .run(nan_at(3), epochs=2)
+    )
+    assert state.status == "completed" and state.iteration == 40
+    assert np.isnan(state.step_state["model_state"]["w"]).all()
+    assert "first_nonfinite_loss" not in state.metric_state["values"]
+
+
+def test_halt_on_nonfinite_attached_again_replaces_the_trainers(capsys):
+    loop = axon.loop.trainer(linear_pair(), "mean_squared_error", optax.sgd(0.01), log=0)
+    watched = loop.halt_on_nonfinite(every=1).replace(output_transform=None)
+    assert len(watched.metrics) == len(loop.metrics)
+    assert len(watched.handlers) == len(loop.handlers) + 1  # + the every=1 look
+    state = watched.run(nan_at(3), epochs=2)
+    assert state.status == "halted" and state.iteration == 3  # looked every iteration
+    assert capsys.readouterr().err.count("non-finite") == 1
+
+
+def test_halt_on_nonfinite_of_an_unknown_entry_names_the_known_ones():
+    # Before: a bare KeyError('los') from inside the traced step.
+    loop = axon.loop.trainer(linear_pair(), "mean_squared_error", optax.sgd(0.01), log=0)
+    with pytest.raises(
+        KeyError,
+        match=r"halt_on_nonfinite\(metric='los'\) watches step_state\['los'\], but the step "
+        r"state holds \[.*'loss'.*\]\. Did you mean 'loss'\?",
+    ):
+        loop.halt_on_nonfinite(metric="los").run(regression())
+    with pytest.raises(KeyError, match=r"step state is an array, not a dict"):
+        axon.loop.loop(lambda b, s: s + 1.0).halt_on_nonfinite().run([1, 2], 0.0)
+
+
+def test_halt_on_nonfinite_watches_other_step_state_entries(capsys):
+    loop = axon.loop.trainer(
+        linear_pair(), "mean_squared_error", optax.sgd(0.01), log=0, gradient_norm=True
+    )
+    state = (
+        loop.halt_on_nonfinite(metric="gradient_norm", every=None)
+        .replace(output_transform=None)
+        .run(nan_at(3), epochs=2)
+    )
+    assert state.status == "halted" and state.iteration == 20
+    assert state.handler_metadata["nonfinite"]["metric"] in ("loss", "gradient_norm")
+    assert "batch 3 (iteration 3)" in capsys.readouterr().err
+
+
+def test_the_nonfinite_check_stays_out_of_validation():
+    state = (
+        axon.loop.trainer(linear_pair(), "mean_squared_error", optax.sgd(0.01), log=0)
+        .validate(linear_pair(), regression())
+        .replace(output_transform=None)
+        .run(regression(), epochs=2)
+    )
+    assert state.status == "completed"
+    assert sorted(state.history[1]) == ["loss", "validation_loss"]
+
+
 def test_checkpoint_with_criteria_saves_only_improvements(tmp_path):
     curve_loop().checkpoint(path=tmp_path / "best", criteria="value").run(curve_data, epochs=7)
     backend = OrbaxBackend(tmp_path / "best")

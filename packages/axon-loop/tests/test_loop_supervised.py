@@ -186,6 +186,145 @@ def test_targets_that_do_not_fit_the_output_are_explained(linear, regression_bat
         loop.run(flat)
 
 
+# --- how targets reach losses and metrics ---------------------------------------------------
+
+
+def squared_error(y_true, y_pred):  # a custom loss with no shape check of its own
+    return (y_true - y_pred) ** 2
+
+
+def test_a_loss_function_gets_targets_aligned_to_the_predictions(linear, regression_batches):
+    """Keras's rule: (n,) targets against (n, 1) predictions are reshaped, not broadcast
+    (before, the function computed an (n, n) loss and trained on it)."""
+    flat = [(x, y[:, 0]) for x, y in regression_batches]  # (16,) targets, (16, 1) predictions
+    trainer = axon.loop.trainer(linear, squared_error, optax.sgd(0.05), log=0)
+    reference = trainer.replace(output_transform=None).run(regression_batches, epochs=2)
+    aligned = trainer.replace(output_transform=None).run(flat, epochs=2)
+    jax.tree_util.tree_map(
+        np.testing.assert_array_equal,
+        aligned.step_state["model_state"],
+        reference.step_state["model_state"],
+    )
+    assert float(aligned.history[1]["loss"]) == float(reference.history[1]["loss"])
+
+
+def test_a_loss_function_that_would_broadcast_is_refused_before_training(
+    linear, regression_batches
+):
+    rows = [(x, y.T) for x, y in regression_batches]  # (1, 16) targets vs (16, 1): (16, 16)
+    trainer = axon.loop.trainer(linear, squared_error, optax.sgd(0.05), log=0)
+    with pytest.raises(
+        ValueError,
+        match=r"The loss function 'squared_error' does not fit the data: .* It would broadcast "
+        r"targets of shape "
+        r"\(1, 16\) against predictions of shape \(16, 1\) into \(16, 16\)",
+    ):
+        trainer.run(rows)
+    # a trailing size-1 axis too many is aligned, whichever side has it
+    deep = [(x, y[:, :, None]) for x, y in regression_batches]  # (16, 1, 1) vs (16, 1)
+    trainer.run(deep)
+
+
+def test_structured_targets_and_outputs_reach_a_loss_function_as_they_are():
+    from axon.loop._targets import align_targets
+
+    class Outputs(dict):  # like axon.model's structured outputs: a .shape of shapes
+        @property
+        def shape(self):
+            return {key: value.shape for key, value in self.items()}
+
+    targets, outputs = jnp.ones((4, 3)), Outputs(mean=jnp.ones((4, 1)), image=jnp.ones((4, 3)))
+    assert align_targets("The loss", targets, outputs) is targets
+    pair = (jnp.ones(4), jnp.ones((4, 1)))
+    assert align_targets("The loss", pair, jnp.ones((4, 1))) is pair
+
+
+def classifier():
+    def init(key, x):
+        return {"w": jax.random.normal(key, (x.shape[-1], 4)) * 0.1}
+
+    def apply(params, x, *, mode, key):
+        return jax.nn.softmax(x @ params["w"]), None
+
+    return init, apply
+
+
+def class_batches():
+    rng = np.random.default_rng(1)
+    x = rng.normal(size=(64, 5)).astype(np.float32)
+    labels = np.argmax(x[:, :4], axis=-1)  # learnable: the largest of the first 4 features
+    return [(x[i : i + 16], labels[i : i + 16]) for i in range(0, 64, 16)]
+
+
+def test_class_ids_train_with_the_sparse_names_like_one_hot_targets():
+    one_hot = [(x, np.eye(4, dtype=np.float32)[ids]) for x, ids in class_batches()]
+    dense = (
+        axon.loop.trainer(classifier(), "categorical_cross_entropy", optax.adam(0.1), log=0)
+        .metric("accuracy")
+        .replace(output_transform=None)
+        .run(one_hot, epochs=3)
+    )
+    sparse = (
+        axon.loop.trainer(classifier(), "sparse_categorical_cross_entropy", optax.adam(0.1), log=0)
+        .metric("sparse_categorical_accuracy", "accuracy")
+        .replace(output_transform=None)
+        .run(class_batches(), epochs=3)
+    )
+    for name in ("loss", "accuracy"):
+        assert float(sparse.history[2][name]) == pytest.approx(float(dense.history[2][name]))
+    assert float(sparse.history[2]["accuracy"]) > 0.5
+
+
+def test_class_ids_with_a_one_hot_loss_or_metric_name_the_sparse_names():
+    """Before, .metric("accuracy") broadcast the labels' argmax and reported ~0.1 for a
+    model at 0.5; now both the loss and the metric refuse before training."""
+    trainer = axon.loop.trainer(classifier(), "categorical_cross_entropy", optax.adam(0.1), log=0)
+    with pytest.raises(
+        ValueError, match=r"targets have shape\(s\) \[\(16,\)\] but the model predicts"
+    ) as error:
+        trainer.run(class_batches())
+    assert "'sparse_categorical_cross_entropy'" in str(error.value)
+    sparse_loss = axon.loop.trainer(
+        classifier(), "sparse_categorical_cross_entropy", optax.adam(0.1), log=0
+    )
+    with pytest.raises(ValueError, match=r"accuracy: .*'sparse_categorical_accuracy'"):
+        sparse_loss.metric("accuracy").run(class_batches())
+
+
+def test_a_sparse_loss_function_gets_class_ids_as_they_are():
+    def sparse_cross_entropy(labels, probabilities):
+        return -jnp.log(jnp.take_along_axis(probabilities, labels[:, None], axis=-1))
+
+    state = (
+        axon.loop.trainer(classifier(), sparse_cross_entropy, optax.adam(0.1), log=0)
+        .metric("sparse_categorical_accuracy")
+        .replace(output_transform=None)
+        .run(class_batches(), epochs=3)
+    )
+    assert float(state.history[2]["sparse_categorical_accuracy"]) > 0.5
+
+
+def test_a_metric_function_gets_targets_aligned_like_the_loss(linear, regression_batches):
+    def mean_error(y_true, y_pred):
+        return jnp.mean(jnp.abs(y_true - y_pred))
+
+    flat = [(x, y[:, 0]) for x, y in regression_batches]
+    trainer = (
+        axon.loop.trainer(linear, squared_error, optax.sgd(0.05), log=0)
+        .metric(mean_error)
+        .metric("mean_absolute_error", transform=lambda s: (s["y_true"], s["y_pred"][:, 0]))
+        .replace(output_transform=None)
+    )
+    state = trainer.run(flat)
+    assert float(state.metrics["mean_error"]) == pytest.approx(
+        float(state.metrics["mean_absolute_error"]), rel=1e-6
+    )
+    rows = [(x, y.T) for x, y in regression_batches]  # (1, 16) vs (16, 1)
+    params = state.step_state["model_state"]
+    with pytest.raises(ValueError, match=r"The metric 'mean_error' would broadcast"):
+        axon.loop.evaluator(linear).metric(mean_error).run(rows, params)
+
+
 def test_run_seed_overrides_the_trainer_seed(linear, regression_batches):
     trainer = axon.loop.trainer(linear, "mean_squared_error", optax.sgd(0.0), log=0)
     default = trainer.run(regression_batches)
@@ -203,6 +342,20 @@ def two_heads():
         return {"up": x @ params["a"], "down": x @ params["b"]}, None
 
     return init, apply
+
+
+def test_a_dict_of_losses_that_does_not_fit_is_reported_before_training(regression_batches):
+    flat_down = [(x, {"up": y, "down": y[:, 0]}) for x, y in regression_batches]
+    loop = axon.loop.trainer(
+        two_heads(), {"up": "mean_squared_error", "down": "mean_absolute_error"},
+        optax.sgd(0.1), log=0,
+    )  # fmt: skip
+    with pytest.raises(
+        ValueError,
+        match=r"The dict of losses does not fit the data: the targets have shape\(s\) .* "
+        r"mean_absolute_error: y_true and y_pred must have the same shape, got \(16,\)",
+    ):
+        loop.run(flat_down)
 
 
 def test_dict_outputs_take_a_dict_of_losses(regression_batches):

@@ -1,7 +1,9 @@
 """Checks of ``(y_true, y_pred)`` shared by the losses and the metrics.
 
 Both refuse to broadcast ``y_true`` against ``y_pred`` (a ``(batch,)`` target against
-``(batch, 1)`` predictions is a classic silent bug) and read sparse targets the same way.
+``(batch, 1)`` predictions is a classic silent bug), read sparse targets the same way, and
+answer integer class ids given where one-hot targets are expected with the sparse way to
+pass them.
 """
 
 from __future__ import annotations
@@ -39,3 +41,28 @@ def sparse_class_ids(name: str, y_true: Array, y_pred: Array) -> Array:
             f"{y_pred.shape[:-1]} or {(*y_pred.shape[:-1], 1)}, got {y_true.shape}."
         )
     return ids
+
+
+def looks_like_class_ids(y_true: Array, y_pred: Array) -> bool:
+    """Whether ``y_true`` has the shape of one class id per example of the scores ``y_pred``."""
+    if y_pred.ndim == 0 or y_pred.shape[-1] < 2:
+        return False
+    per_example = y_pred.shape[:-1]
+    return y_true.shape in (per_example, (*per_example, 1))
+
+
+def one_hot_targets(name: str, y_true: Any, y_pred: Any, sparse_name: str) -> tuple[Array, Array]:
+    """``y_true, y_pred`` of one shape, for a function that wants one-hot (or soft) targets.
+
+    Integer class ids are refused with what to do instead: ``sparse=True``, the sparse
+    function ``sparse_name``, or one-hot targets. Broadcasting the ids against the
+    scores would compute a plausible, wrong number.
+    """
+    y_true, y_pred = jnp.asarray(y_true), jnp.asarray(y_pred)
+    hint = RESHAPE_HINT
+    if looks_like_class_ids(y_true, y_pred):
+        hint = (
+            f"; y_true looks like integer class ids: pass sparse=True for integer class ids "
+            f"(or use {sparse_name!r}), or one-hot encode them"
+        )
+    return same_shape(name, y_true, y_pred, hint)

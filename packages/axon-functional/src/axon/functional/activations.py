@@ -18,6 +18,7 @@ from typing import Any
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 from .plugins import activations as _registered
 
@@ -55,9 +56,15 @@ __all__ = [
 def celu(x: Array, alpha: float = 1.0) -> Array:
     """Continuously-differentiable ELU: ``max(0, x) + min(0, alpha * (exp(x / alpha) - 1))``.
 
+    ``alpha`` must be non-zero: the formula divides by it (Axon raises too; ``jax.nn``
+    would return NaN).
+
     >>> celu(jnp.array([-1.0, 0.0, 2.0]))
     Array([-0.63212055,  0.        ,  2.        ], dtype=float32)
     """
+    # A traced alpha cannot be checked here; a concrete one always is.
+    if not isinstance(alpha, jax.core.Tracer) and np.any(np.asarray(alpha) == 0):
+        raise ValueError(f"celu: alpha must be non-zero (it divides x), got {alpha!r}.")
     return jax.nn.celu(x, alpha)
 
 

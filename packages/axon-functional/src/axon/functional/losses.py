@@ -2,8 +2,11 @@
 
 As in Axon the default ``reduction="none"`` returns one value per example
 (reducing only the class/feature axis); ``"mean"`` and ``"sum"`` reduce further.
+Three losses are element-wise, as in Axon: ``huber``, ``margin_ranking`` and (over its
+``axes``) ``cosine_similarity`` keep every non-reduced axis with ``"none"``.
 ``y_true`` and ``y_pred`` must have the same shape unless a loss says otherwise:
-a silent broadcast of ``(batch,)`` against ``(batch, 1)`` is a classic bug.
+a silent broadcast of ``(batch,)`` against ``(batch, 1)`` is a classic bug. Integer
+class ids go to ``sparse_categorical_cross_entropy`` (or ``sparse=True``).
 
 >>> import jax.numpy as jnp
 >>> y_true = jnp.array([[0.0, 1.0], [1.0, 0.0]])
@@ -21,7 +24,7 @@ from typing import Any, Literal
 import jax
 import jax.numpy as jnp
 
-from ._targets import RESHAPE_HINT, same_shape, sparse_class_ids
+from ._targets import RESHAPE_HINT, one_hot_targets, same_shape, sparse_class_ids
 from .plugins import losses as _registered
 
 Array = jax.Array
@@ -35,6 +38,7 @@ __all__ = [
     "binary_cross_entropy",
     "categorical_cross_entropy",
     "categorical_hinge",
+    "sparse_categorical_cross_entropy",
     "connectionist_temporal_classification",
     "cosine_similarity",
     "hinge",
@@ -149,7 +153,9 @@ def categorical_cross_entropy(
 
     Args:
         y_true: one-hot (or soft) targets ``(..., classes)``, or integer class ids
-            ``(...)`` or ``(..., 1)`` with ``sparse=True``.
+            ``(...)`` or ``(..., 1)`` with ``sparse=True`` (or use
+            :func:`sparse_categorical_cross_entropy`). Class ids without
+            ``sparse=True`` are an error, never broadcast.
         y_pred: probabilities (clipped to ``[EPSILON, 1]``, as Keras does; Axon
             instead tracks that they came from a softmax) or logits with
             ``from_logits=True`` (stable ``log_softmax``; prefer this when you can).
@@ -163,14 +169,57 @@ def categorical_cross_entropy(
     ...                           from_logits=True)
     Array([0.6931472], dtype=float32)
     """
-    name = "categorical_cross_entropy"
+    return _cross_entropy(
+        "categorical_cross_entropy", y_true, y_pred, from_logits, sparse, class_weights, reduction
+    )
+
+
+def sparse_categorical_cross_entropy(
+    y_true: Array,
+    y_pred: Array,
+    *,
+    from_logits: bool = False,
+    class_weights: Sequence[float] | Array | None = None,
+    reduction: Reduction = "none",
+) -> Array:
+    """:func:`categorical_cross_entropy` of integer class ids: ``sparse=True``, by name.
+
+    Keras's ``sparse_categorical_crossentropy`` and PyTorch's ``cross_entropy`` with
+    class indices; ``trainer(model, "sparse_categorical_cross_entropy", ...)`` takes
+    integer labels as they come.
+
+    Args:
+        y_true: integer class ids ``(...)`` or ``(..., 1)``.
+        y_pred: probabilities ``(..., classes)``, or logits with ``from_logits=True``.
+        class_weights: one weight per class (see :func:`categorical_cross_entropy`).
+        reduction: ``"none"`` (per example), ``"mean"`` or ``"sum"``.
+
+    >>> import jax.numpy as jnp
+    >>> sparse_categorical_cross_entropy(jnp.array([1, 0]), jnp.array([[0.5, 0.5], [0.9, 0.1]]))
+    Array([0.6931472 , 0.10536055], dtype=float32)
+    """
+    return _cross_entropy(
+        "sparse_categorical_cross_entropy", y_true, y_pred, from_logits, True, class_weights,
+        reduction,
+    )  # fmt: skip
+
+
+def _cross_entropy(
+    name: str,
+    y_true: Any,
+    y_pred: Any,
+    from_logits: bool,
+    sparse: bool,
+    class_weights: Sequence[float] | Array | None,
+    reduction: Any,
+) -> Array:
     _check_reduction(name, reduction)
     y_true, y_pred = jnp.asarray(y_true), jnp.asarray(y_pred)
     num_classes = y_pred.shape[-1]
     if sparse:
         ids = sparse_class_ids(name, y_true, y_pred)
         y_true = jax.nn.one_hot(ids, num_classes, dtype=y_pred.dtype)
-    y_true, y_pred = same_shape(name, y_true, y_pred, " (pass sparse=True for integer targets)")
+    y_true, y_pred = one_hot_targets(name, y_true, y_pred, "sparse_categorical_cross_entropy")
     y_true = _float(y_true, y_pred)
     log_p = (
         jax.nn.log_softmax(y_pred, axis=-1)
@@ -369,14 +418,18 @@ def cosine_similarity(
 def huber(
     y_true: Array, y_pred: Array, *, delta: float = 1.0, reduction: Reduction = "none"
 ) -> Array:
-    """Huber loss, averaged over the last axis: quadratic within ``delta``, linear beyond.
+    """Huber loss, element-wise: quadratic within ``delta``, linear beyond.
 
-    ``0.5 * d**2`` where ``|d| < delta``, else ``delta * (|d| - 0.5 * delta)``, with
-    ``d = y_true - y_pred`` (PyTorch's ``huber_loss``).
+    ``0.5 * d**2`` where ``|d| <= delta``, else ``delta * (|d| - 0.5 * delta)``, with
+    ``d = y_true - y_pred``. As in Axon and PyTorch's ``huber_loss``, ``"none"`` keeps
+    every element (it does not average the last axis as most losses here do), so
+    ``"sum"`` adds up all elements and ``"mean"`` averages them.
 
     >>> import jax.numpy as jnp
     >>> huber(jnp.array([[0.0, 0.0]]), jnp.array([[0.5, 3.0]]))
-    Array([1.3125], dtype=float32)
+    Array([[0.125, 2.5  ]], dtype=float32)
+    >>> huber(jnp.array([[0.0, 0.0]]), jnp.array([[0.5, 3.0]]), reduction="sum")
+    Array(2.625, dtype=float32)
     """
     name = "huber"
     _check_reduction(name, reduction)
@@ -384,8 +437,8 @@ def huber(
         raise ValueError(f"{name}: delta must be positive, got {delta!r}.")
     y_true, y_pred = _same_shape(name, y_true, y_pred)
     error = jnp.abs(y_true - y_pred)
-    loss = jnp.where(error < delta, 0.5 * error**2, delta * (error - 0.5 * delta))
-    return reduce(jnp.mean(loss, axis=-1), reduction)
+    loss = jnp.where(error <= delta, 0.5 * error**2, delta * (error - 0.5 * delta))
+    return reduce(loss, reduction)
 
 
 def connectionist_temporal_classification(
@@ -582,6 +635,6 @@ BUILTINS: dict[str, Callable[..., Array]] = {
         binary_cross_entropy, categorical_cross_entropy, categorical_hinge,
         connectionist_temporal_classification, cosine_similarity, hinge, huber,
         kl_divergence, log_cosh, margin_ranking, mean_absolute_error, mean_squared_error,
-        poisson, soft_margin,
+        poisson, soft_margin, sparse_categorical_cross_entropy,
     )
 }  # fmt: skip

@@ -17,7 +17,7 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 
-from ._targets import same_shape, sparse_class_ids
+from ._targets import one_hot_targets, same_shape, sparse_class_ids
 from .plugins import metrics as _registered
 
 Array = jax.Array
@@ -26,6 +26,7 @@ Accumulator = Callable[[Array, Sequence[Array], Array], Array]
 
 __all__ = [
     "accuracy",
+    "sparse_categorical_accuracy",
     "precision",
     "recall",
     "sensitivity",
@@ -36,6 +37,7 @@ __all__ = [
     "false_negatives",
     "mean_absolute_error",
     "top_k_categorical_accuracy",
+    "sparse_top_k_categorical_accuracy",
     "running_average",
     "running_sum",
     "get",
@@ -43,12 +45,13 @@ __all__ = [
 ]
 
 
-def _class_ids(name: str, y_true: Array, y_pred: Array, sparse: bool) -> Array:
-    """The target class of each example, from one-hot or (``sparse``) integer targets."""
+def _class_ids(name: str, y_true: Array, y_pred: Array, sparse: bool, sparse_name: str) -> Array:
+    """The target class of each example, from one-hot or (``sparse``) integer targets;
+    ``sparse_name`` is the sparse metric an error suggests for class ids."""
     y_true, y_pred = jnp.asarray(y_true), jnp.asarray(y_pred)
     if sparse:
         return sparse_class_ids(name, y_true, y_pred)
-    y_true, _ = same_shape(name, y_true, y_pred, " (pass sparse=True for integer class ids)")
+    y_true, _ = one_hot_targets(name, y_true, y_pred, sparse_name)
     return _first_max_index(y_true)
 
 
@@ -75,23 +78,46 @@ def accuracy(
     """Fraction of correct predictions.
 
     Binary when the last axis has size 1 (``y_pred > threshold``, or ``> 0`` for
-    logits); categorical (argmax) otherwise, with one-hot ``y_true`` or, with
-    ``sparse=True``, integer class ids.
+    logits; ``y_true`` shaped like ``y_pred``); categorical (argmax) otherwise, with
+    one-hot ``y_true`` or, with ``sparse=True`` (or
+    :func:`sparse_categorical_accuracy`), integer class ids. Class ids without
+    ``sparse=True`` are an error, never broadcast against the scores.
 
     >>> import jax.numpy as jnp
     >>> accuracy(jnp.array([[1.0], [0.0]]), jnp.array([[0.7], [0.6]]))
     Array(0.5, dtype=float32)
     """
+    return _accuracy("accuracy", y_true, y_pred, threshold, from_logits, sparse)
+
+
+def sparse_categorical_accuracy(y_true: Array, y_pred: Array) -> Array:
+    """Fraction of examples whose highest score is their class id: :func:`accuracy` with
+    ``sparse=True``, by name (Keras's ``sparse_categorical_accuracy``).
+
+    Args:
+        y_true: integer class ids ``(...)`` or ``(..., 1)``.
+        y_pred: scores ``(..., classes)`` (probabilities or logits).
+
+    >>> import jax.numpy as jnp
+    >>> sparse_categorical_accuracy(jnp.array([1, 0]), jnp.array([[0.3, 0.7], [0.2, 0.8]]))
+    Array(0.5, dtype=float32)
+    """
+    return _accuracy("sparse_categorical_accuracy", y_true, y_pred, 0.5, False, True)
+
+
+def _accuracy(
+    name: str, y_true: Any, y_pred: Any, threshold: float, from_logits: bool, sparse: bool
+) -> Array:
+    y_true, y_pred = jnp.asarray(y_true), jnp.asarray(y_pred)
+    if y_pred.ndim == 0:
+        raise ValueError(f"{name}: y_pred must have at least one axis, got a scalar.")
     if y_pred.shape[-1] == 1 and not sparse:
+        y_true, y_pred = same_shape(name, y_true, y_pred)
         cut = 0.0 if from_logits else threshold
         correct = (y_pred > cut) == (y_true > 0.5)
     else:
-        predicted = _first_max_index(y_pred)
-        if sparse:
-            expected = y_true[..., 0] if y_true.ndim == y_pred.ndim else y_true
-        else:
-            expected = _first_max_index(y_true)
-        correct = predicted == expected.astype(predicted.dtype)
+        expected = _class_ids(name, y_true, y_pred, sparse, "sparse_categorical_accuracy")
+        correct = _first_max_index(y_pred) == expected
     return jnp.mean(correct.astype(jnp.float32))
 
 
@@ -215,7 +241,8 @@ def top_k_categorical_accuracy(
     is in the top ``k`` when fewer than ``k`` classes score strictly higher.
 
     Args:
-        y_true: one-hot targets ``(..., classes)``, or class ids with ``sparse=True``.
+        y_true: one-hot targets ``(..., classes)``, or class ids with ``sparse=True``
+            (or use :func:`sparse_top_k_categorical_accuracy`).
         y_pred: scores ``(..., classes)`` (probabilities or logits).
         k: how many top classes count as a hit.
 
@@ -224,10 +251,25 @@ def top_k_categorical_accuracy(
     >>> top_k_categorical_accuracy(jnp.array([2, 2]), scores, k=2, sparse=True)
     Array(0.5, dtype=float32)
     """
-    name = "top_k_categorical_accuracy"
+    return _top_k("top_k_categorical_accuracy", y_true, y_pred, k, sparse)
+
+
+def sparse_top_k_categorical_accuracy(y_true: Array, y_pred: Array, *, k: int = 5) -> Array:
+    """:func:`top_k_categorical_accuracy` of integer class ids ``(...)`` or ``(..., 1)``:
+    ``sparse=True``, by name (Keras's ``sparse_top_k_categorical_accuracy``).
+
+    >>> import jax.numpy as jnp
+    >>> scores = jnp.array([[0.1, 0.5, 0.4], [0.7, 0.2, 0.1]])
+    >>> sparse_top_k_categorical_accuracy(jnp.array([2, 2]), scores, k=2)
+    Array(0.5, dtype=float32)
+    """
+    return _top_k("sparse_top_k_categorical_accuracy", y_true, y_pred, k, True)
+
+
+def _top_k(name: str, y_true: Any, y_pred: Any, k: int, sparse: bool) -> Array:
     if not isinstance(k, int) or k < 1:
         raise ValueError(f"{name}: k must be a positive int, got {k!r}.")
-    ids = _class_ids(name, y_true, y_pred, sparse)
+    ids = _class_ids(name, y_true, y_pred, sparse, "sparse_top_k_categorical_accuracy")
     y_pred = jnp.asarray(y_pred)
     target_score = jnp.take_along_axis(y_pred, ids[..., None], axis=-1)
     higher = jnp.sum(y_pred > target_score, axis=-1)
@@ -291,6 +333,7 @@ BUILTINS: dict[str, Callable[..., Any]] = {
     for fn in (
         accuracy, precision, recall, sensitivity, specificity, true_positives,
         false_positives, true_negatives, false_negatives, mean_absolute_error,
-        top_k_categorical_accuracy,
+        top_k_categorical_accuracy, sparse_categorical_accuracy,
+        sparse_top_k_categorical_accuracy,
     )
 }  # fmt: skip

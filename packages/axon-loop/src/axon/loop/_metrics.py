@@ -9,6 +9,7 @@ from typing import Any
 from axon.functional import metrics as functional_metrics
 
 from ._resolve import resolve_metric
+from ._targets import with_aligned_targets
 
 #: ``fn(acc, inputs, i) -> acc`` as made by ``axon.functional.metrics.running_average``.
 Accumulator = Callable[[Any, Any, Any], Any]
@@ -61,6 +62,9 @@ def make_metric(
                 "Give a name= to a metric passed as a function without a usable __name__ "
                 "(a lambda or functools.partial)."
             )
+    if transform is None and not isinstance(metric, str):
+        # a function of (y_true, y_pred) the user wrote: aligned as the trainer's loss is
+        fn = with_aligned_targets(fn, f"The metric {name!r}")
     if isinstance(accumulate, str):
         if accumulate not in ACCUMULATORS:
             raise ValueError(

@@ -18,6 +18,8 @@ import optax
 from axon.functional import losses as functional_losses
 from axon.functional import metrics as functional_metrics
 
+from ._targets import with_aligned_targets
+
 ModelFunctions = tuple[Callable[..., Any], Callable[..., Any]]
 
 
@@ -52,7 +54,9 @@ def resolve_loss(loss: Any) -> Callable[[Any, Any], Any]:
     ``loss`` is a name, a function, a list of ``(loss, weight)`` (one per output of
     a model with tuple outputs) or a dict ``{output: loss or (loss, weight)}`` (for
     dict outputs, matched by key). Named losses are called with
-    ``reduction="mean"``; a function returning per-example values is averaged.
+    ``reduction="mean"``; a function returning per-example values is averaged, and
+    gets its targets aligned to the predictions' rank where that is unambiguous
+    (``axon.loop._targets``).
     """
     if isinstance(loss, str):
         fn = functional_losses.get(loss)
@@ -94,7 +98,9 @@ def resolve_loss(loss: Any) -> Callable[[Any, Any], Any]:
 
         return combined
     if callable(loss):
-        return lambda y_true, y_pred: jnp.mean(loss(y_true, y_pred))
+        who = f"The loss function {getattr(loss, '__name__', type(loss).__name__)!r}"
+        aligned = with_aligned_targets(loss, who)
+        return lambda y_true, y_pred: jnp.mean(aligned(y_true, y_pred))
     raise TypeError(
         f"A loss is a name such as 'categorical_cross_entropy', a function "
         f"fn(y_true, y_pred), or a list of (loss, weight); got {type(loss).__name__}."

@@ -85,6 +85,15 @@ def train_step(
     ``y_true``, ``y_pred`` and, with ``gradient_norm=True``, ``gradient_norm``
     (the global norm of this step's gradients).
 
+    A loss given by name (from ``axon.functional``) needs targets shaped as its
+    docstring says, e.g. like the predictions; a loss *function* gets its targets
+    aligned the way Keras aligns them for custom losses when that is unambiguous:
+    ``(n,)`` targets against ``(n, 1)`` predictions (or the other way round) reach it
+    reshaped to the predictions' shape. Other shapes reach it as they are (integer
+    class ids against class scores), except pairs that would broadcast to a larger
+    shape (``(n, 1, 1)`` against ``(n, 1)``), which are refused. Either way a mismatch
+    is reported from the first batch, before training starts.
+
     ``accumulate_gradients=k`` averages the gradients of k consecutive batches and
     updates the parameters once per k batches (``optax.MultiSteps``), for an
     effective batch k times larger in the same memory.
@@ -129,8 +138,7 @@ def train_step(
         y_pred = jax.eval_shape(
             lambda ms, x: apply_model(ms, x, mode="train", key=step_key)[0], model_state, inputs
         )
-        if isinstance(loss, str):
-            _check_targets_fit(loss, targets, y_pred)
+        _check_loss_fits(loss, loss_fn, targets, y_pred)
         step_state = {
             "model_state": model_state,
             "optimizer_state": optimizer.init(_params(model_state)),
@@ -242,6 +250,7 @@ def trainer(
     accumulate_gradients: int = 1,
     gradient_norm: bool = False,
     loss_scale: Any = None,
+    halt_on_nonfinite: bool = True,
 ) -> Loop:
     """A supervised training loop (``Axon.Loop.trainer``).
 
@@ -258,9 +267,16 @@ def trainer(
         gradient_norm: also track the global gradient norm as metric
             ``"gradient_norm"`` (its running mean over the epoch).
         loss_scale: loss scaling for mixed precision (see :func:`train_step`).
+        halt_on_nonfinite: halt the run (status ``"halted"``) once the loss becomes
+            NaN or infinite, naming the epoch, batch and iteration where it first did
+            (:func:`axon.loop.handlers.halt_on_nonfinite`). The check runs on the
+            device every step; the host looks only where it already waits, at the
+            ``log`` points and at the end of each epoch, so it costs no extra sync
+            and cuts no fused block. ``False`` trains on whatever happens.
 
     The loop tracks the running mean of the loss as metric ``"loss"`` and
-    ``run`` returns the trained model state.
+    ``run`` returns the trained model state. How targets reach a loss name or a loss
+    function (shapes, aligned ranks) is described in :func:`train_step`.
 
     >>> import jax, jax.numpy as jnp, optax
     >>> def init(key, x): return {"w": jnp.zeros((x.shape[-1], 1))}
@@ -278,6 +294,8 @@ def trainer(
     loop = loop.metric(resolve_loss(loss), "loss")
     if gradient_norm:
         loop = loop.metric(_identity, "gradient_norm", transform=_gradient_norm)
+    if halt_on_nonfinite:  # looks where the log reads the device anyway: no extra block cut
+        loop = loop.attach("halt_on_nonfinite", every=("epoch", log) if log > 0 else None)
     return loop.attach("log_progress", every=log) if log > 0 else loop
 
 
@@ -312,18 +330,29 @@ def _where(condition: Any, new: Any, old: Any) -> Any:
     return jax.tree_util.tree_map(lambda n, o: jnp.where(condition, n, o), new, old)
 
 
-def _check_targets_fit(loss: str, targets: Any, y_pred: Any) -> None:
-    """Named losses compare y_true and y_pred elementwise: shapes must match exactly.
+def _check_loss_fits(loss: Any, loss_fn: Any, targets: Any, y_pred: Any) -> None:
+    """Trace the loss once on the first batch's shapes: a loss that refuses them (a named
+    loss's same-shape check, a function loss's refused broadcast) is reported now, with
+    both shapes, rather than from inside the compiled step."""
+    try:
+        jax.eval_shape(loss_fn, targets, y_pred)
+    except (ValueError, TypeError) as error:  # shape checks; JAX's incompatible shapes
+        target_shapes = [np.shape(t) for t in jax.tree_util.tree_leaves(targets)]
+        predicted_shapes = [tuple(p.shape) for p in jax.tree_util.tree_leaves(y_pred)]
+        described, reason = _describe(loss), str(error)
+        if reason.startswith(described):  # a loss function's refusal names it too
+            reason = "It" + reason.removeprefix(described)
+        raise type(error)(
+            f"{described} does not fit the data: the targets have shape(s) {target_shapes} "
+            f"but the model predicts {predicted_shapes}. {reason}"
+        ) from None
 
-    Caught here, once, because broadcasting would otherwise turn (32,) targets and
-    (32, 1) predictions into a silent (32, 32) loss.
-    """
-    target_shapes = [np.shape(t) for t in jax.tree_util.tree_leaves(targets)]
-    predicted_shapes = [tuple(p.shape) for p in jax.tree_util.tree_leaves(y_pred)]
-    if target_shapes != predicted_shapes:
-        raise ValueError(
-            f"The loss {loss!r} needs targets shaped like the model's output: the targets "
-            f"have shape(s) {target_shapes} but the model predicts {predicted_shapes}. "
-            f"Reshape the targets (e.g. y[:, None] or one-hot encode class ids), or change "
-            f"the model's output layer."
-        )
+
+def _describe(loss: Any) -> str:
+    if isinstance(loss, str):
+        return f"The loss {loss!r}"
+    if isinstance(loss, dict):
+        return "The dict of losses"
+    if isinstance(loss, (list, tuple)):
+        return "The list of (loss, weight) pairs"
+    return f"The loss function {getattr(loss, '__name__', type(loss).__name__)!r}"

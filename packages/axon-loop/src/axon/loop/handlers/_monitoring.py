@@ -6,9 +6,10 @@ Their bookkeeping lives in ``state.handler_metadata`` (JSON), so it survives a r
 
 from __future__ import annotations
 
+import difflib
 import math
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 import jax
@@ -157,12 +158,28 @@ def reduce_lr_on_plateau(
     )  # fmt: skip
 
 
-def halt_on_nonfinite(loop: Loop, *, metric: str = "loss", every: int = 50) -> Loop:
+def halt_on_nonfinite(
+    loop: Loop, *, metric: str = "loss", every: int | tuple[str, int] | None = 50
+) -> Loop:
     """Halt as soon as ``step_state[metric]`` (the loss) becomes NaN or infinite.
 
-    The check runs on the device every iteration (the first bad batch of the
-    epoch is remembered); the host looks every ``every`` iterations and at the
-    end of each epoch, halts the loop, and reports the epoch, batch and iteration.
+    A trainer has this on by default, looking where its log already reads the device
+    (``trainer(..., halt_on_nonfinite=False)`` turns it off). The check runs on the
+    device every iteration: the first bad batch of the epoch is remembered in a hidden
+    accumulator that travels with the metrics (in a fused block's carry, too). The
+    host looks at it only every ``every`` iterations (an int, or ``("epoch", n)`` to
+    count within each epoch) and at the end of each epoch (``every=None``: only
+    there), so fused blocks are cut no more often than ``every`` asks. It then halts
+    the loop (status ``"halted"``), prints the epoch, batch and iteration of the
+    first non-finite value to standard error, and records them in
+    ``state.handler_metadata["nonfinite"]``. Attaching it again for the same
+    ``metric`` replaces the earlier one (e.g. to look more often).
+
+    Args:
+        metric: the step-state entry to watch (a trainer has ``"loss"`` and, with
+            ``gradient_norm=True``, ``"gradient_norm"``). An unknown name is an
+            error naming the entries there are, raised before the first step.
+        every: how often the host looks, in iterations; ``None``: at epoch ends only.
 
     >>> import jax.numpy as jnp, optax, axon.loop
     >>> init = lambda key, x: {"w": jnp.zeros((x.shape[-1], 1))}
@@ -175,6 +192,7 @@ def halt_on_nonfinite(loop: Loop, *, metric: str = "loss", every: int = 50) -> L
     ('halted', 4)
     """
     name = f"first_nonfinite_{metric}"
+    key = f"halt_on_nonfinite:{metric}"
 
     def remember(acc: Any, inputs: Any, i: Any) -> Any:
         # acc holds the first bad batch of the epoch + 1; 0 while all were finite
@@ -183,6 +201,8 @@ def halt_on_nonfinite(loop: Loop, *, metric: str = "loss", every: int = 50) -> L
         return jnp.where((acc == 0) & bad, (i + 1).astype(acc.dtype), acc)
 
     def transform(step_state: Any) -> tuple[Any]:
+        if not isinstance(step_state, Mapping) or metric not in step_state:
+            raise KeyError(_unknown_entry(metric, step_state))
         return (step_state[metric],)
 
     def check(state: State) -> str | None:
@@ -190,22 +210,33 @@ def halt_on_nonfinite(loop: Loop, *, metric: str = "loss", every: int = 50) -> L
         if batch < 0:
             return None
         first_iteration = state.iteration - state.count_in_epoch() + batch + 1
-        message = (
-            f"The {metric} became non-finite at epoch {state.epoch}, batch {batch + 1} "
-            f"(iteration {first_iteration}); halting. Lower the learning rate, clip gradients "
-            f"or check that batch."
-        )
-        state.handler_metadata["nonfinite"] = {
+        record = {
             "metric": metric, "epoch": state.epoch, "batch": batch + 1,
             "iteration": first_iteration,
         }  # fmt: skip
-        print(message, file=sys.stderr, flush=True)
+        if state.handler_metadata.get("nonfinite") != record:  # reported once
+            state.handler_metadata["nonfinite"] = record
+            print(
+                f"The {metric} became non-finite at epoch {state.epoch}, batch {batch + 1} "
+                f"(iteration {first_iteration}); halting. Lower the learning rate, clip "
+                f"gradients or check that batch.",
+                file=sys.stderr,
+                flush=True,
+            )
         return "halt_loop"
 
-    with_metric = loop.replace(metrics=(*loop.metrics, _nonfinite_spec(name, remember, transform)))
-    return with_metric.handle_event("iteration_completed", check, {"every": every}).handle_event(
-        "epoch_completed", check, first=True
+    check.__name__ = key
+    # attached again: the new one replaces the earlier (the trainer attaches one by default)
+    spec = _nonfinite_spec(name, remember, transform)
+    loop = loop.replace(
+        metrics=(*(m for m in loop.metrics if m.name != name), spec),
+        handlers=tuple(h for h in loop.handlers if h.name != key),
     )
+    if every is not None:
+        loop = loop.handle_event("iteration_completed", check, {"every": every})
+    # Accumulators restart with each epoch: look before they do, however the epoch ended;
+    # and once more when the run halts for another reason, to record what happened.
+    return loop.handle_event(["epoch_completed", "epoch_halted", "halted"], check, first=True)
 
 
 def _nonfinite_spec(name: str, accumulator: Any, transform: Any) -> MetricSpec:
@@ -213,6 +244,23 @@ def _nonfinite_spec(name: str, accumulator: Any, transform: Any) -> MetricSpec:
         return jnp.zeros((), jnp.float32)
 
     return MetricSpec(name, scalar, accumulator, transform, visible=False)
+
+
+def _unknown_entry(metric: str, step_state: Any) -> str:
+    if not isinstance(step_state, Mapping):
+        kind = "an array" if hasattr(step_state, "shape") else f"a {type(step_state).__name__}"
+        return (
+            f"halt_on_nonfinite watches step_state[{metric!r}], but this loop's step state is "
+            f"{kind}, not a dict of named values."
+        )
+    known = sorted(str(k) for k in step_state)
+    close = difflib.get_close_matches(metric, known, n=1)
+    suggestion = f" Did you mean {close[0]!r}?" if close else ""
+    return (
+        f"halt_on_nonfinite(metric={metric!r}) watches step_state[{metric!r}], but the step "
+        f"state holds {known}.{suggestion} Pass metric= one of them (a trainer's loss is "
+        f"'loss')."
+    )
 
 
 def check_mode(mode: str) -> None:

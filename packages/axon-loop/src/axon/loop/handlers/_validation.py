@@ -45,7 +45,9 @@ def validate(
     >>> sorted(state.history[0])
     ['loss', 'validation_loss']
     """
-    validation = evaluator(model).replace(metrics=loop.metrics)
+    # hidden accumulators (halt_on_nonfinite's) belong to the training loop's own step state
+    visible = tuple(m for m in loop.metrics if m.visible)
+    validation = evaluator(model).replace(metrics=visible)
     source = DataSource(data, who="validate()")  # arrays, (x, y) pairs: refused now
 
     def model_state_of(state: State) -> Any:
