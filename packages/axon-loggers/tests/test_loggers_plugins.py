@@ -74,30 +74,22 @@ def test_a_duplicate_name_names_both_providers():
     assert "'csv'" in message and "axon-loggers" in message and "'impostor'" in message
 
 
-def test_a_factory_that_returns_no_logger_is_reported():
-    class Broken:
+@pytest.mark.parametrize(
+    ("entry", "use", "message"),
+    [
+        (lambda **options: object(), axon.loggers.create, r"'bad'.*lacks the methods"),
+        (42, axon.loggers.get, r"'bad'.*factory"),
+    ],
+    ids=["factory-returns-no-logger", "not-callable"],
+)
+def test_a_bad_entry_is_reported_by_name(entry, use, message):
+    class Bad:
         @hookimpl
         def axon_loggers(self):
-            return {"broken": lambda **options: object()}
+            return {"bad": entry}
 
-    with (
-        system.temporary(Broken(), name="broken-plugin"),
-        pytest.raises(TypeError, match=r"'broken'.*lacks the methods"),
-    ):
-        axon.loggers.create("broken")
-
-
-def test_a_non_callable_entry_is_rejected():
-    class NotAFactory:
-        @hookimpl
-        def axon_loggers(self):
-            return {"oops": 42}
-
-    with (
-        system.temporary(NotAFactory(), name="oops-plugin"),
-        pytest.raises(TypeError, match=r"'oops'.*factory"),
-    ):
-        axon.loggers.get("oops")
+    with system.temporary(Bad(), name="bad-plugin"), pytest.raises(TypeError, match=message):
+        use("bad")
 
 
 def test_a_failed_registration_leaves_the_plugins_as_they_were():

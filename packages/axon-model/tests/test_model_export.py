@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 import axon.model
+from axon.model._builders.structured import plain_tree
 from axon.model._files.export import export, load_exported
 
 X = jnp.linspace(-1.0, 1.0, 12).reshape(3, 4)
@@ -152,3 +153,17 @@ def test_a_model_state_of_another_model_is_refused_before_exporting():
     wider = axon.model.input("x", shape=(None, 4)).dense(16).relu().dense(3)
     with pytest.raises(axon.model.InputError, match="does not fit this model"):
         export(mlp(), wider.init(0, X), X)
+
+
+def test_models_with_several_outputs_export_as_plain_tuples_and_dicts():
+    x = axon.model.input("x", shape=(None, 3))
+    heads = {"score": x.dense(1), "both": axon.model.container((x.dense(2), x.relu()))}
+    model = axon.model.container(heads)
+    state = model.init(0, jnp.ones((1, 3)))
+    inputs = jax.random.normal(jax.random.key(1), (5, 3))
+    loaded = load_exported(export(model, state, jnp.ones((2, 3)), dynamic_batch=True))
+    got, expected = loaded(inputs), axon.model.predict(model, state, inputs)
+    assert type(got) is dict and type(got["both"]) is tuple  # plain, as jax.export requires
+    jax.tree_util.tree_map(
+        lambda a, b: np.testing.assert_allclose(a, b, rtol=1e-6), got, plain_tree(expected)
+    )

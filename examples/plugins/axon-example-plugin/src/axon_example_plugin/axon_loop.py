@@ -141,15 +141,13 @@ class NpzBackend:
 
     def _existing(self, step: int | None) -> int:
         steps = self.steps()
-        if step is None:
-            if not steps:
-                raise FileNotFoundError(f"No checkpoint in {str(self.path)!r}.")
-            return steps[-1]
-        if step not in steps:
+        chosen = steps[-1] if step is None and steps else step
+        if chosen not in steps:
+            which = "" if step is None else f"of step {step} "
             raise FileNotFoundError(
-                f"No checkpoint of step {step} in {str(self.path)!r}; saved steps: {steps}."
+                f"No checkpoint {which}in {str(self.path)!r}; saved steps: {steps}."
             )
-        return step
+        return chosen
 
     def _sidecar(self, step: int) -> dict[str, Any]:
         return json.loads(self._file(step, "json").read_text(encoding="utf-8"))

@@ -71,6 +71,20 @@ def structured(value: Any) -> Any:
     return value
 
 
+def plain_tree(value: Any) -> Any:
+    """``value`` with every structured tuple/list/dict in it, however deep, made plain:
+    for code outside the model (``jax.export`` serializes only the built-in containers)."""
+    if isinstance(value, StructuredTuple):
+        return tuple(plain_tree(v) for v in value)
+    if isinstance(value, StructuredList):
+        return [plain_tree(v) for v in value]
+    if isinstance(value, (StructuredDict, dict)):
+        return {k: plain_tree(v) for k, v in value.items()}
+    if type(value) in (tuple, list):
+        return type(value)(plain_tree(v) for v in value)
+    return value
+
+
 def plain(value: Any) -> Any:
     """The plain tuple/list/dict behind a structured value (other values unchanged)."""
     if isinstance(value, StructuredTuple):

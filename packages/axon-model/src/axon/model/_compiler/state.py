@@ -187,10 +187,13 @@ class ModelState:
     def frozen_parameters(self) -> Tree:
         """The frozen parameters, as ``{layer: {name: array}}``.
 
+        Here a glob over ``"layer/name"`` freezes every parameter of one layer:
+
         >>> import jax.numpy as jnp
-        >>> ms = ModelState({"d": {"kernel": jnp.ones(2), "bias": jnp.ones(2)}}).freeze("d/kernel")
-        >>> list(ms.frozen_parameters["d"])
-        ['kernel']
+        >>> encoder, head = {"kernel": jnp.ones((2, 2))}, {"kernel": jnp.ones(2)}
+        >>> state = ModelState({"encoder": encoder, "head": head})
+        >>> sorted(state.freeze("encoder/*").frozen_parameters)
+        ['encoder']
         """
         return self._subset(self.params, frozen=True)
 

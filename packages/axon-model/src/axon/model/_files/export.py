@@ -15,6 +15,7 @@ from typing import Any
 import jax
 import numpy as np
 
+from .._builders.structured import plain_tree
 from .._compiler.hooks import hooks_for
 from .._compiler.state import ModelState
 from .._errors import ModelError
@@ -98,7 +99,7 @@ def export(
     if mode == "inference":
 
         def axon_model_inference(x: Any) -> Any:
-            return model.apply(model_state, x, mode="inference")[0]
+            return plain_tree(model.apply(model_state, x, mode="inference")[0])
 
         fn, args = axon_model_inference, (templates,)
     else:
@@ -107,7 +108,7 @@ def export(
 
         def axon_model_train(x: Any, key_data: Any) -> Any:
             key = jax.random.wrap_key_data(key_data)
-            return model.apply(model_state, x, mode="train", key=key)
+            return plain_tree(model.apply(model_state, x, mode="train", key=key))
 
         fn, args = axon_model_train, (templates, key_template)
     exporter = jax.export.export(
@@ -225,14 +226,15 @@ class ExportedModel:
 
     @property
     def out_avals(self) -> tuple[Any, ...]:
-        """The shapes and dtypes it returns.
+        """The shapes and dtypes it returns, one per output leaf.
 
         >>> import jax.numpy as jnp, axon.model
-        >>> model = axon.model.input("x", shape=(None, 3)).dense(2)
-        >>> state = model.init(0, jnp.ones((1, 3)))
-        >>> data = axon.model.export(model, state, jnp.ones((8, 3)), dynamic_batch=True)
-        >>> axon.model.load_exported(data).out_avals
-        (ShapedArray(float32[batch,2]),)
+        >>> x = axon.model.input("x", shape=(None, 3))
+        >>> two_heads = axon.model.container((x.dense(2), x.dense(1)))
+        >>> params = two_heads.init(0, jnp.ones((1, 3)))
+        >>> exported = axon.model.export(two_heads, params, jnp.ones((4, 3)))
+        >>> axon.model.load_exported(exported).out_avals
+        (ShapedArray(float32[4,2]), ShapedArray(float32[4,1]))
         """
         return self.exported.out_avals
 
