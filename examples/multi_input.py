@@ -25,18 +25,11 @@ import axon.optim
 from _cli import arguments
 
 
-def xor_batches(batch_size: int, iterations: int, seed: int = 0):
-    """A function giving each epoch's ``({"x1": ..., "x2": ...}, y)`` batches."""
-
-    def epoch(epoch: int):
-        rng = np.random.default_rng([seed, epoch])
-        for _ in range(iterations):
-            x1 = rng.integers(0, 2, size=(batch_size, 1)).astype(np.float32)
-            x2 = rng.integers(0, 2, size=(batch_size, 1)).astype(np.float32)
-            y = np.logical_xor(x1, x2).astype(np.float32)
-            yield {"x1": x1, "x2": x2}, y
-
-    return epoch
+def xor_data(examples: int, seed: int = 0) -> tuple[dict[str, np.ndarray], np.ndarray]:
+    """Random bits as two named inputs ``{"x1": ..., "x2": ...}``, and their XOR."""
+    rng = np.random.default_rng(seed)
+    x1, x2 = (rng.integers(0, 2, size=(examples, 1)).astype(np.float32) for _ in range(2))
+    return {"x1": x1, "x2": x2}, np.logical_xor(x1, x2).astype(np.float32)
 
 
 def build_model(hidden: int) -> axon.model.Model:
@@ -50,7 +43,8 @@ def build_model(hidden: int) -> axon.model.Model:
 
 
 def main(argv: list[str] | None = None) -> float:
-    args = arguments(__doc__, argv, epochs=10, iterations=100, smoke={"epochs": 2})
+    args = arguments(__doc__, argv, epochs=10, examples=3200, smoke={"epochs": 2})
+    inputs, targets = xor_data(args.examples)  # 100 batches of 32 per epoch
 
     model = build_model(hidden=8)
     one = jax.ShapeDtypeStruct((1, 1), jnp.float32)
@@ -68,7 +62,7 @@ def main(argv: list[str] | None = None) -> float:
             ),
             event="epoch_completed",
         )
-        .run(xor_batches(batch_size=32, iterations=args.iterations), epochs=args.epochs)
+        .run(axon.loop.batches(inputs, targets, batch_size=32, shuffle=True), epochs=args.epochs)
     )
 
     x1 = np.array([[0], [0], [1], [1]], dtype=np.float32)

@@ -26,16 +26,10 @@ import axon.optim
 from _cli import arguments
 
 
-def power_batches(batch_size: int, iterations: int, seed: int = 0):
-    """A function giving each epoch's ``(x, (x**2, x**3))`` batches of random ``x``."""
-
-    def epoch(epoch: int):
-        rng = np.random.default_rng([seed, epoch])
-        for _ in range(iterations):
-            x = rng.uniform(-1.0, 1.0, size=(batch_size, 1)).astype(np.float32)
-            yield x, (x**2, x**3)
-
-    return epoch
+def power_data(examples: int, seed: int = 0) -> tuple[np.ndarray, tuple[np.ndarray, np.ndarray]]:
+    """Random ``x`` in [-1, 1] and the two targets ``(x**2, x**3)``."""
+    x = np.random.default_rng(seed).uniform(-1.0, 1.0, size=(examples, 1)).astype(np.float32)
+    return x, (x**2, x**3)
 
 
 def build_model(hidden: int) -> axon.model.Model:
@@ -55,7 +49,8 @@ def head(index: int):
 
 
 def main(argv: list[str] | None = None) -> float:
-    args = arguments(__doc__, argv, epochs=20, iterations=100, smoke={"epochs": 2})
+    args = arguments(__doc__, argv, epochs=20, examples=6400, smoke={"epochs": 2})
+    x, targets = power_data(args.examples)  # 100 batches of 64 per epoch
 
     model = build_model(hidden=32)
     print(axon.model.display.as_table(model, jax.ShapeDtypeStruct((1, 1), jnp.float32)))
@@ -72,7 +67,7 @@ def main(argv: list[str] | None = None) -> float:
             ),
             event="epoch_completed",
         )
-        .run(power_batches(batch_size=64, iterations=args.iterations), epochs=args.epochs)
+        .run(axon.loop.batches(x, targets, batch_size=64, shuffle=True), epochs=args.epochs)
     )
 
     x = np.linspace(-1.0, 1.0, 201, dtype=np.float32)[:, None]

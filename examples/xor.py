@@ -25,17 +25,10 @@ POINTS = np.array([[0, 0], [0, 1], [1, 0], [1, 1]], dtype=np.float32)
 LABELS = np.array([[0], [1], [1], [0]], dtype=np.float32)
 
 
-def xor_batches(batch_size: int, iterations: int, seed: int = 0):
-    """A function giving each epoch's batches: random draws of the four XOR points."""
-
-    def epoch(epoch: int):
-        rng = np.random.default_rng([seed, epoch])
-        for _ in range(iterations):
-            x = rng.integers(0, 2, size=(batch_size, 2)).astype(np.float32)
-            y = np.logical_xor(x[:, :1], x[:, 1:]).astype(np.float32)
-            yield x, y
-
-    return epoch
+def xor_data(examples: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Random draws of the four XOR points, and their labels."""
+    x = np.random.default_rng(seed).integers(0, 2, size=(examples, 2)).astype(np.float32)
+    return x, np.logical_xor(x[:, :1], x[:, 1:]).astype(np.float32)
 
 
 def epoch_summary(state: axon.loop.State) -> str:
@@ -45,7 +38,8 @@ def epoch_summary(state: axon.loop.State) -> str:
 
 
 def main(argv: list[str] | None = None) -> float:
-    args = arguments(__doc__, argv, epochs=10, iterations=100, smoke={"epochs": 2})
+    args = arguments(__doc__, argv, epochs=10, examples=3200, smoke={"epochs": 2})
+    x, y = xor_data(args.examples)  # 100 batches of 32 per epoch
 
     model = (
         axon.model.input("x", shape=(None, 2))
@@ -57,7 +51,7 @@ def main(argv: list[str] | None = None) -> float:
         axon.loop.trainer(model, "binary_cross_entropy", axon.optim.adam(1e-2), log=0)
         .metric("accuracy")
         .log(epoch_summary, event="epoch_completed")
-        .run(xor_batches(batch_size=32, iterations=args.iterations), epochs=args.epochs)
+        .run(axon.loop.batches(x, y, batch_size=32, shuffle=True), epochs=args.epochs)
     )
 
     probabilities = np.asarray(axon.model.predict(model, model_state, POINTS))
