@@ -188,3 +188,14 @@ def test_debug_mode_reports_handlers_and_step_times(capsys):
     err = capsys.readouterr().err
     assert "[axon.loop debug] iteration 1: step" in err and " ms" in err
     assert "epoch_completed (iteration 4): handler <lambda>" in err
+
+
+@pytest.mark.parametrize("steps_per_dispatch", ["auto", 2])
+def test_debug_mode_turns_clamped_out_of_bounds_lookups_into_errors(steps_per_dispatch):
+    table = jnp.arange(10.0)
+    lookup = axon.loop.loop(lambda ids, total: total + table[ids].sum())  # clamped when jitted
+    batches = [jnp.array([1, 2]), jnp.array([3, 4]), jnp.array([9, 10])]
+    assert float(lookup.run(batches, jnp.float32(0)).step_state) == 28.0  # 10 read as 9
+    with pytest.raises(IndexError, match=r"index 10 is out of bounds for axis 0 with size 10"):
+        lookup.run(batches, jnp.float32(0), debug=True, steps_per_dispatch=steps_per_dispatch)
+    assert float(lookup.run(batches[:2], jnp.float32(0), debug=True).step_state) == 10.0

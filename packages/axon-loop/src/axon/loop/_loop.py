@@ -398,7 +398,10 @@ class Loop:
                 With several processes (``jax.distributed.initialize``), each
                 process passes its own share of every batch.
             debug: print every handler call and each step's time to stderr
-                (waiting for each step to finish, so the run is slower).
+                (waiting for each step to finish, so the run is slower), and check
+                every indexing in the step (``jax.experimental.checkify``): an
+                embedding id outside its vocabulary raises ``IndexError`` instead of
+                being clamped, as jitted code does.
             seed: for this run, replaces the seed the loop was built with (a
                 trainer's parameter initialization and per-step keys).
 

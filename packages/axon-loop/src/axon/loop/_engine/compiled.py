@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 import jax
 import jax.numpy as jnp
 import numpy as np
+from jax.experimental import checkify
 
 if TYPE_CHECKING:
     from .._loop import Loop
@@ -37,18 +38,21 @@ def fused_step(loop: Loop) -> Callable[..., Any]:
     return fused
 
 
-def compiled_step(loop: Loop, jit: bool) -> Callable[..., Any]:
-    """One iteration: the step fused with metric updates; cached on the loop."""
-    key = "step-jit" if jit else "step-eager"
+def compiled_step(loop: Loop, jit: bool, checked: bool = False) -> Callable[..., Any]:
+    """One iteration: the step fused with metric updates; cached on the loop.
+
+    ``checked`` (``run(debug=True)``) adds JAX's out-of-bounds indexing checks, so an
+    id outside an embedding's vocabulary is an error instead of a clamped lookup.
+    """
+    key = f"step-{'jit' if jit else 'eager'}{'-checked' if checked else ''}"
     if key not in loop._cache:
-        fused = fused_step(loop)
-        loop._cache[key] = jax.jit(fused, donate_argnums=(0, 1)) if jit else fused
+        loop._cache[key] = _compiled(fused_step(loop), jit, checked)
     return loop._cache[key]
 
 
-def compiled_scan(loop: Loop, jit: bool) -> Callable[..., Any]:
+def compiled_scan(loop: Loop, jit: bool, checked: bool = False) -> Callable[..., Any]:
     """K iterations over a stacked block of K batches with ``lax.scan``; cached on the loop."""
-    key = "scan-jit" if jit else "scan-eager"
+    key = f"scan-{'jit' if jit else 'eager'}{'-checked' if checked else ''}"
     if key not in loop._cache:
         fused = fused_step(loop)
 
@@ -58,8 +62,31 @@ def compiled_scan(loop: Loop, jit: bool) -> Callable[..., Any]:
 
             return jax.lax.scan(body, (step_state, metric_state), stacked)[0]
 
-        loop._cache[key] = jax.jit(scanned, donate_argnums=(0, 1)) if jit else scanned
+        loop._cache[key] = _compiled(scanned, jit, checked)
     return loop._cache[key]
+
+
+def _compiled(fn: Callable[..., Any], jit: bool, checked: bool) -> Callable[..., Any]:
+    """``fn`` jitted with donated state buffers, and with indexing checks when ``checked``."""
+    if not checked:
+        return jax.jit(fn, donate_argnums=(0, 1)) if jit else fn
+    with_checks = checkify.checkify(fn, errors=checkify.index_checks)
+    if jit:
+        with_checks = jax.jit(with_checks, donate_argnums=(0, 1))
+
+    def run_checked(*args: Any) -> Any:
+        error, outputs = with_checks(*args)
+        message = error.get()
+        if message is not None:
+            raise IndexError(
+                f"run(debug=True) found an out-of-bounds index in the step: {message.strip()} "
+                f"Jitted code clamps such indices silently (JAX's gather semantics); for an "
+                f"embedding the ids must lie in [0, vocabulary size): check the data or the "
+                f"embedding's size."
+            )
+        return outputs
+
+    return run_checked
 
 
 #: ``steps_per_dispatch="auto"``: at most this many iterations per dispatch, and a stacked

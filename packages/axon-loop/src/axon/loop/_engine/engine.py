@@ -53,8 +53,8 @@ class Engine:
         self.power_of_two_blocks = power_of_two_blocks  # auto mode: bounds the compiles
         self.carried: Any = None  # the signature of the batches the step state was made for
         self.placement = placement
-        self.step = compiled_step(loop, jit)
-        self.scan = compiled_scan(loop, jit) if steps_per_dispatch > 1 else None
+        self.step = compiled_step(loop, jit, checked=debug)
+        self.scan = compiled_scan(loop, jit, checked=debug) if steps_per_dispatch > 1 else None
         self.by_event: dict[Event, list[HandlerSpec]] = {}
         for spec in sorted(loop.handlers, key=lambda spec: spec.order):  # stable sort
             self.by_event.setdefault(spec.event, []).append(spec)

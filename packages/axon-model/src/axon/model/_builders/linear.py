@@ -102,7 +102,9 @@ def embedding(
     to finish (to read them), in models with embeddings only. Inside ``jax.jit`` (a
     training loop's compiled step, ``jax.jit(model.apply)``) ids are not checked:
     JAX's gather clamps them, so ``-1`` reads row 0 and ``vocab_size`` the last row,
-    as on every accelerator. Debug such a run with ``jit=False``.
+    as on every accelerator. An axon.loop run with ``debug=True`` checks them inside
+    its compiled step (JAX's ``checkify``) and raises ``IndexError``; so does
+    ``jit=False``.
 
     >>> import jax.numpy as jnp, axon.model
     >>> model = axon.model.input("ids", shape=(None, 5)).embedding(100, 8)
