@@ -4,6 +4,7 @@ semantics)."""
 from __future__ import annotations
 
 import enum
+import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -113,6 +114,11 @@ class HandlerSpec:
     # writes to a log (log_to): runs after the first handlers and before the others, so
     # that a checkpoint written on the same event comes after its records and marks them
     logs: bool = False
+    # opens resources before the run builds its initial state (a progress display, so
+    # that model initialization shows): run() keeps them in state.resources under their
+    # keys and closes them when it ends, however it ends (after their own handlers may
+    # have: closing must be harmless the second time)
+    opens: Callable[[], dict[str, Any]] | None = None
 
     @property
     def order(self) -> int:
@@ -127,7 +133,7 @@ def handler_specs(
     **flags: Any,
 ) -> tuple[HandlerSpec, ...]:
     """A :class:`HandlerSpec` of ``handler`` for ``event`` (or each of several, or ``"all"``);
-    ``flags`` are its ``first``, ``resume_source`` and ``logs``."""
+    ``flags`` are its ``first``, ``resume_source``, ``logs`` and ``opens``."""
     if event == "all":
         events: list[Event] = list(Event)
     elif isinstance(event, (str, Event)):
@@ -146,8 +152,11 @@ def make_filter(spec: FilterSpec) -> Filter:
 
     Conditions (all must hold): ``every=n``, ``before=n``, ``after=n``, ``once=n``;
     each counts the event's occurrences in total, or per epoch when given as
-    ``("epoch", n)`` (iteration events only). A function ``(state, event) -> bool``
-    is used as it is.
+    ``("epoch", n)`` (iteration events only). ``{"seconds": s}`` (alone) passes at most
+    once every ``s`` seconds of wall time (``0``: every time it is asked) and never
+    ends a fused block: it is asked only where the host has control anyway, at the end
+    of each dispatch, so a live display can refresh by time without slowing training.
+    A function ``(state, event) -> bool`` is used as it is.
 
     >>> from axon.loop import State
     >>> counts = {"iteration_completed": {"total": 8, "epoch": 3}}
@@ -156,6 +165,9 @@ def make_filter(spec: FilterSpec) -> Filter:
     True
     >>> make_filter({"every": ("epoch", 4)})(state, Event.ITERATION_COMPLETED)
     False
+    >>> twice_a_second = make_filter({"seconds": 0.5})
+    >>> [twice_a_second(state, Event.ITERATION_COMPLETED) for _ in range(2)]
+    [True, False]
     """
     if callable(spec):
         return spec
@@ -163,6 +175,16 @@ def make_filter(spec: FilterSpec) -> Filter:
         return CountFilter([])
     if spec == "first":
         return CountFilter([("once", "total", 1)])
+    if isinstance(spec, Mapping) and "seconds" in spec:
+        seconds = spec["seconds"]
+        if len(spec) > 1:
+            raise ValueError(
+                f"Filter {dict(spec)!r}: seconds stands alone. It is asked only where a fused "
+                f"block ends, where count conditions would rarely hold."
+            )
+        if isinstance(seconds, bool) or not isinstance(seconds, int | float) or seconds < 0:
+            raise ValueError(f"Filter seconds={seconds!r} must be a number >= 0.")
+        return TimedFilter(float(seconds))
     if isinstance(spec, Mapping):
         conditions = []
         for key, value in spec.items():
@@ -170,7 +192,7 @@ def make_filter(spec: FilterSpec) -> Filter:
             if key not in _CONDITIONS or scope not in ("total", "epoch") or not isinstance(n, int):
                 raise ValueError(
                     f"Bad filter condition {key}={value!r}: use every/before/after/once with an "
-                    f"int, or ('epoch' | 'total', int)."
+                    f"int, or ('epoch' | 'total', int); or seconds alone."
                 )
             if key == "every" and n <= 0:
                 raise ValueError(f"Filter every={n} must be positive.")
@@ -218,6 +240,28 @@ class CountFilter:
                 return ahead
             ahead = moved
         return None
+
+
+class TimedFilter:
+    """Passes at most once every ``seconds`` of a run (the first time it is asked, then
+    once that long has passed).
+
+    The block planner leaves it out: it never ends a fused block, and is asked only
+    where the host has control anyway (after each dispatch). A live display refreshes
+    through it a few times a second, however many iterations that is.
+    """
+
+    def __init__(self, seconds: float):
+        self.seconds = seconds
+        self._run: str | None = None  # the run its clock belongs to: a new run starts afresh
+        self._due = 0.0
+
+    def __call__(self, state: State, event: Event) -> bool:
+        now = time.monotonic()
+        if state.run_id == self._run and now < self._due:
+            return False
+        self._run, self._due = state.run_id, now + self.seconds
+        return True
 
 
 _CONDITIONS: dict[str, Callable[[int, int], bool]] = {

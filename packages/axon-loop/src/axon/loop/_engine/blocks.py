@@ -3,7 +3,9 @@
 A block never spans an iteration at which a handler fires, so handlers see exactly
 the state they would see without fusion. Whether a handler fires is asked of its
 filter ahead of time: a ``CountFilter`` answers from its conditions, any other
-filter is probed with a stand-in state that knows only the counters.
+filter is probed with a stand-in state that knows only the counters. A
+``TimedFilter`` (``{"seconds": s}``) is left out: it fires only where a block ends
+anyway.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from .._events import CountFilter, Event
+from .._events import CountFilter, Event, TimedFilter
 
 if TYPE_CHECKING:
     from .._events import HandlerSpec
@@ -61,6 +63,8 @@ class BlockPlanner:
         fires when the event occurs ``ahead`` more times in this epoch; ``None`` if none."""
         first = None
         for spec in self.by_event.get(event, ()):
+            if isinstance(spec.filter, TimedFilter):
+                continue  # asked where the host has control anyway: it never ends a block
             end = limit if first is None else first - 1
             if end < start:
                 break

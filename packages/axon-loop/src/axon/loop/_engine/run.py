@@ -1,12 +1,14 @@
 """One run of a loop, from ``Loop.run``'s arguments to its final ``State``.
 
-Checks the arguments, finds where the run starts (``start``: fresh, or resumed
-from a checkpoint or a ``State``), chooses how many iterations to fuse per
-dispatch, and hands over to the ``Engine``.
+Checks the arguments, opens what handlers show from the very start (a progress
+display), finds where the run starts (``start``: fresh, or resumed from a
+checkpoint or a ``State``), chooses how many iterations to fuse per dispatch, and
+hands over to the ``Engine``.
 """
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -55,6 +57,21 @@ def run_loop(
     loop: Loop, data: Any, init_state: Any, resume_source: Any, options: RunOptions
 ) -> State:
     """Run ``loop`` over ``data`` and return its final state (see ``Loop.run``)."""
+    opened = _open_early(loop)  # e.g. a progress display, live while the model initializes
+    try:
+        return _run(loop, data, init_state, resume_source, options, opened)
+    finally:
+        _close(opened)  # closing twice is harmless: their handlers close them on success
+
+
+def _run(
+    loop: Loop,
+    data: Any,
+    init_state: Any,
+    resume_source: Any,
+    options: RunOptions,
+    opened: dict[str, Any],
+) -> State:
     source = DataSource(data)
     placement = Placement(options.mesh, options.batch_axis)
     resume = _resume(loop, resume_source, options.resume)
@@ -63,6 +80,7 @@ def run_loop(
     finally:
         resume.release()
     state = start.state
+    state.resources.update(opened)
     if start.finished:  # resume="auto" of a finished run: a no-op
         return state
     state.step_state, state.metric_state = placement.settle(
@@ -81,6 +99,25 @@ def run_loop(
     )  # fmt: skip
     engine.run(source, start.epoch, start.batches, start.mid_epoch)
     return state
+
+
+def _open_early(loop: Loop) -> dict[str, Any]:
+    """What handlers open before the initial state is built (``HandlerSpec.opens``)."""
+    opened: dict[str, Any] = {}
+    try:
+        for spec in loop.handlers:
+            if spec.opens is not None:
+                opened.update(spec.opens())
+    except BaseException:
+        _close(opened)
+        raise
+    return opened
+
+
+def _close(resources: dict[str, Any]) -> None:
+    for resource in resources.values():
+        with contextlib.suppress(Exception):  # a failed run's own error is the one to report
+            resource.close()
 
 
 def _resume(loop: Loop, resume_source: Any, resume: str | None) -> Resume:
