@@ -2,6 +2,7 @@
 
 import contextlib
 import io
+import itertools
 
 import jax
 import jax.numpy as jnp
@@ -133,6 +134,42 @@ def test_the_trainers_nonfinite_check_cuts_no_fused_block(linear, log, expected)
             return block_sizes(loop, data, epochs=2)
 
     assert sizes() == sizes(halt_on_nonfinite=False) == expected * 2
+
+
+def test_a_timed_filter_never_ends_a_fused_block(linear):
+    """``{"seconds": s}`` is asked only where a block ends anyway: a display refreshing
+    by time leaves a run's blocks as they are without it."""
+    data = [(np.ones((2, 3), np.float32), np.ones((2, 1), np.float32))] * 120
+    seen = []
+    trainer = axon.loop.trainer(linear, "mean_squared_error", optax.sgd(0.01), log=0)
+    timed = trainer.handle_event(
+        "iteration_completed", lambda s: seen.append(s.iteration), {"seconds": 0}
+    ).handle_event("iteration_started", lambda s: None, {"seconds": 0})
+    sizes = block_sizes(timed, data, epochs=2)
+    assert sizes == block_sizes(trainer, data, epochs=2) == [64, 32, 16, 8] * 2
+    assert seen == list(itertools.accumulate(sizes))  # seconds=0: at the end of each block
+
+
+class _Terminal(io.StringIO):
+    def isatty(self):
+        return True
+
+
+@pytest.mark.parametrize("log", [50, 7])
+def test_the_trainers_live_display_cuts_no_fused_block(linear, log):
+    """On a terminal the trainer's display refreshes by time: its blocks are those of the
+    same trainer printing lines (which look every ``log`` iterations, like the check
+    for a non-finite loss)."""
+    data = [(np.ones((2, 3), np.float32), np.ones((2, 1), np.float32))] * 120
+
+    def sizes(out):
+        loop = axon.loop.trainer(linear, "mean_squared_error", optax.sgd(0.01), log=log)
+        with contextlib.redirect_stdout(out):
+            return block_sizes(loop, data, epochs=2)
+
+    terminal = _Terminal()
+    assert sizes(terminal) == sizes(io.StringIO())
+    assert "Epoch 2/2" in terminal.getvalue() and "Epoch: " not in terminal.getvalue()
 
 
 @pytest.mark.parametrize("k", ["auto", 4])

@@ -261,7 +261,11 @@ def trainer(
             ``{output: loss or (loss, weight)}`` for dict outputs.
         optimizer: a name (needs axon-optim) or any ``optax.GradientTransformation``.
         seed: seeds parameter initialization and the per-step PRNG keys.
-        log: print a progress line every ``log`` iterations; ``0`` is silent.
+        log: show progress: on a terminal or in Jupyter a live display from the start
+            of ``run`` (compiling, then each epoch's bar, ETA, steps/s, metrics and
+            learning rate, refreshed by time); elsewhere a line every ``log``
+            iterations and at the end of each epoch
+            (:func:`axon.loop.handlers.log_progress`). ``0`` is silent.
         accumulate_gradients: update once per this many batches, averaging their
             gradients (see :func:`train_step`).
         gradient_norm: also track the global gradient norm as metric
@@ -301,6 +305,9 @@ def trainer(
 
 def evaluator(model: Any, *, log: int = 0) -> Loop:
     """An evaluation loop: ``run(data, model_state)`` returns ``{epoch: {metric: value}}``.
+
+    ``log=n`` shows progress as a trainer does (a live display on a terminal, else a
+    line every ``n`` batches); by default it is silent.
 
     >>> import jax.numpy as jnp
     >>> apply = lambda p, x, *, mode, key: (x * p, None)

@@ -1,18 +1,22 @@
-"""Console progress: a live bar (rich) on a terminal, Axon's log lines elsewhere.
+"""Console progress: a live display (rich) on a terminal or in Jupyter, Axon's lines elsewhere.
 
-On a terminal each epoch gets a progress bar with the batch count, elapsed
-time, ETA and the running metrics. Elsewhere (CI logs, files, notebooks' captured
-output) Axon's line ``Epoch: 0, Batch: 50, loss: 0.1234567 ...`` is printed every
-``every`` iterations and once per epoch. Either way, metrics are read from the
-device only on those iterations.
+The display (``_live_progress``) opens as the run starts and refreshes by time,
+through a ``{"seconds": ...}`` filter that never ends a fused block. Elsewhere (CI
+logs, files) Axon's line ``Epoch: 0, Batch: 50, loss: 0.1234567 ...`` is printed
+every ``every`` iterations and once per epoch. Either way, metrics are read from
+the device only when something is shown.
 """
 
 from __future__ import annotations
 
+import importlib.util
 import sys
 from typing import TYPE_CHECKING, Any, TextIO
 
 import numpy as np
+
+from .._events import handler_specs
+from ._live_progress import LiveProgress
 
 if TYPE_CHECKING:
     from .._loop import Loop
@@ -29,15 +33,35 @@ def format_metrics(values: dict[str, Any]) -> str:
 
 
 def log_progress(
-    loop: Loop, every: int = 50, stream: TextIO | None = None, *, bar: bool | None = None
+    loop: Loop,
+    every: int = 50,
+    stream: Any = None,
+    *,
+    bar: bool | None = None,
+    refresh: float = 0.25,
 ) -> Loop:
-    """Show training progress every ``every`` iterations and at the end of each epoch.
+    """Show progress: a live display on a terminal or in Jupyter, Axon's lines elsewhere.
+
+    The live display (rich) starts with ``run``: ``initializing…`` while the model is
+    initialized, ``compiling…`` while XLA compiles, then a row per epoch with its bar,
+    batches done of the total (``len()`` of the data, else the previous epoch's
+    count), elapsed time, ETA, steps/s, the running metrics at four significant
+    digits and the learning rate (from an ``optax.inject_hyperparams`` state, as every
+    ``axon.optim`` optimizer has), plus a row while validation runs. It refreshes
+    every ``refresh`` seconds, reading the metrics from the device only then, and
+    never ends a fused block to do so: a block's iterations show when it returns.
+    Finished epochs stay on screen as one row each.
+
+    Elsewhere (CI logs, files) Axon's line ``Epoch: 0, Batch: 50, loss: 0.1234567``
+    is printed every ``every`` iterations and at the end of each epoch, with its time.
 
     Args:
-        every: how often (in iterations) the display is refreshed with new metrics.
-        stream: where to write (stdout by default).
-        bar: ``True`` for rich's live progress bar, ``False`` for plain lines,
-            ``None`` (default) for a bar exactly when ``stream`` is a terminal.
+        every: iterations between two lines (off a terminal).
+        stream: where to write: stdout by default, a text stream, or a
+            ``rich.console.Console`` (e.g. one that records).
+        bar: ``True`` for the live display, ``False`` for lines, ``None`` (default):
+            the display on a terminal and in Jupyter (with ipywidgets), lines elsewhere.
+        refresh: seconds between two refreshes of the live display.
 
     >>> import jax.numpy as jnp, optax, axon.loop
     >>> init = lambda key, x: {"w": jnp.zeros((x.shape[-1], 1))}
@@ -50,28 +74,82 @@ def log_progress(
     """
     if not isinstance(every, int) or every < 1:
         raise ValueError(f"every must be a positive int, got {every!r}.")
+    if isinstance(refresh, bool) or not isinstance(refresh, int | float) or refresh <= 0:
+        raise ValueError(f"refresh must be a positive number of seconds, got {refresh!r}.")
     key = f"log_progress:{id(loop)}:{every}"
 
-    def start(state: State) -> None:
-        out = stream or sys.stdout
-        live = bar if bar is not None else getattr(out, "isatty", lambda: False)()
-        state.resources[key] = _Bar(out) if live else _Lines(out)
+    def open_display() -> dict[str, Any]:
+        return {key: _open(stream, bar, refresh)}
 
-    def on_iteration(state: State) -> None:
+    def start(state: State) -> None:
+        if key not in state.resources:  # a run that did not open it early
+            state.resources.update(open_display())
+
+    def on_epoch_start(state: State) -> None:
+        state.resources[key].start_epoch(state)
+
+    def on_every(state: State) -> None:
         state.resources[key].update(state)
+
+    def on_tick(state: State) -> None:
+        state.resources[key].tick(state)
 
     def on_epoch(state: State) -> None:
         state.resources[key].finish_epoch(state)
 
-    def close(state: State) -> None:
-        state.resources.pop(key).close()
+    def on_epoch_halted(state: State) -> None:
+        state.resources[key].finish_epoch(state, complete=False)
 
+    def close(state: State) -> None:
+        display = state.resources.pop(key)
+        display.finish_run(state)
+        display.close()
+
+    # the display opens as the run starts, before the model is initialized
+    opening = handler_specs("started", start, opens=open_display)
     return (
-        loop.handle_event("started", start)
-        .handle_event("iteration_completed", on_iteration, {"every": ("epoch", every)})
+        loop.replace(handlers=loop.handlers + opening)
+        .handle_event("epoch_started", on_epoch_start)
+        .handle_event("iteration_completed", on_every, {"every": ("epoch", every)})
+        .handle_event("iteration_completed", on_tick, {"seconds": refresh})
         .handle_event("epoch_completed", on_epoch)
+        .handle_event("epoch_halted", on_epoch_halted)
         .handle_event(["completed", "halted"], close)
     )
+
+
+def _open(stream: Any, bar: bool | None, refresh: float) -> Any:
+    """The live display or the lines, as ``bar`` says or ``stream`` suits."""
+    console = stream if hasattr(stream, "is_terminal") and hasattr(stream, "file") else None
+    out = console.file if console is not None else stream or sys.stdout
+    if bar is None:
+        bar = (
+            console.is_terminal or console.is_jupyter
+            if console is not None
+            else _is_terminal(out) or _in_notebook(out)
+        )
+    if not bar:
+        return _Lines(out)
+    if console is None:
+        from rich.console import Console  # imported only when a display is shown
+
+        console = Console(file=out)
+    return LiveProgress(console, refresh)
+
+
+def _is_terminal(out: TextIO) -> bool:
+    isatty = getattr(out, "isatty", None)
+    return bool(isatty and isatty())
+
+
+def _in_notebook(out: TextIO) -> bool:
+    """Jupyter's stdout, where rich shows a live display through ipywidgets (without them
+    it would show nothing at all: lines are better)."""
+    if out is not sys.stdout or "ipykernel" not in sys.modules:
+        return False
+    from rich.console import Console
+
+    return Console(file=out).is_jupyter and importlib.util.find_spec("ipywidgets") is not None
 
 
 def _line(state: State) -> str:
@@ -92,64 +170,18 @@ class _Lines:
             return  # the epoch's last batch: the epoch line follows with the same values
         print(_line(state), file=self.stream, flush=True)
 
-    def finish_epoch(self, state: State) -> None:
+    def finish_epoch(self, state: State, complete: bool = True) -> None:
+        if not complete:
+            return
         seconds = state.times.get(state.epoch, 0.0)
         print(f"{_line(state)} ({seconds:.2f}s)", file=self.stream, flush=True)
 
+    # lines are printed every ``every`` iterations and at the end of each epoch only
+    def start_epoch(self, state: State) -> None: ...
+
+    def tick(self, state: State) -> None: ...
+
+    def finish_run(self, state: State) -> None: ...
+
     def close(self) -> None:
         self.stream.flush()
-
-
-class _Bar:
-    """One rich progress bar per epoch, with ETA and live metrics."""
-
-    def __init__(self, stream: TextIO):
-        # rich.progress takes ~40 ms to import: paid only when a bar is shown
-        from rich.console import Console
-        from rich.progress import (
-            BarColumn,
-            MofNCompleteColumn,
-            Progress,
-            TextColumn,
-            TimeElapsedColumn,
-            TimeRemainingColumn,
-        )
-
-        self.progress = Progress(
-            TextColumn("[bold]{task.description}"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TimeElapsedColumn(),
-            TimeRemainingColumn(),
-            TextColumn("{task.fields[metrics]}"),
-            console=Console(file=stream),
-        )
-        self.progress.start()
-        self.task: Any = None
-        self.epoch: int | None = None
-
-    def _task_for(self, state: State) -> Any:
-        if self.epoch != state.epoch:
-            self.epoch = state.epoch
-            self.task = self.progress.add_task(
-                f"Epoch {state.epoch + 1}/{state.max_epoch}",
-                total=state.epoch_length,
-                metrics="",
-            )
-        return self.task
-
-    def update(self, state: State) -> None:
-        metrics = format_metrics(state.metric_values())
-        self.progress.update(
-            self._task_for(state), completed=state.count_in_epoch(), metrics=metrics
-        )
-
-    def finish_epoch(self, state: State) -> None:
-        task = self._task_for(state)
-        done = state.count_in_epoch()
-        self.progress.update(
-            task, completed=done, total=done, metrics=format_metrics(state.metric_values())
-        )
-
-    def close(self) -> None:
-        self.progress.stop()

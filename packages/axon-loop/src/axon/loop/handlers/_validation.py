@@ -11,6 +11,7 @@ from .._data import DataSource, EmptyDataError
 from .._engine.compiled import fused_step, zero_metrics
 from .._events import FilterSpec
 from .._supervised import evaluator
+from ._live_progress import NestedProgress
 
 if TYPE_CHECKING:
     from .._loop import Loop
@@ -47,7 +48,8 @@ def validate(
     """
     # hidden accumulators (halt_on_nonfinite's) belong to the training loop's own step state
     visible = tuple(m for m in loop.metrics if m.visible)
-    validation = evaluator(model).replace(metrics=visible)
+    progress = NestedProgress("Validation")  # a row of the run's live display, if it has one
+    validation = progress.attach(evaluator(model).replace(metrics=visible))
     source = DataSource(data, who="validate()")  # arrays, (x, y) pairs: refused now
 
     def model_state_of(state: State) -> Any:
@@ -63,7 +65,8 @@ def validate(
         _check_first_batch(validation, source, data, model_state_of(state))
 
     def run_validation(state: State) -> None:
-        (results,) = validation.run(data, model_state_of(state)).values()
+        with progress.shown_in(state):
+            (results,) = validation.run(data, model_state_of(state)).values()
         state.metrics.update({f"validation_{name}": value for name, value in results.items()})
 
     return loop.handle_event("started", check_data, first=True).handle_event(
