@@ -33,9 +33,10 @@ _CONTROL = re.compile(r"\x1b\[(\??)(\d*)([A-Za-z])|\r|\n|[^\x1b\r\n]+")
 def screen(output: str) -> list[str]:
     """The lines a terminal shows after ``output``: text, newlines, carriage returns,
     cursor up (``ESC[nA``) and erase line (``ESC[2K``), as rich's live display writes
-    them; colours and cursor visibility change nothing here."""
+    them; colours and cursor visibility change nothing here, a no-break space shows as
+    a space."""
     lines, row, col = [""], 0, 0
-    for match in _CONTROL.finditer(output):
+    for match in _CONTROL.finditer(output.replace("\u00a0", " ")):
         text = match.group(0)
         if text == "\n":
             row, col = row + 1, 0

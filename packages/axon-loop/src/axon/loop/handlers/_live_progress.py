@@ -6,11 +6,13 @@ label stays until the host gets a step back), then one row per epoch with its ba
 ``done/total`` (the total from ``len()`` of the data, else the previous epoch's
 count), elapsed time, ETA, steps/s, the running metrics at four significant digits
 and the learning rate. A loop run inside a handler (validation) gets a row of its
-own while it runs (:class:`NestedProgress`). A finished epoch's row is printed above
-the live area, which therefore never outgrows the screen; a notebook keeps every row.
+own while it runs (``NestedProgress``). A finished epoch's row is printed above the
+live rows, which therefore never outgrow the screen; a notebook's cell keeps them.
 
-Metrics are read from the device only when a row is refreshed, a few times a second
-at most (``{"seconds": ...}`` filters, which never end a fused block).
+The training thread only changes the rows' values. Drawing, rich's work, happens in
+a thread of its own a few times a second; so does reading the metrics from the
+device, at most as often (``{"seconds": ...}`` filters, which never end a fused
+block). rich takes ~40 ms to import: this module is imported only to be shown.
 """
 
 from __future__ import annotations
@@ -18,16 +20,22 @@ from __future__ import annotations
 import contextlib
 import threading
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
 import jax
 import numpy as np
+from rich.cells import cell_len
+from rich.console import Console, ConsoleOptions, RenderableType
+from rich.measure import Measurement
+from rich.progress import BarColumn, Progress, ProgressColumn, Task, TextColumn
+from rich.segment import Segments
+from rich.table import Column
+from rich.text import Text
 
 from ._monitoring import _learning_rates
 
 if TYPE_CHECKING:
-    from .._loop import Loop
     from .._state import State
 
 # what a row shows before it has steps to count
@@ -38,58 +46,51 @@ LOWERED = "/jax/core/compile/jaxpr_to_mlir_module_duration"
 
 
 class LiveProgress:
-    """rich's live display of one run: the epoch in progress, and nested runs' rows."""
+    """rich's live display of one run: the epoch in progress, and a nested run's row."""
 
-    nests = True  # shows the rows of loops run inside its handlers (validation)
+    nests = True  # shows the row of a loop run inside its handlers (validation)
 
-    def __init__(self, console: Any, refresh: float):
-        # rich.progress takes ~40 ms to import: paid only when the display is shown
-        from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
-        from rich.table import Column
-
-        def fixed(width: int | None = None) -> Column:  # a column that does not wrap
-            return Column(no_wrap=True, min_width=width)
-
-        self.progress = Progress(
-            TextColumn("[bold]{task.description}", table_column=fixed()),
-            BarColumn(bar_width=24, table_column=fixed(24)),
-            TextColumn("{task.fields[count]}", table_column=fixed()),
-            TimeElapsedColumn(table_column=fixed()),
-            TextColumn("{task.fields[eta]}", table_column=fixed()),
-            TextColumn("{task.fields[rate]}", table_column=fixed()),
-            TextColumn(  # the column that wraps when a row is too long
-                "{task.fields[metrics]}", markup=False, table_column=Column(overflow="fold")
-            ),
-            console=console,
-            auto_refresh=False,  # redrawn by self.redraw, between prints of finished rows
-        )
-        self.keep_rows = console.is_jupyter  # a terminal's live area must fit its screen
-        self.rows = [self._add_row("Starting", None, 0, INITIALIZING)]  # the epoch's, nested
-        self.progress.update(self.rows[0].task, count="")  # no batch count yet
-        self.epoch: int | None = None  # the epoch of the first row (None: not started)
+    def __init__(self, console: Console, refresh: float):
+        self.progress = _Progress(console)
+        self.keep_rows = console.is_jupyter  # a terminal's live rows must fit its screen
+        # two rich tasks serve every row: adding one would make rich draw at once
+        started = {**_FIELDS, "rate": INITIALIZING, "started": time.monotonic()}
+        epoch = self.progress.add_task("Starting", **started)
+        nested = self.progress.add_task("", visible=False, **_FIELDS)
+        self.epoch_row, self.nested_row = _Row(epoch), _Row(nested)
+        self.rows = [self.epoch_row]  # the row compiling shows on is the last
+        self.epoch: int | None = None  # the epoch of the epoch row (None: not started)
         self.last_length: int | None = None  # the previous complete epoch's batch count
-        self.closed = False
-        self.drawing = threading.Lock()  # one thread at a time writes to the console
+        self.finished: list[RenderableType] = []  # rows to print above the live ones
+        self.drawing = threading.Lock()
         self.stopped = threading.Event()
+        self.closed = False
         self.progress.start()
-        # the clock and labels stay live while the main thread is busy (compiling)
-        self.redraw = threading.Thread(
-            target=self._redraw_every, args=(min(max(refresh, 0.1), 0.5),), daemon=True
+        self.drawer = threading.Thread(
+            target=self._draw_every, args=(min(max(refresh, 0.1), 0.5),), daemon=True
         )
-        self.redraw.start()
+        self.drawer.start()
         jax.monitoring.register_event_duration_secs_listener(self._compiling)
 
-    def _redraw_every(self, seconds: float) -> None:
-        while not self.stopped.wait(seconds):
-            with self.drawing:
-                self.progress.refresh()
+    # -- drawing (its own thread) ---------------------------------------------------------
 
-    def _add_row(self, description: str, total: int | None, done: int, rate: str) -> _Row:
-        count = _count(done, total)
-        task = self.progress.add_task(
-            description, total=total, completed=done, count=count, eta="", rate=rate, metrics=""
-        )
-        return _Row(task, total)
+    def _draw_every(self, seconds: float) -> None:
+        while not self.stopped.wait(seconds):
+            self._draw()
+
+    def _draw(self) -> None:
+        with self.drawing:
+            finished, self.finished = self.finished, []
+            console = self.progress.console
+            for row in finished:
+                if self.keep_rows:  # drawn once, kept as it is
+                    self.progress.kept.append(Segments(list(console.render(row))))
+                else:
+                    console.print(row)  # above the live rows, where it stays
+            self.progress.refresh()
+
+    def _set(self, row: _Row, **fields: Any) -> None:
+        self.progress.update(row.task, **fields)  # rich draws nothing here
 
     def _compiling(self, event: str, duration: float, **metadata: Any) -> None:
         # XLA compiles after lowering; the first refresh once the host has a step back
@@ -98,31 +99,35 @@ class LiveProgress:
             with contextlib.suppress(Exception):  # never let the display fail a compile
                 row = self.rows[-1]
                 row.since = None  # the rate leaves the compilation out
-                if not row.printed:
-                    self.progress.update(row.task, rate=COMPILING)
+                self._set(row, rate=COMPILING)
 
-    def epoch_row(self, state: State) -> _Row:
-        """The row of ``state``'s epoch: the run's first epoch takes over the starting row."""
+    # -- rows -----------------------------------------------------------------------------
+
+    def _restart(self, row: _Row, description: str, total: int | None, done: int, **fields: Any):
+        row.total, row.since, row.latest = total, None, (-1, 0.0)
+        self._set(
+            row, description=description, total=total, completed=done, visible=True,
+            count=_count(done, total), eta="", metrics=[], ended=None, **fields,
+        )  # fmt: skip
+
+    def row_of(self, state: State) -> _Row:
+        """The epoch row, for ``state``'s epoch (the run's first takes over ``Starting``)."""
         if self.epoch != state.epoch:
             description = f"Epoch {state.epoch + 1}/{state.max_epoch}"
             total = state.epoch_length if state.epoch_length is not None else self.last_length
             done = state.count_in_epoch()
             if self.epoch is None:  # the run's first epoch: its first step compiles
-                row = self.rows[0]
-                row.total = total
-                self.progress.update(
-                    row.task, description=description, total=total, completed=done,
-                    count=_count(done, total), rate=STARTING,
-                )  # fmt: skip
+                self._restart(self.epoch_row, description, total, done, rate=STARTING)
             else:
-                self.rows[0] = self._add_row(description, total, done, "")
-                self.rows[0].since = (done, time.monotonic())
+                now = time.monotonic()
+                self._restart(self.epoch_row, description, total, done, rate="", started=now)
+                self.epoch_row.since = (done, now)
             self.epoch = state.epoch
-        return self.rows[0]
+        return self.epoch_row
 
     def show(self, state: State, row: _Row | None = None) -> None:
         """Refresh a row (the epoch's by default) from ``state``: reads the device."""
-        row = row or self.epoch_row(state)
+        row = row or self.row_of(state)
         metrics = metric_text(state)  # waits for the steps so far: then the time is theirs
         done, now = state.count_in_epoch(), time.monotonic()
         if row.total is not None and done > row.total:
@@ -133,16 +138,19 @@ class LiveProgress:
             row.latest = (done, now)
         steps, seconds = done - row.since[0], row.latest[1] - row.since[1]
         rate = steps / seconds if steps and seconds > 0 else None
-        self.progress.update(
-            row.task, completed=done, total=row.total if row.total is not None else done,
+        self._set(
+            row, completed=done, total=row.total if row.total is not None else done,
             count=_count(done, row.total), eta=_eta(done, row.total, rate),
             rate=_rate(rate) if rate else "", metrics=metrics,
         )  # fmt: skip
 
-    # -- events -----------------------------------------------------------------------------
+    def _end(self, row: _Row) -> None:
+        self._set(row, eta="", ended=time.monotonic())
+
+    # -- events ---------------------------------------------------------------------------
 
     def start_epoch(self, state: State) -> None:
-        self.epoch_row(state)
+        self.row_of(state)
 
     def update(self, state: State) -> None:
         """Every ``every`` iterations: nothing to do, the display refreshes by time."""
@@ -151,113 +159,134 @@ class LiveProgress:
         self.show(state)
 
     def finish_epoch(self, state: State, complete: bool = True) -> None:
-        row = self.epoch_row(state)
+        row = self.row_of(state)
         row.total = state.count_in_epoch()  # the epoch is over: its bar is full
         self.show(state, row)
-        self.progress.update(row.task, eta="")
+        self._end(row)
         if complete:
             self.last_length = row.total
-        if not self.keep_rows:  # printed above the live area, where it stays
-            task = next(task for task in self.progress.tasks if task.id == row.task)
-            with self.drawing:  # a redraw racing a print could erase the printed row
-                self.progress.console.print(self.progress.make_tasks_table([task]))
-                self.progress.remove_task(row.task)
-            row.printed = True
+        task = next(task for task in self.progress.tasks if task.id == row.task)
+        self.finished.append(self.progress.make_tasks_table([task]))  # the row as it is now
+        self._set(row, visible=False)  # until the next epoch starts
 
     def finish_run(self, state: State) -> None:
         """The run ends: if it halted inside an epoch, show where."""
-        if self.epoch == state.epoch and not self.rows[0].printed:
+        if self.epoch == state.epoch and self.epoch_row.task in self._visible():
             self.show(state)
-            self.progress.update(self.rows[0].task, eta="")
+            self._end(self.epoch_row)
+
+    def _visible(self) -> set[Any]:
+        return {task.id for task in self.progress.tasks if task.visible}
 
     def open_nested(self, description: str) -> _Row:
-        row = self._add_row(description, None, 0, STARTING)
-        self.rows.append(row)
-        return row
+        now = time.monotonic()
+        self._restart(self.nested_row, description, None, 0, rate=STARTING, started=now)
+        self.rows.append(self.nested_row)
+        return self.nested_row
 
     def start_nested(self, row: _Row, state: State) -> None:
-        row.total = state.epoch_length
-        done = state.count_in_epoch()
-        count = _count(done, row.total)
-        self.progress.update(row.task, total=row.total, completed=done, count=count)
+        row.total, done = state.epoch_length, state.count_in_epoch()
+        self._set(row, total=row.total, completed=done, count=_count(done, row.total))
 
     def close_nested(self, row: _Row) -> None:
         self.rows.remove(row)
-        self.progress.remove_task(row.task)
+        self._set(row, visible=False)
 
     def close(self) -> None:
         if self.closed:
             return
         self.closed = True
         jax.monitoring.unregister_event_duration_listener(self._compiling)
-        if self.epoch is None:  # the run failed before it started: leave nothing behind
-            for task in self.progress.task_ids:
-                self.progress.remove_task(task)
         self.stopped.set()
-        self.redraw.join()
-        self.progress.refresh()  # a notebook's display is not refreshed by stop()
+        self.drawer.join()
+        if self.epoch is None:  # the run failed before it started: leave nothing behind
+            self._set(self.epoch_row, visible=False)
+        self._draw()  # the last rows; a notebook's display is not redrawn by stop()
         self.progress.stop()
 
 
-class _Row:
-    """One row of the display: its rich task, its total, where its rate counts from."""
-
-    def __init__(self, task: Any, total: int | None):
-        self.task, self.total = task, total
-        self.since: tuple[int, float] | None = None  # (done, time): None until first shown
-        self.latest: tuple[int, float] = (-1, 0.0)  # when the count last moved
-        self.printed = False  # printed above the live area and removed from it
+_FIELDS = {"count": "", "eta": "", "rate": "", "metrics": [], "started": 0.0, "ended": None}
 
 
-class NestedProgress:
-    """Shows a loop that a handler runs (validation's evaluator) as a row of the live
-    display of the run that called it, while it runs.
+class _Progress(Progress):
+    """rich's progress display, drawn only when asked, with the rows it keeps (a
+    notebook's finished epochs) above the live ones."""
 
-    ``attach`` adds its handlers to that loop, once (they do nothing outside
-    ``shown_in``); within ``shown_in(state)`` they report to the live display of
-    ``state``'s run, if it has one.
-    """
+    def __init__(self, console: Console):
+        def fixed(width: int | None = None) -> Column:  # a column that does not wrap
+            return Column(no_wrap=True, min_width=width)
 
-    def __init__(self, description: str, refresh: float = 0.25):
-        self.description, self.refresh = description, refresh
-        self.display: Any = None
-        self.row: _Row | None = None
-
-    def attach(self, loop: Loop) -> Loop:
-        return loop.handle_event("epoch_started", self._start).handle_event(
-            "iteration_completed", self._show, {"seconds": self.refresh}
+        self.kept: list[RenderableType] = []  # rich asks for the renderables at once
+        super().__init__(
+            TextColumn("[bold]{task.description}", table_column=fixed()),
+            BarColumn(bar_width=24, table_column=fixed(24)),
+            TextColumn("{task.fields[count]}", table_column=fixed()),
+            _Elapsed(table_column=fixed()),
+            TextColumn("{task.fields[eta]}", table_column=fixed()),
+            TextColumn("{task.fields[rate]}", table_column=fixed()),
+            _Metrics(table_column=Column(overflow="fold")),
+            console=console,
+            auto_refresh=False,  # drawn by LiveProgress's own thread, between printed rows
         )
 
-    @contextlib.contextmanager
-    def shown_in(self, state: State) -> Iterator[None]:
-        display = next((r for r in state.resources.values() if getattr(r, "nests", False)), None)
-        if display is None:
-            yield
-            return
-        display.show(state)  # the epoch's row as it is while the nested run goes on
-        self.display, self.row = display, display.open_nested(self.description)
-        try:
-            yield
-        finally:
-            display.close_nested(self.row)
-            self.display = self.row = None
-
-    def _start(self, state: State) -> None:
-        if self.row is not None:
-            self.display.start_nested(self.row, state)
-
-    def _show(self, state: State) -> None:
-        if self.row is not None:
-            self.display.show(state, self.row)
+    def get_renderables(self) -> Iterable[RenderableType]:
+        yield from self.kept
+        yield self.make_tasks_table(self.tasks)
 
 
-def metric_text(state: State) -> str:
+class _Elapsed(ProgressColumn):
+    """The time since the row started (the run, for the first epoch), until it ended."""
+
+    def render(self, task: Task) -> Text:
+        started, ended = task.fields["started"], task.fields["ended"]
+        seconds = (ended if ended is not None else time.monotonic()) - started
+        return Text(_clock(seconds), style="progress.elapsed")
+
+
+class _Metrics(ProgressColumn):
+    """A row's metrics: ``name: value`` pairs that wrap like words, each kept whole."""
+
+    def render(self, task: Task) -> _Pairs:
+        return _Pairs(task.fields["metrics"])
+
+
+class _Pairs:
+    """Texts laid out like words (two spaces apart), wrapped only between them."""
+
+    def __init__(self, pairs: list[str]):
+        self.pairs = pairs
+
+    def __rich_measure__(self, console: Console, options: ConsoleOptions) -> Measurement:
+        widest = max(map(cell_len, self.pairs), default=0)
+        return Measurement(widest, cell_len("  ".join(self.pairs)))
+
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> Iterator[Text]:
+        lines: list[str] = []
+        for pair in self.pairs:
+            if lines and cell_len(lines[-1]) + 2 + cell_len(pair) <= options.max_width:
+                lines[-1] += "  " + pair
+            else:
+                lines.append(pair)
+        yield Text("\n".join(lines))
+
+
+class _Row:
+    """One row of the display: its rich task, its total, and where its rate counts from."""
+
+    def __init__(self, task: Any):
+        self.task = task
+        self.total: int | None = None
+        self.since: tuple[int, float] | None = None  # (done, time): None until first shown
+        self.latest: tuple[int, float] = (-1, 0.0)  # when the count last moved
+
+
+def metric_text(state: State) -> list[str]:
     """``name: value`` for each metric at four significant digits, then the learning rate."""
-    parts = [f"{name}: {significant(value)}" for name, value in state.metric_values().items()]
+    values = {name: significant(value) for name, value in state.metric_values().items()}
     rates = learning_rates(state)
     if rates:
-        parts.append("lr: " + ", ".join(significant(rate) for rate in dict.fromkeys(rates)))
-    return "  ".join(parts)
+        values["lr"] = ", ".join(significant(rate) for rate in dict.fromkeys(rates))
+    return [f"{name}: {value}" for name, value in values.items()]
 
 
 def learning_rates(state: State) -> list[float]:
@@ -293,5 +322,9 @@ def _count(done: int, total: int | None) -> str:
 def _eta(done: int, total: int | None, rate: float | None) -> str:
     if total is None or rate is None or done >= total:
         return ""
-    seconds = round((total - done) / rate)
-    return f"ETA {seconds // 3600}:{seconds // 60 % 60:02d}:{seconds % 60:02d}"
+    return f"ETA {_clock((total - done) / rate)}"
+
+
+def _clock(seconds: float) -> str:
+    whole = round(seconds)
+    return f"{whole // 3600}:{whole // 60 % 60:02d}:{whole % 60:02d}"

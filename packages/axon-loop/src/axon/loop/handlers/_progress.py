@@ -9,14 +9,15 @@ the device only when something is shown.
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import sys
+from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any, TextIO
 
 import numpy as np
 
 from .._events import handler_specs
-from ._live_progress import LiveProgress
 
 if TYPE_CHECKING:
     from .._loop import Loop
@@ -130,11 +131,12 @@ def _open(stream: Any, bar: bool | None, refresh: float) -> Any:
         )
     if not bar:
         return _Lines(out)
-    if console is None:
-        from rich.console import Console  # imported only when a display is shown
+    # rich takes ~40 ms to import: paid only when a display is shown
+    from rich.console import Console
 
-        console = Console(file=out)
-    return LiveProgress(console, refresh)
+    from ._live_progress import LiveProgress
+
+    return LiveProgress(console or Console(file=out), refresh)
 
 
 def _is_terminal(out: TextIO) -> bool:
@@ -185,3 +187,45 @@ class _Lines:
 
     def close(self) -> None:
         self.stream.flush()
+
+
+class NestedProgress:
+    """Shows a loop that a handler runs (validation's evaluator) as a row of the live
+    display of the run that called it, while it runs.
+
+    ``attach`` adds its handlers to that loop, once (they do nothing outside
+    ``shown_in``); within ``shown_in(state)`` they report to the live display of
+    ``state``'s run, if it has one.
+    """
+
+    def __init__(self, description: str, refresh: float = 0.25):
+        self.description, self.refresh = description, refresh
+        self.display: Any = None  # a LiveProgress, while shown
+        self.row: Any = None
+
+    def attach(self, loop: Loop) -> Loop:
+        return loop.handle_event("epoch_started", self._start).handle_event(
+            "iteration_completed", self._show, {"seconds": self.refresh}
+        )
+
+    @contextlib.contextmanager
+    def shown_in(self, state: State) -> Iterator[None]:
+        display = next((r for r in state.resources.values() if getattr(r, "nests", False)), None)
+        if display is None:
+            yield
+            return
+        display.show(state)  # the epoch's row as it is while the nested run goes on
+        self.display, self.row = display, display.open_nested(self.description)
+        try:
+            yield
+        finally:
+            display.close_nested(self.row)
+            self.display = self.row = None
+
+    def _start(self, state: State) -> None:
+        if self.row is not None:
+            self.display.start_nested(self.row, state)
+
+    def _show(self, state: State) -> None:
+        if self.row is not None:
+            self.display.show(state, self.row)

@@ -11,7 +11,7 @@ from .._data import DataSource, EmptyDataError
 from .._engine.compiled import fused_step, zero_metrics
 from .._events import FilterSpec
 from .._supervised import evaluator
-from ._live_progress import NestedProgress
+from ._progress import NestedProgress
 
 if TYPE_CHECKING:
     from .._loop import Loop
