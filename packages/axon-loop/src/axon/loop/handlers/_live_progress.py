@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 import jax
 import numpy as np
 from rich.cells import cell_len
-from rich.console import Console, ConsoleOptions, RenderableType
+from rich.console import Console, ConsoleOptions, Group, RenderableType
 from rich.measure import Measurement
 from rich.progress import BarColumn, Progress, ProgressColumn, Task, TextColumn
 from rich.segment import Segments
@@ -65,7 +65,7 @@ class LiveProgress:
         self.drawing = threading.Lock()
         self.stopped = threading.Event()
         self.closed = False
-        self.progress.start()
+        self.progress.live.start()  # drawn first by the drawing thread, as always after
         self.drawer = threading.Thread(
             target=self._draw_every, args=(min(max(refresh, 0.1), 0.5),), daemon=True
         )
@@ -78,16 +78,16 @@ class LiveProgress:
         while not self.stopped.wait(seconds):
             self._draw()
 
-    def _draw(self) -> None:
+    def _draw(self, refresh: bool = True) -> None:
         with self.drawing:
             finished, self.finished = self.finished, []
             console = self.progress.console
-            for row in finished:
-                if self.keep_rows:  # drawn once, kept as it is
-                    self.progress.kept.append(Segments(list(console.render(row))))
-                else:
-                    console.print(row)  # above the live rows, where it stays
-            self.progress.refresh()
+            if finished and self.keep_rows:  # drawn once, kept as they are
+                self.progress.kept.append(Segments(list(console.render(Group(*finished)))))
+            elif finished:  # above the live rows, where they stay
+                console.print(Group(*finished))
+            if refresh:
+                self.progress.refresh()
 
     def _set(self, row: _Row, **fields: Any) -> None:
         self.progress.update(row.task, **fields)  # rich draws nothing here
@@ -201,7 +201,7 @@ class LiveProgress:
         self.drawer.join()
         if self.epoch is None:  # the run failed before it started: leave nothing behind
             self._set(self.epoch_row, visible=False)
-        self._draw()  # the last rows; a notebook's display is not redrawn by stop()
+        self._draw(refresh=self.keep_rows)  # stop() redraws a terminal, not a notebook
         self.progress.stop()
 
 
