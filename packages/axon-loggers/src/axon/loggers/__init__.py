@@ -15,8 +15,8 @@ looked up by name, and plugins add more (see :mod:`axon.loggers.plugins`):
 {"step": 1, "loss": 0.25}
 
 Each log belongs to one run, named by ``run_id=``: a TensorBoard logdir gets a
-``version_N`` directory per run, and a CSV or JSON Lines file is continued only
-by its own run (another run's log, or a file that is no log, raises
+``version_N`` directory per run, and a CSV or JSON Lines file (a plot's points
+too) is continued only by its own run (another run's log, or a file that is no log, raises
 :class:`LogExistsError`). A file logger's ``mark()`` says where its log ends;
 given back as ``resume_mark=``, it cuts the log back there, so a run resumed
 from a checkpoint continues exactly the log it had when the checkpoint was

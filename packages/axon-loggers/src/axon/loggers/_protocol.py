@@ -37,8 +37,8 @@ class Logger(Protocol):
     with their marks, so each log holds exactly what was logged before the
     checkpoint, and the resumed run's records follow it. A logger without marks
     is given ``purge_step`` instead, if it takes it. ``mark`` is not part of the
-    ``isinstance`` check. The JSON Lines, CSV and TensorBoard loggers have it; the
-    console has nothing to cut.
+    ``isinstance`` check. The JSON Lines, CSV, TensorBoard and plot loggers have it;
+    the console has nothing to cut.
 
     Example:
         >>> import io

@@ -15,11 +15,11 @@ from typing import Any
 from .._base import LoggerBase
 from .._values import as_purge_step
 from .charts import Chart, as_metrics, charts
-from .files import has_content, prepare_file, replace_file
+from .files import LogExistsError, has_content, prepare_file, replace_file
 from .jsonl import JSONLinesLogger
 from .marks import RUN, as_mark
 from .notebook import LiveImage, in_notebook
-from .runs import as_run_id, check_continuation, new_run_id, not_a_log
+from .runs import as_run_id, check_continuation, new_run_id
 from .steps import STEP_KEY
 
 #: The plot ``loss.png`` keeps its points in ``loss.png.jsonl``, beside it.
@@ -307,8 +307,11 @@ def _open_data(
         as_mark(resume_mark, "PlotLogger", run_id or "", path, what, _PlotData._mark_fields)
     prepare_file(image, _IMAGE)
     if image.exists() and not has_content(path):
-        found = f"there is no {what} {path.name!r} beside it"
-        raise not_a_log(image, _IMAGE, found)
+        raise LogExistsError(
+            f"The {_IMAGE} {str(image)!r} exists and is no plot of axon-loggers: there is no "
+            f"{what} {path.name!r} beside it. It may be your own picture, so it is left "
+            f"untouched. Pass a new path, or move that file away."
+        )
     return _PlotData(
         path, run_id=run_id, purge_step=purge_step, resume_mark=resume_mark, overwrite=overwrite
     )
