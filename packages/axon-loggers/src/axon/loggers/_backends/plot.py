@@ -183,17 +183,17 @@ class PlotLogger(LoggerBase):
             >>> import pathlib, tempfile
             >>> from axon.loggers import PlotLogger
             >>> path = pathlib.Path(tempfile.mkdtemp()) / "loss.svg"
-            >>> logger = PlotLogger(path, run_id="run-1")
-            >>> logger.log_scalars({"loss": 0.5}, step=1)
-            >>> mark = logger.mark()  # a checkpoint is written here
+            >>> with PlotLogger(path, run_id="run-1") as killed:
+            ...     for step in (1, 2, 3):
+            ...         if step == 3:
+            ...             mark = killed.mark()  # the checkpoint of iteration 2
+            ...         killed.log_scalars({"loss": -step}, step)
             >>> mark
-            {'run_id': 'run-1', 'file': 'loss.svg.jsonl', 'size': 47}
-            >>> logger.log_scalars({"loss": 0.25}, step=2)
-            >>> logger.close()  # the run dies, and resumes from that checkpoint:
-            >>> with PlotLogger(path, run_id="run-1", resume_mark=mark) as resumed:
-            ...     resumed.log_scalars({"loss": 0.125}, step=2)
-            >>> resumed.plotted
-            {'loss': {'loss': [(1, 0.5), (2, 0.125)]}}
+            {'run_id': 'run-1', 'file': 'loss.svg.jsonl', 'size': 74}
+            >>> resumed = PlotLogger(path, run_id="run-1", resume_mark=mark)
+            >>> resumed.plotted  # the killed run's step 3 is gone
+            {'loss': {'loss': [(1, -1.0), (2, -2.0)]}}
+            >>> resumed.close()
         """
         if self._data is None:
             return {RUN: self.run_id}
