@@ -149,9 +149,12 @@ def test_an_image_is_written_when_the_run_fails(tmp_path):
 
 def test_non_finite_values_are_kept_and_read_back(tmp_path):
     path = tmp_path / "loss.png"
-    with pytest.warns(RuntimeWarning, match="is nan"), PlotLogger(path, run_id="a") as logger:
+    with pytest.warns(RuntimeWarning) as warned, PlotLogger(path, run_id="a") as logger:
         logger.log_scalars({"loss": float("nan")}, step=1)
         logger.log_scalars({"loss": 0.5}, step=2)
+    assert [str(w.message).split(" This")[0] for w in warned] == [
+        "PlotLogger: Scalar 'loss' is nan at step 1; it is logged as it is."
+    ]  # once, under its own name
     with PlotLogger(path, run_id="a") as again:
         (nan, half) = again.plotted["loss"]["loss"]
     assert np.isnan(nan[1]) and half == (2, 0.5)

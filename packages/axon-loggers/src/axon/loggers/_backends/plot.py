@@ -141,7 +141,8 @@ class PlotLogger(LoggerBase):
         check_continuation(named_run, purge_step, resume_mark)
         self.metrics = as_metrics(metrics)
         self.refresh_secs = _as_number("refresh_secs", refresh_secs, smallest=0.0)
-        self.size = (_as_number("width", size[0]), _as_number("height", size[1]))
+        width, height = size
+        self.size = (_as_number("width", width), _as_number("height", height))
         self.dpi = _as_number("dpi", dpi)
         if live not in (None, True, False):
             raise TypeError(f"live must be True, False or None (in Jupyter), got {live!r}.")
@@ -280,6 +281,9 @@ class _PlotData(JSONLinesLogger):
     """A plot's points: the JSON Lines log of its run, read back when the run continues."""
 
     _what = "plot data file"
+
+    def _warn_once(self, tag: str, message: str) -> None:
+        """Nothing: the PlotLogger that logs here has warned already, under its own name."""
 
     def points(self) -> dict[str, tuple[list[int], list[float]]]:
         """``{tag: (steps, values)}`` of the records in the file, in the order logged."""
