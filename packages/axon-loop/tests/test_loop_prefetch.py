@@ -55,7 +55,7 @@ def test_every_depth_runs_the_same_batches_in_the_same_order(steps_per_dispatch)
             epochs=2,
             prefetch=prefetch,
             steps_per_dispatch=steps_per_dispatch,
-        )  # fmt: skip
+        )
         for prefetch in (0, 1, 2, 7, "auto")
     }
     assert len({int(state.step_state) for state in ends.values()}) == 1
@@ -175,7 +175,7 @@ def test_a_one_shot_iterator_continued_over_epochs_loses_no_batch(handler):
             prefetch=prefetch,
             iterations=None if handler else 3,
             steps_per_dispatch=1,
-        )  # fmt: skip
+        )
         for prefetch in (0, 2)
     ]
     assert int(ends[0].step_state) == int(ends[1].step_state)

@@ -26,23 +26,26 @@ from .source import EpochBatches
 
 Read = tuple[Any, Any]  # (batch, position), as EpochBatches.read gives them
 
+#: batches read ahead with ``depth="auto"`` of data that is not in memory already
+AUTO_DEPTH = 2
+
 
 @contextlib.contextmanager
 def prefetched(
     batches: EpochBatches,
-    depth: int,
+    depth: int | str,
     prepare: Callable[[Any], Any],
     limit: int | None = None,
 ) -> Iterator[Iterator[Read]]:
     """The ``(prepare(batch), position)`` pairs of ``batches``, at most ``limit`` of them,
     read up to ``depth`` ahead in a background thread (``depth`` 0: read when asked, in the
-    caller's thread). Leaving the ``with`` block stops the thread and gives the batches read
-    ahead back to ``batches``."""
+    caller's thread; ``"auto"``: 0 for batches in memory already, where a thread would only
+    add its handoffs, else ``AUTO_DEPTH``). Leaving the ``with`` block stops the thread and
+    gives the batches read ahead back to ``batches``."""
+    if depth == "auto":
+        depth = 0 if batches.in_memory else AUTO_DEPTH
     if depth == 0:
-        yield (
-            (prepare(batch), position)
-            for batch, position in _reads(batches, limit)
-        )  # fmt: skip
+        yield ((prepare(batch), position) for batch, position in _reads(batches, limit))
         return
     ahead = _Prefetcher(_reads(batches, limit), depth, prepare)
     try:

@@ -35,9 +35,6 @@ if TYPE_CHECKING:
     from .._events import HandlerSpec
     from .._loop import Loop
 
-#: batches read ahead of a loader with ``prefetch="auto"``
-AUTO_PREFETCH = 2
-
 
 class Engine:
     """Runs a loop from a (fresh or restored) state until it completes or halts."""
@@ -52,7 +49,7 @@ class Engine:
         placement: Placement,
         debug: bool = False,
         power_of_two_blocks: bool = False,
-        prefetch: int | str = 0,
+        prefetch: int | str = "auto",
     ):
         self.loop = loop
         self.prefetch = prefetch  # batches read ahead in a background thread, or "auto"
@@ -135,8 +132,7 @@ class Engine:
                 state.metrics = self.metric_view()
                 outcome = self.fire(Event.EPOCH_STARTED)
             started = time.perf_counter()
-            depth = self.prefetch_depth(batches)
-            with prefetched(batches, depth, self.prepare, self.left(state)) as ahead:
+            with prefetched(batches, self.prefetch, self.prepare, self.left(state)) as ahead:
                 outcome, seen = self.run_epoch(ahead, outcome)
             if seen == 0 and outcome == Halt.CONTINUE and state.count_in_epoch() == 0:
                 raise EmptyDataError(
@@ -157,13 +153,6 @@ class Engine:
             state.history[epoch] = dict(state.metrics)
         state.status = "halted" if halted else "completed"
         self.fire(Event.HALTED if halted else Event.COMPLETED)
-
-    def prefetch_depth(self, batches: EpochBatches) -> int:
-        """How many batches to read ahead: ``"auto"`` reads loaders 2 ahead, and batches
-        already in memory when they are needed (a thread would only add its handoffs)."""
-        if self.prefetch != "auto":
-            return self.prefetch
-        return 0 if batches.in_memory else AUTO_PREFETCH
 
     def prepare(self, batch: Any) -> Any:
         """What the prefetch thread does to a batch besides reading it."""
