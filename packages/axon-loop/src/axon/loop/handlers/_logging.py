@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from .._events import Event, Handler, handler_specs
@@ -152,6 +153,11 @@ def _histogram_logging(key: str) -> Handler:
         instance = state.resources[key]
         if callable(getattr(instance, "split", None)):
             instance = instance.split("train")
+        if not isinstance(state.step_state, Mapping) or "model_state" not in state.step_state:
+            raise KeyError(
+                "log_to(..., histograms=n) logs the parameters in step_state['model_state'], "
+                "which this loop's step state does not have."
+            )
         model_state = state.step_state["model_state"]
         params = getattr(model_state, "params", model_state)
         loggers.log_histograms(instance, "params", params, state.iteration)
