@@ -70,12 +70,15 @@ def _watch(
     key: str,
     on_plateau: Callable[[State], Any],
     on_improvement: Callable[[State], None] | None = None,
-    **options: Any,
+    *,
+    event: str,
+    filter: FilterSpec,
+    patience: int,
+    mode: str,
+    min_delta: float,
 ) -> Loop:
     """``monitor``'s handler, named ``key`` (its ``handler_metadata`` too), which also calls
-    ``on_improvement(state)`` when ``metric`` improves; ``options`` are ``event``,
-    ``filter``, ``patience``, ``mode`` and ``min_delta``."""
-    patience, mode, min_delta = options["patience"], options["mode"], options["min_delta"]
+    ``on_improvement(state)`` when ``metric`` improves."""
     check_mode(mode)
     if not isinstance(patience, int) or patience < 1:
         raise ValueError(f"patience must be a positive int, got {patience!r}.")
@@ -96,7 +99,7 @@ def _watch(
 
     check.__name__ = key
     # before the event's other handlers: a checkpoint on the same event holds what it kept
-    watching = handler_specs(options["event"], check, options["filter"], watches=True)
+    watching = handler_specs(event, check, filter, watches=True)
     return loop.replace(handlers=loop.handlers + watching)
 
 
