@@ -15,10 +15,11 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 import pytest
+from PIL import Image
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
 import axon.loop
-from axon.loggers import LogExistsError, LoggerBase
+from axon.loggers import LogExistsError, LoggerBase, PlotLogger
 from axon.loggers.plugins import hookimpl, system
 from axon.loop.checkpoint import OrbaxBackend
 
@@ -425,3 +426,83 @@ def test_a_resume_that_falls_back_to_an_older_checkpoint_cuts_back_to_its_marks(
     assert resumed.resumed_from == 4
     assert any("skipped the damaged ones" in str(warning.message) for warning in caught)
     assert logs_of(folder) == logs_of(tmp_path / "straight")
+
+
+# -- log_to("plot"): training and validation on one chart, each step once ---------------------
+
+
+def plotting_trainer(path, **options):
+    return (
+        trainer()
+        .validate(linear(), batches(99))
+        .log_to("plot", path=path, metrics=["loss", "validation_loss"], every=1, **options)
+    )
+
+
+def points(path):
+    """``(run id, {tag: [(step, value), ...]})`` of a plot's points, read from its log."""
+    header, *records = [json.loads(line) for line in path.with_name(path.name + ".jsonl").open()]
+    found: dict[str, list] = {}
+    for record in records:
+        for tag, value in record.items():
+            if tag != "step":
+                found.setdefault(tag, []).append((record["step"], value))
+    return header["axon_run"], found
+
+
+def png_size(path):
+    with Image.open(path) as image:
+        image.verify()
+    with Image.open(path) as image:
+        return image.format, image.size
+
+
+def test_training_and_validation_loss_are_drawn_on_one_chart(tmp_path):
+    path = tmp_path / "plots" / "loss.png"
+    state = plotting_trainer(path).run(batches, epochs=2)
+
+    assert png_size(path) == ("PNG", (600, 400))  # one chart
+    run, found = points(path)
+    assert run == state.run_id
+    assert [step for step, _ in found["train/loss"]] == list(range(1, 9))
+    assert [step for step, _ in found["epoch/loss"]] == [4, 8]
+    validation = [value for _, value in found["epoch/validation_loss"]]
+    expected = [float(epoch["validation_loss"]) for epoch in state.history.values()]
+    assert validation == pytest.approx(expected)
+
+    with PlotLogger(path, metrics=["loss"], run_id=state.run_id) as reopened:
+        plotted = reopened.plotted  # what the image shows, drawn again from the log
+    assert list(plotted) == ["loss"]
+    assert list(plotted["loss"]) == ["train/loss", "epoch/loss", "epoch/validation_loss"]
+    assert plotted["loss"]["epoch/validation_loss"] == found["epoch/validation_loss"]
+
+
+def test_a_halted_run_draws_what_it_logged(tmp_path):
+    path = tmp_path / "loss.svg"
+    halt = lambda state: "halt_loop" if state.iteration == 3 else None  # noqa: E731
+    plotting_trainer(path).handle_event("iteration_completed", halt).run(batches, epochs=2)
+    assert path.read_text().lstrip().startswith("<?xml")
+    _, found = points(path)
+    assert [step for step, _ in found["train/loss"]] == [1, 2, 3]
+
+
+def test_a_killed_and_resumed_run_plots_each_step_once(tmp_path):
+    def make(folder):  # built again for the resumed run, as a restarted process does
+        return plotting_trainer(folder / "loss.png").checkpoint(
+            folder / "ck", event="iteration_completed", filter={"every": 2}
+        )
+
+    make(tmp_path / "straight").run(batches, epochs=3)
+    folder = tmp_path / "killed"
+    with pytest.raises(Killed):
+        make(folder).handle_event("iteration_completed", killed, {"once": 7}).run(
+            batches, epochs=3, resume="auto"
+        )
+    assert png_size(folder / "loss.png") == ("PNG", (600, 400))  # drawn as the run failed
+    resumed = make(folder).run(batches, epochs=3, resume="auto")
+
+    assert resumed.resumed_from == 6
+    _, found = points(folder / "loss.png")
+    assert found == points(tmp_path / "straight" / "loss.png")[1]
+    assert [step for step, _ in found["train/loss"]] == list(range(1, 13))  # once each
+    assert [step for step, _ in found["epoch/validation_loss"]] == [4, 8, 12]

@@ -37,8 +37,8 @@ class Logger(Protocol):
     with their marks, so each log holds exactly what was logged before the
     checkpoint, and the resumed run's records follow it. A logger without marks
     is given ``purge_step`` instead, if it takes it. ``mark`` is not part of the
-    ``isinstance`` check. The JSON Lines, CSV and TensorBoard loggers have it; the
-    console has nothing to cut.
+    ``isinstance`` check. The JSON Lines, CSV, TensorBoard and plot loggers have it;
+    the console has nothing to cut.
 
     **Optional: splits.** A logger that can show a data split as a run of its
     own may offer ``split(name) -> Logger``: axon-loop's ``log_to`` then logs the

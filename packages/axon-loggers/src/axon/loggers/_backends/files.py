@@ -137,12 +137,14 @@ def open_text(path: Path, mode: str, what: str) -> IO[str]:
         raise _explain(error, path, what) from error
 
 
-def replace_file(path: Path, content: str, what: str) -> None:
-    """Atomically replace ``path`` with ``content`` (a crash leaves the old or the new file)."""
+def replace_file(path: Path, content: str | bytes, what: str) -> None:
+    """Atomically replace ``path`` with ``content``, text as UTF-8 (a crash leaves the old or
+    the new file; a reader never sees a part of it)."""
     temporary = path.with_name(f".{path.name}.rewrite")
+    data = content.encode("utf-8") if isinstance(content, str) else content
     try:
-        with open(temporary, "w", encoding="utf-8", newline="") as file:
-            file.write(content)
+        with open(temporary, "wb") as file:
+            file.write(data)
         os.replace(temporary, path)
     except OSError as error:
         raise _explain(error, path, what) from error
