@@ -246,9 +246,10 @@ def reduce_lr_on_plateau(
     >>> sgd = optax.inject_hyperparams(optax.sgd)(learning_rate=0.1)
     >>> loop = axon.loop.trainer((init, apply), "mean_squared_error", sgd, log=0)
     >>> loop = loop.metric(lambda t, p: jnp.float32(1.0), "flat").replace(output_transform=None)
-    >>> state = loop.reduce_lr_on_plateau("flat", patience=1, factor=0.5).run(data, epochs=3)
-    Epoch 1: reduce_lr_on_plateau: learning rate 0.1 -> 0.05 (flat stalled for 1 epoch).
-    Epoch 2: reduce_lr_on_plateau: learning rate 0.05 -> 0.025 (flat stalled for 1 epoch).
+    >>> quiet = loop.reduce_lr_on_plateau("flat", patience=1, factor=0.5, verbose=False)
+    >>> state = quiet.run(data, epochs=3)
+    >>> [change["iteration"] for change in state.handler_metadata["learning_rate_reductions"]]
+    [6, 9]
     >>> round(float(state.step_state["optimizer_state"].hyperparams["learning_rate"]), 4)
     0.025
     """
