@@ -113,11 +113,15 @@ class HandlerSpec:
     # writes to a log (log_to): runs after the first handlers and before the others, so
     # that a checkpoint written on the same event comes after its records and marks them
     logs: bool = False
+    # watches a metric (monitor, early_stop, reduce_lr_on_plateau): runs after the logging
+    # handlers and before the others, so that a checkpoint written on the same event holds
+    # its bookkeeping (a count, a kept best state, a reduced learning rate)
+    watches: bool = False
 
     @property
     def order(self) -> int:
         """Where the handler runs among those of its event (stable within one order)."""
-        return 0 if self.first else 1 if self.logs else 2
+        return 0 if self.first else 1 if self.logs else 2 if self.watches else 3
 
 
 def handler_specs(
@@ -127,7 +131,7 @@ def handler_specs(
     **flags: Any,
 ) -> tuple[HandlerSpec, ...]:
     """A :class:`HandlerSpec` of ``handler`` for ``event`` (or each of several, or ``"all"``);
-    ``flags`` are its ``first``, ``resume_source`` and ``logs``."""
+    ``flags`` are its ``first``, ``resume_source``, ``logs`` and ``watches``."""
     if event == "all":
         events: list[Event] = list(Event)
     elif isinstance(event, (str, Event)):

@@ -119,9 +119,10 @@ class Loop:
 
         The handler may return ``None``/``"continue"``, ``"halt_epoch"`` or
         ``"halt_loop"``. Handlers run in the order they were attached, except that
-        those attached with ``first=True`` run before the others of their event, and
-        the logging handlers of :meth:`log_to` right after those (so that a
-        checkpoint written on the same event holds what they logged).
+        those attached with ``first=True`` run before the others of their event, then
+        the logging handlers of :meth:`log_to`, then the metric watchers
+        (:meth:`monitor`, :meth:`early_stop`, :meth:`reduce_lr_on_plateau`), so that
+        a checkpoint written on the same event holds what they logged and kept.
         ``filter`` is ``"always"``, ``"first"``, a dict such as ``{"every": 100}``
         or ``fn(state, event) -> bool``.
 
@@ -253,6 +254,8 @@ class Loop:
     def early_stop(self, metric: str, **options: Any) -> Loop:
         """Halt when ``metric`` stops improving; see :func:`axon.loop.handlers.early_stop`.
 
+        ``restore_best=True`` ends the run with the model state of the best epoch.
+
         >>> import jax.numpy as jnp, optax, axon.loop
         >>> init = lambda key, x: {"w": jnp.zeros((x.shape[-1], 1))}
         >>> apply = lambda p, x, *, mode, key: (x @ p["w"], None)
@@ -280,6 +283,8 @@ class Loop:
         >>> trainer = axon.loop.trainer((init, apply), "mean_squared_error", sgd, log=0)
         >>> reducing = trainer.reduce_lr_on_plateau("loss", mode="max", patience=1, factor=0.5)
         >>> state = reducing.replace(output_transform=None).run(data, epochs=3)
+        Epoch 1: reduce_lr_on_plateau: learning rate 0.1 -> 0.05 (loss stalled for 1 epoch).
+        Epoch 2: reduce_lr_on_plateau: learning rate 0.05 -> 0.025 (loss stalled for 1 epoch).
         >>> round(float(state.step_state["optimizer_state"].hyperparams["learning_rate"]), 3)
         0.025
         """

@@ -85,6 +85,11 @@ def _explain(error: OSError, path: Path, what: str) -> LogPathError:
     )
 
 
+def is_entry_name(name: object) -> bool:
+    """Whether ``name`` names one entry of a directory: a ``str``, not a path, not ``.``/``..``."""
+    return isinstance(name, str) and name not in ("", ".", "..") and Path(name).name == name
+
+
 def prepare_directory(path: str | os.PathLike[str], what: str) -> Path:
     """Create ``path`` and its parents if missing; fail clearly if that is impossible."""
     directory = Path(path)
