@@ -65,17 +65,6 @@ def windows(ids: np.ndarray, length: int, starts: np.ndarray) -> tuple[np.ndarra
     return x, ids[starts + length]
 
 
-def training_batches(ids: np.ndarray, length: int, size: int, iterations: int, seed: int = 0):
-    """Each epoch's batches of random windows of the training text."""
-
-    def epoch(epoch: int):
-        rng = np.random.default_rng([seed, epoch])
-        for _ in range(iterations):
-            yield windows(ids, length, rng.integers(0, len(ids) - length, size=size))
-
-    return epoch
-
-
 def build_model(vocab: int, length: int, embedding: int, hidden: int) -> axon.model.Model:
     chars = axon.model.input("chars", shape=(None, length))
     _, (_, h) = chars.embedding(vocab, embedding).lstm(hidden)  # (sequence, (c, h))
@@ -118,19 +107,15 @@ def main(argv: list[str] | None = None) -> float:
     loss = functools.partial(F.losses.categorical_cross_entropy, sparse=True, from_logits=True)
     accuracy = functools.partial(F.metrics.accuracy, sparse=True)
     test_x, test_y = windows(test_ids, LENGTH, np.arange(0, len(test_ids) - LENGTH, 7))
-    test_data = [
-        (test_x[i : i + 512], test_y[i : i + 512])
-        for i in range(0, len(test_x) - 511, 512)  # equal batches: one compilation
-    ]
+    test_data = axon.loop.batches(test_x, test_y, batch_size=512, drop_last=True)  # one shape
+    train_x, train_y = windows(train_ids, LENGTH, np.arange(0, len(train_ids) - LENGTH, 3))
+    train_data = axon.loop.batches(train_x, train_y, batch_size=128, shuffle=True, drop_last=True)
 
     model_state = (
         axon.loop.trainer(model, loss, axon.optim.adam(3e-3), log=50)
         .metric(accuracy, name="accuracy")
         .validate(model, test_data)
-        .run(
-            training_batches(train_ids, LENGTH, size=128, iterations=args.iterations),
-            epochs=args.epochs,
-        )
+        .run(train_data, epochs=args.epochs, iterations=args.iterations)
     )
 
     results = (

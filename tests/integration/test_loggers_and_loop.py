@@ -2,8 +2,8 @@
 continues its own with every step exactly once (axon-loop and axon-loggers together).
 
 A run resumed from a checkpoint cuts its logs back to the marks the checkpoint recorded,
-so they end up byte for byte (TensorBoard: event for event) those of the uninterrupted
-run, wherever it was killed."""
+so they end up byte for byte (TensorBoard: event for event, in the run's train and
+validation splits) those of the uninterrupted run, wherever it was killed."""
 
 from __future__ import annotations
 
@@ -15,10 +15,11 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 import pytest
+from PIL import Image
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
 import axon.loop
-from axon.loggers import LogExistsError, LoggerBase
+from axon.loggers import LogExistsError, LoggerBase, PlotLogger
 from axon.loggers.plugins import hookimpl, system
 from axon.loop.checkpoint import OrbaxBackend
 
@@ -62,10 +63,15 @@ def adopt_run_id(run_id):
     return adopt
 
 
-def tensorboard_steps(run_dir):
-    events = EventAccumulator(str(run_dir), size_guidance={"scalars": 0})
+def read_events(run_dir):
+    """TensorBoard's own reader of one run directory, keeping every point."""
+    events = EventAccumulator(str(run_dir), size_guidance={"scalars": 0, "histograms": 0})
     events.Reload()
-    return [point.step for point in events.Scalars("train/loss")]
+    return events
+
+
+def tensorboard_steps(run_dir):
+    return [point.step for point in read_events(run_dir / "train").Scalars("train/loss")]
 
 
 def jsonl_steps(path):
@@ -82,7 +88,7 @@ def csv_steps(path):
 
 def logging_everything(loop, tmp_path):
     return (
-        loop.log_to("tensorboard", logdir=tmp_path / "runs", every=1)
+        loop.log_to("tensorboard", logdir=tmp_path / "runs", every=1, histograms=1)
         .log_to("jsonl", path=tmp_path / "metrics.jsonl", every=1)
         .log_to("csv", path=tmp_path / "metrics.csv", every=1)
     )
@@ -248,6 +254,41 @@ def test_a_restart_from_scratch_under_the_same_run_id_redoes_its_logs(tmp_path):
     assert csv_steps(tmp_path / "metrics.csv") == ("run-a", every_step)
 
 
+def test_tensorboard_shows_training_and_validation_on_one_chart_with_the_learning_rate(
+    tmp_path, capsys
+):
+    sgd = optax.inject_hyperparams(optax.sgd)(learning_rate=0.05)
+    (
+        axon.loop.trainer(linear(), "mean_squared_error", sgd, log=0)
+        .metric(lambda y_true, y_pred: jnp.float32(1.0), "flat")
+        .validate(linear(), batches(7)[:2])
+        .reduce_lr_on_plateau("flat", patience=1, factor=0.5)
+        .log_to("tensorboard", logdir=tmp_path / "runs", every=2, histograms=2)
+        .run(batches, epochs=3)
+    )
+    run_dir = tmp_path / "runs" / "version_0"
+    assert sorted(path.name for path in run_dir.iterdir() if path.is_dir()) == [
+        "train",
+        "validation",
+    ]
+    assert read_events(run_dir).Tags()["scalars"] == []  # the run's own events: none of these
+    train, validation = read_events(run_dir / "train"), read_events(run_dir / "validation")
+    assert sorted(train.Tags()["scalars"]) == [
+        "epoch/flat", "epoch/learning_rate", "epoch/loss",
+        "train/flat", "train/learning_rate", "train/loss",
+    ]  # fmt: skip
+    assert sorted(validation.Tags()["scalars"]) == ["epoch/flat", "epoch/loss"]
+    for events in (train, validation):
+        assert [point.step for point in events.Scalars("epoch/loss")] == [4, 8, 12]
+    # a point per log step; halved at the ends of epochs 1 and 2, after their records
+    learning_rate = {p.step: p.value for p in train.Scalars("train/learning_rate")}
+    expected = {2: 0.05, 4: 0.05, 6: 0.05, 8: 0.05, 10: 0.025, 12: 0.025}
+    assert learning_rate == pytest.approx(expected)
+    assert "learning rate 0.05 -> 0.025" in capsys.readouterr().out
+    assert [point.step for point in train.Histograms("params/w")] == [8]
+    assert validation.Tags()["histograms"] == []
+
+
 @pytest.mark.parametrize("name", ["jsonl", "csv"])
 def test_a_new_run_into_another_runs_file_log_fails_before_training(tmp_path, name):
     path = tmp_path / f"metrics.{name}"
@@ -290,23 +331,32 @@ def killed(state):
 
 
 def logs_of(folder):
-    """``(JSON Lines text, CSV text, {tag: [(step, value), ...]} of TensorBoard)`` in ``folder``."""
+    """``(JSON Lines text, CSV text, {(split, tag): [(step, value), ...]} of TensorBoard,
+    {(split, tag): [(step, number of values), ...]} of its histograms)`` in ``folder``."""
     (run_dir,) = (folder / "runs").iterdir()
-    events = EventAccumulator(str(run_dir), size_guidance={"scalars": 0})
-    events.Reload()
-    scalars = {
-        tag: [(point.step, point.value) for point in events.Scalars(tag)]
-        for tag in events.Tags()["scalars"]
-    }
+    scalars, histograms = {}, {}
+    for split in sorted(path for path in run_dir.iterdir() if path.is_dir()):
+        events = read_events(split)
+        for tag in events.Tags()["scalars"]:
+            scalars[split.name, tag] = [(e.step, e.value) for e in events.Scalars(tag)]
+        for tag in events.Tags()["histograms"]:
+            histograms[split.name, tag] = [
+                (e.step, e.histogram_value.num) for e in events.Histograms(tag)
+            ]
     jsonl = (folder / "metrics.jsonl").read_text().splitlines()[1:]  # less the run's header
-    return jsonl, (folder / "metrics.csv").read_text(), scalars
+    return jsonl, (folder / "metrics.csv").read_text(), scalars, histograms
 
 
 def make_logged_loop(folder, checkpoint_options, checkpoint_first):
     def checkpoint(loop):
         return loop.checkpoint(folder / "ck", **checkpoint_options)
 
-    loop = trainer()
+    # validation and a learning rate: records in both splits of the TensorBoard run
+    sgd = optax.inject_hyperparams(optax.sgd)(learning_rate=0.05)
+    loop = axon.loop.trainer(linear(), "mean_squared_error", sgd, log=0).validate(
+        linear(), batches(7)[:2]
+    )
+    loop = loop.replace(output_transform=None)
     if checkpoint_first:  # then log_to's records at the checkpoint's step are logged after it
         loop = checkpoint(loop)
     loop = logging_everything(loop, folder)
@@ -351,10 +401,13 @@ def test_a_killed_and_resumed_run_logs_exactly_what_the_uninterrupted_run_logs(
     resumed = make().run(batches, epochs=3, resume="auto")  # the same command again
 
     assert resumed.resumed_from == resumed_from
-    jsonl, csv_text, scalars = logs_of(folder)
-    assert (jsonl, csv_text, scalars) == logs_of(tmp_path / "straight")
-    assert [step for step, _ in scalars["train/loss"]] == list(range(1, 13))  # once each
-    assert [step for step, _ in scalars["epoch/loss"]] == [4, 8, 12]
+    jsonl, csv_text, scalars, histograms = logs_of(folder)
+    assert (jsonl, csv_text, scalars, histograms) == logs_of(tmp_path / "straight")
+    assert [step for step, _ in scalars["train", "train/loss"]] == list(range(1, 13))  # once each
+    assert [step for step, _ in scalars["train", "train/learning_rate"]] == list(range(1, 13))
+    for split in ("train", "validation"):
+        assert [step for step, _ in scalars[split, "epoch/loss"]] == [4, 8, 12]
+    assert [step for step, _ in histograms["train", "params/w"]] == [4, 8, 12]
 
 
 def test_a_resume_that_falls_back_to_an_older_checkpoint_cuts_back_to_its_marks(tmp_path):
@@ -373,3 +426,83 @@ def test_a_resume_that_falls_back_to_an_older_checkpoint_cuts_back_to_its_marks(
     assert resumed.resumed_from == 4
     assert any("skipped the damaged ones" in str(warning.message) for warning in caught)
     assert logs_of(folder) == logs_of(tmp_path / "straight")
+
+
+# -- log_to("plot"): training and validation on one chart, each step once ---------------------
+
+
+def plotting_trainer(path, **options):
+    return (
+        trainer()
+        .validate(linear(), batches(99))
+        .log_to("plot", path=path, metrics=["loss", "validation_loss"], every=1, **options)
+    )
+
+
+def points(path):
+    """``(run id, {tag: [(step, value), ...]})`` of a plot's points, read from its log."""
+    header, *records = [json.loads(line) for line in path.with_name(path.name + ".jsonl").open()]
+    found: dict[str, list] = {}
+    for record in records:
+        for tag, value in record.items():
+            if tag != "step":
+                found.setdefault(tag, []).append((record["step"], value))
+    return header["axon_run"], found
+
+
+def png_size(path):
+    with Image.open(path) as image:
+        image.verify()
+    with Image.open(path) as image:
+        return image.format, image.size
+
+
+def test_training_and_validation_loss_are_drawn_on_one_chart(tmp_path):
+    path = tmp_path / "plots" / "loss.png"
+    state = plotting_trainer(path).run(batches, epochs=2)
+
+    assert png_size(path) == ("PNG", (600, 400))  # one chart
+    run, found = points(path)
+    assert run == state.run_id
+    assert [step for step, _ in found["train/loss"]] == list(range(1, 9))
+    assert [step for step, _ in found["epoch/loss"]] == [4, 8]
+    validation = [value for _, value in found["epoch/validation_loss"]]
+    expected = [float(epoch["validation_loss"]) for epoch in state.history.values()]
+    assert validation == pytest.approx(expected)
+
+    with PlotLogger(path, metrics=["loss"], run_id=state.run_id) as reopened:
+        plotted = reopened.plotted  # what the image shows, drawn again from the log
+    assert list(plotted) == ["loss"]
+    assert list(plotted["loss"]) == ["train/loss", "epoch/loss", "epoch/validation_loss"]
+    assert plotted["loss"]["epoch/validation_loss"] == found["epoch/validation_loss"]
+
+
+def test_a_halted_run_draws_what_it_logged(tmp_path):
+    path = tmp_path / "loss.svg"
+    halt = lambda state: "halt_loop" if state.iteration == 3 else None  # noqa: E731
+    plotting_trainer(path).handle_event("iteration_completed", halt).run(batches, epochs=2)
+    assert path.read_text().lstrip().startswith("<?xml")
+    _, found = points(path)
+    assert [step for step, _ in found["train/loss"]] == [1, 2, 3]
+
+
+def test_a_killed_and_resumed_run_plots_each_step_once(tmp_path):
+    def make(folder):  # built again for the resumed run, as a restarted process does
+        return plotting_trainer(folder / "loss.png").checkpoint(
+            folder / "ck", event="iteration_completed", filter={"every": 2}
+        )
+
+    make(tmp_path / "straight").run(batches, epochs=3)
+    folder = tmp_path / "killed"
+    with pytest.raises(Killed):
+        make(folder).handle_event("iteration_completed", killed, {"once": 7}).run(
+            batches, epochs=3, resume="auto"
+        )
+    assert png_size(folder / "loss.png") == ("PNG", (600, 400))  # drawn as the run failed
+    resumed = make(folder).run(batches, epochs=3, resume="auto")
+
+    assert resumed.resumed_from == 6
+    _, found = points(folder / "loss.png")
+    assert found == points(tmp_path / "straight" / "loss.png")[1]
+    assert [step for step, _ in found["train/loss"]] == list(range(1, 13))  # once each
+    assert [step for step, _ in found["epoch/validation_loss"]] == [4, 8, 12]

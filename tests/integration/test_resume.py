@@ -79,14 +79,14 @@ def uninterrupted(tmp_path_factory):
 
 
 def losses(logdir):
-    """``{tag: [(step, loss), ...]}`` of the train and epoch losses of the one run in ``logdir``
-    (a restarted run continues its own)."""
+    """``{tag: [(step, value), ...]}`` of the train and epoch losses and the learning rate of
+    the one run in ``logdir`` (a restarted run continues its own), from its train split."""
     assert [path.name for path in logdir.iterdir()] == ["version_0"]
-    events = EventAccumulator(str(logdir / "version_0"), size_guidance={"scalars": 0})
+    events = EventAccumulator(str(logdir / "version_0" / "train"), size_guidance={"scalars": 0})
     events.Reload()
     return {
         tag: [(point.step, point.value) for point in events.Scalars(tag)]
-        for tag in ("train/loss", "epoch/loss")
+        for tag in ("train/loss", "epoch/loss", "train/learning_rate")
     }
 
 
@@ -122,6 +122,8 @@ def test_sigkilled_training_resumes_exactly_with_each_logged_step_once(
         assert resumed.run_id == OrbaxBackend(checkpoints).run_id
     logged = losses(logdir)
     steps = {tag: [step for step, _ in points] for tag, points in logged.items()}
-    assert steps == {"train/loss": list(range(1, 25)), "epoch/loss": [8, 16, 24]}  # each once
+    every_step = list(range(1, 25))  # each once
+    assert steps == {"train/loss": every_step, "epoch/loss": [8, 16, 24],
+                     "train/learning_rate": every_step}  # fmt: skip
     for tag, points in logged.items():
         np.testing.assert_array_equal([v for _, v in points], [v for _, v in straight_losses[tag]])

@@ -37,11 +37,16 @@ def test_digits_example_reaches_95_percent_and_writes_logs_and_checkpoints(
     assert "Epoch: 19, Batch: 45, loss:" in output and "validation_accuracy" in output
     assert "Total parameters: 9610" in output and f"Test accuracy: {accuracy:.4f}" in output
 
-    events = EventAccumulator(str(logdir / "version_0"), size_guidance={"scalars": 0})
-    events.Reload()
-    tags = events.Tags()["scalars"]
-    assert {"train/loss", "train/accuracy", "epoch/validation_accuracy"} <= set(tags)
-    epoch_points = events.Scalars("epoch/validation_accuracy")
+    train, validation = (
+        EventAccumulator(str(logdir / "version_0" / split), size_guidance={"scalars": 0})
+        for split in ("train", "validation")
+    )
+    train.Reload()
+    validation.Reload()
+    tags = {"train/loss", "train/accuracy", "train/learning_rate", "epoch/accuracy"}
+    assert tags <= set(train.Tags()["scalars"])
+    assert {"epoch/loss", "epoch/accuracy"} == set(validation.Tags()["scalars"])  # beside train's
+    epoch_points = validation.Scalars("epoch/accuracy")
     assert [p.step for p in epoch_points] == [45 * (epoch + 1) for epoch in range(20)]
     assert epoch_points[-1].value >= 0.95
 

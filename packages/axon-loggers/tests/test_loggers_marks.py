@@ -14,7 +14,7 @@ import json
 
 import pytest
 
-from axon.loggers import CSVLogger, JSONLinesLogger, LogMarkError, TensorBoardLogger
+from axon.loggers import CSVLogger, JSONLinesLogger, LogMarkError, PlotLogger, TensorBoardLogger
 
 
 class Backend:
@@ -26,6 +26,8 @@ class Backend:
     def make(self, **options):
         if self.name == "tensorboard":
             return TensorBoardLogger(self.tmp_path / "runs", **options)
+        if self.name == "plot":  # its points' log is plot.png.jsonl, beside the image
+            return PlotLogger(self.tmp_path / "plot.png", **options)
         factory = CSVLogger if self.name == "csv" else JSONLinesLogger
         return factory(self.tmp_path / f"metrics.{self.name}", **options)
 
@@ -38,7 +40,7 @@ class Backend:
                 (e.step, tag, e.value) for tag in run.Tags()["scalars"] for e in run.Scalars(tag)
             ]
             return sorted(found, key=lambda record: record[0])  # stable: per tag in order
-        path = self.tmp_path / f"metrics.{self.name}"
+        path = self.tmp_path / ("plot.png.jsonl" if self.name == "plot" else f"metrics.{self.name}")
         if self.name == "csv":
             with open(path, newline="") as file:
                 rows = list(csv.DictReader(file))
@@ -65,7 +67,7 @@ class Backend:
         }
 
 
-@pytest.fixture(params=["jsonl", "csv", "tensorboard"])
+@pytest.fixture(params=["jsonl", "csv", "tensorboard", "plot"])
 def backend(request, tmp_path, read_run):
     return Backend(request.param, tmp_path, read_run)
 

@@ -35,7 +35,7 @@ class MemoryPlugin:
 
 
 def test_builtin_names_come_from_the_entry_point():
-    assert axon.loggers.names() == ["console", "csv", "jsonl", "tensorboard"]
+    assert axon.loggers.names() == ["console", "csv", "jsonl", "plot", "tensorboard"]
     assert axon.loggers.get("csv") is axon.loggers.CSVLogger
     assert loggers.provider("tensorboard").startswith(f"axon-loggers {axon.loggers.__version__}")
 

@@ -91,9 +91,9 @@ def block_sizes(loop, data, **options):
     original = Engine.dispatches
 
     def recording(self, block):
-        for size, batch in original(self, block):
+        for size, *batch_and_position in original(self, block):
             sizes.append(size)
-            yield size, batch
+            yield size, *batch_and_position
 
     Engine.dispatches = recording
     try:

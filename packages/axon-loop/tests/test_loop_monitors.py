@@ -93,19 +93,19 @@ def test_reduce_lr_on_plateau_scales_an_injected_learning_rate():
 
 
 def test_reduce_lr_prefers_a_learning_rate_scale_that_schedules_leave_alone():
-    from axon.loop.handlers._monitoring import _learning_rates, _scale_learning_rate
+    from axon.loop.handlers._learning_rates import learning_rates, scale_learning_rate
 
     state = optax.InjectHyperparamsState(
         count=jnp.int32(3),
         hyperparams={"learning_rate": jnp.float32(0.2), "learning_rate_scale": jnp.float32(1.0)},
         inner_state=(),
     )
-    reduced = _scale_learning_rate({"inner": state}, 0.1, 0.0)
+    reduced = scale_learning_rate({"inner": state}, 0.1, 0.0)
     assert float(reduced["inner"].hyperparams["learning_rate"]) == pytest.approx(0.2)
     assert float(reduced["inner"].hyperparams["learning_rate_scale"]) == pytest.approx(0.1)
-    assert _learning_rates(reduced) == [pytest.approx(0.02)]
-    floored = _scale_learning_rate(reduced, 0.1, 0.01)
-    assert _learning_rates(floored) == [pytest.approx(0.01)]
+    assert learning_rates(reduced) == [pytest.approx(0.02)]
+    floored = scale_learning_rate(reduced, 0.1, 0.01)
+    assert learning_rates(floored) == [pytest.approx(0.01)]
 
 
 def test_reduce_lr_without_an_injected_learning_rate_is_explained():

@@ -1,4 +1,4 @@
-"""axon-loggers: TensorBoard, JSON Lines, CSV and console loggers behind one protocol.
+"""axon-loggers: TensorBoard, JSON Lines, CSV, console and plot loggers behind one protocol.
 
 A logger is anything with the methods of :class:`Logger`. The built-in ones are
 looked up by name, and plugins add more (see :mod:`axon.loggers.plugins`):
@@ -6,7 +6,7 @@ looked up by name, and plugins add more (see :mod:`axon.loggers.plugins`):
 >>> import pathlib, tempfile
 >>> import axon.loggers
 >>> axon.loggers.names()
-['console', 'csv', 'jsonl', 'tensorboard']
+['console', 'csv', 'jsonl', 'plot', 'tensorboard']
 >>> path = pathlib.Path(tempfile.mkdtemp()) / "metrics.jsonl"
 >>> with axon.loggers.create("jsonl", path=path, run_id="run-1") as logger:
 ...     logger.log_scalars({"loss": 0.25}, step=1)
@@ -15,8 +15,8 @@ looked up by name, and plugins add more (see :mod:`axon.loggers.plugins`):
 {"step": 1, "loss": 0.25}
 
 Each log belongs to one run, named by ``run_id=``: a TensorBoard logdir gets a
-``version_N`` directory per run, and a CSV or JSON Lines file is continued only
-by its own run (another run's log, or a file that is no log, raises
+``version_N`` directory per run, and a CSV or JSON Lines file (a plot's points
+too) is continued only by its own run (another run's log, or a file that is no log, raises
 :class:`LogExistsError`). A file logger's ``mark()`` says where its log ends;
 given back as ``resume_mark=``, it cuts the log back there, so a run resumed
 from a checkpoint continues exactly the log it had when the checkpoint was
@@ -37,6 +37,7 @@ from ._backends import (
     LogExistsError,
     LogMarkError,
     LogPathError,
+    PlotLogger,
     TensorBoardLogger,
 )
 from ._base import LoggerBase
@@ -52,6 +53,7 @@ __all__ = [
     "JSONLinesLogger",
     "CSVLogger",
     "ConsoleLogger",
+    "PlotLogger",
     "LogPathError",
     "LogExistsError",
     "LogMarkError",
@@ -133,7 +135,7 @@ def names() -> list[str]:
     Example:
         >>> import axon.loggers
         >>> axon.loggers.names()
-        ['console', 'csv', 'jsonl', 'tensorboard']
+        ['console', 'csv', 'jsonl', 'plot', 'tensorboard']
     """
     return plugins.loggers.names()
 

@@ -192,7 +192,9 @@ class LoggerBase:
             hparams: names to ``bool``, ``int``, ``float`` or ``str`` values
                 (numpy scalars are converted).
             metrics: tags to final values; use the tags of the logged scalars
-                (``"epoch/validation_accuracy"``) so TensorBoard links them.
+                (``"epoch/validation_accuracy"``) so TensorBoard links them. For
+                a tag of a TensorBoard split, prefix the split's name:
+                ``"validation/epoch/accuracy"``.
 
         Raises:
             TypeError: a hyperparameter of another type (pass ``str(value)``).

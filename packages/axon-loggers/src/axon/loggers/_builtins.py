@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ._backends import ConsoleLogger, CSVLogger, JSONLinesLogger, TensorBoardLogger
+from ._backends import ConsoleLogger, CSVLogger, JSONLinesLogger, PlotLogger, TensorBoardLogger
 from .plugins import hookimpl
 
 
@@ -13,4 +13,5 @@ def axon_loggers():
         "jsonl": JSONLinesLogger,
         "csv": CSVLogger,
         "console": ConsoleLogger,
+        "plot": PlotLogger,
     }

@@ -37,8 +37,17 @@ class Logger(Protocol):
     with their marks, so each log holds exactly what was logged before the
     checkpoint, and the resumed run's records follow it. A logger without marks
     is given ``purge_step`` instead, if it takes it. ``mark`` is not part of the
-    ``isinstance`` check. The JSON Lines, CSV and TensorBoard loggers have it; the
-    console has nothing to cut.
+    ``isinstance`` check. The JSON Lines, CSV, TensorBoard and plot loggers have it;
+    the console has nothing to cut.
+
+    **Optional: splits.** A logger that can show a data split as a run of its
+    own may offer ``split(name) -> Logger``: axon-loop's ``log_to`` then logs the
+    training records to ``split("train")`` and the validation metrics to
+    ``split("validation")`` under the same tags (``epoch/loss`` in both), so
+    they are drawn on one chart. The :class:`TensorBoardLogger` has it (sibling
+    runs ``run_dir/train`` and ``run_dir/validation``, as Keras writes them). A
+    logger without it gets one stream of records, the validation metrics under
+    their own names (``epoch/validation_loss``).
 
     Example:
         >>> import io

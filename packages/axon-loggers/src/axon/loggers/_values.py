@@ -8,7 +8,7 @@ that names the tag, what was expected and what was received.
 from __future__ import annotations
 
 import numbers
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 import numpy as np
@@ -139,6 +139,20 @@ def _as_hparam(name: str, value: object) -> HParamValue:
         f"Hyperparameter {name!r} must be a bool, int, float or str, got "
         f"{type(value).__name__} {value!r}. Pass str(value) to record it as text."
     )
+
+
+def as_strings(name: str, values: Iterable[str]) -> tuple[str, ...]:
+    """``values`` as a tuple of strings; one string is one value, not its characters."""
+    if isinstance(values, str):
+        return (values,)  # one prefix, not its characters
+    try:
+        items = tuple(values)
+    except TypeError:
+        items = (values,)
+    wrong = [item for item in items if not isinstance(item, str)]
+    if wrong:
+        raise TypeError(f"{name} must be strings, got {wrong[0]!r} in {values!r}.")
+    return items
 
 
 def describe_array(values: np.ndarray) -> dict[str, Any]:

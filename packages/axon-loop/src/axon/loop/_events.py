@@ -119,11 +119,15 @@ class HandlerSpec:
     # keys and closes them when it ends, however it ends (after their own handlers may
     # have: closing must be harmless the second time)
     opens: Callable[[], dict[str, Any]] | None = None
+    # watches a metric (monitor, early_stop, reduce_lr_on_plateau): runs after the logging
+    # handlers and before the others, so that a checkpoint written on the same event holds
+    # its bookkeeping (a count, a kept best state, a reduced learning rate)
+    watches: bool = False
 
     @property
     def order(self) -> int:
         """Where the handler runs among those of its event (stable within one order)."""
-        return 0 if self.first else 1 if self.logs else 2
+        return 0 if self.first else 1 if self.logs else 2 if self.watches else 3
 
 
 def handler_specs(
@@ -133,7 +137,7 @@ def handler_specs(
     **flags: Any,
 ) -> tuple[HandlerSpec, ...]:
     """A :class:`HandlerSpec` of ``handler`` for ``event`` (or each of several, or ``"all"``);
-    ``flags`` are its ``first``, ``resume_source``, ``logs`` and ``opens``."""
+    ``flags`` are its ``first``, ``resume_source``, ``logs``, ``watches`` and ``opens``."""
     if event == "all":
         events: list[Event] = list(Event)
     elif isinstance(event, (str, Event)):

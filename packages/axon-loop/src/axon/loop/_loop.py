@@ -119,9 +119,10 @@ class Loop:
 
         The handler may return ``None``/``"continue"``, ``"halt_epoch"`` or
         ``"halt_loop"``. Handlers run in the order they were attached, except that
-        those attached with ``first=True`` run before the others of their event, and
-        the logging handlers of :meth:`log_to` right after those (so that a
-        checkpoint written on the same event holds what they logged).
+        those attached with ``first=True`` run before the others of their event, then
+        the logging handlers of :meth:`log_to`, then the metric watchers
+        (:meth:`monitor`, :meth:`early_stop`, :meth:`reduce_lr_on_plateau`), so that
+        a checkpoint written on the same event holds what they logged and kept.
         ``filter`` is ``"always"``, ``"first"``, a dict such as ``{"every": 100}``
         or ``fn(state, event) -> bool``.
 
@@ -253,6 +254,8 @@ class Loop:
     def early_stop(self, metric: str, **options: Any) -> Loop:
         """Halt when ``metric`` stops improving; see :func:`axon.loop.handlers.early_stop`.
 
+        ``restore_best=True`` ends the run with the model state of the best epoch.
+
         >>> import jax.numpy as jnp, optax, axon.loop
         >>> init = lambda key, x: {"w": jnp.zeros((x.shape[-1], 1))}
         >>> apply = lambda p, x, *, mode, key: (x @ p["w"], None)
@@ -280,6 +283,8 @@ class Loop:
         >>> trainer = axon.loop.trainer((init, apply), "mean_squared_error", sgd, log=0)
         >>> reducing = trainer.reduce_lr_on_plateau("loss", mode="max", patience=1, factor=0.5)
         >>> state = reducing.replace(output_transform=None).run(data, epochs=3)
+        Epoch 1: reduce_lr_on_plateau: learning rate 0.1 -> 0.05 (loss stalled for 1 epoch).
+        Epoch 2: reduce_lr_on_plateau: learning rate 0.05 -> 0.025 (loss stalled for 1 epoch).
         >>> round(float(state.step_state["optimizer_state"].hyperparams["learning_rate"]), 3)
         0.025
         """
@@ -359,16 +364,19 @@ class Loop:
         batch_axis: str = "data",
         debug: bool = False,
         seed: int | None = None,
+        prefetch: int | str = "auto",
     ) -> Any:
         """Run the loop over ``data`` for ``epochs`` epochs and return the output.
 
         Args:
             data: the batches: ``axon.loop.batches(x, y, batch_size=...)`` over
                 arrays, a re-iterable of batches (a list, a
-                ``torch.utils.data.DataLoader``), a one-shot iterator (one epoch only),
-                or a function ``fn()`` / ``fn(epoch)`` returning each epoch's batches.
-                Whole arrays are refused with a pointer to ``batches`` (``run(x, y)``
-                is Keras's ``fit``, not this).
+                ``torch.utils.data.DataLoader``, a ``grain.MapDataset``,
+                ``IterDataset`` or ``DataLoader``), a one-shot iterator (one epoch
+                only), or a function ``fn()`` / ``fn(epoch)`` returning each epoch's
+                batches. Tensors in the batches become NumPy arrays. Whole arrays are
+                refused with a pointer to ``batches`` (``run(x, y)`` is Keras's
+                ``fit``, not this).
             init_state: passed to the loop's ``init_fn`` (for a trainer: a model
                 state to start from).
             epochs: the epoch to stop at (counting the epochs of a resumed run).
@@ -382,9 +390,13 @@ class Loop:
                 64 MiB of batches; ``1`` turns fusion off.
             resume_from: continue an interrupted run exactly: a checkpoint directory
                 (orbax, latest step), a checkpoint backend object (its latest step),
-                or a ``State``. The data must give the same batches per epoch. If the
-                newest checkpoint is damaged, the newest intact one is used, with a
-                warning. A run that already finished its ``epochs`` is an error.
+                or a ``State``. The data must give the same batches per epoch. Inside
+                an epoch, ``batches(...)`` and data that saved its position in the
+                checkpoint (grain's iterators, loaders with ``state_dict()`` such as
+                torchdata's ``StatefulDataLoader``) start at the checkpoint's batch
+                directly; other data is read again up to it. If the newest checkpoint
+                is damaged, the newest intact one is used, with a warning. A run that
+                already finished its ``epochs`` is an error.
             resume: ``"auto"`` starts or resumes, so that a preempted job continues when
                 started again with the same command: if the directory of the loop's
                 checkpoint handler holds a checkpoint, the run resumes from it (as with
@@ -404,6 +416,16 @@ class Loop:
                 being clamped, as jitted code does.
             seed: for this run, replaces the seed the loop was built with (a
                 trainer's parameter initialization and per-step keys).
+            prefetch: how many batches a background thread reads ahead (and, without
+                fusion, transfers to the device) while the step runs; ``0`` reads
+                each batch when it is needed, in the calling thread. ``"auto"`` (the
+                default) reads loaders, generators and functions' batches 2 ahead,
+                and batches already in memory (``batches(...)``, lists) when needed,
+                as a thread only adds its handoffs there. An error in the data is
+                raised here, with the data's traceback, after the batches read before
+                it have run. A run that halts early may have read up to ``prefetch``
+                batches it did not run; a one-shot iterator continued in the next
+                epoch gets them back.
 
         Returns:
             ``output_transform(state)``, or the final :class:`State` if the loop has
@@ -433,10 +455,35 @@ class Loop:
         >>> state = saving.run([jnp.ones(2)] * 2, jnp.float32(0), epochs=3, resume="auto")
         >>> state.resumed_from, state.iteration, float(state.step_state)
         (4, 6, 12.0)
+
+        Loaders people already use are data as they are. A grain dataset (or grain
+        ``DataLoader``), whose iterators save their position, so a resumed run starts
+        at its checkpoint's batch without reading the epoch up to it:
+
+        >>> import grain, numpy as np, optax, axon.loop
+        >>> x = np.random.default_rng(0).normal(size=(64, 2)).astype(np.float32)
+        >>> y = x @ np.array([[1.0], [-1.0]], np.float32)
+        >>> init = lambda key, x: {"w": np.zeros((2, 1), np.float32)}
+        >>> apply = lambda p, x, *, mode, key: (x @ p["w"], None)
+        >>> trainer = axon.loop.trainer((init, apply), "mean_squared_error", optax.sgd(0.2), log=0)
+        >>> examples = grain.MapDataset.source(list(zip(x, y)))  # records of (x, y)
+        >>> params = trainer.run(examples.shuffle(seed=0).batch(16), epochs=30)
+        >>> np.round(params["w"].ravel(), 2).tolist()
+        [1.0, -1.0]
+
+        A torch ``DataLoader`` (torch is optional; its tensors become NumPy arrays):
+
+        >>> import pytest; torch = pytest.importorskip("torch")
+        >>> dataset = torch.utils.data.TensorDataset(torch.from_numpy(x), torch.from_numpy(y))
+        >>> loader = torch.utils.data.DataLoader(dataset, batch_size=16, shuffle=True)
+        >>> params = trainer.run(loader, epochs=30)
+        >>> np.round(params["w"].ravel(), 2).tolist()
+        [1.0, -1.0]
         """
         options = RunOptions(
             epochs=epochs, iterations=iterations, jit=jit, steps_per_dispatch=steps_per_dispatch,
             mesh=mesh, batch_axis=batch_axis, debug=debug, seed=seed, resume=resume,
+            prefetch=prefetch,
         )  # fmt: skip
         state = run_loop(self, data, init_state, resume_from, options)
         return self.output_transform(state) if self.output_transform else state

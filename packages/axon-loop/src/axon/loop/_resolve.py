@@ -23,7 +23,8 @@ from ._targets import with_aligned_targets
 ModelFunctions = tuple[Callable[..., Any], Callable[..., Any]]
 
 
-def _needs(package: str, module: str, what: str, alternative: str) -> Any:
+def needs(package: str, module: str, what: str, alternative: str) -> Any:
+    """The module ``module``, or an ImportError saying that ``what`` needs ``package``."""
     try:
         return importlib.import_module(module)
     except ImportError:
@@ -122,7 +123,7 @@ def resolve_optimizer(optimizer: Any) -> optax.GradientTransformation:
     if isinstance(optimizer, optax.GradientTransformation):
         return optimizer
     if isinstance(optimizer, str):
-        optim = _needs(
+        optim = needs(
             "axon-optim",
             "axon.optim",
             f"The optimizer name {optimizer!r}",
@@ -153,7 +154,7 @@ def resolve_logger(
     or ``resume_mark`` given there replaces both of the loop's.
     """
     if isinstance(logger, str):
-        loggers = _needs(
+        loggers = needs(
             "axon-loggers",
             "axon.loggers",
             f"The logger name {logger!r}",
@@ -196,7 +197,7 @@ def resolve_loss_scale(loss_scale: Any) -> tuple[Callable[..., Any], ...] | None
     if loss_scale is None:
         return None
     if isinstance(loss_scale, str):
-        optim = _needs(
+        optim = needs(
             "axon-optim",
             "axon.optim",
             f"The loss scale name {loss_scale!r}",

@@ -40,6 +40,11 @@ class State:
         run_id: identifies the run: a fresh run gets a new one, a resumed run keeps
             the one it resumes. Checkpoints and loggers record it, so that the files
             of two runs never mix.
+        data_position: where the last batch consumed was read from, for data that can
+            save its position (grain's iterator state, a loader's ``state_dict()``),
+            else ``None``. Checkpoints store it, so a resume starts the data there
+            instead of reading the epoch again; batches read ahead by the prefetch
+            thread do not count.
 
     A loop without an ``output_transform`` returns its final state:
 
@@ -70,6 +75,7 @@ class State:
     epoch_done: bool = False
     resumed_from: int | None = None
     run_id: str = field(default_factory=lambda: uuid.uuid4().hex)
+    data_position: dict[str, Any] | None = None
 
     def count(self, event: Event, scope: str = "total") -> int:
         """How many times ``event`` fired, in total or (iteration events) this epoch.

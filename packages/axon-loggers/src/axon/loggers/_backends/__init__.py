@@ -4,6 +4,11 @@
 - ``csv``: ``CSVLogger``, one row per step, one column per tag;
 - ``jsonl``: ``JSONLinesLogger``, one JSON object per step;
 - ``tensorboard``: ``TensorBoardLogger``, a ``version_N`` run directory per run;
+- ``plot``: ``PlotLogger``, charts of chosen metrics, live in Jupyter and in a PNG/SVG file,
+  drawn from a JSON Lines log of the points beside the image;
+- ``charts``: which logged tags each metric's chart shows (training and validation);
+- ``figures``: drawing charts with matplotlib, loaded with the first plot logger;
+- ``notebook``: an image in a Jupyter cell's output, replaced in place;
 - ``versions``: finding or creating a run's ``version_N`` directory in a logdir;
 - ``events``: TensorBoard event files (tensorboardX), loaded with the first TensorBoard logger;
 - ``steps``: the values of one step gathered into one record, for the file backends;
@@ -17,6 +22,7 @@ from .console import ConsoleLogger
 from .csv import CSVLogger
 from .files import LogExistsError, LogMarkError, LogPathError
 from .jsonl import JSONLinesLogger
+from .plot import PlotLogger
 from .tensorboard import TensorBoardLogger
 
 __all__ = [
@@ -26,5 +32,6 @@ __all__ = [
     "LogExistsError",
     "LogMarkError",
     "LogPathError",
+    "PlotLogger",
     "TensorBoardLogger",
 ]

@@ -11,7 +11,7 @@ import numpy as np
 
 from .._base import LoggerBase
 from .._protocol import RECORD_KINDS, HParamValue
-from .._values import describe_array
+from .._values import as_strings, describe_array
 
 
 class ConsoleLogger(LoggerBase):
@@ -69,7 +69,7 @@ class ConsoleLogger(LoggerBase):
             raise ValueError(f"precision must be a non-negative int, got {precision!r}.")
         self.stream = sys.stdout if stream is None else stream
         self.precision = precision
-        self.tags = None if tags is None else _strings("tags", tags)
+        self.tags = None if tags is None else as_strings("tags", tags)
         self.kinds = frozenset(RECORD_KINDS) if kinds is None else _kinds(kinds)
 
     def _write_scalars(self, scalars: dict[str, float], step: int) -> None:
@@ -126,21 +126,8 @@ class ConsoleLogger(LoggerBase):
         return f"ConsoleLogger(precision={self.precision})"
 
 
-def _strings(name: str, values: Iterable[str]) -> tuple[str, ...]:
-    if isinstance(values, str):
-        return (values,)  # one prefix, not its characters
-    try:
-        items = tuple(values)
-    except TypeError:
-        items = (values,)
-    wrong = [item for item in items if not isinstance(item, str)]
-    if wrong:
-        raise TypeError(f"{name} must be strings, got {wrong[0]!r} in {values!r}.")
-    return items
-
-
 def _kinds(kinds: Iterable[str]) -> frozenset[str]:
-    chosen = _strings("kinds", kinds)
+    chosen = as_strings("kinds", kinds)
     for kind in chosen:
         if kind not in RECORD_KINDS:
             close = difflib.get_close_matches(kind, RECORD_KINDS, n=1)

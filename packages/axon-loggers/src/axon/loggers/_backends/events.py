@@ -1,7 +1,9 @@
 """TensorBoard event files: records encoded with tensorboardX's protocol buffers.
 
 Imported when the first :class:`~axon.loggers.TensorBoardLogger` is created, so
-``import axon.loggers`` loads neither tensorboardX (and protobuf) nor Pillow.
+``import axon.loggers`` loads neither tensorboardX (and protobuf) nor Pillow. (The
+``tensorboardX`` package itself tries ``import torch`` when it loads: where PyTorch
+is installed, the first logger loads it too.)
 """
 
 from __future__ import annotations
@@ -16,7 +18,9 @@ import numpy as np
 from PIL import Image
 from tensorboardX import summary as tbx_summary
 from tensorboardX.event_file_writer import EventsWriter
+from tensorboardX.proto.api_pb2 import MetricInfo, MetricName
 from tensorboardX.proto.event_pb2 import Event, SessionLog
+from tensorboardX.proto.plugin_hparams_pb2 import HParamsPluginData
 from tensorboardX.proto.summary_pb2 import Summary
 
 from .._protocol import HParamValue
@@ -94,9 +98,21 @@ class EventFile:
         )
         self._write_summary(Summary(value=[Summary.Value(tag=tag, image=encoded)]), step)
 
-    def hparams(self, hparams: dict[str, HParamValue], metrics: dict[str, float]) -> None:
-        """The HParams plugin's experiment and session records, in this run's file."""
-        for proto in tbx_summary.hparams(hparams, metrics):
+    def hparams(self, hparams: dict[str, HParamValue], metrics: list[tuple[str, str]]) -> None:
+        """The HParams plugin's experiment and session records, in this run's file.
+
+        ``metrics`` are ``(group, tag)`` pairs: the group is the sibling run that holds
+        the metric's scalars (``"validation"``), or ``""`` for this run's own.
+        """
+        experiment, *session = tbx_summary.hparams(hparams, {})
+        # tensorboardX names a metric by its tag alone; a group says in which run it lies
+        value = experiment.value[0]
+        plugin_data = HParamsPluginData.FromString(value.metadata.plugin_data.content)
+        plugin_data.experiment.metric_infos.extend(
+            MetricInfo(name=MetricName(group=group, tag=tag)) for group, tag in metrics
+        )
+        value.metadata.plugin_data.content = plugin_data.SerializeToString()
+        for proto in (experiment, *session):
             self._write_summary(proto, 0)
 
     def size(self) -> int:

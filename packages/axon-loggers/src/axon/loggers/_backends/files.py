@@ -85,6 +85,11 @@ def _explain(error: OSError, path: Path, what: str) -> LogPathError:
     )
 
 
+def is_entry_name(name: object) -> bool:
+    """Whether ``name`` names one entry of a directory: a ``str``, not a path, not ``.``/``..``."""
+    return isinstance(name, str) and name not in ("", ".", "..") and Path(name).name == name
+
+
 def prepare_directory(path: str | os.PathLike[str], what: str) -> Path:
     """Create ``path`` and its parents if missing; fail clearly if that is impossible."""
     directory = Path(path)
@@ -132,12 +137,14 @@ def open_text(path: Path, mode: str, what: str) -> IO[str]:
         raise _explain(error, path, what) from error
 
 
-def replace_file(path: Path, content: str, what: str) -> None:
-    """Atomically replace ``path`` with ``content`` (a crash leaves the old or the new file)."""
+def replace_file(path: Path, content: str | bytes, what: str) -> None:
+    """Atomically replace ``path`` with ``content``, text as UTF-8 (a crash leaves the old or
+    the new file; a reader never sees a part of it)."""
     temporary = path.with_name(f".{path.name}.rewrite")
+    data = content.encode("utf-8") if isinstance(content, str) else content
     try:
-        with open(temporary, "w", encoding="utf-8", newline="") as file:
-            file.write(content)
+        with open(temporary, "wb") as file:
+            file.write(data)
         os.replace(temporary, path)
     except OSError as error:
         raise _explain(error, path, what) from error

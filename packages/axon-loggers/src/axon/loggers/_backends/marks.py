@@ -3,7 +3,8 @@
 A file logger's ``mark()`` flushes, then returns a small dict of JSON values: the
 run, the marked file's name, and where that file ends (JSON Lines: its size in
 bytes; CSV: its rows and columns, since a new column rewrites the whole file;
-TensorBoard: the current event file and its size). Given that dict as
+TensorBoard: the current event file and its size, and those of each split, a
+sibling run such as ``validation``). Given that dict as
 ``resume_mark=``, a logger continuing the same run cuts its log back to it, so
 the records of a resumed run follow exactly what was logged before its
 checkpoint. A mark that does not fit the log on disk is refused with
@@ -16,13 +17,17 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from .files import LogMarkError, remove_file, truncate_file
+from .files import LogMarkError, is_entry_name, remove_file, truncate_file
 
 #: What every mark holds: the run whose log it marks, and the marked file's name.
 RUN, FILE = "run_id", "file"
 
 #: The event files of a TensorBoard run directory (tensorboardX names them so).
 EVENT_FILES = "events.out.tfevents.*"
+
+#: What a TensorBoard mark holds for its splits (sibling runs such as ``validation``):
+#: ``{split name: {"file": <event file name>, "size": <bytes>}}``.
+SPLITS = "splits"
 
 
 def as_mark(
@@ -58,23 +63,64 @@ def does_not_fit(path: Path, what: str, found: str) -> LogMarkError:
 
 def cut_to_size(path: Path, size: int, what: str) -> None:
     """Cut the file ``path`` back to the ``size`` bytes it had at its mark."""
-    held = path.stat().st_size if path.is_file() else 0
-    if held < size:
-        raise does_not_fit(path, what, f"it holds {held} bytes, fewer than the {size} of the mark")
-    if held > size:
+    if _held(path, size, what) > size:
         truncate_file(path, size, what)
 
 
 def cut_event_files(run_dir: Path, mark: Mapping[str, Any]) -> None:
-    """Cut a TensorBoard run back to ``mark``: the marked event file to its size, and the event
-    files that sort after it (written later: TensorBoard reads them in name order) removed."""
-    marked, what = run_dir / mark[FILE], "TensorBoard event file"
-    if not marked.is_file():
-        raise does_not_fit(marked, what, "it does not exist")
-    later = [path for path in run_dir.glob(EVENT_FILES) if path.name > marked.name]
-    cut_to_size(marked, mark["size"], what)
+    """Cut a TensorBoard run back to ``mark``, or refuse before cutting anything.
+
+    Each marked event file (the run's own, and each split's in :data:`SPLITS`) is cut
+    to its size, and the event files written after it are removed: those that sort
+    after it in its directory (TensorBoard reads them in name order), and in a split
+    the mark does not name (opened after the mark) those that sort after the run's own
+    marked file, which the logger that took the mark created before any of its splits'.
+    """
+    what = "TensorBoard event file"
+    splits = mark.get(SPLITS, {})
+    marked = [(run_dir / mark[FILE], mark["size"])]
+    marked += [(run_dir / name / split[FILE], split["size"]) for name, split in splits.items()]
+    for path, size in marked:
+        if not path.is_file():
+            raise does_not_fit(path, what, "it does not exist")
+        _held(path, size, what)
+    later = [
+        path
+        for marked_file, _ in marked
+        for path in marked_file.parent.glob(EVENT_FILES)
+        if path.name > marked_file.name
+    ]
+    unmarked = [d for d in run_dir.iterdir() if d.is_dir() and d.name not in splits]
+    later += [path for d in unmarked for path in d.glob(EVENT_FILES) if path.name > mark[FILE]]
+    for path, size in marked:
+        cut_to_size(path, size, what)
     for path in later:
         remove_file(path, what)
+
+
+def split_marks(mark: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
+    """The checked :data:`SPLITS` of a TensorBoard mark (none in a mark taken before splits)."""
+    splits = mark.get(SPLITS, {})
+    if not isinstance(splits, Mapping) or not all(
+        is_entry_name(name)
+        and isinstance(split, Mapping)
+        and is_entry_name(split.get(FILE))
+        and _is(split.get("size"), int)
+        for name, split in splits.items()
+    ):
+        raise TypeError(
+            f"A TensorBoard mark's {SPLITS!r} must be {{split name: {{'file': name, 'size': "
+            f"bytes}}}}, as TensorBoardLogger.mark() returns it; got {splits!r}."
+        )
+    return {name: dict(split) for name, split in splits.items()}
+
+
+def _held(path: Path, size: int, what: str) -> int:
+    """The size of ``path``, refused when it is smaller than the ``size`` of its mark."""
+    held = path.stat().st_size if path.is_file() else 0
+    if held < size:
+        raise does_not_fit(path, what, f"it holds {held} bytes, fewer than the {size} of the mark")
+    return held
 
 
 def _is(value: object, kind: type) -> bool:

@@ -3,26 +3,31 @@
 from __future__ import annotations
 
 import os
-from typing import TYPE_CHECKING, Any
+from pathlib import Path
+from typing import Any
 
-import numpy as np
-
-from .._base import LoggerBase
 from .._protocol import HParamValue
 from .._values import as_purge_step
-from .files import prepare_directory
-from .marks import FILE, RUN, as_mark, cut_event_files, does_not_fit
+from .files import is_entry_name, prepare_directory
+from .marks import (
+    EVENT_FILES,
+    FILE,
+    RUN,
+    SPLITS,
+    as_mark,
+    cut_event_files,
+    does_not_fit,
+    split_marks,
+)
 from .runs import as_run_id, check_continuation, new_run_id
+from .splits import EventRecords, TensorBoardSplit
 from .versions import find_run_directory, new_run_directory
-
-if TYPE_CHECKING:
-    from .events import EventFile
 
 #: What a mark of a TensorBoard run holds besides the run and the event file's name.
 _MARK = {"size": int}
 
 
-class TensorBoardLogger(LoggerBase):
+class TensorBoardLogger(EventRecords):
     """Writes scalars, histograms, text, images and hyperparameters for TensorBoard.
 
     **One directory per run.** Each run writes into a ``version_N`` directory of
@@ -35,12 +40,18 @@ class TensorBoardLogger(LoggerBase):
     Event files that an older, unversioned run left in ``logdir`` itself stay
     where they are and show as a run of their own.
 
-    Everything, hyperparameters included, goes into event files in
-    :attr:`run_dir` itself. (tensorboardX's ``add_hparams`` would write them into
-    a separate, timestamped sub-run.) Events are written synchronously to a
-    buffered file; :meth:`flush` and :meth:`close` put them on disk before
-    returning. Each logger writes a new event file whose name sorts after the
-    existing ones, so continuing a run never overwrites its earlier events.
+    **Splits.** :meth:`split` gives a logger for one data split of the run, a
+    sibling run ``run_dir/<name>`` as Keras's TensorBoard callback writes them:
+    ``split("train")`` and ``split("validation")`` logging the same tag make one
+    chart with a training and a validation curve. axon-loop's ``log_to`` logs
+    that way. Records logged on this logger itself, hyperparameters included, go
+    into event files in :attr:`run_dir`. (tensorboardX's ``add_hparams`` would
+    write them into a separate, timestamped sub-run.)
+
+    Events are written synchronously to buffered files; :meth:`flush` and
+    :meth:`close` put them on disk before returning, the splits' too. Each logger
+    writes new event files whose names sort after the existing ones, so continuing
+    a run never overwrites its earlier events.
 
     Args:
         logdir: the directory holding the runs; created with its parents if missing.
@@ -86,7 +97,7 @@ class TensorBoardLogger(LoggerBase):
         'version_0'
     """
 
-    supported_kinds = frozenset({"scalars", "histogram", "text", "image", "hparams"})
+    supported_kinds = EventRecords.supported_kinds | {"hparams"}
 
     def __init__(
         self,
@@ -113,28 +124,76 @@ class TensorBoardLogger(LoggerBase):
         mark = as_mark(resume_mark, "TensorBoardLogger", self.run_id, self.logdir, what, _MARK)
         found = find_run_directory(self.logdir, self.run_id)
         if mark is not None:
+            mark[SPLITS] = split_marks(mark)
             if found is None:
                 raise does_not_fit(self.logdir, what, f"no directory holds run {self.run_id!r}")
-            cut_event_files(found, mark)  # before this logger's file, which sorts last
+            cut_event_files(found, mark)  # before this logger's files, which sort last
         self.run_dir = found or new_run_directory(self.logdir, self.run_id)
         self.purge_step = purge_step
         self.flush_secs = float(flush_secs)
-        self._events: EventFile = EventFile(self.run_dir, self.flush_secs)
-        self._steps_by_tag: dict[str, int] = {}
-        if found is not None and purge_step is not None:
+        self._events = EventFile(self.run_dir, self.flush_secs)
+        self._splits: dict[str, TensorBoardSplit] = {}
+        self._purges = found is not None and purge_step is not None
+        if self._purges:
             self._events.purge(purge_step)
+            for name in _split_names(self.run_dir):  # each split is a run TensorBoard purges
+                self.split(name)
+
+    def split(self, name: str) -> TensorBoardSplit:
+        """The logger of the data split ``name``: a sibling run, ``run_dir/<name>``.
+
+        The same tag logged in two splits is one chart in TensorBoard with a curve
+        per split, as for Keras's ``train`` and ``validation`` runs. A split's event
+        file is created by the first call for that name; later calls return the same
+        logger. This logger flushes, marks and closes its splits with itself.
+
+        Args:
+            name: a directory name: no path separator, not ``.`` or ``..``.
+
+        Raises:
+            ValueError: ``name`` is not a plain directory name.
+            RuntimeError: this logger is closed.
+
+        Example:
+            >>> import tempfile
+            >>> from axon.loggers import TensorBoardLogger
+            >>> with TensorBoardLogger(tempfile.mkdtemp()) as logger:
+            ...     logger.split("train").log_scalars({"epoch/loss": 0.5}, step=10)
+            ...     logger.split("validation").log_scalars({"epoch/loss": 0.75}, step=10)
+            >>> sorted(path.name for path in logger.run_dir.iterdir() if path.is_dir())
+            ['train', 'validation']
+            >>> logger.split("train").closed
+            True
+        """
+        if name in self._splits:
+            return self._splits[name]
+        self._check_open()
+        if not is_entry_name(name):
+            raise ValueError(
+                f"A split is named like a directory ('train', 'validation'), got {name!r}."
+            )
+        from .events import EventFile  # loaded by __init__ already
+
+        directory = prepare_directory(self.run_dir / name, "TensorBoard split directory")
+        events = EventFile(directory, self.flush_secs)
+        if self._purges:
+            events.purge(self.purge_step)
+        self._splits[name] = TensorBoardSplit(name, events, self)
+        return self._splits[name]
 
     def mark(self) -> dict[str, Any]:
         """Flush, and return where this run's events end, to cut them back there with
         ``resume_mark=``.
 
         The mark is ``{"run_id": ..., "file": <this logger's event file in
-        run_dir>, "size": <bytes>}``. axon-loop records it in every checkpoint; a
-        run resumed from that checkpoint re-opens the logger with it, which cuts
-        that event file back to its size (a flushed event file ends on a whole
-        record) and removes the run's event files written after it. So the run
-        holds exactly the events logged before the checkpoint, each step once,
-        with no ``purge_step`` marker needed.
+        run_dir>, "size": <bytes>, "splits": {<name>: {"file": ..., "size": ...}}}``,
+        with an entry for each :meth:`split` opened so far. axon-loop records it in
+        every checkpoint; a run resumed from that checkpoint re-opens the logger
+        with it, which cuts each marked event file back to its size (a flushed
+        event file ends on a whole record) and removes the run's event files
+        written after it, in its splits too. So the run holds exactly the events
+        logged before the checkpoint, each step once, with no ``purge_step``
+        marker needed.
 
         Example:
             >>> import tempfile
@@ -144,7 +203,7 @@ class TensorBoardLogger(LoggerBase):
             >>> logger.log_scalars({"train/loss": 0.5}, step=1)
             >>> mark = logger.mark()  # a checkpoint is written here
             >>> sorted(mark), mark["file"].startswith("events.out.tfevents.")
-            (['file', 'run_id', 'size'], True)
+            (['file', 'run_id', 'size', 'splits'], True)
             >>> logger.log_scalars({"train/loss": 0.25}, step=2)
             >>> logger.close()  # the run dies, and resumes from that checkpoint:
             >>> with TensorBoardLogger(logdir, run_id="run-1", resume_mark=mark) as resumed:
@@ -153,37 +212,45 @@ class TensorBoardLogger(LoggerBase):
             True
         """
         self.flush()
-        return {RUN: self.run_id, FILE: self._events.path.name, "size": self._events.size()}
-
-    def _write_scalars(self, scalars: dict[str, float], step: int) -> None:
-        for tag, value in scalars.items():
-            self._events.scalar(tag, value, step)
-            self._steps_by_tag[tag] = step
-
-    def _write_histogram(self, tag: str, values: np.ndarray, step: int) -> None:
-        self._events.histogram(tag, values, step)
-
-    def _write_text(self, tag: str, text: str, step: int) -> None:
-        self._events.text(tag, text, step)
-
-    def _write_image(self, tag: str, image: np.ndarray, step: int) -> None:
-        self._events.image(tag, image, step)
+        splits = {
+            name: {FILE: split._events.path.name, "size": split._events.size()}
+            for name, split in self._splits.items()
+        }
+        return {RUN: self.run_id, FILE: self._events.path.name, "size": self._events.size(),
+                SPLITS: splits}  # fmt: skip
 
     def _write_hparams(self, hparams: dict[str, HParamValue], metrics: dict[str, float]) -> None:
-        self._events.hparams(hparams, metrics)
-        # The HParams dashboard reads each metric from the run's scalars: record the
-        # final values at the last step, unless that exact point was already logged.
-        step = self.last_step or 0
-        self._write_scalars(
-            {tag: value for tag, value in metrics.items() if self._steps_by_tag.get(tag) != step},
-            step,
-        )
+        # The HParams dashboard reads each metric from the run's scalars (a split's, for
+        # "<split>/<tag>"): record the final values at the run's last step, unless that
+        # exact point was already logged.
+        writers = [self, *self._splits.values()]
+        step = max((w.last_step for w in writers if w.last_step is not None), default=0)
+        named = []
+        for key, value in metrics.items():
+            writer, tag = self._metric_run(key)
+            named.append((getattr(writer, "name", ""), tag))
+            if writer._steps_by_tag.get(tag) != step:
+                writer._write_scalars({tag: value}, step)
+        self._events.hparams(hparams, named)
         self._flush()
 
+    def _metric_run(self, key: str) -> tuple[EventRecords, str]:
+        """Where the scalars of the hparams metric ``key`` are: a tag of this run, else
+        ``<split>/<tag>`` of a split that logged that tag."""
+        name, _, tag = key.partition("/")
+        split = self._splits.get(name)
+        if key not in self._steps_by_tag and split is not None and tag in split._steps_by_tag:
+            return split, tag
+        return self, key
+
     def _flush(self) -> None:
+        for split in self._splits.values():
+            split.flush()
         self._events.flush()
 
     def _close(self) -> None:
+        for split in self._splits.values():
+            split.close()
         self._events.close()
 
     def __repr__(self) -> str:
@@ -191,3 +258,10 @@ class TensorBoardLogger(LoggerBase):
             f"TensorBoardLogger({str(self.logdir)!r}, run_id={self.run_id!r}, "
             f"purge_step={self.purge_step!r})"
         )
+
+
+def _split_names(run_dir: Path) -> list[str]:
+    """The splits a run directory holds: its subdirectories with event files."""
+    return sorted(
+        path.name for path in run_dir.iterdir() if path.is_dir() and any(path.glob(EVENT_FILES))
+    )

@@ -2,7 +2,13 @@
 
 - ``source``: ``DataSource``, the batches of every epoch from a list, a loader, a
   one-shot iterator or a function of the epoch, and where a resumed run starts
-  in them; ``EmptyDataError``.
+  in them; ``EpochBatches``, one epoch's batches and where each was read from;
+  ``EmptyDataError``.
+- ``positions``: the position of sources that can save it (grain's iterator
+  state, ``state_dict()`` loaders), as JSON for checkpoints, and moving a fresh
+  iterator to it on resume.
+- ``prefetch``: ``prefetched``, the next batches read, converted and placed in a
+  background thread while the step runs.
 - ``batches``: ``batches(x, y, batch_size=...)``, mini-batches over arrays,
   pytrees of arrays or data-frame columns, shuffled by ``(seed, epoch)``.
 - ``arrays``: batch leaves that are not arrays yet (e.g. torch tensors) become
@@ -10,6 +16,16 @@
 """
 
 from .batches import Batches, batches
-from .source import DataSource, EmptyDataError
+from .positions import checked_position
+from .prefetch import prefetched
+from .source import DataSource, EmptyDataError, EpochBatches
 
-__all__ = ["Batches", "DataSource", "EmptyDataError", "batches"]
+__all__ = [
+    "Batches",
+    "DataSource",
+    "EmptyDataError",
+    "EpochBatches",
+    "batches",
+    "checked_position",
+    "prefetched",
+]

@@ -1,14 +1,16 @@
-"""``DataSource``: each epoch's batches from what was passed to ``run``."""
+"""``DataSource``: each epoch's batches from what was passed to ``run``, and where a
+resumed run starts in them."""
 
 from __future__ import annotations
 
 import inspect
 import itertools
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 from .arrays import as_arrays
 from .batches import Batches
+from .positions import Position, moved_to, position_reader
 
 
 class EmptyDataError(ValueError):
@@ -44,6 +46,7 @@ class DataSource:
 
     def __init__(self, data: Any, who: str = "run()"):
         self.lengths: dict[int, int | None] = {}
+        self._reading: EpochBatches | None = None  # the latest epoch's, continued by iterators
         self._batches = data if isinstance(data, Batches) else None
         if self._batches is not None:
             self._iterable = self._batches.epoch
@@ -73,35 +76,121 @@ class DataSource:
                 f"batch_size=...)."
             )
 
-    def epoch(self, epoch: int) -> Iterator[Any]:
-        """A fresh iterator over ``epoch``'s batches; remembers their number if known."""
+    def epoch(self, epoch: int) -> EpochBatches:
+        """A fresh iterator over ``epoch``'s batches; remembers their number if known.
+
+        A one-shot iterator gives one ``EpochBatches`` for all epochs: each continues
+        where the previous one stopped, including batches read ahead and given back.
+        """
         iterable = self._iterable(epoch)
         self.lengths[epoch] = len(iterable) if hasattr(iterable, "__len__") else None
-        return map(as_arrays, iterable)
+        iterator = iter(iterable)
+        if self._reading is not None and self._reading.iterator is iterator:
+            return self._reading
+        self._reading = EpochBatches(
+            iterator, position_reader(iterable, iterator), in_memory=self._in_memory(iterable)
+        )
+        return self._reading
 
-    def starting_at(self, epoch: int, skip: int) -> tuple[Any, Iterator[Any]]:
+    def starting_at(
+        self, epoch: int, skip: int, position: Position | None = None
+    ) -> tuple[Any, EpochBatches]:
         """The iterator of ``epoch`` with its first ``skip`` batches consumed (resume), and
         the last of those (``None`` if ``skip`` is 0): the batch a checkpoint's step ran last.
 
-        ``batches(...)`` starts there directly; other data is read and dropped up to it.
+        ``batches(...)`` starts there directly; a source that saved its ``position``
+        there (see ``positions``) is moved to it and reads that last batch again; other
+        data is read and dropped up to it.
         """
         if self._batches is not None and skip <= len(self._batches):
             self.lengths[epoch] = len(self._batches)
             last = None if skip == 0 else next(self._batches.epoch(epoch, start=skip - 1))
             return (
                 None if last is None else as_arrays(last),
-                map(as_arrays, self._batches.epoch(epoch, start=skip)),
+                EpochBatches(self._batches.epoch(epoch, start=skip), in_memory=True),
             )
+        if position is not None and skip > 0:
+            resumed = self._moved_to(epoch, position)
+            if resumed is not None:
+                return self._last_skipped(resumed, epoch, skip, 1), resumed
         batches = self.epoch(epoch)
-        last, skipped = None, 0
-        for batch in itertools.islice(batches, skip):  # keeps one batch, not all of them
-            last, skipped = batch, skipped + 1
-        if skipped < skip:
+        return self._last_skipped(batches, epoch, skip, skip), batches
+
+    def _moved_to(self, epoch: int, position: Position) -> EpochBatches | None:
+        iterable = self._iterable(epoch)
+        iterator = moved_to(iterable, position)
+        if iterator is None:
+            return None
+        self.lengths[epoch] = len(iterable) if hasattr(iterable, "__len__") else None
+        self._reading = EpochBatches(iterator, position_reader(iterable, iterator))
+        return self._reading
+
+    def _in_memory(self, iterable: Any) -> bool:
+        """Whether the batches are in memory already (``batches(...)``, a list or tuple):
+        read in microseconds, they gain nothing from a prefetch thread."""
+        return self._batches is not None or isinstance(iterable, list | tuple)
+
+    @staticmethod
+    def _last_skipped(batches: EpochBatches, epoch: int, skip: int, to_read: int) -> Any:
+        """Read ``to_read`` batches, the last being the one the checkpoint's step ran last
+        (batch ``skip - 1``): all ``skip`` of them on replay, one after a move."""
+        if skip == 0:
+            return None
+        last, read = None, 0
+        for batch in itertools.islice(batches, to_read):  # keeps one batch, not all of them
+            last, read = batch, read + 1
+        if read < to_read:
             raise ValueError(
-                f"Cannot resume at batch {skip} of epoch {epoch}: the data has only {skipped} "
-                f"batches in that epoch. Resume with the same data as the interrupted run."
+                f"Cannot resume at batch {skip} of epoch {epoch}: the data has only "
+                f"{skip - to_read + read} batches in that epoch. Resume with the same data as "
+                f"the interrupted run."
             )
-        return last, batches
+        return last
+
+
+class EpochBatches:
+    """One epoch's batches as arrays, and where each was read from.
+
+    Iterating gives the batches; ``read()`` gives ``(batch, position)``, the position
+    being where the source stood before that batch (``positions``), or ``None`` for a
+    source that cannot say. ``peek()`` reads the next one without consuming it, and
+    ``give_back`` returns batches read ahead (a prefetch stopped early), to be read
+    again first. ``in_memory``: the batches are in memory already (no prefetch needed).
+    """
+
+    def __init__(
+        self,
+        iterator: Iterator[Any],
+        where: Callable[[], Position] | None = None,
+        *,
+        in_memory: bool = False,
+    ):
+        self.iterator = iterator
+        self.in_memory = in_memory
+        self._where = where
+        self._pending: list[tuple[Any, Position | None]] = []
+
+    def __iter__(self) -> EpochBatches:
+        return self
+
+    def __next__(self) -> Any:
+        return self.read()[0]
+
+    def read(self) -> tuple[Any, Position | None]:
+        """The next ``(batch, position)``; ``StopIteration`` at the end of the epoch."""
+        if self._pending:
+            return self._pending.pop(0)
+        position = None if self._where is None else self._where()
+        return as_arrays(next(self.iterator)), position
+
+    def peek(self) -> tuple[Any, Position | None]:
+        """The next ``(batch, position)``, left to be read; ``StopIteration`` if none."""
+        if not self._pending:
+            self._pending.append(self.read())
+        return self._pending[0]
+
+    def give_back(self, read: Iterable[tuple[Any, Position | None]]) -> None:
+        self._pending[:0] = read
 
 
 def _is_array(data: Any) -> bool:

@@ -5,9 +5,12 @@ Epochs, then blocks of iterations, then steps. Handlers fire in Ignite/Axon orde
 ``epoch_completed`` or ``epoch_halted``, ``completed`` or ``halted``) and steer the
 run by what they return. A block is planned so that no handler fires inside it
 (``blocks``) and runs as fused dispatches of the compiled step (``compiled``).
-Each dispatch's batches are transferred to the device(s) as soon as they are
-read (``placement``); dispatch is asynchronous, so the next block is loaded and
-transferred while the device runs the current one.
+A background thread reads the next batches, makes them arrays and, without
+fusion, starts their transfer to the device(s) (``prefetch``); a fused block is
+stacked and transferred when it is planned. Dispatch is asynchronous, so the next
+block is loaded and transferred while the device runs the current one. The
+position of the last batch consumed (not of those read ahead) is kept in
+``state.data_position`` for checkpoints.
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 import jax
 
-from .._data import DataSource, EmptyDataError
+from .._data import DataSource, EmptyDataError, EpochBatches, prefetched
 from .._events import Event, Halt
 from .._state import State
 from .blocks import BlockPlanner, flatten, signature, stack_block
@@ -46,8 +49,10 @@ class Engine:
         placement: Placement,
         debug: bool = False,
         power_of_two_blocks: bool = False,
+        prefetch: int | str = "auto",
     ):
         self.loop = loop
+        self.prefetch = prefetch  # batches read ahead in a background thread, or "auto"
         self.debug = debug
         self.state = state
         self.power_of_two_blocks = power_of_two_blocks  # auto mode: bounds the compiles
@@ -55,6 +60,8 @@ class Engine:
         self.placement = placement
         self.step = compiled_step(loop, jit, checked=debug)
         self.scan = compiled_scan(loop, jit, checked=debug) if steps_per_dispatch > 1 else None
+        # unfused, every batch is a dispatch of its own: transfer it as soon as it is read
+        self.placed_ahead = self.scan is None
         self.by_event: dict[Event, list[HandlerSpec]] = {}
         for spec in sorted(loop.handlers, key=lambda spec: spec.order):  # stable sort
             self.by_event.setdefault(spec.event, []).append(spec)
@@ -86,7 +93,7 @@ class Engine:
 
     # -- the run ------------------------------------------------------------------------------
 
-    def run(self, data: DataSource, start_epoch: int, batches: Iterator[Any], mid_epoch: bool):
+    def run(self, data: DataSource, start_epoch: int, batches: EpochBatches, mid_epoch: bool):
         """Run from ``start_epoch``, whose remaining ``batches`` are given (``mid_epoch``: it
         had already started, in the run that was resumed; it may have no batch left)."""
         try:
@@ -101,7 +108,7 @@ class Engine:
             self.state.resources.clear()
             raise
 
-    def _run(self, data: DataSource, start_epoch: int, first: Iterator[Any], mid_epoch: bool):
+    def _run(self, data: DataSource, start_epoch: int, first: EpochBatches, mid_epoch: bool):
         state = self.state
         halted = self.fire(Event.STARTED) == Halt.LOOP
         for epoch in range(start_epoch, state.max_epoch):
@@ -118,13 +125,15 @@ class Engine:
             else:
                 state.start_epoch()
                 state.epoch_done = False
+                state.data_position = None
                 state.metric_state = self.placement.replicate(
                     zero_metrics(self.loop, state.step_state)
                 )
                 state.metrics = self.metric_view()
                 outcome = self.fire(Event.EPOCH_STARTED)
             started = time.perf_counter()
-            outcome, seen = self.run_epoch(batches, outcome)
+            with prefetched(batches, self.prefetch, self.prepare, self.left(state)) as ahead:
+                outcome, seen = self.run_epoch(ahead, outcome)
             if seen == 0 and outcome == Halt.CONTINUE and state.count_in_epoch() == 0:
                 raise EmptyDataError(
                     f"The data produced no batches in epoch {epoch}. A generator or iterator "
@@ -145,12 +154,21 @@ class Engine:
         state.status = "halted" if halted else "completed"
         self.fire(Event.HALTED if halted else Event.COMPLETED)
 
-    def run_epoch(self, batches: Iterator[Any], outcome: Halt) -> tuple[Halt, int]:
-        state, seen = self.state, 0
+    def prepare(self, batch: Any) -> Any:
+        """What the prefetch thread does to a batch besides reading it."""
+        return self.placement.batch(batch) if self.placed_ahead else batch
+
+    @staticmethod
+    def left(state: State) -> int | None:
+        """The iterations left in this epoch under ``max_iteration`` (``None``: no limit)."""
         cap = state.max_iteration
+        return None if cap is None else max(cap - state.count_in_epoch(), 0)
+
+    def run_epoch(self, batches: Iterator[tuple[Any, Any]], outcome: Halt) -> tuple[Halt, int]:
+        state, seen = self.state, 0
         while outcome == Halt.CONTINUE:
-            remaining = None if cap is None else cap - state.count_in_epoch()
-            if remaining is not None and remaining <= 0:
+            remaining = self.left(state)
+            if remaining == 0:
                 break
             block = list(itertools.islice(batches, self.planner.plan_block(state, remaining)))
             if not block:
@@ -159,18 +177,19 @@ class Engine:
             seen += len(block)
         return outcome, seen
 
-    def run_block(self, block: list[Any]) -> Halt:
-        """Run a planned block: no handler fires inside it, but possibly at its two ends.
+    def run_block(self, block: list[tuple[Any, Any]]) -> Halt:
+        """Run a planned block of ``(batch, position)`` pairs: no handler fires inside it,
+        but possibly at its two ends.
 
         Consecutive batches of the same structure, shapes and dtypes run fused; a batch
         unlike its neighbours (e.g. a short last batch) runs on its own.
         """
-        for size, batch in self.dispatches(block):
+        for size, batch, position in self.dispatches(block):
             outcome = self.fire(Event.ITERATION_STARTED)
             if outcome != Halt.CONTINUE:
                 return outcome
             if size == 1:
-                self.run_step(batch)
+                self.run_step(batch if self.placed_ahead else self.placement.batch(batch))
             else:
                 self.state.record(Event.ITERATION_STARTED, size - 1)
                 self.state.step_state, self.state.metric_state = self.scan(
@@ -178,42 +197,45 @@ class Engine:
                     self.state.metric_state,
                     self.placement.batch(batch, stacked=True),
                 )
+            self.state.data_position = position  # of the dispatch's last batch
             outcome = self.complete(size)
             if outcome != Halt.CONTINUE:
                 return outcome
         return Halt.CONTINUE
 
     def run_step(self, batch: Any) -> None:
+        """One step on a batch already placed on the device(s)."""
         state, started = self.state, time.perf_counter()
         state.step_state, state.metric_state = self.step(
-            state.step_state, state.metric_state, self.placement.batch(batch)
+            state.step_state, state.metric_state, batch
         )
         if self.debug:  # debug trades speed for real per-step timings
             jax.block_until_ready(state.step_state)
             elapsed = (time.perf_counter() - started) * 1e3
             _debug(f"iteration {state.iteration + 1}: step {elapsed:.2f} ms")
 
-    def dispatches(self, block: list[Any]) -> Iterator[tuple[int, Any]]:
-        """``(iterations, batch or stacked batches)`` for each dispatch of ``block``.
+    def dispatches(self, block: list[tuple[Any, Any]]) -> Iterator[tuple[int, Any, Any]]:
+        """``(iterations, batch or stacked batches, position of the last)`` for each dispatch
+        of ``block``, a list of ``(batch, position)`` pairs.
 
         In auto mode every fused part has a power-of-two size, so a block cut short
         (the data ran out, a batch of another shape) compiles no new program.
         """
         if self.scan is None:  # no fusion: nothing to compare or stack
-            yield from ((1, batch) for batch in block)
+            yield from ((1, batch, position) for batch, position in block)
             return
-        flat = [flatten(batch) for batch in block]
+        flat = [flatten(batch) for batch, _ in block]
         signatures = [signature(leaves, treedef) for leaves, treedef in flat]
         start = 0
         while start < len(block):
             end = start + 1
             while end < len(block) and signatures[end] == signatures[start]:
                 end += 1
-            if end - start > 1 and not self.carry_fits(signatures[start], block[start]):
+            if end - start > 1 and not self.carry_fits(signatures[start], block[start][0]):
                 # the state was made for other batches (e.g. y_pred of a short last batch,
                 # or weakly typed initial values): one step on its own gives it this shape
                 self.carried = signatures[start]
-                yield 1, block[start]
+                yield 1, *block[start]
                 start += 1
                 continue
             self.carried = signatures[start]
@@ -221,9 +243,9 @@ class Engine:
             if self.power_of_two_blocks:
                 size = 1 << (size.bit_length() - 1)
             if size == 1:
-                yield 1, block[start]
+                yield 1, *block[start]
             else:
-                yield size, stack_block(flat[start : start + size])
+                yield size, stack_block(flat[start : start + size]), block[start + size - 1][1]
             start += size
 
     def carry_fits(self, batch_signature: Any, batch: Any) -> bool:

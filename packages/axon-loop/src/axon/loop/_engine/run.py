@@ -37,6 +37,7 @@ class RunOptions:
     debug: bool = False
     seed: int | None = None
     resume: str | None = None
+    prefetch: int | str = "auto"
 
     def __post_init__(self) -> None:
         epochs, iterations, steps = self.epochs, self.iterations, self.steps_per_dispatch
@@ -46,6 +47,14 @@ class RunOptions:
             raise ValueError(f"iterations must be a positive int or None, got {iterations!r}.")
         if steps != "auto" and (not isinstance(steps, int) or steps < 1):
             raise ValueError(f"steps_per_dispatch must be a positive int or 'auto', got {steps!r}.")
+        prefetch = self.prefetch
+        if prefetch != "auto" and (
+            isinstance(prefetch, bool) or not isinstance(prefetch, int) or prefetch < 0
+        ):
+            raise ValueError(
+                f"prefetch must be 'auto' or the number of batches to read ahead, an int >= 0 "
+                f"(0 turns prefetching off), got {prefetch!r}."
+            )
         if self.resume not in (None, "auto"):
             raise ValueError(
                 f"resume must be 'auto' (resume from the checkpoint handler's directory when "
@@ -96,6 +105,7 @@ def _run(
     engine = Engine(
         loop, state, jit=options.jit, steps_per_dispatch=steps_per_dispatch,
         placement=placement, debug=options.debug, power_of_two_blocks=auto,
+        prefetch=options.prefetch,
     )  # fmt: skip
     engine.run(source, start.epoch, start.batches, start.mid_epoch)
     return state

@@ -2,7 +2,8 @@
 
 A state is built from a batch of the data (the template: its shapes give the
 step state its shapes), then a checkpoint, if any, overwrites it. Resuming inside
-an epoch, the template is the last batch the checkpointed step ran on, so any
+an epoch, the template is the last batch the checkpointed step ran on (read again
+from the data's saved position, or by reading the epoch up to it), so any
 difference in the batch-shaped leaves means other data; otherwise it is the next
 batch, and those leaves are restored with the checkpoint's shapes. Damaged
 checkpoints are skipped, newest first, with a warning; the data position follows
@@ -12,10 +13,8 @@ the checkpoint actually used.
 from __future__ import annotations
 
 import inspect
-import itertools
 import sys
 import warnings
-from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -23,7 +22,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from .._data import DataSource, EmptyDataError
+from .._data import DataSource, EmptyDataError, EpochBatches
 from .._state import State
 from ..checkpoint._errors import CheckpointCorruptedError
 from .compiled import fused_step, zero_metrics
@@ -41,7 +40,7 @@ class Start:
 
     state: State
     epoch: int  # the epoch the run starts in
-    batches: Iterator[Any]  # that epoch's batches still to run
+    batches: EpochBatches  # that epoch's batches still to run
     mid_epoch: bool  # the epoch had already started (resumed inside it)
     template: Any  # the batch the state was built from
     finished: bool = False  # resumed a run that already reached its last epoch: nothing to run
@@ -81,7 +80,7 @@ def find_start(
     state = _initial_state(loop, template, init_state, options, placement)
     if resume.run_id is not None:
         state.run_id = resume.run_id
-    return Start(state, 0, itertools.chain([template], batches), False, template)
+    return Start(state, 0, batches, False, template)
 
 
 def _resumed(
@@ -114,12 +113,8 @@ def _resumed(
             file=sys.stderr,
         )
         return Start(state, done, iter(()), False, template, finished=True)
-    last, batches = source.starting_at(epoch, skip)
-    if last is None:
-        template = _first_batch(batches, epoch)
-        batches = itertools.chain([template], batches)
-    else:
-        template = last
+    last, batches = source.starting_at(epoch, skip, saved.metadata.get("data_position"))
+    template = _first_batch(batches, epoch) if last is None else last
     state = _initial_state(loop, template, init_state, options, placement)
     named = None if last is None else f"batch {skip - 1} of epoch {epoch} (counted from 0)"
     _restore(loop, saved, state, template, placement, last_batch=named)
@@ -172,9 +167,10 @@ def batch_shaped_paths(loop: Loop, state: State, batch: Any) -> set[str]:
     return {path for path, shape in shapes[0].items() if shapes[1].get(path) != shape}
 
 
-def _first_batch(batches: Iterator[Any], epoch: int) -> Any:
+def _first_batch(batches: EpochBatches, epoch: int) -> Any:
+    """The epoch's first batch, left in ``batches`` to be run."""
     try:
-        return next(batches)
+        return batches.peek()[0]
     except StopIteration:
         if epoch == 0:
             raise EmptyDataError(

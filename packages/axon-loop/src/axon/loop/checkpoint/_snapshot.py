@@ -21,6 +21,7 @@ from typing import Any
 import jax
 import numpy as np
 
+from .._data import checked_position
 from .._state import State
 from ._errors import CheckpointCorruptedError
 from ._integrity import describe, rebuild, text_digest, to_host, verify
@@ -62,6 +63,7 @@ def snapshot(
         "layout": layout(tree),
         "times": {str(k): v for k, v in state.times.items()},
         "handler_metadata": handler_metadata,
+        "data_position": checked_position(state.data_position),
     }
     try:
         # A deep copy: backends may write in the background while the run goes on
@@ -97,6 +99,7 @@ def restore(state: State, tree: dict[str, Any], metadata: dict[str, Any]) -> Non
     state.metrics = {k: _from_json(v) for k, v in metadata["metrics"].items()}
     state.resumed_from = metadata["iteration"]
     state.run_id = metadata.get("run_id", state.run_id)  # checkpoints before run ids had none
+    state.data_position = metadata.get("data_position")  # None: replayed (or none was saved)
 
 
 def check_format(metadata: dict[str, Any]) -> None:

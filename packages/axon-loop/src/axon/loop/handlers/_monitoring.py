@@ -7,6 +7,7 @@ Their bookkeeping lives in ``state.handler_metadata`` (JSON), so it survives a r
 from __future__ import annotations
 
 import difflib
+import functools
 import math
 import sys
 from collections.abc import Callable, Mapping
@@ -14,10 +15,10 @@ from typing import TYPE_CHECKING, Any
 
 import jax
 import jax.numpy as jnp
-import optax
 
-from .._events import FilterSpec
+from .._events import FilterSpec, handler_specs
 from .._metrics import MetricSpec
+from ._learning_rates import learning_rates, scale_learning_rate
 
 if TYPE_CHECKING:
     from .._loop import Loop
@@ -43,7 +44,9 @@ def monitor(
     ``mode="min"`` means lower is better (Axon's documented default; its code
     effectively used ``"max"``). An improvement must beat the best value by more
     than ``min_delta``; NaN never improves. After ``fn`` runs the count restarts.
-    ``fn`` may return ``"halt_loop"`` etc. like any handler.
+    ``fn`` may return ``"halt_loop"`` etc. like any handler. The check runs after
+    the logging handlers of ``log_to`` and before the other handlers of its event,
+    so a checkpoint written on the same event holds its count.
 
     >>> import jax.numpy as jnp, optax, axon.loop
     >>> init = lambda key, x: {"w": jnp.zeros((x.shape[-1], 1))}
@@ -55,25 +58,53 @@ def monitor(
     >>> state = flat.monitor("flat", report, patience=2).run(data, epochs=3)
     no progress at epoch 2
     """
+    return _watch(
+        loop, metric, name or f"monitor:{metric}", fn, event=event, filter=filter,
+        patience=patience, mode=mode, min_delta=min_delta,
+    )  # fmt: skip
+
+
+def _watch(
+    loop: Loop,
+    metric: str,
+    key: str,
+    on_plateau: Callable[[State], Any],
+    on_improvement: Callable[[State], None] | None = None,
+    *,
+    event: str,
+    filter: FilterSpec,
+    patience: int,
+    mode: str,
+    min_delta: float,
+) -> Loop:
+    """``monitor``'s handler, named ``key`` (its ``handler_metadata`` too), which also calls
+    ``on_improvement(state)`` when ``metric`` improves."""
     check_mode(mode)
     if not isinstance(patience, int) or patience < 1:
         raise ValueError(f"patience must be a positive int, got {patience!r}.")
-    key = name or f"monitor:{metric}"
 
     def check(state: State) -> Any:
         value = read_metric(state, metric, key)
         record = state.handler_metadata.setdefault(key, {"best": None, "since_best": 0})
         if improves(value, record["best"], mode, min_delta):
             record["best"], record["since_best"] = value, 0
+            if on_improvement is not None:
+                on_improvement(state)
             return None
         record["since_best"] += 1
         if record["since_best"] < patience:
             return None
         record["since_best"] = 0
-        return fn(state)
+        return on_plateau(state)
 
     check.__name__ = key
-    return loop.handle_event(event, check, filter)
+    # before the event's other handlers: a checkpoint on the same event holds what it kept
+    watching = handler_specs(event, check, filter, watches=True)
+    return loop.replace(handlers=loop.handlers + watching)
+
+
+#: The step-state entry holding ``early_stop(restore_best=True)``'s copy of the best model state.
+BEST_MODEL_STATE = "best_model_state"
 
 
 def early_stop(
@@ -83,10 +114,23 @@ def early_stop(
     patience: int = 3,
     mode: str = "min",
     min_delta: float = 0.0,
+    restore_best: bool = False,
     event: str = "epoch_completed",
     filter: FilterSpec = "always",
 ) -> Loop:
     """Halt the loop once ``metric`` has not improved for ``patience`` events.
+
+    ``restore_best=True`` ends the run with the model state of the event where
+    ``metric`` was best, as Keras's ``EarlyStopping(restore_best_weights=True)``
+    does: a trainer returns it, and ``state.step_state["model_state"]`` holds it,
+    however the run ends (halted here or by another handler, or completed). A copy
+    of the best model state is kept on the device in the step state,
+    ``state.step_state["best_model_state"]``, and replaced at every improvement;
+    so it is written into every checkpoint (as arrays), and a run resumed from one
+    ends with the same best state as the uninterrupted run. It costs one more copy
+    of the model state in device memory. If ``metric`` never improves (NaN
+    throughout), the run ends with its last state. The loop's step state must hold
+    ``model_state`` (a trainer's does).
 
     >>> import jax.numpy as jnp, optax, axon.loop
     >>> init = lambda key, x: {"w": jnp.zeros((x.shape[-1], 1))}
@@ -97,15 +141,75 @@ def early_stop(
     >>> state = flat.early_stop("flat", patience=1).run(data, epochs=5)
     >>> state.status, state.epoch
     ('halted', 1)
+
+    Only the first epoch's "flat" was best: with ``restore_best`` that is the model returned.
+
+    >>> best = trainer.metric(lambda t, p: jnp.float32(1.0), "flat")
+    >>> best = best.early_stop("flat", patience=1, restore_best=True).run(data, epochs=5)
+    >>> first_epoch = trainer.run(data, epochs=1)
+    >>> bool(jnp.all(best["w"] == first_epoch["w"]))
+    True
     """
+    key = f"early_stop:{metric}"
+    on_improvement = None
+    if restore_best:
+        loop = _keeping_best_model_state(loop, key)
+
+        def on_improvement(state: State) -> None:
+            step_state = state.step_state
+            state.step_state = {**step_state, BEST_MODEL_STATE: _copy(step_state["model_state"])}
 
     def stop(state: State) -> str:
         return "halt_loop"
 
-    return monitor(
-        loop, metric, stop, f"early_stop:{metric}", event=event, filter=filter,
+    return _watch(
+        loop, metric, key, stop, on_improvement, event=event, filter=filter,
         patience=patience, mode=mode, min_delta=min_delta,
     )  # fmt: skip
+
+
+def _keeping_best_model_state(loop: Loop, key: str) -> Loop:
+    """``loop`` whose step state also carries a copy of the best model state, which the
+    step passes through untouched, and which replaces the model state when the run ends."""
+    if any(spec.name == "restore_best_model_state" for spec in loop.handlers):
+        raise ValueError("restore_best=True is given to one early_stop of a loop only.")
+    if loop.init_fn is None:
+        raise TypeError(
+            "early_stop(restore_best=True) needs a loop whose init_fn builds its step state "
+            "(a trainer's does): it adds the copy of the best model state there."
+        )
+    init_fn, step_fn = loop.init_fn, loop.step_fn
+
+    @functools.wraps(init_fn)  # keeps its signature: run(seed=...) looks for the parameter
+    def init_with_copy(batch: Any, init_state: Any, **options: Any) -> Any:
+        step_state = init_fn(batch, init_state, **options)
+        if not isinstance(step_state, Mapping) or "model_state" not in step_state:
+            raise KeyError(
+                "early_stop(restore_best=True) keeps a copy of step_state['model_state'], "
+                "which this loop's step state does not have."
+            )
+        if BEST_MODEL_STATE in step_state:  # a whole step state given to run()
+            return step_state
+        return {**step_state, BEST_MODEL_STATE: _copy(step_state["model_state"])}
+
+    def step_with_copy(batch: Any, step_state: Any) -> Any:
+        rest = {name: value for name, value in step_state.items() if name != BEST_MODEL_STATE}
+        return {**step_fn(batch, rest), BEST_MODEL_STATE: step_state[BEST_MODEL_STATE]}
+
+    def restore_best_model_state(state: State) -> None:
+        if state.handler_metadata.get(key, {}).get("best") is None:
+            return  # never improved: the copy is of the initial state, keep the last one
+        step_state = state.step_state
+        state.step_state = {**step_state, "model_state": _copy(step_state[BEST_MODEL_STATE])}
+
+    loop = loop.replace(init_fn=init_with_copy, step_fn=step_with_copy)
+    # first: every other handler of the run's end, a trainer's output too, sees the best state
+    return loop.handle_event(["completed", "halted"], restore_best_model_state, first=True)
+
+
+def _copy(tree: Any) -> Any:
+    # the compiled step donates its inputs' buffers: a kept state needs buffers of its own
+    return jax.tree_util.tree_map(jnp.copy, tree)
 
 
 def reduce_lr_on_plateau(
@@ -117,6 +221,7 @@ def reduce_lr_on_plateau(
     mode: str = "min",
     min_delta: float = 0.0,
     min_learning_rate: float = 0.0,
+    verbose: bool = True,
     event: str = "epoch_completed",
     filter: FilterSpec = "always",
 ) -> Loop:
@@ -128,34 +233,61 @@ def reduce_lr_on_plateau(
     works under a schedule too; otherwise ``learning_rate`` itself is scaled.
     The rate never goes below ``min_learning_rate``.
 
+    Each change is printed (``verbose=False``: not), recorded in
+    ``state.handler_metadata["learning_rate_reductions"]`` (the iteration and the
+    new rates), and shows in the loggers of ``log_to``, which log the learning
+    rate with every record of the training metrics (``train/learning_rate`` and
+    ``epoch/learning_rate``).
+
     >>> import jax.numpy as jnp, optax, axon.loop
     >>> init = lambda key, x: {"w": jnp.zeros((x.shape[-1], 1))}
     >>> apply = lambda p, x, *, mode, key: (x @ p["w"], None)
     >>> data = [(jnp.ones((4, 2)), jnp.full((4, 1), 2.0))] * 3
-    >>> trainer = axon.loop.trainer((init, apply), "mean_squared_error", optax.sgd(0.1), log=0)
     >>> sgd = optax.inject_hyperparams(optax.sgd)(learning_rate=0.1)
     >>> loop = axon.loop.trainer((init, apply), "mean_squared_error", sgd, log=0)
     >>> loop = loop.metric(lambda t, p: jnp.float32(1.0), "flat").replace(output_transform=None)
-    >>> state = loop.reduce_lr_on_plateau("flat", patience=1, factor=0.5).run(data, epochs=3)
+    >>> quiet = loop.reduce_lr_on_plateau("flat", patience=1, factor=0.5, verbose=False)
+    >>> state = quiet.run(data, epochs=3)
+    >>> [change["iteration"] for change in state.handler_metadata["learning_rate_reductions"]]
+    [6, 9]
     >>> round(float(state.step_state["optimizer_state"].hyperparams["learning_rate"]), 4)
     0.025
     """
     if not 0.0 < factor < 1.0:
         raise ValueError(f"factor must be in (0, 1), got {factor!r}.")
+    waited = _events_named(patience, event)
 
     def reduce(state: State) -> None:
         step_state = state.step_state
-        reduced = _scale_learning_rate(step_state["optimizer_state"], factor, min_learning_rate)
+        before = learning_rates(step_state["optimizer_state"])
+        reduced = scale_learning_rate(step_state["optimizer_state"], factor, min_learning_rate)
         state.step_state = {**step_state, "optimizer_state": reduced}
-        lr = _learning_rates(reduced)
+        lr = learning_rates(reduced)
         state.handler_metadata.setdefault("learning_rate_reductions", []).append(
             {"iteration": state.iteration, "learning_rate": lr}
         )
+        if verbose and lr != before:  # at min_learning_rate already: nothing changed
+            print(
+                f"Epoch {state.epoch}: reduce_lr_on_plateau: learning rate {_rates(before)} -> "
+                f"{_rates(lr)} ({metric} stalled for {waited}).",
+                flush=True,
+            )
 
-    return monitor(
-        loop, metric, reduce, f"reduce_lr_on_plateau:{metric}", event=event, filter=filter,
+    return _watch(
+        loop, metric, f"reduce_lr_on_plateau:{metric}", reduce, event=event, filter=filter,
         patience=patience, mode=mode, min_delta=min_delta,
     )  # fmt: skip
+
+
+def _events_named(count: int, event: str) -> str:
+    """``"3 epochs"``, ``"1 epoch"``, or ``"3 'iteration_completed' events"``."""
+    if event == "epoch_completed":
+        return f"{count} epoch{'s' if count != 1 else ''}"
+    return f"{count} {event!r} event{'s' if count != 1 else ''}"
+
+
+def _rates(rates: list[float]) -> str:
+    return ", ".join(f"{rate:.4g}" for rate in rates)
 
 
 def halt_on_nonfinite(
@@ -285,47 +417,3 @@ def improves(value: float, best: float | None, mode: str, min_delta: float) -> b
     if best is None:
         return True
     return value < best - min_delta if mode == "min" else value > best + min_delta
-
-
-def _injected(node: Any) -> bool:
-    return isinstance(node, optax.InjectHyperparamsState | optax.InjectStatefulHyperparamsState)
-
-
-def _scale_learning_rate(optimizer_state: Any, factor: float, floor: float) -> Any:
-    found = []
-
-    def scale(node: Any) -> Any:
-        if not _injected(node):
-            return node
-        hyperparams = dict(node.hyperparams)
-        if "learning_rate_scale" in hyperparams and "learning_rate" in hyperparams:
-            scale = jnp.asarray(hyperparams["learning_rate_scale"])
-            lr = hyperparams["learning_rate"] * scale
-            target = jnp.maximum(lr * factor, floor)
-            ratio = jnp.where(lr > 0, target / lr, 1.0)
-            hyperparams["learning_rate_scale"] = (scale * ratio).astype(scale.dtype)
-        elif "learning_rate" in hyperparams:
-            lr = jnp.asarray(hyperparams["learning_rate"])
-            hyperparams["learning_rate"] = jnp.maximum(lr * factor, floor).astype(lr.dtype)
-        else:
-            return node
-        found.append(node)
-        return node._replace(hyperparams=hyperparams)
-
-    scaled = jax.tree_util.tree_map(scale, optimizer_state, is_leaf=_injected)
-    if not found:
-        raise ValueError(
-            "reduce_lr_on_plateau found no learning rate in the optimizer state. Use an "
-            "axon.optim optimizer, or wrap an optax one: optax.inject_hyperparams(optax.adam)"
-            "(learning_rate=1e-3)."
-        )
-    return scaled
-
-
-def _learning_rates(optimizer_state: Any) -> list[float]:
-    rates = []
-    for node in jax.tree_util.tree_leaves(optimizer_state, is_leaf=_injected):
-        if _injected(node) and "learning_rate" in node.hyperparams:
-            scale = node.hyperparams.get("learning_rate_scale", 1.0)
-            rates.append(float(node.hyperparams["learning_rate"] * scale))
-    return rates

@@ -17,6 +17,9 @@ if TYPE_CHECKING:
     from .._loop import Loop
     from .._state import State
 
+#: What the names of validation metrics start with: ``validation_loss``.
+VALIDATION = "validation_"
+
 
 def validate(
     loop: Loop,
@@ -67,7 +70,7 @@ def validate(
     def run_validation(state: State) -> None:
         with progress.shown_in(state):
             (results,) = validation.run(data, model_state_of(state)).values()
-        state.metrics.update({f"validation_{name}": value for name, value in results.items()})
+        state.metrics.update({f"{VALIDATION}{name}": value for name, value in results.items()})
 
     return loop.handle_event("started", check_data, first=True).handle_event(
         event, run_validation, filter, first=True
