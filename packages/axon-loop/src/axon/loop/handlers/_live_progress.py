@@ -20,7 +20,7 @@ from __future__ import annotations
 import contextlib
 import threading
 import time
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING, Any
 
 import jax
@@ -33,7 +33,7 @@ from rich.segment import Segments
 from rich.table import Column
 from rich.text import Text
 
-from ._monitoring import _learning_rates
+from ._learning_rates import learning_rate_metrics
 
 if TYPE_CHECKING:
     from .._state import State
@@ -283,18 +283,10 @@ class _Row:
 def metric_text(state: State) -> list[str]:
     """``name: value`` for each metric at four significant digits, then the learning rate."""
     values = {name: significant(value) for name, value in state.metric_values().items()}
-    rates = learning_rates(state)
+    rates = learning_rate_metrics(state.step_state).values()
     if rates:
         values["lr"] = ", ".join(significant(rate) for rate in dict.fromkeys(rates))
     return [f"{name}: {value}" for name, value in values.items()]
-
-
-def learning_rates(state: State) -> list[float]:
-    """The learning rates in a trainer's optimizer state (``optax.inject_hyperparams``)."""
-    step_state = state.step_state
-    if not isinstance(step_state, Mapping) or "optimizer_state" not in step_state:
-        return []
-    return _learning_rates(step_state["optimizer_state"])
 
 
 def significant(value: Any) -> str:
