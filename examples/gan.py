@@ -146,18 +146,6 @@ def moons(n: int, seed: int) -> np.ndarray:
     return points.astype(np.float32)
 
 
-def batches(points: np.ndarray, size: int, seed: int = 0):
-    """A function giving each epoch's shuffled batches of real points (equal sizes)."""
-    rng = np.random.default_rng(seed)
-
-    def epoch():
-        order = rng.permutation(len(points))
-        for start in range(0, len(points) - size + 1, size):
-            yield points[order[start : start + size]]
-
-    return epoch
-
-
 def nearest_distances(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """For each point of ``a``, the distance to the nearest point of ``b``."""
     return np.sqrt(((a[:, None, :] - b[None, :, :]) ** 2).sum(-1)).min(axis=1)
@@ -176,6 +164,10 @@ def main(argv: list[str] | None = None) -> float:
         LATENT,
     )
 
+    # each epoch the real points in a new order, batches of one size (the step compiles once)
+    real_points = axon.loop.batches(
+        moons(args.samples, SEED), batch_size=128, shuffle=True, seed=SEED, drop_last=True
+    )
     loop = axon.loop.loop(step_fn, init_fn)
     for name in ("generator_loss", "discriminator_loss"):  # running averages of the step's losses
         loop = loop.metric(lambda loss: loss, name=name, transform=lambda s, name=name: (s[name],))
@@ -185,7 +177,7 @@ def main(argv: list[str] | None = None) -> float:
             + ", ".join(f"{k} {v:.4f}" for k, v in state.scalar_metrics().items())
         ),
         event="epoch_completed",
-    ).run(batches(moons(args.samples, SEED), size=128), SEED, epochs=args.epochs)
+    ).run(real_points, SEED, epochs=args.epochs)
 
     _, sample_fn = axon.model.build(generator)
     noise = jax.random.normal(jax.random.key(SEED + 1), (2000, LATENT))
