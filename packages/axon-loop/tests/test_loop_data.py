@@ -94,6 +94,47 @@ class TestBatches:
         with pytest.raises(TypeError, match=r"x\['c'\] holds Python objects"):
             batches(frames.DataFrame({"c": ["u", "v"]}), batch_size=1)
 
+    def test_split_holds_out_a_fixed_random_share(self):
+        data = batches(X, Y, batch_size=3, shuffle=True, seed=5, drop_last=True)
+        train, held_out = data.split(0.3)
+        assert (train.examples, held_out.examples) == (7, 3)
+        validation = [rows(b) for b in held_out]
+        assert validation == [rows(b) for b in held_out]  # the same examples in every epoch
+        assert validation == [sorted(validation[0])]  # in their order: validation needs none
+        for epoch in range(3):  # the rest, in a new order each epoch, one shape (drop_last)
+            seen = [rows(b) for b in train.epoch(epoch)]
+            assert len(seen) == 2 and all(len(b) == 3 for b in seen)
+            assert not set(validation[0]) & {i for b in seen for i in b}
+        assert len({i for e in range(6) for b in train.epoch(e) for i in rows(b)}) == 7
+        # a function of the seed only: the same split again, another with another seed
+        assert [rows(b) for b in batches(X, Y, batch_size=3, seed=5).split(0.3)[1]] == validation
+        assert [rows(b) for b in data.split(0.3, seed=6)[1]] != validation
+
+    def test_split_without_shuffling_keeps_the_order(self):
+        train, held_out = batches(X, Y, batch_size=4).split(0.2, batch_size=10)
+        (train_rows,) = {tuple(i for b in train for i in rows(b))}
+        assert list(train_rows) == sorted(train_rows) and len(train_rows) == 8
+        assert len(held_out) == 1 and held_out.batch_size == 10
+
+    def test_a_split_trains_and_validates(self, linear):
+        x = np.random.default_rng(0).normal(size=(120, 3)).astype(np.float32)
+        y = x @ np.array([[1.0], [-2.0], [0.5]], np.float32)
+        train, val = batches(x, y, batch_size=16, shuffle=True).split(0.25)
+        history = (
+            (linear_trainer(linear).validate(linear, val).replace(output_transform=None))
+            .run(train, epochs=30)
+            .history
+        )
+        assert history[29]["validation_loss"] < 0.01 * history[0]["validation_loss"]
+
+    @pytest.mark.parametrize(
+        ("share", "message"),
+        [(0.0, "in \\(0, 1\\)"), (1.0, "in \\(0, 1\\)"), (0.01, "holds out 0"), (True, "share")],
+    )
+    def test_split_refuses_shares_that_leave_a_side_empty(self, share, message):
+        with pytest.raises((ValueError, TypeError), match=message):
+            batches(X, Y, batch_size=2).split(share)
+
     @pytest.mark.parametrize(
         ("call", "message"),
         [

@@ -35,13 +35,23 @@ class Batches:
     [([0, 1, 2, 3], [0, 10, 20, 30]), ([4, 5, 6, 7], [40, 50, 60, 70]), ([8, 9], [80, 90])]
     """
 
-    def __init__(self, x: Any, y: Any, batch_size: int, shuffle: bool, seed: int, drop_last: bool):
-        # checked and converted by batches(), the public constructor
+    def __init__(
+        self,
+        x: Any,
+        y: Any,
+        batch_size: int,
+        shuffle: bool,
+        seed: int,
+        drop_last: bool,
+        rows: np.ndarray | None = None,
+    ):
+        # checked and converted by batches(), the public constructor, and split()
         self.x, self.y = x, y
         self.batch_size, self.shuffle, self.seed, self.drop_last = (
             batch_size, shuffle, seed, drop_last
         )  # fmt: skip
-        self.examples = _common_length(x, y)
+        self.rows = rows  # the examples of the arrays these batches cover (None: all)
+        self.examples = _common_length(x, y) if rows is None else len(rows)
         if drop_last and self.examples < batch_size:
             raise ValueError(
                 f"drop_last=True with {self.examples} examples and batch_size={batch_size} "
@@ -80,18 +90,73 @@ class Batches:
                 if order is None
                 else order[begin : begin + self.batch_size]
             )
+            if self.rows is not None:
+                rows = self.rows[rows]
             x = jax.tree_util.tree_map(lambda leaf, r=rows: leaf[r], self.x)
             if self.y is None:
                 yield x
             else:
                 yield x, jax.tree_util.tree_map(lambda leaf, r=rows: leaf[r], self.y)
 
+    def split(
+        self, validation: float, *, seed: int | None = None, batch_size: int | None = None
+    ) -> tuple[Batches, Batches]:
+        """Hold out a share of the examples: ``train, val = batches(...).split(0.2)``.
+
+        Keras's ``validation_split``, with one difference: the held-out examples are
+        drawn at random (a function of ``seed`` only, by default these batches'
+        seed), not taken from the end, so data sorted by class or by time still
+        gives a validation set like the rest. (For time series, where the end
+        is what should be held out, slice the arrays yourself.)
+
+        Args:
+            validation: the share of examples to hold out, in ``(0, 1)``; the
+                count is rounded, and each side keeps at least one example.
+            seed: the seed of the draw (default: these batches' ``seed``).
+            batch_size: the validation batches' size (default: these batches').
+
+        Returns:
+            ``(train, validation)``: the training batches keep these batches'
+            options (shuffling, ``drop_last``); the validation batches are in a
+            fixed order with the last, shorter batch kept. No array is copied.
+
+        >>> import numpy as np
+        >>> from axon.loop import batches
+        >>> train, val = batches(np.arange(10), np.arange(10) * 10, batch_size=4).split(0.2)
+        >>> train.examples, val.examples, len(train), len(val)
+        (8, 2, 2, 1)
+        >>> [x.tolist() for x, _ in val]  # the same two examples in every epoch
+        [[2, 4]]
+        >>> sorted(np.concatenate([x for x, _ in train]).tolist())
+        [0, 1, 3, 5, 6, 7, 8, 9]
+        """
+        if isinstance(validation, bool) or not isinstance(validation, int | float):
+            raise TypeError(f"split(): validation must be a share in (0, 1), got {validation!r}.")
+        held_out = round(self.examples * validation)
+        if not 0 < validation < 1 or not 0 < held_out < self.examples:
+            raise ValueError(
+                f"split({validation!r}) of {self.examples} examples holds out {held_out}: "
+                f"give a share in (0, 1) that leaves at least one example on each side."
+            )
+        batch_size = self.batch_size if batch_size is None else _checked_batch_size(batch_size)
+        seed = self.seed if seed is None else _checked_seed(seed)
+        draw = np.random.default_rng([seed, _SPLIT]).permutation(self.examples)
+        covered = np.arange(self.examples) if self.rows is None else self.rows
+        # sorted: without shuffling the batches still read the examples in their order
+        train_rows, validation_rows = (
+            np.sort(covered[part]) for part in np.split(draw, [-held_out])
+        )
+        train = Batches(
+            self.x, self.y, self.batch_size, self.shuffle, self.seed, self.drop_last, train_rows
+        )
+        return train, Batches(self.x, self.y, batch_size, False, seed, False, validation_rows)
+
     def __repr__(self) -> str:
         what = "x" if self.y is None else "(x, y)"
         order = f", shuffled (seed {self.seed})" if self.shuffle else ""
         return (
             f"Batches({self.examples} examples, batch_size={self.batch_size}{order}: "
-            f"{len(self)} batches of {what})"
+            f"{len(self)} batch{'es' if len(self) != 1 else ''} of {what})"
         )
 
 
@@ -143,12 +208,27 @@ def batches(
     >>> np.round(params["w"].ravel(), 2).tolist()
     [1.0, -2.0, 0.5]
     """
+    tree_y = None if y is None else _as_tree(y, "y")
+    return Batches(
+        _as_tree(x, "x"), tree_y, _checked_batch_size(batch_size), bool(shuffle),
+        _checked_seed(seed), bool(drop_last),
+    )  # fmt: skip
+
+
+# the stream of draws split() takes its held-out examples from (epochs are 0, 1, ...)
+_SPLIT = 2**32 - 1
+
+
+def _checked_batch_size(batch_size: Any) -> int:
     if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
         raise ValueError(f"batch_size must be a positive int, got {batch_size!r}.")
+    return batch_size
+
+
+def _checked_seed(seed: Any) -> int:
     if not isinstance(seed, int) or isinstance(seed, bool):
         raise TypeError(f"seed must be an int, got {type(seed).__name__}.")
-    tree_y = None if y is None else _as_tree(y, "y")
-    return Batches(_as_tree(x, "x"), tree_y, batch_size, bool(shuffle), seed, bool(drop_last))
+    return seed
 
 
 def _as_tree(data: Any, name: str) -> Any:
