@@ -294,6 +294,15 @@ def test_gradient_norm_metric():
     assert float(state.metrics["gradient_norm"]) == pytest.approx(np.mean(norms), rel=1e-5)
 
 
+def test_gradient_norm_is_a_training_metric_only():
+    # validation computes no gradients: it measures the other metrics and leaves this one out
+    trainer = axon.loop.trainer(linear_pair(), "mean_squared_error", optax.sgd(0.1), log=0,
+                                gradient_norm=True)  # fmt: skip
+    state = trainer.validate(linear_pair(), regression).replace(output_transform=None)
+    history = state.run(regression, epochs=2).history
+    assert sorted(history[1]) == ["gradient_norm", "loss", "validation_loss"]
+
+
 def static_scale(factor):
     """A loss scale triple (init, scale, unscale) written against the loop's contract."""
 

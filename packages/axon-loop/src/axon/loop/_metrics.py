@@ -40,6 +40,8 @@ class MetricSpec:
     accumulator: Accumulator
     transform: Callable[[Any], tuple[Any, ...]]
     visible: bool = True  # internal accumulators (e.g. halt_on_nonfinite's) stay out of logs
+    # measured by validate() too; not a training-only one (gradient_norm reads the gradients)
+    validated: bool = True
 
     def value(self, step_state: Any) -> Any:
         return self.metric(*self.transform(step_state))

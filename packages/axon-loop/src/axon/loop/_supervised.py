@@ -10,6 +10,7 @@ they are.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from typing import Any
 
@@ -296,8 +297,10 @@ def trainer(
     )  # fmt: skip
     loop = Loop(step_fn, init_fn, output_transform=lambda state: state.step_state["model_state"])
     loop = loop.metric(resolve_loss(loss), "loss")
-    if gradient_norm:
+    if gradient_norm:  # of the training step only: validation computes no gradients
         loop = loop.metric(_identity, "gradient_norm", transform=_gradient_norm)
+        *others, norm = loop.metrics
+        loop = loop.replace(metrics=(*others, dataclasses.replace(norm, validated=False)))
     if halt_on_nonfinite:  # looks where the log reads the device anyway: no extra block cut
         loop = loop.attach("halt_on_nonfinite", every=("epoch", log) if log > 0 else None)
     return loop.attach("log_progress", every=log) if log > 0 else loop

@@ -49,10 +49,11 @@ def validate(
     >>> sorted(state.history[0])
     ['loss', 'validation_loss']
     """
-    # hidden accumulators (halt_on_nonfinite's) belong to the training loop's own step state
-    visible = tuple(m for m in loop.metrics if m.visible)
+    # hidden accumulators (halt_on_nonfinite's) and training-only metrics (gradient_norm)
+    # read the training loop's own step state
+    measured = tuple(m for m in loop.metrics if m.visible and m.validated)
     progress = NestedProgress("Validation")  # a row of the run's live display, if it has one
-    validation = progress.attach(evaluator(model).replace(metrics=visible))
+    validation = progress.attach(evaluator(model).replace(metrics=measured))
     source = DataSource(data, who="validate()")  # arrays, (x, y) pairs: refused now
 
     def model_state_of(state: State) -> Any:
