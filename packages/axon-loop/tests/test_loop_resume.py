@@ -114,6 +114,13 @@ def test_a_checkpoint_of_another_model_is_refused_and_left_intact(linear, tmp_pa
     assert sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*")) == files_before
 
 
+def test_a_checkpoint_of_a_loop_with_other_options_names_the_entries(linear, tmp_path):
+    trainer(linear).checkpoint(path=tmp_path / "ck").run(shuffled_batches)
+    keeping_best = trainer(linear).early_stop("loss", restore_best=True)
+    with pytest.raises(ValueError, match=r"only here: \['step_state'\]\['best_model_state'\]"):
+        keeping_best.run(shuffled_batches, epochs=2, resume_from=tmp_path / "ck")
+
+
 def test_a_truncated_checkpoint_is_an_error(linear, tmp_path):
     trainer(linear).checkpoint(path=tmp_path / "ck").run(shuffled_batches)
     for data_file in (tmp_path / "ck").rglob("*"):

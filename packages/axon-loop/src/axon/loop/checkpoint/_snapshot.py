@@ -12,6 +12,7 @@ from __future__ import annotations
 import io
 import json
 import math
+import re
 import warnings
 import zipfile
 import zlib
@@ -301,7 +302,35 @@ def check_layout(
         )
     raise ValueError(
         "The checkpoint does not match this loop (another model, optimizer or set of "
-        "metrics?); nothing was loaded:\n  " + "\n  ".join(problems[:10])
+        "metrics?); nothing was loaded:\n  "
+        + "\n  ".join(problems[:10])
+        + _whole_entries(set(ours) - set(theirs), set(theirs) - set(ours), set(ours) | set(theirs))
+    )
+
+
+_ENTRY = re.compile(r"^\['(step_state|metric_state)'\]\['([^']+)'\]")
+
+
+def _whole_entries(only_here: set[str], only_there: set[str], every: set[str]) -> str:
+    """A hint naming the step- or metric-state entries one side has and the other lacks
+    entirely: a handler or trainer option that adds one was added or removed."""
+
+    def entries(paths: set[str]) -> set[str]:
+        found = {m.group(0) for m in map(_ENTRY.match, paths) if m}
+        return {e for e in found if all(p in paths for p in every if p.startswith(e))}
+
+    sides = [
+        f"{side}: {', '.join(sorted(found))}"
+        for side, found in (("only here", entries(only_here)),
+                            ("only in the checkpoint", entries(only_there)))
+        if found
+    ]  # fmt: skip
+    if not sides:
+        return ""
+    return (
+        f"\nWhole entries differ ({'; '.join(sides)}): an option that adds one (e.g. "
+        f"early_stop(restore_best=True), trainer(gradient_norm=True), a metric) is not the "
+        f"same as in the loop that wrote the checkpoint. Resume with that loop's options."
     )
 
 
