@@ -79,6 +79,13 @@ def test_a_completed_run_also_ends_with_its_best_model_state():
     assert_bitwise_equal(model_state, kept[BEST_EPOCH])
 
 
+def test_relaunching_a_finished_run_with_resume_auto_returns_its_best_model_state(tmp_path):
+    job = stopping().checkpoint(tmp_path / "ck")
+    first = job.run(train_data, epochs=3, resume="auto")  # completes: best is epoch 1, not 2
+    again = job.run(train_data, epochs=3, resume="auto")  # nothing to run
+    assert_bitwise_equal(again, first)
+
+
 class Killed(Exception):
     pass
 

@@ -123,6 +123,9 @@ class HandlerSpec:
     # handlers and before the others, so that a checkpoint written on the same event holds
     # its bookkeeping (a count, a kept best state, a reduced learning rate)
     watches: bool = False
+    # decides what the run gives back at its end (early_stop's restore_best): also run when
+    # run(resume="auto") finds the run already finished, so a relaunch returns the same
+    settles_output: bool = False
 
     @property
     def order(self) -> int:
@@ -137,7 +140,8 @@ def handler_specs(
     **flags: Any,
 ) -> tuple[HandlerSpec, ...]:
     """A :class:`HandlerSpec` of ``handler`` for ``event`` (or each of several, or ``"all"``);
-    ``flags`` are its ``first``, ``resume_source``, ``logs``, ``watches`` and ``opens``."""
+    ``flags`` are its ``first``, ``resume_source``, ``logs``, ``watches``, ``opens`` and
+    ``settles_output``."""
     if event == "all":
         events: list[Event] = list(Event)
     elif isinstance(event, (str, Event)):

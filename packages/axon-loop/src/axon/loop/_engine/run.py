@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from .._data import DataSource
+from .._events import Event
 from .._state import State
 from ..checkpoint._resume import Resume, resume_auto, resume_from
 from .compiled import auto_steps_per_dispatch, fused_step
@@ -90,7 +91,10 @@ def _run(
         resume.release()
     state = start.state
     state.resources.update(opened)
-    if start.finished:  # resume="auto" of a finished run: a no-op
+    if start.finished:  # resume="auto" of a finished run: nothing runs but what settles its output
+        for spec in loop.handlers:
+            if spec.settles_output and spec.event == Event.COMPLETED:
+                spec.handler(state)
         return state
     state.step_state, state.metric_state = placement.settle(
         fused_step(loop), state.step_state, state.metric_state, start.template

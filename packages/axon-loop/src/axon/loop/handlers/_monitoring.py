@@ -204,7 +204,10 @@ def _keeping_best_model_state(loop: Loop, key: str) -> Loop:
 
     loop = loop.replace(init_fn=init_with_copy, step_fn=step_with_copy)
     # first: every other handler of the run's end, a trainer's output too, sees the best state
-    return loop.handle_event(["completed", "halted"], restore_best_model_state, first=True)
+    restoring = handler_specs(
+        ["completed", "halted"], restore_best_model_state, first=True, settles_output=True
+    )
+    return loop.replace(handlers=loop.handlers + restoring)
 
 
 def _copy(tree: Any) -> Any:
