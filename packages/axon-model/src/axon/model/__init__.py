@@ -19,7 +19,8 @@ from ._compiler.state import ModelState
 from ._errors import InputError, LayerError, ModelError
 from ._files.export import ExportedModel, export, load_exported
 from ._files.parameters import SerializationError, load, save
-from ._graph.constructors import input, layer, param
+from ._graph.blocks import Block, block
+from ._graph.constructors import input, layer, param, parameter
 from ._graph.inspection import (
     get_inputs,
     get_op_counts,
@@ -37,7 +38,7 @@ __version__ = importlib.metadata.version("axon-model")
 
 __all__ = [
     # graph construction
-    "Model", "input", "layer", "param", "Parameter",
+    "Model", "input", "layer", "param", "Parameter", "parameter", "block", "Block",
     "dense", "flatten", "activation", "attach_hook",
     # execution
     "build", "predict", "get_output_shape", "ModelState", "mixed_precision",

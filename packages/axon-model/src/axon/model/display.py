@@ -63,22 +63,30 @@ def as_table(model: Model, inputs: Any, *, flops: bool = True) -> str:
     rows = []
     total, total_bytes = 0, 0
     total_flops, unknown_flops = 0, 0
+    counted: set[str] = set()  # a layer of a block used several times counts once
     for node in program.order:
         name = program.names[node.id]
         layer_params = params.get(name, {})
         count = sum(int(np.prod(s.shape)) for s in layer_params.values())
-        total += count
-        total_bytes += sum(int(np.prod(s.shape)) * s.dtype.itemsize for s in layer_params.values())
         described = ", ".join(
             f"{p} {_short_dtype(s.dtype)}[{','.join(map(str, s.shape))}]"
             for p, s in layer_params.items()
         )
+        parameters = f"{described} ({count})" if layer_params else ""
+        if layer_params and name in counted:
+            parameters = "shared, counted above"
+        elif layer_params:
+            counted.add(name)
+            total += count
+            total_bytes += sum(
+                int(np.prod(s.shape)) * s.dtype.itemsize for s in layer_params.values()
+            )
         row: tuple[str, ...] = (
             f"{name} ({node.op_name})",
             ", ".join(f"{program.names[i.id]} {_shape(structs[i.id])}" for i in node.inputs),
             _shape(structs[node.id]),
             ", ".join(f"{k}={v}" for k, v in node.config.items() if k != "shape"),
-            f"{described} ({count})" if layer_params else "",
+            parameters,
         )
         if flops:
             if node.op is None:
@@ -110,7 +118,8 @@ def as_table(model: Model, inputs: Any, *, flops: bool = True) -> str:
 def layer_flops(model: Model, inputs: Any) -> dict[str, int | None]:
     """XLA's FLOP estimate of every layer, ``{layer_name: flops}`` (``None`` if unknown).
 
-    Inputs have no op and are left out. See :func:`as_table` for what is counted.
+    Inputs have no op and are left out. See :func:`as_table` for what is counted. A
+    layer of a block called several times (``axon.model.block``) counts all its calls.
 
     Args:
         model: the model to analyse.
@@ -126,11 +135,15 @@ def layer_flops(model: Model, inputs: Any) -> dict[str, int | None]:
     """
     program = model.program
     structs, params = program.infer(inputs)
-    return {
-        program.names[node.id]: _node_flops(node, structs, params.get(program.names[node.id], {}))
-        for node in program.order
-        if node.op is not None
-    }
+    counts: dict[str, int | None] = {}
+    for node in program.order:
+        if node.op is None:
+            continue
+        name = program.names[node.id]
+        value = _node_flops(node, structs, params.get(name, {}))
+        earlier = counts.get(name, 0)
+        counts[name] = None if value is None or earlier is None else earlier + value
+    return counts
 
 
 def _node_flops(node: Node, structs: Mapping[int, Any], params: Mapping[str, Any]) -> int | None:

@@ -23,20 +23,36 @@ def kernel_layer(
     activation: Activation | None,
     name: str | None,
     config: dict[str, Any],
+    kernel: Model | None = None,
     **options: Any,
 ) -> Model:
     """A layer ``op(*inputs, kernel, bias?)``, then its activation (dense, bilinear, convs).
 
     ``kernel_shape`` and ``bias_shape`` are shapes or functions of the input shapes;
-    ``use_bias`` joins ``config``, and ``options`` go to ``op``.
+    ``use_bias`` joins ``config``, and ``options`` go to ``op``. A ``kernel`` model
+    (e.g. an ``axon.model.parameter`` shared with another layer) replaces the
+    layer's own kernel parameter.
     """
-    args: list[Any] = [*inputs, param("kernel", kernel_shape, initializer=kernel_initializer)]
+    own = param("kernel", kernel_shape, initializer=kernel_initializer)
+    args: list[Any] = [*inputs, own if kernel is None else check_kernel(kernel, op_name)]
     if use_bias:
         args.append(param("bias", bias_shape, initializer=bias_initializer))
     out = layer(
         op, args, name=name, op_name=op_name, config={**config, "use_bias": use_bias}, **options
     )
     return with_activation(out, activation)
+
+
+def check_kernel(kernel: Any, builder: str) -> Model:
+    """``kernel``, or a ``TypeError`` saying what ``kernel=`` of ``builder`` takes."""
+    if not isinstance(kernel, Model):
+        raise TypeError(
+            f"{builder}(kernel=...) takes a model whose value is the kernel, such as "
+            f"axon.model.parameter(name, shape) (shared with other layers), got "
+            f"{type(kernel).__name__}. To set how the kernel is initialized, use "
+            f"kernel_initializer=."
+        )
+    return kernel
 
 
 def sub_name(name: str | None, suffix: str) -> str | None:

@@ -9,7 +9,7 @@ from axon.functional import layers as F
 from .._graph.constructors import Initializer, layer, param
 from .._graph.model import Model
 from .activations import Activation
-from .common import kernel_layer
+from .common import check_kernel, kernel_layer
 from .options import check_model, check_positive_int
 
 
@@ -21,23 +21,42 @@ def dense(
     use_bias: bool = True,
     kernel_initializer: Initializer = "glorot_uniform",
     bias_initializer: Initializer = "zeros",
+    kernel: Model | None = None,
     name: str | None = None,
 ) -> Model:
     """Fully connected layer ``x @ kernel + bias`` with ``kernel: (in, units)``.
 
     ``activation`` (a name or function) is added as a separate layer, as in Axon.
+    ``kernel`` (a model whose value is ``(in, units)``, e.g. an
+    :func:`axon.model.parameter`, or an embedding table's ``.transpose()`` to tie a
+    language model's output projection to its input embedding) replaces the layer's
+    own kernel; the bias stays the layer's own.
 
     >>> import axon.model
     >>> model = axon.model.input("x", shape=(None, 4)).dense(2, activation="relu")
     """
     if not isinstance(units, int) or units <= 0:
         raise ValueError(f"dense units must be a positive int, got {units!r}.")
+    op, options = (F.dense, {}) if kernel is None else (shared_kernel_dense, {"units": units})
     return kernel_layer(
-        F.dense, "dense", [x], lambda shape: (shape[-1], units), (units,),
+        op, "dense", [x], lambda shape: (shape[-1], units), (units,),
         use_bias=use_bias, kernel_initializer=kernel_initializer,
         bias_initializer=bias_initializer, activation=activation, name=name,
-        config={"units": units},
+        config={"units": units}, kernel=kernel, **options,
     )  # fmt: skip
+
+
+def shared_kernel_dense(
+    x: jax.Array, kernel: jax.Array, bias: jax.Array | None = None, *, units: int
+) -> jax.Array:
+    """The op of ``dense(..., kernel=<model>)``: ``F.dense`` once the kernel's shape is checked."""
+    if kernel.ndim != 2 or kernel.shape[1] != units:
+        raise ValueError(
+            f"dense(units={units}, kernel=...) needs a kernel of shape (in, {units}); the "
+            f"kernel model gives {tuple(kernel.shape)}. A (vocab, features) embedding "
+            f"table is used as an output projection transposed: kernel=table.transpose()."
+        )
+    return F.dense(x, kernel, bias)
 
 
 def bilinear(
@@ -89,11 +108,15 @@ def embedding(
     embedding_size: int,
     *,
     kernel_initializer: Initializer = "uniform",
+    kernel: Model | None = None,
     name: str | None = None,
 ) -> Model:
     """Look up rows of ``kernel (vocab_size, embedding_size)`` for integer ids (``Axon.embedding``).
 
-    The default initializer is Axon's: uniform on ``[-0.01, 0.01)``.
+    The default initializer is Axon's: uniform on ``[-0.01, 0.01)``. ``kernel``, a
+    model whose value is the table (an :func:`axon.model.parameter`), replaces the
+    layer's own table: the way to share it, e.g. with the output projection
+    (``dense(vocab_size, kernel=table.transpose())``: tied embeddings).
 
     Ids must lie in ``[0, vocab_size)``. Eager calls check them: ``apply`` or
     ``predict`` outside ``jax.jit`` (also under ``jax.grad``) and a loop run with
@@ -119,14 +142,26 @@ def embedding(
     """
     vocab_size = check_positive_int("embedding", "vocab_size", vocab_size)
     embedding_size = check_positive_int("embedding", "embedding_size", embedding_size)
-    kernel = param("kernel", (vocab_size, embedding_size), initializer=kernel_initializer)
+    config = {"vocab_size": vocab_size, "embedding_size": embedding_size}
+    if kernel is None:
+        table = param("kernel", (vocab_size, embedding_size), initializer=kernel_initializer)
+        return layer(F.embedding, [x, table], name=name, op_name="embedding", config=config)
+    table = check_kernel(kernel, "embedding")
     return layer(
-        F.embedding,
-        [x, kernel],
-        name=name,
-        op_name="embedding",
-        config={"vocab_size": vocab_size, "embedding_size": embedding_size},
+        shared_table_embedding, [x, table], name=name, op_name="embedding", config=config, **config
     )
+
+
+def shared_table_embedding(
+    ids: jax.Array, table: jax.Array, *, vocab_size: int, embedding_size: int
+) -> jax.Array:
+    """The op of ``embedding(..., kernel=<model>)``: ``F.embedding`` once the table is checked."""
+    if tuple(table.shape) != (vocab_size, embedding_size):
+        raise ValueError(
+            f"embedding({vocab_size}, {embedding_size}, kernel=...) needs a table of shape "
+            f"({vocab_size}, {embedding_size}); the kernel model gives {tuple(table.shape)}."
+        )
+    return F.embedding(ids, table)
 
 
 def add_bias(x: jax.Array, bias: jax.Array) -> jax.Array:

@@ -123,6 +123,7 @@ class Program:
         for node, name in self._layers(templates, structs, "inference"):
             layer_params = _parameter_structs(node, name, structs)
             if layer_params:
+                _check_shared(node, name, params.get(name), layer_params)
                 params[name] = layer_params
             args = _arguments(node, structs, lambda p, shapes=layer_params: shapes[p.name])
             output = self._call(node, name, args, shape_only=True)
@@ -239,10 +240,12 @@ class Program:
         values: dict[int, Any] = {}
         id_ranges: dict[str, jax.Array] = {}
         new_state = {layer: dict(entries) for layer, entries in model_state.state.items()}
+        # state is read from new_state: the uses of a layer in a block update it in turn
+        current = model_state.replace(state=new_state)
         for node, name in self._layers(named, values, mode):
             if node.parameters:  # while tracing: once per input and model-state signature
                 self._check_fits(model_state, named, {name: _parameter_structs(node, name, values)})
-            args = _arguments(node, values, functools.partial(self._lookup, model_state, name))
+            args = _arguments(node, values, functools.partial(self._lookup, current, name))
             where = node.describe(name) if node.hooks else ""
             if node.hooks:
                 inputs = tuple(
@@ -253,8 +256,9 @@ class Program:
             output = self._call(node, name, args, shape_only=False, extra=extra)
             check_not_empty(node, name, output, [values[i.id] for i in node.inputs])
             ids = id_range(node, args)
-            if ids is not None:
-                id_ranges[name] = ids
+            if ids is not None:  # a layer used in several places: the range of all uses
+                low, high = id_ranges.get(name, ids)
+                id_ranges[name] = jnp.stack([jnp.minimum(low, ids[0]), jnp.maximum(high, ids[1])])
             if mode == "train" and "mode" in node.wants and _has_state(node):
                 output, updates = _split_updates(node, name, output)
                 if node.policy is not None:  # state keeps its stored dtype across steps
@@ -343,6 +347,25 @@ def _arguments(node: Node, values: dict[int, Any], parameter: Callable[[Paramete
     cast to the compute dtype of the node's mixed-precision policy."""
     args = [values[a.id] if isinstance(a, Node) else parameter(a) for a in node.args]
     return args if node.policy is None else [cast_tree(a, node.policy.compute) for a in args]
+
+
+def _check_shared(
+    node: Node, name: str, first: Mapping[str, Any] | None, structs: Mapping[str, Any]
+) -> None:
+    """Raise if another use of a layer in a block needs its parameters in other shapes."""
+    if first is None or first == structs:
+        return
+
+    def describe(tree: Mapping[str, Any]) -> dict[str, str]:
+        return {k: f"{tuple(s.shape)} {s.dtype}" for k, s in tree.items()}
+
+    raise LayerError(
+        f"Layer {name!r} ({node.op_name}, defined at {node.defined_at}) is used in several "
+        f"calls of block {node.blocks[-1].name or name.rsplit('/', 1)[0]!r} (defined at "
+        f"{node.blocks[-1].defined_at}), which share its parameters, but one call needs "
+        f"{describe(first)} and another {describe(structs)}. Call the block on inputs of "
+        f"the same feature sizes (and give its uses the same mixed-precision policy)."
+    )
 
 
 def _skipped(node: Node, values: dict[int, Any]) -> bool:

@@ -1,4 +1,5 @@
-"""The core constructors: ``input``, ``param`` and ``layer``, from which every builder is made."""
+"""The core constructors: ``input``, ``param``, ``parameter`` and ``layer``, from which every
+builder is made."""
 
 from __future__ import annotations
 
@@ -68,6 +69,66 @@ def param(
     if kind not in ("parameter", "state"):
         raise ValueError(f"kind must be 'parameter' or 'state', got {kind!r}.")
     return Parameter(name, shape, initializer, dtype or jnp.float32, kind)  # type: ignore[arg-type]
+
+
+def parameter_value(value: Any) -> Any:
+    """The op of :func:`parameter`: its one parameter, as the layer's output."""
+    return value
+
+
+def parameter(
+    name: str,
+    shape: Sequence[int],
+    *,
+    initializer: Initializer = "glorot_uniform",
+    dtype: Any = None,
+) -> Model:
+    """A free-standing trainable parameter: a model whose value is one array (``Axon.parameter``).
+
+    Unlike :func:`param`, which belongs to the one layer it is given to, a
+    ``parameter`` is a node of the graph: pass it to any number of layers (as an
+    input of :func:`layer`, or as ``kernel=`` of ``dense``/``embedding``) and they
+    all read the same array, so its gradient is the sum of all uses. It is stored as
+    ``model_state.params[name]["value"]``. This is how input and output embeddings
+    are tied:
+
+    >>> import jax.numpy as jnp, axon.model
+    >>> table = axon.model.parameter("embedding", (50, 8), initializer="normal")
+    >>> ids = axon.model.input("ids", shape=(None, 6))
+    >>> hidden = ids.embedding(50, 8, kernel=table).dense(8, activation="tanh")
+    >>> logits = hidden.dense(50, kernel=table.transpose())  # the table, transposed
+    >>> state = logits.init(0, jnp.zeros((1, 6), jnp.int32))
+    >>> state.params["embedding"]["value"].shape, sorted(state.params)
+    ((50, 8), ['dense_0', 'dense_1', 'embedding'])
+
+    Args:
+        name: the parameter's (layer) name; required, unique in the model.
+        shape: a tuple of positive ints (it has no input to take a shape from).
+        initializer: a registered initializer name or ``init(key, shape, dtype)``.
+        dtype: the parameter's dtype (float32 by default).
+
+    Returns:
+        A :class:`Model` whose value is the parameter.
+    """
+    if not isinstance(name, str) or not name:
+        raise TypeError(f"axon.model.parameter needs a non-empty string name, got {name!r}.")
+    if not (isinstance(shape, Sequence) and all(isinstance(d, int) and d > 0 for d in shape)):
+        raise ValueError(
+            f"axon.model.parameter({name!r}): shape must be a tuple of positive ints, got "
+            f"{shape!r}. A parameter has no input to compute its shape from; for a shape "
+            f"that depends on a layer's input, give axon.model.param(...) to that layer."
+        )
+    value = param("value", tuple(shape), initializer=initializer, dtype=dtype)
+    return Model(
+        Node(
+            op=parameter_value,
+            op_name="parameter",
+            args=(value,),
+            name=name,
+            config={"shape": tuple(shape)},
+            defined_at=defined_at(),
+        )
+    )
 
 
 def layer(

@@ -1,4 +1,5 @@
-"""The graph's building blocks: ``Node`` (one layer), ``Parameter``, their order and names."""
+"""The graph's building blocks: ``Node`` (one layer), ``Parameter``, ``BlockRef``, their order
+and names."""
 
 from __future__ import annotations
 
@@ -77,6 +78,20 @@ class Parameter:
         return tuple(int(d) for d in shape)
 
 
+@dataclass(frozen=True)
+class BlockRef:
+    """The identity of one ``axon.model.block``: every layer that carries it shares weights.
+
+    ``id`` is unique per block (two blocks are the same block exactly when their ids
+    are equal), ``name`` the name given to ``block(..., name=)`` or ``None`` (numbered
+    ``block_<n>`` when the model is compiled), ``defined_at`` where it was created.
+    """
+
+    id: int
+    name: str | None
+    defined_at: str
+
+
 @dataclass(frozen=True, eq=False)
 class Node:
     """One layer: ``op(*args, **opts)`` where args are input values and parameters.
@@ -88,6 +103,12 @@ class Node:
     ``policy`` is a mixed-precision ``Policy`` (``axon.model.mixed_precision``)
     or ``None``; ``hooks`` are ``(event, mode, fn)`` triples run in order
     (``axon.model.attach_hook``).
+
+    A layer inside a block (``axon.model.block``) is copied into the graph once per
+    call of the block; every copy has ``blocks``, the enclosing blocks (outermost
+    first), and ``block_layer``, its name inside the innermost one. Copies with the
+    same innermost block and ``block_layer`` get the same layer name,
+    ``<block path>/<block_layer>``, so they read one set of parameters.
     """
 
     op: Callable[..., Any] | None
@@ -100,6 +121,8 @@ class Node:
     mode: Literal["both", "train", "inference"] = "both"
     policy: Any = None
     hooks: tuple[tuple[str, str, Callable[..., Any]], ...] = ()
+    blocks: tuple[BlockRef, ...] = ()
+    block_layer: str | None = None
     id: int = field(default_factory=lambda: next(_ids))
 
     @functools.cached_property
@@ -151,8 +174,25 @@ def topological_order(outputs: Sequence[Node]) -> list[Node]:
     return order
 
 
+def fresh_id() -> int:
+    """A node id no existing node has; every node created afterwards has a larger one."""
+    return next(_ids)
+
+
 def assign_names(order: Sequence[Node]) -> dict[int, str]:
-    """Unique layer names: explicit ones, else ``<op_name>_<n>`` numbered per op in graph order."""
+    """Unique layer names: explicit ones, else ``<op_name>_<n>`` numbered per op in graph order.
+
+    Layers inside blocks are named ``<block path>/<block_layer>``; every copy of one
+    layer of a block gets the same name (that is how they share parameters).
+    """
+    plain = [node for node in order if not node.blocks]
+    names = _plain_names(plain)
+    if len(plain) < len(order):
+        names.update(_block_layer_names(order, names))
+    return names
+
+
+def _plain_names(order: Sequence[Node]) -> dict[int, str]:
     names: dict[int, str] = {}
     owners: dict[str, Node] = {}
     for node in order:
@@ -176,4 +216,57 @@ def assign_names(order: Sequence[Node]) -> dict[int, str]:
         names[node.id] = f"{node.op_name}_{n}"
         owners[names[node.id]] = node
         counters[node.op_name] = n + 1
+    return names
+
+
+def _block_layer_names(order: Sequence[Node], plain: Mapping[int, str]) -> dict[int, str]:
+    """Names of the layers inside blocks, given the names of the others (``plain``).
+
+    A block is named by its ``name`` or ``block_<n>`` (in order of first use), under
+    its enclosing block's name when every use of it is inside that one block.
+    """
+    refs: dict[int, BlockRef] = {}
+    parents: dict[int, set[int | None]] = {}
+    for node in order:
+        for depth, ref in enumerate(node.blocks):
+            refs.setdefault(ref.id, ref)
+            parents.setdefault(ref.id, set()).add(node.blocks[depth - 1].id if depth else None)
+    taken = set(plain.values())
+    owners: dict[str, BlockRef] = {}
+    short: dict[int, str] = {}
+    for ref in refs.values():
+        if ref.name is None:
+            continue
+        other = owners.get(ref.name)
+        if other is not None or ref.name in taken:
+            first = f"a block defined at {other.defined_at}" if other else "a layer"
+            raise ValueError(
+                f"The block named {ref.name!r} (defined at {ref.defined_at}) has the name of "
+                f"{first}; block names prefix their layers' names, so they must differ from "
+                f"other blocks' and layers' names. Rename one."
+            )
+        owners[ref.name] = ref
+        short[ref.id] = ref.name
+    numbered = (f"block_{n}" for n in itertools.count())
+    for ref in refs.values():
+        if ref.id not in short:
+            short[ref.id] = next(n for n in numbered if n not in owners and n not in taken)
+    paths: dict[int, str] = {}
+
+    def path(block: int) -> str:
+        if block not in paths:
+            (parent,) = parents[block] if len(parents[block]) == 1 else (None,)
+            paths[block] = short[block] if parent is None else f"{path(parent)}/{short[block]}"
+        return paths[block]
+
+    names: dict[int, str] = {}
+    for node in order:
+        if node.blocks:
+            names[node.id] = f"{path(node.blocks[-1].id)}/{node.block_layer}"
+            if names[node.id] in taken:
+                raise ValueError(
+                    f"A layer is named {names[node.id]!r}, the name of layer "
+                    f"{node.block_layer!r} of a block (defined at "
+                    f"{node.blocks[-1].defined_at}); rename the layer."
+                )
     return names

@@ -23,14 +23,17 @@ def apply_policy(
     Every layer except the inputs is selected unless narrowed: ``only`` keeps
     layers whose op name (``"dense"``, ``"relu"``, ...) is listed, ``except_``
     drops those listed, and ``filter(node) -> bool`` decides per node; all given
-    criteria must hold. Layer names and shared subgraphs are kept, so a model
-    state of the original model fits the new one. The original model is unchanged.
+    criteria must hold. ``only`` and ``except_`` also take block names
+    (``axon.model.block(..., name="encoder")``, or a numbered ``"block_0"``): a block's
+    name selects every layer inside it. Layer names and shared subgraphs are kept,
+    so a model state of the original model fits the new one. The original model is
+    unchanged.
 
     Args:
         model: the model to convert.
         policy: from :func:`create_policy`.
-        only: op names to apply the policy to.
-        except_: op names to leave alone (e.g. ``["batch_norm", "softmax"]``).
+        only: op names (or block names) to apply the policy to.
+        except_: op names (or block names) to leave alone (e.g. ``["batch_norm", "softmax"]``).
         filter: a predicate over :class:`~axon.model.Node`.
 
     Returns:
@@ -50,16 +53,18 @@ def apply_policy(
             f"apply_policy expects a Policy from create_policy(...), got {type(policy).__name__}."
         )
     order = topological_order([model.node])
+    groups = {node.id: _groups(node, model.program.names[node.id]) for node in order}
     op_names = sorted({n.op_name for n in order if n.op is not None})
-    only_set = _op_names(only, "only", op_names)
-    except_set = _op_names(except_, "except_", op_names)
+    block_names = sorted(set().union(*groups.values()) - set(op_names))
+    only_set = _op_names(only, "only", op_names, block_names)
+    except_set = _op_names(except_, "except_", op_names, block_names)
 
     def selected(node: Node) -> bool:
         if node.op is None:  # inputs have no op to cast around
             return False
-        if only_set is not None and node.op_name not in only_set:
+        if only_set is not None and not groups[node.id] & only_set:
             return False
-        if except_set is not None and node.op_name in except_set:
+        if except_set is not None and groups[node.id] & except_set:
             return False
         return filter is None or bool(filter(node))
 
@@ -69,17 +74,26 @@ def apply_policy(
     return map_nodes(model, with_policy)  # keeps names and shared subgraphs
 
 
-def _op_names(names: Sequence[str] | None, option: str, known: list[str]) -> set[str] | None:
+def _groups(node: Node, name: str) -> set[str]:
+    """What selects ``node``: its op name and the names of the blocks it is inside."""
+    parts = name.split("/")[:-1] if node.blocks else []
+    return {node.op_name, *("/".join(parts[: i + 1]) for i in range(len(parts)))}
+
+
+def _op_names(
+    names: Sequence[str] | None, option: str, known: list[str], blocks: list[str]
+) -> set[str] | None:
     if names is None:
         return None
     if isinstance(names, str):
         names = [names]
-    unknown = [n for n in names if n not in known]
+    unknown = [n for n in names if n not in known and n not in blocks]
     if unknown:
-        hints = "".join(close_matches(n, known) for n in unknown)
+        hints = "".join(close_matches(n, known + blocks) for n in unknown)
+        in_blocks = f", its blocks {blocks}" if blocks else ""
         raise ValueError(
             f"apply_policy({option}=...): no layer of this model has op {unknown[0]!r}"
-            f"{hints}; its ops are {known}. Op names are Node.op_name values such as "
-            f"'dense' or 'relu'."
+            f"{hints}; its ops are {known}{in_blocks}. Op names are Node.op_name values "
+            f"such as 'dense' or 'relu'."
         )
     return set(names)
