@@ -419,7 +419,7 @@ def rnn(
     cell_fn: Callable[[jax.Array, Any, dict[str, jax.Array]], tuple[Any, Any]],
     *,
     carry_init: Callable[[jax.Array], Any] | Model | Any,
-    params: Mapping[str, Parameter] | None = None,
+    params: Mapping[str, Parameter | Model] | None = None,
     mask: Model | None = None,
     unroll: str = "dynamic",
     reverse: bool = False,
@@ -445,7 +445,9 @@ def rnn(
             giving the initial carry, e.g. ``lambda x: jnp.zeros((x.shape[0], 16))``; or a
             model (or pytree of models) whose value is the initial carry.
         params: ``{name: axon.model.param(...)}``, trained like any parameter; a shape
-            function receives the shape of ``x``.
+            function receives the shape of ``x``. A value may also be a model, e.g. an
+            :func:`axon.model.parameter` that other layers share (the cell receives its
+            value under that key).
         mask: optional padding mask model.
         unroll: ``"dynamic"`` or ``"static"``.
         reverse: run from the last step to the first (outputs stay aligned).
@@ -473,11 +475,13 @@ def rnn(
     unroll = _check_unroll(fn, unroll)
     params = dict(params or {})
     for key, p in params.items():
-        if not isinstance(p, Parameter):
+        if not isinstance(p, Parameter | Model):
             raise TypeError(
-                f"{fn}: params[{key!r}] must be axon.model.param(...); received {type(p).__name__}."
+                f"{fn}: params[{key!r}] must be axon.model.param(...) (this layer's own) or "
+                f"axon.model.parameter(...) (shared with other layers); received "
+                f"{type(p).__name__}."
             )
-        if p.name != key:
+        if isinstance(p, Parameter) and p.name != key:
             raise ValueError(
                 f"{fn}: params[{key!r}] is a parameter named {p.name!r}; use the same name as "
                 f"its key."
@@ -495,7 +499,7 @@ def rnn(
     )
     node = layer(
         rnn_op,
-        [*inputs, *(_x_shape_only(p) for p in params.values())],
+        [*inputs, *(p if isinstance(p, Model) else _x_shape_only(p) for p in params.values())],
         name=name,
         op_name=op_name,
         config={"cell": getattr(cell_fn, "__name__", "cell"), "unroll": unroll},

@@ -53,9 +53,10 @@ def apply_policy(
             f"apply_policy expects a Policy from create_policy(...), got {type(policy).__name__}."
         )
     order = topological_order([model.node])
-    groups = {node.id: _groups(node, model.program.names[node.id]) for node in order}
+    inside = {node.id: _blocks_of(node, model.program.names[node.id]) for node in order}
+    groups = {node.id: {node.op_name, *inside[node.id]} for node in order}
     op_names = sorted({n.op_name for n in order if n.op is not None})
-    block_names = sorted(set().union(*groups.values()) - set(op_names))
+    block_names = sorted(set().union(*inside.values()))
     only_set = _op_names(only, "only", op_names, block_names)
     except_set = _op_names(except_, "except_", op_names, block_names)
 
@@ -74,10 +75,10 @@ def apply_policy(
     return map_nodes(model, with_policy)  # keeps names and shared subgraphs
 
 
-def _groups(node: Node, name: str) -> set[str]:
-    """What selects ``node``: its op name and the names of the blocks it is inside."""
+def _blocks_of(node: Node, name: str) -> set[str]:
+    """The names of the blocks ``node`` (named ``name``) is inside: ``a/b/dense_0`` -> a, a/b."""
     parts = name.split("/")[:-1] if node.blocks else []
-    return {node.op_name, *("/".join(parts[: i + 1]) for i in range(len(parts)))}
+    return {"/".join(parts[: i + 1]) for i in range(len(parts))}
 
 
 def _op_names(
