@@ -16,13 +16,10 @@ the one shared table.
 
 from __future__ import annotations
 
-import functools
-
 import jax.numpy as jnp
 import numpy as np
-from char_lstm import LENGTH, MODULES, TEMPERATURE, docstring_corpus, sample, windows
+from char_lstm import LENGTH, accuracy, corpus_ids, evaluate_and_sample, loss, window_batches
 
-import axon.functional as F
 import axon.loop
 import axon.model
 import axon.optim
@@ -59,14 +56,7 @@ def main(argv: list[str] | None = None) -> float:
         smoke={"epochs": 1, "iterations": 30, "hidden": 32, "generate": 60, "test_stride": 37},
     )
 
-    text = docstring_corpus()
-    vocabulary = sorted(set(text))
-    index = {c: i for i, c in enumerate(vocabulary)}
-    ids = np.array([index[c] for c in text], dtype=np.int32)
-    split = int(0.9 * len(ids))
-    train_ids, test_ids = ids[:split], ids[split:]
-    print(f"Corpus: {len(text)} characters from {len(MODULES)} modules, {len(vocabulary)} symbols")
-
+    vocabulary, train_ids, test_ids = corpus_ids()
     model = build_model(len(vocabulary), LENGTH, hidden=args.hidden)
     untied = build_model(len(vocabulary), LENGTH, hidden=args.hidden, tied=False)
     template = np.zeros((1, LENGTH), np.int32)
@@ -76,13 +66,7 @@ def main(argv: list[str] | None = None) -> float:
         f"{untied.init(0, template).num_parameters} untied"
     )
 
-    loss = functools.partial(F.losses.categorical_cross_entropy, sparse=True, from_logits=True)
-    accuracy = functools.partial(F.metrics.accuracy, sparse=True)
-    test_starts = np.arange(0, len(test_ids) - LENGTH, args.test_stride)
-    test_x, test_y = windows(test_ids, LENGTH, test_starts)
-    test_data = axon.loop.batches(test_x, test_y, batch_size=512, drop_last=True)
-    train_x, train_y = windows(train_ids, LENGTH, np.arange(0, len(train_ids) - LENGTH, 3))
-    train_data = axon.loop.batches(train_x, train_y, batch_size=128, shuffle=True, drop_last=True)
+    train_data, test_data = window_batches(train_ids, test_ids, args.test_stride)
 
     model_state = (
         axon.loop.trainer(model, loss, axon.optim.adam(3e-3), log=50)
@@ -96,20 +80,7 @@ def main(argv: list[str] | None = None) -> float:
     print(f"Shared table {tuple(table.shape)} moved by up to {moved:.3f} in training")
     assert moved > 0
 
-    results = (
-        axon.loop.evaluator(model).metric(accuracy, name="accuracy").run(test_data, model_state)
-    )
-    test_accuracy = float(results[0]["accuracy"])
-
-    _, predict = axon.model.build(model)
-    prompt = test_ids[:LENGTH]
-    generated = sample(predict, model_state, prompt, args.generate, TEMPERATURE, seed=0)
-    print("--- prompt (held-out text) ---")
-    print("".join(vocabulary[i] for i in prompt))
-    print(f"--- {args.generate} sampled characters (temperature {TEMPERATURE}) ---")
-    print("".join(vocabulary[i] for i in generated))
-    print(f"Held-out next-character accuracy: {test_accuracy:.4f}")
-    return test_accuracy
+    return evaluate_and_sample(model, model_state, test_data, test_ids, vocabulary, args.generate)
 
 
 if __name__ == "__main__":

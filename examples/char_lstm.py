@@ -84,6 +84,50 @@ def sample(predict, model_state, prompt: np.ndarray, steps: int, temperature: fl
     return generated
 
 
+def corpus_ids() -> tuple[list[str], np.ndarray, np.ndarray]:
+    """``(vocabulary, training ids, held-out ids)``: the corpus as ids, its last tenth held out."""
+    text = docstring_corpus()
+    vocabulary = sorted(set(text))
+    index = {c: i for i, c in enumerate(vocabulary)}
+    ids = np.array([index[c] for c in text], dtype=np.int32)
+    split = int(0.9 * len(ids))
+    print(f"Corpus: {len(text)} characters from {len(MODULES)} modules, {len(vocabulary)} symbols")
+    return vocabulary, ids[:split], ids[split:]
+
+
+def window_batches(train_ids: np.ndarray, test_ids: np.ndarray, test_stride: int):
+    """Batches of ``(window, next id)``: training windows every 3 ids, held-out every
+    ``test_stride``."""
+    test_x, test_y = windows(test_ids, LENGTH, np.arange(0, len(test_ids) - LENGTH, test_stride))
+    test_data = axon.loop.batches(test_x, test_y, batch_size=512, drop_last=True)  # one shape
+    train_x, train_y = windows(train_ids, LENGTH, np.arange(0, len(train_ids) - LENGTH, 3))
+    train_data = axon.loop.batches(train_x, train_y, batch_size=128, shuffle=True, drop_last=True)
+    return train_data, test_data
+
+
+#: the trainer's loss and metric: next-character ids against logits
+loss = functools.partial(F.losses.categorical_cross_entropy, sparse=True, from_logits=True)
+accuracy = functools.partial(F.metrics.accuracy, sparse=True)
+
+
+def evaluate_and_sample(model, model_state, test_data, test_ids, vocabulary, generate: int):
+    """Print a sample continuing held-out text and return the held-out accuracy."""
+    results = (
+        axon.loop.evaluator(model).metric(accuracy, name="accuracy").run(test_data, model_state)
+    )
+    test_accuracy = float(results[0]["accuracy"])
+
+    _, predict = axon.model.build(model)
+    prompt = test_ids[:LENGTH]
+    generated = sample(predict, model_state, prompt, generate, TEMPERATURE, seed=0)
+    print("--- prompt (held-out text) ---")
+    print("".join(vocabulary[i] for i in prompt))
+    print(f"--- {generate} sampled characters (temperature {TEMPERATURE}) ---")
+    print("".join(vocabulary[i] for i in generated))
+    print(f"Held-out next-character accuracy: {test_accuracy:.4f}")
+    return test_accuracy
+
+
 def main(argv: list[str] | None = None) -> float:
     args = arguments(
         __doc__,
@@ -95,21 +139,9 @@ def main(argv: list[str] | None = None) -> float:
         smoke={"epochs": 1, "iterations": 30, "hidden": 32, "generate": 60},
     )
 
-    text = docstring_corpus()
-    vocabulary = sorted(set(text))
-    index = {c: i for i, c in enumerate(vocabulary)}
-    ids = np.array([index[c] for c in text], dtype=np.int32)
-    split = int(0.9 * len(ids))
-    train_ids, test_ids = ids[:split], ids[split:]
-    print(f"Corpus: {len(text)} characters from {len(MODULES)} modules, {len(vocabulary)} symbols")
-
+    vocabulary, train_ids, test_ids = corpus_ids()
     model = build_model(len(vocabulary), LENGTH, embedding=32, hidden=args.hidden)
-    loss = functools.partial(F.losses.categorical_cross_entropy, sparse=True, from_logits=True)
-    accuracy = functools.partial(F.metrics.accuracy, sparse=True)
-    test_x, test_y = windows(test_ids, LENGTH, np.arange(0, len(test_ids) - LENGTH, 7))
-    test_data = axon.loop.batches(test_x, test_y, batch_size=512, drop_last=True)  # one shape
-    train_x, train_y = windows(train_ids, LENGTH, np.arange(0, len(train_ids) - LENGTH, 3))
-    train_data = axon.loop.batches(train_x, train_y, batch_size=128, shuffle=True, drop_last=True)
+    train_data, test_data = window_batches(train_ids, test_ids, test_stride=7)
 
     model_state = (
         axon.loop.trainer(model, loss, axon.optim.adam(3e-3), log=50)
@@ -118,20 +150,7 @@ def main(argv: list[str] | None = None) -> float:
         .run(train_data, epochs=args.epochs, iterations=args.iterations)
     )
 
-    results = (
-        axon.loop.evaluator(model).metric(accuracy, name="accuracy").run(test_data, model_state)
-    )
-    test_accuracy = float(results[0]["accuracy"])
-
-    _, predict = axon.model.build(model)
-    prompt = test_ids[:LENGTH]
-    generated = sample(predict, model_state, prompt, args.generate, TEMPERATURE, seed=0)
-    print("--- prompt (held-out text) ---")
-    print("".join(vocabulary[i] for i in prompt))
-    print(f"--- {args.generate} sampled characters (temperature {TEMPERATURE}) ---")
-    print("".join(vocabulary[i] for i in generated))
-    print(f"Held-out next-character accuracy: {test_accuracy:.4f}")
-    return test_accuracy
+    return evaluate_and_sample(model, model_state, test_data, test_ids, vocabulary, args.generate)
 
 
 if __name__ == "__main__":
