@@ -18,7 +18,16 @@ from __future__ import annotations
 
 import jax.numpy as jnp
 import numpy as np
-from char_lstm import LENGTH, accuracy, corpus_ids, evaluate_and_sample, loss, window_batches
+from char_lstm import (
+    LENGTH,
+    RUN_LENGTH,
+    SMOKE,
+    accuracy,
+    corpus_ids,
+    evaluate_and_sample,
+    loss,
+    window_batches,
+)
 
 import axon.loop
 import axon.model
@@ -45,16 +54,8 @@ def build_model(vocab: int, length: int, hidden: int, tied: bool = True) -> axon
 
 
 def main(argv: list[str] | None = None) -> float:
-    args = arguments(
-        __doc__,
-        argv,
-        epochs=8,
-        iterations=250,
-        hidden=128,
-        generate=300,
-        test_stride=7,
-        smoke={"epochs": 1, "iterations": 30, "hidden": 32, "generate": 60, "test_stride": 37},
-    )
+    smoke = {**SMOKE, "test_stride": 37}  # enough held-out windows for one batch of 512
+    args = arguments(__doc__, argv, **RUN_LENGTH, test_stride=7, smoke=smoke)
 
     vocabulary, train_ids, test_ids = corpus_ids()
     model = build_model(len(vocabulary), LENGTH, hidden=args.hidden)

@@ -42,6 +42,8 @@ MODULES = (
 )  # fmt: skip
 
 LENGTH = 40  # characters the model reads
+RUN_LENGTH = {"epochs": 8, "iterations": 250, "hidden": 128, "generate": 300}  # options
+SMOKE = {"epochs": 1, "iterations": 30, "hidden": 32, "generate": 60}
 TEMPERATURE = 0.6
 
 
@@ -129,15 +131,7 @@ def evaluate_and_sample(model, model_state, test_data, test_ids, vocabulary, gen
 
 
 def main(argv: list[str] | None = None) -> float:
-    args = arguments(
-        __doc__,
-        argv,
-        epochs=8,
-        iterations=250,
-        hidden=128,
-        generate=300,
-        smoke={"epochs": 1, "iterations": 30, "hidden": 32, "generate": 60},
-    )
+    args = arguments(__doc__, argv, **RUN_LENGTH, smoke=SMOKE)
 
     vocabulary, train_ids, test_ids = corpus_ids()
     model = build_model(len(vocabulary), LENGTH, embedding=32, hidden=args.hidden)

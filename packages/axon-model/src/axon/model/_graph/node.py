@@ -197,14 +197,11 @@ def _plain_names(order: Sequence[Node]) -> dict[int, str]:
     owners: dict[str, Node] = {}
     for node in order:
         if node.name is not None:
-            if node.name in owners:
-                other = owners[node.name]
-                raise ValueError(
-                    f"Two layers are named {node.name!r}: one ({other.op_name}) defined at "
-                    f"{other.defined_at} and one ({node.op_name}) defined at "
-                    f"{node.defined_at}. Layer names must be unique; rename one."
-                )
-            owners[node.name] = node
+            _claim(owners, node.name, node, lambda other, node=node: (
+                f"Two layers are named {node.name!r}: one ({other.op_name}) defined at "
+                f"{other.defined_at} and one ({node.op_name}) defined at "
+                f"{node.defined_at}. Layer names must be unique; rename one."
+            ))  # fmt: skip
             names[node.id] = node.name
     counters: dict[str, int] = {}
     for node in order:
@@ -217,6 +214,19 @@ def _plain_names(order: Sequence[Node]) -> dict[int, str]:
         owners[names[node.id]] = node
         counters[node.op_name] = n + 1
     return names
+
+
+def _claim(
+    owners: dict[str, Any],
+    name: str,
+    owner: Any,
+    clash: Callable[[Any], str],
+    taken: set[str] | frozenset[str] = frozenset(),
+) -> None:
+    """Record ``owner`` as ``name``'s, or raise ``clash(other owner or None)`` if it is taken."""
+    if name in owners or name in taken:
+        raise ValueError(clash(owners.get(name)))
+    owners[name] = owner
 
 
 def _block_layer_names(order: Sequence[Node], plain: Mapping[int, str]) -> dict[int, str]:
@@ -237,15 +247,12 @@ def _block_layer_names(order: Sequence[Node], plain: Mapping[int, str]) -> dict[
     for ref in refs.values():
         if ref.name is None:
             continue
-        other = owners.get(ref.name)
-        if other is not None or ref.name in taken:
-            first = f"a block defined at {other.defined_at}" if other else "a layer"
-            raise ValueError(
-                f"The block named {ref.name!r} (defined at {ref.defined_at}) has the name of "
-                f"{first}; block names prefix their layers' names, so they must differ from "
-                f"other blocks' and layers' names. Rename one."
-            )
-        owners[ref.name] = ref
+        _claim(owners, ref.name, ref, lambda other, ref=ref: (
+            f"The block named {ref.name!r} (defined at {ref.defined_at}) has the name of "
+            f"{'a layer' if other is None else f'a block defined at {other.defined_at}'}; "
+            f"block names prefix their layers' names, so they must differ from other "
+            f"blocks' and layers' names. Rename one."
+        ), taken=taken)  # fmt: skip
         short[ref.id] = ref.name
     numbered = (f"block_{n}" for n in itertools.count())
     for ref in refs.values():
