@@ -79,11 +79,12 @@ class SerializationError(ModelError, ValueError):
 # -- writing -------------------------------------------------------------------------------
 
 
-def to_bytes(model_state: ModelState) -> bytes:
+def to_bytes(model_state: ModelState, *, metadata: Mapping[str, str] | None = None) -> bytes:
     """Serialize a ``ModelState`` to safetensors bytes (see :func:`save` for the layout).
 
     Args:
         model_state: the state to serialize.
+        metadata: more header metadata entries (strings), e.g. a model file's graph.
 
     Returns:
         The bytes of a safetensors file.
@@ -130,7 +131,9 @@ def to_bytes(model_state: ModelState) -> bytes:
         "prng_keys": prng_keys,
     }
     try:
-        return safetensors.numpy.save(tensors, metadata={"axon": json.dumps(header)})
+        return safetensors.numpy.save(
+            tensors, metadata={**(metadata or {}), "axon": json.dumps(header)}
+        )
     except Exception as error:  # e.g. a dtype safetensors cannot store
         raise SerializationError(f"Could not serialize the model state: {error}") from error
 

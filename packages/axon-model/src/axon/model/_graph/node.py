@@ -13,6 +13,8 @@ from typing import Any, Literal
 
 import jax.numpy as jnp
 
+from .recording import BuilderCall, current_origin
+
 Shape = tuple[int | None, ...]
 _ids = itertools.count()
 _PACKAGE_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -87,7 +89,9 @@ class Node:
     ``"inference"``; in the other mode it passes its first input through.
     ``policy`` is a mixed-precision ``Policy`` (``axon.model.mixed_precision``)
     or ``None``; ``hooks`` are ``(event, mode, fn)`` triples run in order
-    (``axon.model.attach_hook``).
+    (``axon.model.attach_hook``). ``origin`` is the registered builder call that
+    created the node and its position in it (see ``_graph.recording``); rewritten
+    copies keep it.
     """
 
     op: Callable[..., Any] | None
@@ -101,6 +105,7 @@ class Node:
     policy: Any = None
     hooks: tuple[tuple[str, str, Callable[..., Any]], ...] = ()
     id: int = field(default_factory=lambda: next(_ids))
+    origin: tuple[BuilderCall, int] | None = field(default_factory=current_origin, repr=False)
 
     @functools.cached_property
     def wants(self) -> frozenset[str]:
