@@ -71,7 +71,7 @@ def encode(value: Any, layer_name: Callable[[Any], str], where: str) -> Any:
         return {"$dict": {k: encode(v, layer_name, f"{where}[{k!r}]") for k, v in value.items()}}
     if isinstance(value, np.ndarray | jax.Array) and value.dtype.name in DTYPES:
         array = np.asarray(value)
-        array = np.ascontiguousarray(array, dtype=array.dtype.newbyteorder("<"))
+        array = np.ascontiguousarray(array, array.dtype.newbyteorder("<")).reshape(array.shape)
         data = base64.b64encode(array.tobytes()).decode("ascii")
         return {"$array": {"dtype": array.dtype.name, "shape": list(array.shape), "data": data}}
     if isinstance(value, np.dtype) or (isinstance(value, type) and issubclass(value, np.generic)):

@@ -22,6 +22,7 @@ is saved, not discovered when it is loaded.
 
 from __future__ import annotations
 
+import inspect
 import json
 import os
 import warnings
@@ -150,8 +151,9 @@ def _graph(model: Model, *, has_state: bool) -> dict[str, Any]:
     encoded = []
     for seq in sorted(calls):
         call, node = calls[seq], first_layer[seq]
+        positional = _positional_names(call.builder, len(call.args))
         try:
-            args = [encode(a, layer_name, f"argument {i}") for i, a in enumerate(call.args)]
+            args = [encode(a, layer_name, n) for a, n in zip(call.args, positional, strict=True)]
             kwargs = {k: encode(v, layer_name, k) for k, v in call.kwargs.items()}
         except Unencodable as error:
             problems.append(
@@ -179,6 +181,15 @@ def _graph(model: Model, *, has_state: bool) -> dict[str, Any]:
         "calls": encoded,
         "layers": _describe(model),
     }
+
+
+def _positional_names(builder: str, count: int) -> list[str]:
+    """Names of a builder's first ``count`` parameters, to name its positional arguments."""
+    try:
+        parameters = list(inspect.signature(layers.get(builder)).parameters)
+    except (TypeError, ValueError):
+        parameters = []
+    return [parameters[i] if i < len(parameters) else f"argument {i}" for i in range(count)]
 
 
 def _provider(builder: str) -> str | None:
@@ -263,8 +274,8 @@ def _differences(saved: list[dict[str, Any]], rebuilt: list[dict[str, Any]]) -> 
             if entry.get(field) != other.get(field):
                 lines.append(
                     f"layer {entry['name']!r} ({entry['op']}): {field} is "
-                    f"{json.dumps(entry.get(field))} in the file, "
-                    f"{json.dumps(other.get(field))} rebuilt"
+                    f"{json.dumps(entry.get(field), sort_keys=True)} in the file, "
+                    f"{json.dumps(other.get(field), sort_keys=True)} rebuilt"
                 )
     lines += [f"layer {name!r} ({e['op']}) is extra" for name, e in rebuilt_by_name.items()]
     if not lines and [e["name"] for e in saved] != [e["name"] for e in rebuilt]:

@@ -149,7 +149,9 @@ def _to_numpy(value: Any, where: str) -> tuple[np.ndarray, str | None]:
             f"model_state.{where} is a {type(value).__name__}, not an array; a model state "
             f"holds arrays only."
         )
-    array = np.ascontiguousarray(np.asarray(jax.device_get(value)))
+    array = np.asarray(jax.device_get(value))
+    # ascontiguousarray alone would make a 0-d array (a scalar parameter) 1-d
+    array = np.ascontiguousarray(array).reshape(array.shape)
     if array.dtype.name not in {np.dtype(t).name for t in _DTYPES.values()}:
         raise SerializationError(
             f"model_state.{where} has dtype {array.dtype}, which safetensors cannot store "
