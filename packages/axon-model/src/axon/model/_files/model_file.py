@@ -130,7 +130,7 @@ def _graph(model: Model, *, has_state: bool) -> dict[str, Any]:
         key = _key(node)
         if key is None:
             problems.append(_unregistered(node, names[node.id]))
-            continue
+            key = ("unregistered", node.id)  # reported once, not again by the layers it feeds
         if key in by_key:
             problems.append(
                 f"layers {by_key[key]!r} and {names[node.id]!r} are copies of one layer made "
@@ -143,7 +143,7 @@ def _graph(model: Model, *, has_state: bool) -> dict[str, Any]:
             first_layer.setdefault(node.origin[0].seq, node)
 
     def layer_name(argument: Model) -> str:
-        key = _key(argument.node)
+        key = _key(argument.node) or ("unregistered", argument.node.id)
         if key not in by_key:
             raise Unencodable("a layer argument", "a layer that is not part of this model")
         return by_key[key]
