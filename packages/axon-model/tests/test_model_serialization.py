@@ -215,3 +215,11 @@ def test_header_length_is_checked_before_reading():
     data = struct.pack("<Q", 10**12) + b"{}"
     with pytest.raises(SerializationError, match="announce a 1000000000000-byte header"):
         from_bytes(data)
+
+
+def test_scalar_parameters_keep_their_shape(tmp_path):
+    # np.ascontiguousarray makes 0-d arrays 1-d: a scalar came back with shape (1,)
+    state = axon.model.ModelState({"scale": {"s": jnp.float32(2.0)}}, {"bn": {"n": jnp.int32(3)}})
+    axon.model.save(tmp_path / "s.safetensors", state)
+    restored = axon.model.load(tmp_path / "s.safetensors")
+    assert restored.params["scale"]["s"].shape == () and restored.state["bn"]["n"].shape == ()

@@ -18,6 +18,7 @@ from ._compiler.build import build, get_output_shape, predict
 from ._compiler.state import ModelState
 from ._errors import InputError, LayerError, ModelError
 from ._files.export import ExportedModel, export, load_exported
+from ._files.model_file import load_model, save_model
 from ._files.parameters import SerializationError, load, save
 from ._graph.blocks import Block, block
 from ._graph.constructors import input, layer, param, parameter
@@ -46,7 +47,8 @@ __all__ = [
     "display", "get_inputs", "get_op_counts", "get_options", "get_parameters", "map_nodes",
     "pop_node", "properties", "reduce_nodes", "rewrite_nodes", "set_options", "set_parameters",
     # saving, exporting, quantizing
-    "save", "load", "SerializationError", "export", "load_exported", "ExportedModel",
+    "save", "load", "save_model", "load_model", "SerializationError", "export",
+    "load_exported", "ExportedModel",
     "quantization",
     # extension
     "layers", "plugins",

@@ -14,10 +14,12 @@ from axon.functional import activations as functional_activations
 
 from .._graph.constructors import layer
 from .._graph.model import Model
+from .._graph.recording import records
 
 Activation = str | Callable[..., Any]
 
 
+@records("activation")  # exported as axon.model.activation: record direct calls too
 def activation_layer(
     x: Model, activation: Activation, *, name: str | None = None, **opts: Any
 ) -> Model:

@@ -8,11 +8,13 @@ from axon.functional import layers as F
 
 from .._graph.constructors import Initializer, layer, param
 from .._graph.model import Model
+from .._graph.recording import records
 from .activations import Activation
 from .common import check_kernel, kernel_layer
 from .options import check_model, check_positive_int
 
 
+@records("dense")  # exported as axon.model.dense: record direct calls too
 def dense(
     x: Model,
     units: int,

@@ -10,6 +10,7 @@ from axon.functional.layers._shape import RESIZE_METHODS
 
 from .._graph.constructors import layer
 from .._graph.model import Model
+from .._graph.recording import records
 from .options import (
     check_channels,
     check_int_or_tuple,
@@ -19,6 +20,7 @@ from .options import (
 )
 
 
+@records("flatten")  # exported as axon.model.flatten: record direct calls too
 def flatten(x: Model, *, name: str | None = None) -> Model:
     """Flatten every axis but the batch axis.
 

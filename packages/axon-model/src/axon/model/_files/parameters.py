@@ -79,11 +79,12 @@ class SerializationError(ModelError, ValueError):
 # -- writing -------------------------------------------------------------------------------
 
 
-def to_bytes(model_state: ModelState) -> bytes:
+def to_bytes(model_state: ModelState, *, metadata: Mapping[str, str] | None = None) -> bytes:
     """Serialize a ``ModelState`` to safetensors bytes (see :func:`save` for the layout).
 
     Args:
         model_state: the state to serialize.
+        metadata: more header metadata entries (strings), e.g. a model file's graph.
 
     Returns:
         The bytes of a safetensors file.
@@ -130,7 +131,9 @@ def to_bytes(model_state: ModelState) -> bytes:
         "prng_keys": prng_keys,
     }
     try:
-        return safetensors.numpy.save(tensors, metadata={"axon": json.dumps(header)})
+        return safetensors.numpy.save(
+            tensors, metadata={**(metadata or {}), "axon": json.dumps(header)}
+        )
     except Exception as error:  # e.g. a dtype safetensors cannot store
         raise SerializationError(f"Could not serialize the model state: {error}") from error
 
@@ -146,7 +149,9 @@ def _to_numpy(value: Any, where: str) -> tuple[np.ndarray, str | None]:
             f"model_state.{where} is a {type(value).__name__}, not an array; a model state "
             f"holds arrays only."
         )
-    array = np.ascontiguousarray(np.asarray(jax.device_get(value)))
+    array = np.asarray(jax.device_get(value))
+    # ascontiguousarray alone would make a 0-d array (a scalar parameter) 1-d
+    array = np.ascontiguousarray(array).reshape(array.shape)
     if array.dtype.name not in {np.dtype(t).name for t in _DTYPES.values()}:
         raise SerializationError(
             f"model_state.{where} has dtype {array.dtype}, which safetensors cannot store "

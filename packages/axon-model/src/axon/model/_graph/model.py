@@ -20,6 +20,7 @@ from .._compiler.state import ModelState
 from .._plugin_system import system
 from .hooks import with_hook
 from .node import Node
+from .recording import recorded
 
 
 class Model:
@@ -174,8 +175,35 @@ def _check_layer(name: str, entry: object) -> None:
         )
 
 
+class LayerRegistry(Registry):
+    """The layer registry: its builders record each call, so a model file can rebuild the layers.
+
+    >>> import axon.model
+    >>> axon.model.layers.get("dense") is axon.model.layers.get("dense")
+    True
+    """
+
+    def get(self, name: str) -> Callable[..., Any]:
+        """The builder registered as ``name``, recording its calls (see :class:`LayerRegistry`).
+
+        >>> import axon.model
+        >>> model = axon.model.layers.get("dense")(axon.model.input("x", shape=(None, 2)), 3)
+        >>> model.node.origin[0].builder
+        'dense'
+        """
+        builder = super().get(name)
+        key = (name, id(builder))
+        if self._wrapped.get(key, (None,))[0] is not builder:
+            self._wrapped[key] = (builder, recorded(name, builder))
+        return self._wrapped[key][1]
+
+    @functools.cached_property
+    def _wrapped(self) -> dict[tuple[str, int], tuple[Any, Callable[..., Any]]]:
+        return {}
+
+
 #: The layer builders by name: built-ins and plugins (``axon.model.plugins.layers``).
-layers: Registry = Registry(system, "axon_layers", "layer", _check_layer)
+layers: Registry = LayerRegistry(system, "axon_layers", "layer", _check_layer)
 
 
 def attach_hook(

@@ -14,6 +14,8 @@ from typing import Any, Literal
 
 import jax.numpy as jnp
 
+from .recording import BuilderCall, current_origin
+
 Shape = tuple[int | None, ...]
 _ids = itertools.count()
 _PACKAGE_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -102,7 +104,9 @@ class Node:
     ``"inference"``; in the other mode it passes its first input through.
     ``policy`` is a mixed-precision ``Policy`` (``axon.model.mixed_precision``)
     or ``None``; ``hooks`` are ``(event, mode, fn)`` triples run in order
-    (``axon.model.attach_hook``).
+    (``axon.model.attach_hook``). ``origin`` is the registered builder call that
+    created the node and its position in it (see ``_graph.recording``); rewritten
+    copies keep it.
 
     A layer inside a block (``axon.model.block``) is copied into the graph once per
     call of the block; every copy has ``blocks``, the enclosing blocks (outermost
@@ -124,6 +128,7 @@ class Node:
     blocks: tuple[BlockRef, ...] = ()
     block_layer: str | None = None
     id: int = field(default_factory=lambda: next(_ids))
+    origin: tuple[BuilderCall, int] | None = field(default_factory=current_origin, repr=False)
 
     @functools.cached_property
     def wants(self) -> frozenset[str]:

@@ -1,0 +1,154 @@
+"""Builder arguments as JSON, and back, without code: the value encoding of the model file.
+
+JSON numbers, strings, booleans, ``null`` and lists stand for themselves. Everything else
+is an object with exactly one ``$``-tag:
+
+- ``{"$layer": name}``: another layer of the model (an argument that was a ``Model``);
+- ``{"$tuple": [...]}``, ``{"$dict": {...}}``: tuples, and dicts with string keys;
+- ``{"$array": {"dtype", "shape", "data"}}``: a NumPy/JAX array, its bytes in base64
+  (little-endian), of a plain numeric or boolean dtype;
+- ``{"$dtype": name}``: a dtype;
+- ``{"$activation": name}``: a function registered as an activation
+  (``axon.functional.activations``), stored by its registered name.
+
+Decoding builds only these values (``numpy.frombuffer`` over a whitelisted dtype; a
+registry lookup by name); an unknown tag is an error. Other functions (lambdas, closures
+such as a configured initializer) cannot be stored: :class:`Unencodable` names the
+argument. ``summary`` is a looser, one-way view of any value, used to describe and
+compare layers (the file's ``layers`` list).
+"""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import jax
+import ml_dtypes
+import numpy as np
+
+from axon.functional import activations
+
+from .._graph.model import Model
+
+#: dtypes an ``$array``/``$dtype`` may name (never ``object``: decoding makes no Python objects).
+DTYPES: dict[str, Any] = {
+    np.dtype(t).name: np.dtype(t)
+    for t in (
+        np.bool_, np.int8, np.int16, np.int32, np.int64, np.uint8, np.uint16, np.uint32,
+        np.uint64, np.float16, np.float32, np.float64, np.complex64, np.complex128,
+        ml_dtypes.bfloat16,
+    )
+}  # fmt: skip
+
+
+class Unencodable(TypeError):
+    """A builder argument that the model file cannot store (``where`` names it)."""
+
+    def __init__(self, where: str, value: Any):
+        self.where, self.value = where, value
+        super().__init__(f"{where} = {_short_repr(value)}")
+
+
+def encode(value: Any, layer_name: Callable[[Any], str], where: str) -> Any:
+    """``value`` as JSON data; ``layer_name(model)`` names a model argument."""
+    if value is None or isinstance(value, bool | str):
+        return value
+    if isinstance(value, np.bool_):
+        return bool(value)
+    if isinstance(value, int | np.integer):
+        return int(value)
+    if isinstance(value, float | np.floating):
+        return float(value)
+    if isinstance(value, Model):
+        return {"$layer": layer_name(value)}
+    if isinstance(value, list):
+        return [encode(v, layer_name, f"{where}[{i}]") for i, v in enumerate(value)]
+    if isinstance(value, tuple) and not hasattr(value, "_fields"):
+        return {"$tuple": [encode(v, layer_name, f"{where}[{i}]") for i, v in enumerate(value)]}
+    if isinstance(value, dict) and all(isinstance(k, str) for k in value):
+        return {"$dict": {k: encode(v, layer_name, f"{where}[{k!r}]") for k, v in value.items()}}
+    if isinstance(value, np.ndarray | jax.Array) and value.dtype.name in DTYPES:
+        array = np.asarray(value)
+        array = np.ascontiguousarray(array, array.dtype.newbyteorder("<")).reshape(array.shape)
+        data = base64.b64encode(array.tobytes()).decode("ascii")
+        return {"$array": {"dtype": array.dtype.name, "shape": list(array.shape), "data": data}}
+    if isinstance(value, np.dtype) or (isinstance(value, type) and issubclass(value, np.generic)):
+        name = np.dtype(value).name
+        if name in DTYPES:
+            return {"$dtype": name}
+    if callable(value):
+        name = _activation_name(value)
+        if name is not None:
+            return {"$activation": name}
+    raise Unencodable(where, value)
+
+
+def decode(data: Any, layer: Callable[[str], Any], where: str) -> Any:
+    """The value ``data`` (from :func:`encode`) stands for; ``layer(name)`` gives a model."""
+    if data is None or isinstance(data, bool | int | float | str):
+        return data
+    if isinstance(data, list):
+        return [decode(v, layer, f"{where}[{i}]") for i, v in enumerate(data)]
+    if not isinstance(data, dict) or len(data) != 1:
+        raise ValueError(f"{where}: expected a JSON value or a {{'$tag': ...}} object: {data!r}.")
+    ((tag, body),) = data.items()
+    if tag == "$layer" and isinstance(body, str):
+        return layer(body)
+    if tag == "$tuple" and isinstance(body, list):
+        return tuple(decode(v, layer, f"{where}[{i}]") for i, v in enumerate(body))
+    if tag == "$dict" and isinstance(body, dict):
+        return {k: decode(v, layer, f"{where}[{k!r}]") for k, v in body.items()}
+    if tag == "$array" and isinstance(body, dict):
+        return _decode_array(body, where)
+    if tag == "$dtype" and body in DTYPES:
+        return DTYPES[body]
+    if tag == "$activation" and isinstance(body, str):
+        return activations.get(body)
+    raise ValueError(f"{where}: unknown or malformed value {{{tag!r}: {_short_repr(body)}}}.")
+
+
+def _decode_array(body: Mapping[str, Any], where: str) -> np.ndarray:
+    dtype, shape = DTYPES.get(body.get("dtype")), body.get("shape")  # type: ignore[arg-type]
+    if dtype is None or not isinstance(shape, list) or not all(isinstance(d, int) for d in shape):
+        raise ValueError(f"{where}: malformed array (dtype {body.get('dtype')!r}, shape {shape}).")
+    raw = base64.b64decode(str(body.get("data", "")), validate=True)
+    count = int(np.prod(shape, dtype=np.int64))
+    if len(raw) != count * dtype.itemsize:
+        raise ValueError(f"{where}: array data has {len(raw)} bytes, shape {shape} needs "
+                         f"{count * dtype.itemsize}.")  # fmt: skip
+    return np.frombuffer(raw, dtype=dtype.newbyteorder("<")).astype(dtype).reshape(shape)
+
+
+def _activation_name(fn: Any) -> str | None:
+    for name in activations.names():
+        if activations.get(name) is fn:
+            return name
+    return None
+
+
+def summary(value: Any) -> Any:
+    """A JSON view of any value for describing a layer (functions by qualified name)."""
+    if value is None or isinstance(value, bool | int | float | str):
+        return value
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, list | tuple):
+        return [summary(v) for v in value]
+    if isinstance(value, Mapping):
+        return {str(k): summary(v) for k, v in value.items()}
+    if isinstance(value, np.ndarray | jax.Array):
+        return f"array {np.asarray(value).dtype.name}{list(np.shape(value))}"
+    if isinstance(value, np.dtype) or (isinstance(value, type) and issubclass(value, np.generic)):
+        return np.dtype(value).name
+    if callable(value) and hasattr(value, "__qualname__"):
+        return f"{getattr(value, '__module__', '?')}.{value.__qualname__}"
+    if isinstance(value, jax.tree_util.PyTreeDef):
+        return str(value)
+    return type(value).__qualname__
+
+
+def _short_repr(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 80 else text[:77] + "..."

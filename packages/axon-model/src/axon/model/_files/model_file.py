@@ -1,0 +1,480 @@
+"""The model file: a graph that rebuilds without the code that defined it, plus its state.
+
+One safetensors file (the layout of :func:`axon.model.save`: ``params/<layer>/<name>``,
+``state/<layer>/<name>``, ``"axon"`` metadata) whose header metadata also holds
+``"axon.graph"``, a JSON document::
+
+    {"format": "axon.model.graph", "version": 1, "output": <layer name>, "state": bool,
+     "calls":  [{"kind": "builder", "builder": <registered name>, "provider": <distribution>,
+                 "args": [...], "kwargs": {...}}, ...],
+     "layers": [{"name", "op", "inputs", "parameters", "options", "config", "mode",
+                 "policy", "call": [call index, position], "defined_at"}, ...]}
+
+``calls`` is the recipe: the registered builder calls that made the graph, in order, with
+their arguments as data (``graph_values``). ``layers`` describes the result, one entry per
+layer in execution order (inputs: ``{"name", "op": "input", "shape", "optional"}``).
+Loading replays the calls through the layer registry, puts each layer's mixed-precision
+policy back, and accepts the graph only if it describes exactly as ``layers`` says;
+saving runs the same replay first, so a graph that could not be rebuilt equal (a layer
+made by ``axon.model.layer`` directly, one changed by ``map_nodes``) is refused when it
+is saved, not discovered when it is loaded.
+"""
+
+from __future__ import annotations
+
+import inspect
+import json
+import os
+import warnings
+from collections.abc import Mapping
+from typing import Any
+
+import jax
+import numpy as np
+
+from axon.functional import activations, initializers
+
+from .._compiler.precision import Policy
+from .._compiler.state import ModelState
+from .._graph.constructors import input as make_input
+from .._graph.model import Model, expect_model, layers
+from .._graph.node import Node
+from .._graph.recording import BuilderCall, call_builder
+from .._graph.rewrite import map_nodes
+from .atomic import write_atomically
+from .graph_values import Unencodable, decode, encode, summary
+from .parameters import SerializationError, _read_header, from_bytes, to_bytes
+
+__all__ = ["load_model", "save_model"]
+
+FORMAT = "axon.model.graph"
+VERSION = 1
+METADATA_KEY = "axon.graph"
+CALL_KINDS = ("builder",)
+
+
+# -- describing a graph --------------------------------------------------------------------
+
+
+def _key(node: Node) -> Any:
+    """What identifies a node across rewrites and replays: an input's name, else its origin."""
+    if node.op is None and node.op_name == "input":
+        return ("input", node.name)
+    return None if node.origin is None else (node.origin[0].seq, node.origin[1])
+
+
+def _policy_json(policy: Policy | None) -> dict[str, str | None] | None:
+    if policy is None:
+        return None
+    return {w: None if (d := getattr(policy, w)) is None else np.dtype(d).name
+            for w in ("params", "compute", "output")}  # fmt: skip
+
+
+def _describe(model: Model) -> list[dict[str, Any]]:
+    """One JSON entry per layer of ``model``, in execution order (the file's ``layers``)."""
+    program = model.program
+    names = program.names
+    seqs = sorted({n.origin[0].seq for n in program.order if n.origin is not None})
+    call_index = {seq: i for i, seq in enumerate(seqs)}
+    entries = []
+    for node in program.order:
+        entry: dict[str, Any] = {"name": names[node.id], "op": node.op_name}
+        if node.op is None and node.op_name == "input":
+            shape = node.config.get("shape")
+            entry["shape"] = None if shape is None else list(shape)
+            entry["optional"] = bool(node.config.get("optional", False))
+        else:
+            entry["inputs"] = [names[i.id] for i in node.inputs]
+            entry["parameters"] = [
+                {
+                    "name": p.name,
+                    "shape": "inferred" if callable(p.shape) else [int(d) for d in p.shape],
+                    "initializer": summary(p.initializer),
+                    "dtype": np.dtype(p.dtype).name,
+                    "kind": p.kind,
+                }
+                for p in node.parameters
+            ]
+            entry["options"] = summary(dict(node.opts))
+            entry["config"] = summary(dict(node.config))
+            entry["mode"] = node.mode
+            entry["policy"] = _policy_json(node.policy)
+            entry["call"] = (
+                None if node.origin is None else [call_index[node.origin[0].seq], node.origin[1]]
+            )
+        entry["defined_at"] = node.defined_at
+        entries.append(entry)
+    return entries
+
+
+def _unregistered(node: Node, name: str) -> str:
+    return (
+        f"layer {name!r} ({node.op_name}, defined at {node.defined_at}) was made by "
+        f"axon.model.layer(...) directly, not by a registered builder, so no file can "
+        f"rebuild it (a model file stores builder names and data, never code). Register a "
+        f"builder that makes it (a function builder(x, ..., name=None) -> Model returned "
+        f"by an axon_layers hook: a plugin, or axon.model.plugins.system.register(...) in "
+        f"your code; see the 'Writing a plugin' guide) and build the layer with it."
+    )
+
+
+def _graph(model: Model, *, has_state: bool) -> dict[str, Any]:
+    """The ``axon.graph`` document of ``model`` (raises listing every layer it cannot store)."""
+    program = model.program
+    names = program.names
+    problems: list[str] = []
+    calls: dict[int, BuilderCall] = {}
+    first_layer: dict[int, Node] = {}
+    by_key: dict[Any, str] = {}
+    for node in program.order:
+        key = _key(node)
+        if key is None:
+            problems.append(_unregistered(node, names[node.id]))
+            key = ("unregistered", node.id)  # reported once, not again by the layers it feeds
+        if key in by_key:
+            problems.append(
+                f"layers {by_key[key]!r} and {names[node.id]!r} are copies of one layer made "
+                f"by a graph rewrite; a model file can store only layers as their builders "
+                f"made them."
+            )
+        by_key[key] = names[node.id]
+        if node.origin is not None:
+            calls.setdefault(node.origin[0].seq, node.origin[0])
+            first_layer.setdefault(node.origin[0].seq, node)
+
+    def layer_name(argument: Model) -> str:
+        key = _key(argument.node) or ("unregistered", argument.node.id)
+        if key not in by_key:
+            raise Unencodable("a layer argument", "a layer that is not part of this model")
+        return by_key[key]
+
+    encoded = []
+    for seq in sorted(calls):
+        call, node = calls[seq], first_layer[seq]
+        positional = _positional_names(call.builder, len(call.args))
+        try:
+            args = [encode(a, layer_name, n) for a, n in zip(call.args, positional, strict=True)]
+            kwargs = {k: encode(v, layer_name, k) for k, v in call.kwargs.items()}
+        except Unencodable as error:
+            problems.append(
+                f"layer {names[node.id]!r} ({call.builder}, defined at {node.defined_at}) has "
+                f"an argument that a model file cannot store: {error}. Pass data (numbers, "
+                f"strings, arrays, models) and functions by their registered name (e.g. "
+                f"activation='relu', kernel_initializer='he_uniform'), or register a builder "
+                f"that makes this layer from such options."
+            )
+            continue
+        encoded.append(
+            {"kind": "builder", "builder": call.builder, "provider": _provider(call.builder),
+             "args": args, "kwargs": kwargs}
+        )  # fmt: skip
+    if problems:
+        raise SerializationError(
+            "Cannot save the model: " + ("\n  " if len(problems) > 1 else "")
+            + "\n  ".join(problems)
+        )  # fmt: skip
+    return {
+        "format": FORMAT,
+        "version": VERSION,
+        "output": names[model.node.id],
+        "state": has_state,
+        "calls": encoded,
+        "layers": _describe(model),
+    }
+
+
+def _positional_names(builder: str, count: int) -> list[str]:
+    """Names of a builder's first ``count`` parameters, to name its positional arguments."""
+    try:
+        parameters = list(inspect.signature(layers.get(builder)).parameters)
+    except (TypeError, ValueError):
+        parameters = []
+    return [parameters[i] if i < len(parameters) else f"argument {i}" for i in range(count)]
+
+
+def _provider(builder: str) -> str | None:
+    return layers.provider(builder) if builder in layers else None
+
+
+# -- rebuilding a graph --------------------------------------------------------------------
+
+
+def _rebuild(graph: Mapping[str, Any], source: str) -> Model:
+    """Replay ``graph``'s builder calls; the model, with policies and definition sites put back."""
+    entries = {entry["name"]: entry for entry in graph["layers"]}
+    nodes: dict[Any, Node] = {}
+    for entry in graph["layers"]:
+        if entry["op"] == "input":
+            shape = entry.get("shape")
+            made = make_input(entry["name"], shape, optional=bool(entry.get("optional")))
+            nodes[("input", entry["name"])] = made.node
+
+    def layer_for(name: str) -> Model:
+        entry = entries.get(name)
+        key = (
+            None
+            if entry is None
+            else (("input", name) if entry["op"] == "input" else tuple(entry.get("call") or ()))
+        )
+        if key not in nodes:
+            raise ValueError(f"layer {name!r} is not made by an earlier call")
+        return Model(nodes[key])
+
+    for index, call in enumerate(graph["calls"]):
+        where = f"call {index} ({call.get('builder')!r})"
+        try:
+            args = decode(call.get("args", []), layer_for, f"{where}, arguments")
+            kwargs = decode({"$dict": call.get("kwargs", {})}, layer_for, f"{where}, options")
+            record, result = call_builder(call["builder"], layers.get(call["builder"]), *args,
+                                          **kwargs)  # fmt: skip
+        except Exception as error:
+            raise SerializationError(
+                f"{source}: rebuilding {where} failed: {type(error).__name__}: {error}"
+            ) from error
+        stack = [leaf.node for leaf in jax.tree_util.tree_leaves(
+            result, is_leaf=lambda v: isinstance(v, Model)) if isinstance(leaf, Model)]  # fmt: skip
+        while stack:
+            node = stack.pop()
+            if node.origin is not None and node.origin[0] is record:
+                nodes[(index, node.origin[1])] = node
+                stack.extend(node.inputs)
+    model = layer_for(graph["output"])
+    by_id = {node.id: entries[name] for name, node in _named(nodes, graph).items()}
+
+    def restore(node: Node) -> Node:
+        entry = by_id.get(node.id)
+        if entry is None:
+            return node
+        policy = entry.get("policy")
+        return node.rebuilt(
+            policy=None if policy is None else Policy(**policy), defined_at=entry["defined_at"]
+        )
+
+    return map_nodes(model, restore)
+
+
+def _named(nodes: Mapping[Any, Node], graph: Mapping[str, Any]) -> dict[str, Node]:
+    named = {}
+    for entry in graph["layers"]:
+        key = ("input", entry["name"]) if entry["op"] == "input" else tuple(entry["call"] or ())
+        if key in nodes:
+            named[entry["name"]] = nodes[key]
+    return named
+
+
+def _differences(saved: list[dict[str, Any]], rebuilt: list[dict[str, Any]]) -> list[str]:
+    rebuilt_by_name = {entry["name"]: entry for entry in rebuilt}
+    lines = []
+    for entry in saved:
+        other = rebuilt_by_name.pop(entry["name"], None)
+        if other is None:
+            lines.append(f"layer {entry['name']!r} ({entry['op']}) is missing")
+            continue
+        for field in sorted(set(entry) | set(other)):
+            if entry.get(field) != other.get(field):
+                lines.append(
+                    f"layer {entry['name']!r} ({entry['op']}): {field} is "
+                    f"{json.dumps(entry.get(field), sort_keys=True)} in the file, "
+                    f"{json.dumps(other.get(field), sort_keys=True)} rebuilt"
+                )
+    lines += [f"layer {name!r} ({e['op']}) is extra" for name, e in rebuilt_by_name.items()]
+    if not lines and [e["name"] for e in saved] != [e["name"] for e in rebuilt]:
+        lines.append("the layers come in another order")
+    return lines
+
+
+def _missing(graph: Mapping[str, Any]) -> list[str]:
+    """Every registered name the file needs that this installation lacks, one line each."""
+    lines = []
+    layer_of_call: dict[int, str] = {}
+    for entry in graph["layers"]:
+        if entry.get("call"):
+            layer_of_call.setdefault(entry["call"][0], entry["name"])
+        for p in entry.get("parameters", []):
+            init = p.get("initializer")
+            if isinstance(init, str) and "." not in init and init not in initializers.names():
+                lines.append(f"layer {entry['name']!r} uses initializer {init!r}")
+    for index, call in enumerate(graph["calls"]):
+        layer = layer_of_call.get(index, f"call {index}")
+        if call.get("kind", "builder") not in CALL_KINDS:
+            lines.append(f"layer {layer!r} is a {call.get('kind')!r} (a newer kind of layer)")
+        elif call.get("builder") not in layers:
+            provider = call.get("provider")
+            hint = f" - install {provider}" if provider else ""
+            lines.append(f"layer {layer!r} uses builder {call.get('builder')!r}{hint}")
+        for name in _activation_names(call):
+            if name not in activations.names():
+                lines.append(f"layer {layer!r} uses activation {name!r}")
+    return lines
+
+
+def _activation_names(data: Any) -> list[str]:
+    if isinstance(data, dict):
+        if set(data) == {"$activation"}:
+            return [data["$activation"]]
+        return [n for v in data.values() for n in _activation_names(v)]
+    if isinstance(data, list):
+        return [n for v in data for n in _activation_names(v)]
+    return []
+
+
+# -- the public functions --------------------------------------------------------------------
+
+
+def save_model(path: str | os.PathLike[str], model: Model, state: ModelState | None = None) -> str:
+    """Write ``model``'s graph, and ``state`` if given, to one file that rebuilds without code.
+
+    The graph is stored as the registered builder calls that made it (builder names
+    and their arguments as data) plus a description of every layer (op, options,
+    inputs, parameters, mixed-precision policy); ``state`` (parameters, layer state,
+    frozen paths) as in :func:`axon.model.save`. :func:`load_model` rebuilds the graph
+    from the layer registry alone, so plugins' layers need their plugin installed.
+    The file is written atomically (the old file or the complete new one, never a
+    partial write).
+
+    What cannot be stored is refused here, every case in one
+    :class:`~axon.model.SerializationError`: a layer made by
+    :func:`axon.model.layer` directly (its op is code), a function argument that is
+    not a registered activation (a lambda, a configured initializer: pass names), a
+    layer changed after it was built (``map_nodes``, ``set_options``, quantization).
+    Hooks are code too: they are left out, with a warning naming each hooked layer.
+
+    Args:
+        path: the file to write (e.g. ``"model.axon"``).
+        model: the model to save.
+        state: its :class:`~axon.model.ModelState`, or ``None`` for the graph alone.
+
+    Returns:
+        The path written, as a string.
+
+    >>> import os, tempfile, jax.numpy as jnp, axon.model
+    >>> model = axon.model.input("x", shape=(None, 3)).dense(4, activation="relu").dense(1)
+    >>> state = model.init(0, jnp.ones((1, 3)))
+    >>> path = save_model(os.path.join(tempfile.mkdtemp(), "model.axon"), model, state)
+    >>> rebuilt, restored = load_model(path)
+    >>> rebuilt
+    <Model inputs={'x': (None, 3)} output='dense_1' layers=4>
+    >>> bool(jnp.array_equal(rebuilt.apply(restored, jnp.ones((2, 3)))[0],
+    ...                      model.apply(state, jnp.ones((2, 3)))[0]))
+    True
+    """
+    path = os.fspath(path)
+    model = expect_model(model, "save_model")
+    if state is not None and not isinstance(state, ModelState):
+        raise TypeError(
+            f"save_model: state must be an axon.model.ModelState (from init or a trainer) or "
+            f"None, got {type(state).__name__}."
+        )
+    hooked = [model.program.names[n.id] for n in model.program.order if n.hooks]
+    if hooked:
+        warnings.warn(
+            f"save_model: hooks are code and are not saved; layer(s) {hooked} lose their hooks. "
+            f"Attach them again after load_model.",
+            stacklevel=2,
+        )
+    graph = _graph(model, has_state=state is not None)
+    text = json.dumps(graph, sort_keys=True)
+    differences = _differences(graph["layers"], _describe(_rebuild(json.loads(text), "the model")))
+    if differences:
+        raise SerializationError(
+            "Cannot save the model: rebuilding it from its builder calls would not give the "
+            "same graph, because some layers were changed after their builder made them "
+            "(map_nodes, rewrite_nodes, set_options, set_parameters, quantization). A model "
+            "file stores builder calls; build the changed layers with their builders "
+            "instead.\n  " + "\n  ".join(differences[:10])
+        )
+    data = to_bytes(state if state is not None else ModelState(), metadata={METADATA_KEY: text})
+    directory = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(directory):
+        raise FileNotFoundError(
+            f"Cannot save to {path!r}: the directory {directory!r} does not exist. Create it "
+            f"first (os.makedirs(directory, exist_ok=True))."
+        )
+    write_atomically(path, data)
+    return path
+
+
+def load_model(path: str | os.PathLike[str]) -> tuple[Model, ModelState | None]:
+    """Rebuild a model saved by :func:`save_model`: ``(model, state)``, no code needed.
+
+    The graph is rebuilt by calling registered layer builders (built-in or from
+    installed plugins) with the data stored in the file; nothing in the file is
+    executed or imported, and no pickle is read. The rebuilt graph is checked
+    against the file's description of every layer. ``state`` is the saved
+    :class:`~axon.model.ModelState` (``None`` if none was saved); the model is ready
+    for ``build``, ``display.as_table``, training and ``save_model``.
+
+    Raises :class:`~axon.model.SerializationError` naming the path for a file that
+    is not a model file, is truncated or corrupted, was written by a newer format
+    version, or needs builders, activations or initializers this installation does
+    not have (all listed, with the distribution that provided them when saved).
+
+    Args:
+        path: a file written by :func:`save_model`.
+
+    Returns:
+        ``(model, state)``.
+
+    >>> import os, tempfile, axon.model
+    >>> path = os.path.join(tempfile.mkdtemp(), "graph.axon")
+    >>> model = axon.model.input("ids", shape=(None, 8)).embedding(50, 4).global_avg_pool()
+    >>> _ = save_model(path, model)
+    >>> rebuilt, state = load_model(path)
+    >>> axon.model.get_op_counts(rebuilt), state
+    ({'input': 1, 'embedding': 1, 'global_avg_pool': 1}, None)
+    """
+    path = os.fspath(path)
+    source = repr(path)
+    with open(path, "rb") as file:
+        data = file.read()
+    metadata = _read_header(data, source).get("__metadata__") or {}
+    text = metadata.get(METADATA_KEY)
+    if text is None:
+        kind = "a parameter file (axon.model.save)" if "axon" in metadata else "not a model file"
+        raise SerializationError(
+            f"{source} holds no model graph: it is {kind}. Write model files with "
+            f"axon.model.save_model(path, model, state); read parameter files with "
+            f"axon.model.load(path, model=...)."
+        )
+    graph = _parse(text, source)
+    missing = _missing(graph)
+    if missing:
+        raise SerializationError(
+            f"{source} needs what this installation does not provide:\n  "
+            + "\n  ".join(missing)
+        )  # fmt: skip
+    state = from_bytes(data, source=source)  # also proves the tensors are intact
+    model = _rebuild(graph, source)
+    differences = _differences(graph["layers"], _describe(model))
+    if differences:
+        raise SerializationError(
+            f"{source}: the graph rebuilt from its builder calls differs from the file's "
+            f"description (a builder changed since the file was written; the file names the "
+            f"versions that wrote it):\n  " + "\n  ".join(differences[:10])
+        )
+    return model, state if graph["state"] else None
+
+
+def _parse(text: str, source: str) -> dict[str, Any]:
+    try:
+        graph = json.loads(text)
+    except json.JSONDecodeError as error:
+        raise SerializationError(
+            f"{source} has a corrupted model graph (not JSON: {error})."
+        ) from error
+    if not isinstance(graph, dict) or graph.get("format") != FORMAT:
+        raise SerializationError(f"{source} has model-graph metadata of another format.")
+    version = graph.get("version")
+    if not isinstance(version, int) or version > VERSION:
+        raise SerializationError(
+            f"{source} was written in model-file format version {version!r}, newer than the "
+            f"version {VERSION} this axon-model reads. Upgrade axon-model to load it."
+        )
+    shapes = {"output": str, "state": bool, "calls": list, "layers": list}
+    bad = [k for k, t in shapes.items() if not isinstance(graph.get(k), t)]
+    if bad or not all(isinstance(e, dict) and isinstance(e.get("name"), str)
+                      and isinstance(e.get("op"), str) for e in graph["layers"]):  # fmt: skip
+        raise SerializationError(
+            f"{source} has a malformed model graph (fields {bad or ['layers']})."
+        )
+    return graph

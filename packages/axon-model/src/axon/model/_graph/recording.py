@@ -1,0 +1,78 @@
+"""Which registered builder call made each node: what lets a model file rebuild a graph.
+
+A layer's op and its parameter shapes are Python functions (often closures over the
+builder's options), which a file must never store. What a file *can* store is the call
+that made them: the registered builder's name and its arguments (data, and references
+to other layers). So every call of a registered builder (through ``axon.model.layers``,
+a chained method ``x.dense(...)`` or ``axon.model.dense``) is recorded as a
+:class:`BuilderCall`, and each node created during it gets ``origin = (call, index)``,
+its position among the nodes that call created. A builder called inside another one
+(``transformer_encoder`` making dense layers) belongs to the outer call. Rebuilding is
+calling the same builders again with the same arguments; ``_files.model_file`` checks
+that the result equals the saved description before trusting it.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import functools
+import itertools
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+_calls = itertools.count()
+_active: contextvars.ContextVar[BuilderCall | None] = contextvars.ContextVar(
+    "axon_model_builder_call", default=None
+)
+
+
+@dataclass(eq=False)
+class BuilderCall:
+    """One call of a registered builder: its name, arguments and how many nodes it created."""
+
+    builder: str
+    args: tuple[Any, ...]
+    kwargs: dict[str, Any]
+    seq: int = field(default_factory=lambda: next(_calls))
+    created: int = 0
+
+
+def current_origin() -> tuple[BuilderCall, int] | None:
+    """``(call, index)`` for a node created now, or ``None`` outside any builder call."""
+    call = _active.get()
+    if call is None:
+        return None
+    call.created += 1
+    return call, call.created - 1
+
+
+def call_builder(
+    name: str, builder: Callable[..., Any], /, *args: Any, **kwargs: Any
+) -> tuple[BuilderCall, Any]:
+    """Run ``builder`` as a recorded call, or as part of the call already running:
+    ``(call, result)``."""
+    call = BuilderCall(name, args, kwargs)
+    token = _active.set(_active.get() or call)
+    try:
+        return call, builder(*args, **kwargs)
+    finally:
+        _active.reset(token)
+
+
+def recorded(name: str, builder: Callable[..., Any]) -> Callable[..., Any]:
+    """``builder`` recording its calls under the registered ``name`` (idempotent)."""
+    if getattr(builder, "__axon_builder__", None) == name:
+        return builder
+
+    @functools.wraps(builder)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        return call_builder(name, builder, *args, **kwargs)[1]
+
+    wrapper.__axon_builder__ = name  # type: ignore[attr-defined]
+    return wrapper
+
+
+def records(name: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Decorator form of :func:`recorded` for builders exported as module attributes."""
+    return functools.partial(recorded, name)
