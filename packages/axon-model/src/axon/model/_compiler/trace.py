@@ -88,7 +88,7 @@ def trace_forward(
         key: the PRNG key of train mode.
         output: ``"jaxpr"``, ``"stablehlo"`` or ``"hlo"`` (see :func:`trace_init`).
         global_layer_options: as in :func:`build`.
-        print_values: as in :func:`build` (the prints show up as ``debug_callback``).
+        print_values: as in :func:`build` (each print is a ``debug_print`` equation).
         debug: as in :func:`build`.
 
     >>> import jax, jax.numpy as jnp, axon.model
