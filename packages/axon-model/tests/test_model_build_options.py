@@ -205,3 +205,18 @@ def primitives(closed_jaxpr):
 
     walk(closed_jaxpr.jaxpr)
     return found
+
+
+def test_a_global_causal_switch_reaches_every_attention_layer():
+    x = axon.model.input("x", shape=(None, 4, 6))
+    model = x.additive_attention(units=3, name="additive").multi_head_attention(
+        num_heads=2, key_size=3, name="heads"
+    )
+    data = jax.random.normal(jax.random.key(2), (2, 4, 6)) * 5.0
+    state = model.init(0, data)
+    causal = x.additive_attention(units=3, causal=True, name="additive").multi_head_attention(
+        num_heads=2, key_size=3, causal=True, name="heads"
+    )
+    switched = axon.model.predict(model, state, data, global_layer_options={"causal": True})
+    np.testing.assert_allclose(switched, causal.apply(state, data)[0], rtol=1e-6)
+    assert not np.allclose(switched, model.apply(state, data)[0], rtol=1e-3)
