@@ -57,10 +57,8 @@ def as_jax(a):
 
 
 def call(a, **options):
-    return layers.additive_attention(
-        a["query"], a["key"], a["value"], a["query_kernel"], a["key_kernel"],
-        a["score_kernel"], a["bias"], **options,
-    )  # fmt: skip
+    params = {k: a[k] for k in ("query_kernel", "key_kernel", "score_kernel", "bias") if k in a}
+    return layers.additive_attention(a["query"], a["key"], a["value"], params, **options)
 
 
 def test_matches_the_hand_written_loop():
@@ -74,9 +72,7 @@ def test_matches_the_hand_written_loop():
 
 def test_without_bias_equals_a_zero_bias():
     a = as_jax(arrays())
-    no_bias = layers.additive_attention(
-        a["query"], a["key"], a["value"], a["query_kernel"], a["key_kernel"], a["score_kernel"]
-    )
+    no_bias = call({k: v for k, v in a.items() if k != "bias"})
     np.testing.assert_allclose(no_bias, call({**a, "bias": jnp.zeros(UNITS)}), rtol=1e-6)
 
 
@@ -144,6 +140,10 @@ def test_bad_shapes_are_explained():
         call({**a, "query": a["query"][0]})
     with pytest.raises(ValueError, match="agree on batch"):
         call({**a, "value": a["value"][:, :2]})
+    with pytest.raises(ValueError, match=r"params is missing \['score_kernel'\]"):
+        call({k: v for k, v in a.items() if k != "score_kernel"})
+    with pytest.raises(TypeError, match="params must be a dict"):
+        layers.additive_attention(a["query"], a["key"], a["value"], [a["query_kernel"]])
     with pytest.raises(TypeError, match="mask must be boolean"):
         call(a, mask=jnp.ones((B, Q, K)))
     with pytest.raises(ValueError, match=r"does not broadcast .* \(batch, q_seq, kv_seq\)"):

@@ -165,8 +165,8 @@ def test_additive_attention_cross_attention_with_padding_mask_and_its_gradients(
     got = model.apply(state, inputs)[0]
     np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-5)
     functional = F.additive_attention(
-        inputs["decoder"], inputs["encoder"], v, p["query_kernel"], p["key_kernel"],
-        p["score_kernel"][:, 0], p["bias"], mask=allowed,
+        inputs["decoder"], inputs["encoder"], v, {**p, "score_kernel": p["score_kernel"][:, 0]},
+        mask=allowed,
     )  # fmt: skip
     np.testing.assert_allclose(got, functional, rtol=1e-6, atol=1e-6)
     # the masked keys do not matter

@@ -26,6 +26,9 @@ Array = jax.Array
 
 __all__ = ["additive_attention", "dot_product_attention", "multi_head_attention"]
 
+#: The parameters of additive attention (``bias`` is optional).
+ADDITIVE = ("query_kernel", "key_kernel", "score_kernel", "bias")
+
 
 def _check_attention_shapes(query: Array, key: Array, value: Array) -> None:
     name = "dot_product_attention"
@@ -154,10 +157,7 @@ def additive_attention(
     query: Array,
     key: Array,
     value: Array,
-    query_kernel: Array,
-    key_kernel: Array,
-    score_kernel: Array,
-    bias: Array | None = None,
+    params: Mapping[str, Array],
     *,
     mask: Array | None = None,
     causal: bool = False,
@@ -167,6 +167,7 @@ def additive_attention(
 
     For each query position ``i`` and key position ``j`` the score is
     ``e_ij = tanh(query_i @ query_kernel + key_j @ key_kernel + bias) @ score_kernel``
+    (the names of ``params``)
     (Bahdanau, Cho and Bengio 2015, eq. 6 and appendix A.1.2); the weights are the
     softmax of ``e_i`` over ``j``, and the output is ``sum_j weights_ij * value_j``.
 
@@ -175,11 +176,9 @@ def additive_attention(
         key: ``(batch, kv_seq, k_features)``, e.g. an encoder's outputs (the
             "annotations").
         value: ``(batch, kv_seq, v_features)``; often the same array as ``key``.
-        query_kernel: ``(q_features, units)``.
-        key_kernel: ``(k_features, units)``.
-        score_kernel: ``(units,)``: the vector ``v_a`` that turns each hidden
-            ``tanh`` vector into a score.
-        bias: ``(units,)`` added inside the ``tanh``, or ``None``.
+        params: ``query_kernel (q_features, units)``, ``key_kernel (k_features, units)``,
+            ``score_kernel (units,)`` (the vector ``v_a`` that turns each hidden ``tanh``
+            vector into a score) and optionally ``bias (units,)`` inside the ``tanh``.
         mask: booleans broadcastable to ``(batch, q_seq, kv_seq)``, **True where a
             query may attend to a key** (as :func:`dot_product_attention`); a
             key-padding mask ``valid`` of shape ``(batch, kv_seq)`` is passed as
@@ -195,38 +194,44 @@ def additive_attention(
     >>> import jax.numpy as jnp
     >>> query = jnp.ones((1, 2, 3)); keys = jnp.zeros((1, 4, 5))
     >>> values = jnp.arange(4.0).reshape(1, 4, 1)
-    >>> wq, wk, v = jnp.ones((3, 8)), jnp.ones((5, 8)), jnp.ones(8)
-    >>> additive_attention(query, keys, values, wq, wk, v)[0, :, 0].tolist()  # equal scores
+    >>> p = {"query_kernel": jnp.ones((3, 8)), "key_kernel": jnp.ones((5, 8)),
+    ...      "score_kernel": jnp.ones(8)}
+    >>> additive_attention(query, keys, values, p)[0, :, 0].tolist()  # equal scores
     [1.5, 1.5]
     >>> valid = jnp.array([[True, True, False, False]])  # the last two keys are padding
     >>> out, weights = additive_attention(
-    ...     query, keys, values, wq, wk, v, mask=valid[:, None, :], return_weights=True)
+    ...     query, keys, values, p, mask=valid[:, None, :], return_weights=True)
     >>> out[0, :, 0].tolist(), weights[0, 0].tolist()
     ([0.5, 0.5], [0.5, 0.5, 0.0, 0.0])
     """
     name = "additive_attention"
     query, key, value = jnp.asarray(query), jnp.asarray(key), jnp.asarray(value)
-    _check_additive_shapes(query, key, value, query_kernel, key_kernel, score_kernel, bias)
-    hidden = (query @ query_kernel)[:, :, None, :] + (key @ key_kernel)[:, None, :, :]
-    if bias is not None:
-        hidden = hidden + bias
+    p = _additive_params(query, key, value, params)
+    hidden = (query @ p["query_kernel"])[:, :, None, :] + (key @ p["key_kernel"])[:, None, :, :]
+    if p["bias"] is not None:
+        hidden = hidden + p["bias"]
     compute_dtype = jnp.promote_types(hidden.dtype, jnp.float32)
-    logits = (jnp.tanh(hidden) @ score_kernel).astype(compute_dtype)
+    logits = (jnp.tanh(hidden) @ p["score_kernel"]).astype(compute_dtype)
     weights = _attention_weights(name, logits, mask, causal, "(batch, q_seq, kv_seq)")
     output = jnp.einsum("bqk,bkd->bqd", weights.astype(value.dtype), value)
     return (output, weights) if return_weights else output
 
 
-def _check_additive_shapes(
-    query: Array,
-    key: Array,
-    value: Array,
-    query_kernel: Array,
-    key_kernel: Array,
-    score_kernel: Array,
-    bias: Array | None,
-) -> None:
+def _additive_params(
+    query: Array, key: Array, value: Array, params: Mapping[str, Array]
+) -> dict[str, Array | None]:
+    """``params`` as arrays (``bias`` may be ``None``), after checking the inputs' ranks and
+    agreeing sizes and the parameters' shapes."""
     name = "additive_attention"
+    if not isinstance(params, Mapping):
+        raise TypeError(
+            f"{name}: params must be a dict of query_kernel, key_kernel, score_kernel (and "
+            f"bias), got {type(params).__name__}."
+        )
+    missing = [k for k in ("query_kernel", "key_kernel", "score_kernel") if k not in params]
+    if missing:
+        raise ValueError(f"{name}: params is missing {missing} (got keys {sorted(params)}).")
+    p = {k: None if params.get(k) is None else jnp.asarray(params[k]) for k in ADDITIVE}
     for arg, x in (("query", query), ("key", key), ("value", value)):
         if x.ndim != 3:
             raise ValueError(
@@ -237,15 +242,18 @@ def _check_additive_shapes(
             f"{name}: query, key and value must agree on batch, and key and value on kv_seq; "
             f"got query {query.shape}, key {key.shape}, value {value.shape}."
         )
-    units = jnp.shape(score_kernel)[-1] if jnp.ndim(score_kernel) == 1 else None
+    units = jnp.shape(p["score_kernel"])[0] if jnp.ndim(p["score_kernel"]) == 1 else None
     expected = {
-        "query_kernel": (jnp.shape(query_kernel), (query.shape[-1], units)),
-        "key_kernel": (jnp.shape(key_kernel), (key.shape[-1], units)),
-        "score_kernel": (jnp.shape(score_kernel), (units,)),
+        "query_kernel": (query.shape[-1], units),
+        "key_kernel": (key.shape[-1], units),
+        "score_kernel": (units,),
+        "bias": (units,),
     }
-    if bias is not None:
-        expected["bias"] = (jnp.shape(bias), (units,))
-    wrong = {k: got for k, (got, want) in expected.items() if units is None or got != want}
+    wrong = {
+        k: jnp.shape(p[k])
+        for k, want in expected.items()
+        if p[k] is not None and (units is None or jnp.shape(p[k]) != want)
+    }
     if wrong:
         raise ValueError(
             f"{name}: expected query_kernel (q_features={query.shape[-1]}, units), key_kernel "
@@ -253,6 +261,7 @@ def _check_additive_shapes(
             + ", ".join(f"{k} {v}" for k, v in wrong.items())
             + "."
         )
+    return p
 
 
 PROJECTIONS = ("query", "key", "value", "output")

@@ -33,6 +33,8 @@ from .options import check_model, check_positive_int, option_error
 
 #: The four projections of an attention layer, in the order of their parameters.
 PROJECTIONS = ("query", "key", "value", "output")
+#: The parameters of an additive attention layer, in order (``bias`` is optional).
+ADDITIVE = ("query_kernel", "key_kernel", "score_kernel", "bias")
 
 
 def attention_op(
@@ -231,22 +233,19 @@ def _valid_keys(mask: Any, query_axes: int) -> jax.Array | None:
 
 
 def additive_attention_op(
-    query: jax.Array,
-    *arguments: Any,
-    has_key: bool,
-    has_value: bool,
-    has_mask: bool,
-    use_bias: bool,
-    causal: bool,
+    query: jax.Array, *arguments: Any, given: tuple[str, ...], causal: bool
 ) -> jax.Array:
-    """:func:`axon.functional.layers.additive_attention`; the stored ``score_kernel`` is
-    ``(units, 1)`` (a dense projection to one score, so every kernel initializer applies)."""
-    key, value, mask, params = _split_arguments(query, arguments, has_key, has_value, has_mask)
-    query_kernel, key_kernel, score_kernel, *bias = params
+    """:func:`axon.functional.layers.additive_attention`. ``given`` names which of key,
+    value and mask follow the query (then come the parameters); the stored
+    ``score_kernel`` is ``(units, 1)`` (a dense projection to one score, so every kernel
+    initializer applies)."""
+    present = ("key" in given, "value" in given, "mask" in given)
+    key, value, mask, params = _split_arguments(query, arguments, *present)
+    p = dict(zip(ADDITIVE, params, strict=False))  # without bias: one fewer
+    p["score_kernel"] = p["score_kernel"][:, 0]
     return F.additive_attention(
-        query, key, value, query_kernel, key_kernel, score_kernel[:, 0], *bias,
-        mask=_valid_keys(mask, query_axes=1), causal=causal,
-    )  # fmt: skip
+        query, key, value, p, mask=_valid_keys(mask, query_axes=1), causal=causal
+    )
 
 
 def additive_attention(
@@ -309,10 +308,10 @@ def additive_attention(
     ]
     if use_bias:
         params.append(param("bias", (units,), initializer=bias_initializer))
+    given = tuple(k for k, m in (("key", key), ("value", value), ("mask", mask)) if m is not None)
     return layer(
         additive_attention_op, [*inputs, *params], name=name, op_name="additive_attention",
-        config={"units": units, "causal": causal}, has_key=key is not None,
-        has_value=value is not None, has_mask=mask is not None, use_bias=use_bias, causal=causal,
+        config={"units": units, "causal": causal}, given=given, causal=causal,
     )  # fmt: skip
 
 

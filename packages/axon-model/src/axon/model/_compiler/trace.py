@@ -8,7 +8,7 @@ StableHLO/HLO text of the same functions ``build`` compiles. Inputs may be array
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import jax
@@ -32,8 +32,7 @@ def trace_init(
     *,
     key: Any = 0,
     output: str = "jaxpr",
-    global_layer_options: Mapping[str, Any] | None = None,
-    debug: bool = False,
+    **build_options: Any,
 ) -> Any:
     """The jaxpr (or lowered text) of the model's ``init_fn`` for inputs like ``template``.
 
@@ -44,8 +43,7 @@ def trace_init(
         key: the PRNG key or int seed; traced as the function's argument.
         output: ``"jaxpr"`` (a ``jax.core.ClosedJaxpr``), ``"stablehlo"`` or ``"hlo"``
             (the text of ``jax.jit(...).lower(...)`` in that dialect).
-        global_layer_options: as in :func:`build`.
-        debug: as in :func:`build`.
+        build_options: ``global_layer_options`` and ``debug``, as in :func:`build`.
 
     >>> import jax, jax.numpy as jnp, axon.model
     >>> model = axon.model.input("x", shape=(None, 3)).dense(2, kernel_initializer="normal")
@@ -53,7 +51,7 @@ def trace_init(
     >>> "random_bits" in str(jaxpr)
     True
     """
-    options = _options(model, global_layer_options, debug=debug)
+    options = BuildOptions.create(model.program.order, **build_options)
     key = jax.random.key(key) if isinstance(key, int) else key
 
     def init(key: Any) -> ModelState:
@@ -70,9 +68,7 @@ def trace_forward(
     mode: str = "inference",
     key: Any = None,
     output: str = "jaxpr",
-    global_layer_options: Mapping[str, Any] | None = None,
-    print_values: bool = False,
-    debug: bool = False,
+    **build_options: Any,
 ) -> Any:
     """The jaxpr (or lowered text) of the model's forward pass, as ``build``'s ``predict_fn``.
 
@@ -87,9 +83,8 @@ def trace_forward(
         mode: ``"inference"`` or ``"train"``.
         key: the PRNG key of train mode.
         output: ``"jaxpr"``, ``"stablehlo"`` or ``"hlo"`` (see :func:`trace_init`).
-        global_layer_options: as in :func:`build`.
-        print_values: as in :func:`build` (each print is a ``debug_print`` equation).
-        debug: as in :func:`build`.
+        build_options: ``global_layer_options``, ``print_values`` (each print is a
+            ``debug_print`` equation) and ``debug``, as in :func:`build`.
 
     >>> import jax, jax.numpy as jnp, axon.model
     >>> model = axon.model.input("x", shape=(None, 3)).dense(2).tanh()
@@ -106,7 +101,7 @@ def trace_forward(
     >>> "stablehlo.dot_general" in text and "stablehlo.tanh" in text
     True
     """
-    options = _options(model, global_layer_options, print_values, debug)
+    options = BuildOptions.create(model.program.order, **build_options)
     if mode == "train" and key is None:
         key = jax.random.key(0)
 
@@ -128,9 +123,7 @@ def trace_backward(
     targets: Any = None,
     key: Any = None,
     output: str = "jaxpr",
-    global_layer_options: Mapping[str, Any] | None = None,
-    print_values: bool = False,
-    debug: bool = False,
+    **build_options: Any,
 ) -> Any:
     """The jaxpr (or lowered text) of the gradient of ``loss`` with respect to the trainable
     parameters, through the train-mode forward pass (what a training step differentiates).
@@ -147,9 +140,8 @@ def trace_backward(
             only their shapes).
         key: the PRNG key of train mode (default ``jax.random.key(0)``).
         output: ``"jaxpr"``, ``"stablehlo"`` or ``"hlo"`` (see :func:`trace_init`).
-        global_layer_options: as in :func:`build`.
-        print_values: as in :func:`build`.
-        debug: as in :func:`build`.
+        build_options: ``global_layer_options``, ``print_values`` and ``debug``, as in
+            :func:`build`.
 
     >>> import jax.numpy as jnp, axon.model
     >>> model = axon.model.input("x", shape=(None, 3)).dense(2).tanh()
@@ -158,7 +150,7 @@ def trace_backward(
     >>> [str(aval) for aval in jaxpr.out_avals]  # d(loss)/d(bias), d(loss)/d(kernel)
     ['float32[2]', 'float32[3,2]']
     """
-    options = _options(model, global_layer_options, print_values, debug)
+    options = BuildOptions.create(model.program.order, **build_options)
     loss_fn = functional_losses.get(loss) if isinstance(loss, str) else loss
     key = jax.random.key(0) if key is None else key
 
@@ -176,20 +168,6 @@ def trace_backward(
         return jax.grad(objective)(model_state.trainable_parameters)
 
     return _traced(backward, (model_state, inputs, targets, key), output)
-
-
-def _options(
-    model: Model,
-    global_layer_options: Mapping[str, Any] | None,
-    print_values: bool = False,
-    debug: bool = False,
-) -> BuildOptions:
-    return BuildOptions.create(
-        model.program.order,
-        global_layer_options=global_layer_options,
-        print_values=print_values,
-        debug=debug,
-    )
 
 
 def _traced(fn: Callable[..., Any], args: tuple[Any, ...], output: str) -> Any:
