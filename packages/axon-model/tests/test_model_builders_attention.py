@@ -131,3 +131,85 @@ def test_heads_must_divide_the_features_when_key_size_is_inferred():
     block = axon.model.input("x").transformer_encoder(num_heads=3, hidden_size=4)
     with pytest.raises(axon.model.LayerError, match=r"num_heads \(3\) must divide the input's 8"):
         block.init(0, X)
+
+
+# -- additive (Bahdanau) attention ---------------------------------------------------------
+
+
+def bahdanau(p, query, key, value, allowed):
+    """The score network written out, independently of axon.functional."""
+    hidden = (query @ p["query_kernel"])[:, :, None] + (key @ p["key_kernel"])[:, None]
+    scores = (jnp.tanh(hidden + p.get("bias", 0.0)) @ p["score_kernel"])[..., 0]
+    weights = jnp.where(allowed, jax.nn.softmax(jnp.where(allowed, scores, -1e30), -1), 0.0)
+    return weights @ value
+
+
+def test_additive_attention_cross_attention_with_padding_mask_and_its_gradients():
+    decoder = axon.model.input("decoder", shape=(None, 5, 8))
+    encoder = axon.model.input("encoder", shape=(None, 3, 6))
+    valid = axon.model.input("valid", shape=(None, 3))
+    values = encoder.dense(4, name="values")
+    model = decoder.additive_attention(encoder, values, units=7, mask=valid, name="align")
+    mask = jnp.array([[True, True, False], [True, False, False]])
+    inputs = {"decoder": X * 3.0, "encoder": Y * 0.2 - 1.0, "valid": mask}
+    state = model.init(0, inputs)
+    p = state.params["align"]
+    assert {k: v.shape for k, v in p.items()} == {
+        "query_kernel": (8, 7), "key_kernel": (6, 7), "score_kernel": (7, 1), "bias": (7,)
+    }  # fmt: skip
+    state = state.update(params={"align": {**p, "bias": jnp.linspace(-2.0, 2.0, 7)}})
+    p = state.params["align"]
+    v = F.dense(inputs["encoder"], **state.params["values"])
+    allowed = mask[:, None, :]
+    expected = bahdanau(p, inputs["decoder"], inputs["encoder"], v, allowed)
+    got = model.apply(state, inputs)[0]
+    np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-5)
+    functional = F.additive_attention(
+        inputs["decoder"], inputs["encoder"], v, {**p, "score_kernel": p["score_kernel"][:, 0]},
+        mask=allowed,
+    )  # fmt: skip
+    np.testing.assert_allclose(got, functional, rtol=1e-6, atol=1e-6)
+    # the masked keys do not matter
+    changed = {**inputs, "encoder": inputs["encoder"].at[1, 1:].set(50.0)}
+    np.testing.assert_allclose(model.apply(state, changed)[0][1], got[1], rtol=1e-5, atol=1e-5)
+
+    def loss(params, predict):
+        return jnp.sum(jnp.sin(predict(params)))
+
+    def through_model(ps):
+        return model.apply(state.replace(params=ps), inputs)[0]
+
+    def by_hand(ps):
+        values = F.dense(inputs["encoder"], **ps["values"])
+        return bahdanau(ps["align"], inputs["decoder"], inputs["encoder"], values, allowed)
+
+    grads = jax.jit(jax.grad(lambda ps: loss(ps, through_model)))(state.params)
+    expected_grads = jax.jit(jax.grad(lambda ps: loss(ps, by_hand)))(state.params)
+    for layer in ("align", "values"):
+        for name, g in grads[layer].items():
+            np.testing.assert_allclose(
+                g, expected_grads[layer][name], rtol=1e-4, atol=1e-5, err_msg=name
+            )
+
+
+def test_additive_self_attention_causal_without_bias():
+    x = axon.model.input("x", shape=(None, 5, 8))
+    for model in (
+        x.additive_attention(units=3, causal=True, use_bias=False),
+        axon.model.additive_attention(x, units=3, causal=True, use_bias=False),
+    ):
+        state = model.init(1, X)
+        p = state.params["additive_attention_0"]
+        assert sorted(p) == ["key_kernel", "query_kernel", "score_kernel"]
+        causal = jnp.tril(jnp.ones((5, 5), bool))[None]
+        expected = bahdanau(p, X, X, X, causal)
+        np.testing.assert_allclose(model.apply(state, X)[0], expected, rtol=1e-5, atol=1e-6)
+        assert axon.model.get_options(model)["causal"] is True
+
+
+def test_additive_attention_options_are_checked():
+    x = axon.model.input("x", shape=(None, 5, 8))
+    with pytest.raises(ValueError, match=r"additive_attention: option 'units' .* received 0"):
+        x.additive_attention(units=0)
+    with pytest.raises(TypeError, match="additive_attention"):
+        x.additive_attention(units=2, mask=jnp.ones((1, 5)))

@@ -16,6 +16,7 @@ from ._builders.linear import dense
 from ._builders.shape import flatten
 from ._compiler.build import build, get_output_shape, predict
 from ._compiler.state import ModelState
+from ._compiler.trace import trace_backward, trace_forward, trace_init
 from ._errors import InputError, LayerError, ModelError
 from ._files.export import ExportedModel, export, load_exported
 from ._files.model_file import load_model, save_model
@@ -43,6 +44,8 @@ __all__ = [
     "dense", "flatten", "activation", "attach_hook",
     # execution
     "build", "predict", "get_output_shape", "ModelState", "mixed_precision",
+    # debugging: what JAX sees of a model
+    "trace_init", "trace_forward", "trace_backward",
     # inspection and rewriting
     "display", "get_inputs", "get_op_counts", "get_options", "get_parameters", "map_nodes",
     "pop_node", "properties", "reduce_nodes", "rewrite_nodes", "set_options", "set_parameters",

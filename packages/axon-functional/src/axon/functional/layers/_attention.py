@@ -24,7 +24,10 @@ import jax.numpy as jnp
 
 Array = jax.Array
 
-__all__ = ["dot_product_attention", "multi_head_attention"]
+__all__ = ["additive_attention", "dot_product_attention", "multi_head_attention"]
+
+#: The parameters of additive attention (``bias`` is optional).
+ADDITIVE = ("query_kernel", "key_kernel", "score_kernel", "bias")
 
 
 def _check_attention_shapes(query: Array, key: Array, value: Array) -> None:
@@ -52,14 +55,39 @@ def _check_attention_shapes(query: Array, key: Array, value: Array) -> None:
         )
 
 
-def _broadcastable(name: str, arg: str, x: Array, shape: tuple[int, ...]) -> Array:
+def _broadcastable(name: str, arg: str, x: Array, shape: tuple[int, ...], axes: str) -> Array:
     try:
         return jnp.broadcast_to(x, shape)
     except ValueError:
         raise ValueError(
             f"{name}: {arg} of shape {x.shape} does not broadcast to the attention logits' "
-            f"shape (batch, heads, q_seq, kv_seq) = {shape}."
+            f"shape {axes} = {shape}."
         ) from None
+
+
+def _attention_weights(
+    name: str, logits: Array, mask: Array | None, causal: bool, axes: str
+) -> Array:
+    """``softmax(logits)`` over the last (key) axis where ``mask`` and ``causal`` allow it.
+
+    A finite floor (not -inf) keeps fully-masked rows finite; zeroing them afterwards
+    makes their output 0 instead of the mean of the values.
+    """
+    allowed = None
+    if mask is not None:
+        mask = jnp.asarray(mask)
+        if mask.dtype != jnp.bool_:
+            raise TypeError(
+                f"{name}: mask must be boolean (True = may attend), got dtype {mask.dtype}."
+            )
+        allowed = _broadcastable(name, "mask", mask, logits.shape, axes)
+    if causal:
+        lower = jnp.tril(jnp.ones(logits.shape[-2:], dtype=bool))
+        allowed = lower if allowed is None else allowed & lower
+    if allowed is None:
+        return jax.nn.softmax(logits, axis=-1)
+    weights = jax.nn.softmax(jnp.where(allowed, logits, jnp.finfo(logits.dtype).min), axis=-1)
+    return jnp.where(allowed, weights, 0.0)
 
 
 def dot_product_attention(
@@ -112,6 +140,7 @@ def dot_product_attention(
     if kv_heads != heads:  # grouped-query attention: repeat each key/value head
         key = jnp.repeat(key, heads // kv_heads, axis=2)
         value = jnp.repeat(value, heads // kv_heads, axis=2)
+    axes = "(batch, heads, q_seq, kv_seq)"
     logits_shape = (batch, heads, q_len, kv_len)
     if scale is None:
         scale = 1.0 / float(head_dim) ** 0.5
@@ -119,30 +148,120 @@ def dot_product_attention(
     compute_dtype = jnp.promote_types(query.dtype, jnp.float32)
     logits = jnp.einsum("bqhd,bkhd->bhqk", query, key).astype(compute_dtype) * scale
     if bias is not None:
-        logits = logits + _broadcastable(name, "bias", jnp.asarray(bias), logits_shape)
-
-    allowed = None
-    if mask is not None:
-        mask = jnp.asarray(mask)
-        if mask.dtype != jnp.bool_:
-            raise TypeError(
-                f"{name}: mask must be boolean (True = may attend), got dtype {mask.dtype}."
-            )
-        allowed = _broadcastable(name, "mask", mask, logits_shape)
-    if causal:
-        lower = jnp.tril(jnp.ones((q_len, kv_len), dtype=bool))
-        allowed = lower if allowed is None else allowed & lower
-
-    if allowed is None:
-        weights = jax.nn.softmax(logits, axis=-1)
-    else:
-        # A finite floor (not -inf) keeps fully-masked rows finite; zeroing them afterwards
-        # makes their output 0 instead of the mean of the values.
-        floor = jnp.finfo(compute_dtype).min
-        weights = jax.nn.softmax(jnp.where(allowed, logits, floor), axis=-1)
-        weights = jnp.where(allowed, weights, 0.0)
-    weights = weights.astype(value.dtype)
+        logits = logits + _broadcastable(name, "bias", jnp.asarray(bias), logits_shape, axes)
+    weights = _attention_weights(name, logits, mask, causal, axes).astype(value.dtype)
     return jnp.einsum("bhqk,bkhd->bqhd", weights, value)
+
+
+def additive_attention(
+    query: Array,
+    key: Array,
+    value: Array,
+    params: Mapping[str, Array],
+    *,
+    mask: Array | None = None,
+    causal: bool = False,
+    return_weights: bool = False,
+) -> Array | tuple[Array, Array]:
+    """Additive (Bahdanau) attention: ``softmax(tanh(q W_q + k W_k + b) v_a) value``.
+
+    For each query position ``i`` and key position ``j`` the score is
+    ``e_ij = tanh(query_i @ query_kernel + key_j @ key_kernel + bias) @ score_kernel``
+    (the names of ``params``)
+    (Bahdanau, Cho and Bengio 2015, eq. 6 and appendix A.1.2); the weights are the
+    softmax of ``e_i`` over ``j``, and the output is ``sum_j weights_ij * value_j``.
+
+    Args:
+        query: ``(batch, q_seq, q_features)``, e.g. a decoder's states.
+        key: ``(batch, kv_seq, k_features)``, e.g. an encoder's outputs (the
+            "annotations").
+        value: ``(batch, kv_seq, v_features)``; often the same array as ``key``.
+        params: ``query_kernel (q_features, units)``, ``key_kernel (k_features, units)``,
+            ``score_kernel (units,)`` (the vector ``v_a`` that turns each hidden ``tanh``
+            vector into a score) and optionally ``bias (units,)`` inside the ``tanh``.
+        mask: booleans broadcastable to ``(batch, q_seq, kv_seq)``, **True where a
+            query may attend to a key** (as :func:`dot_product_attention`); a
+            key-padding mask ``valid`` of shape ``(batch, kv_seq)`` is passed as
+            ``valid[:, None, :]``. Queries with no key to attend to get zeros.
+        causal: also forbid query ``i`` to attend to keys ``j > i``.
+        return_weights: also return the attention weights ``(batch, q_seq, kv_seq)``
+            (the alignment Bahdanau et al. plot).
+
+    Returns:
+        ``(batch, q_seq, v_features)``, or ``(output, weights)``. The softmax is
+        computed in at least float32.
+
+    >>> import jax.numpy as jnp
+    >>> query = jnp.ones((1, 2, 3)); keys = jnp.zeros((1, 4, 5))
+    >>> values = jnp.arange(4.0).reshape(1, 4, 1)
+    >>> p = {"query_kernel": jnp.ones((3, 8)), "key_kernel": jnp.ones((5, 8)),
+    ...      "score_kernel": jnp.ones(8)}
+    >>> additive_attention(query, keys, values, p)[0, :, 0].tolist()  # equal scores
+    [1.5, 1.5]
+    >>> valid = jnp.array([[True, True, False, False]])  # the last two keys are padding
+    >>> out, weights = additive_attention(
+    ...     query, keys, values, p, mask=valid[:, None, :], return_weights=True)
+    >>> out[0, :, 0].tolist(), weights[0, 0].tolist()
+    ([0.5, 0.5], [0.5, 0.5, 0.0, 0.0])
+    """
+    name = "additive_attention"
+    query, key, value = jnp.asarray(query), jnp.asarray(key), jnp.asarray(value)
+    p = _additive_params(query, key, value, params)
+    hidden = (query @ p["query_kernel"])[:, :, None, :] + (key @ p["key_kernel"])[:, None, :, :]
+    if p["bias"] is not None:
+        hidden = hidden + p["bias"]
+    compute_dtype = jnp.promote_types(hidden.dtype, jnp.float32)
+    logits = (jnp.tanh(hidden) @ p["score_kernel"]).astype(compute_dtype)
+    weights = _attention_weights(name, logits, mask, causal, "(batch, q_seq, kv_seq)")
+    output = jnp.einsum("bqk,bkd->bqd", weights.astype(value.dtype), value)
+    return (output, weights) if return_weights else output
+
+
+def _additive_params(
+    query: Array, key: Array, value: Array, params: Mapping[str, Array]
+) -> dict[str, Array | None]:
+    """``params`` as arrays (``bias`` may be ``None``), after checking the inputs' ranks and
+    agreeing sizes and the parameters' shapes."""
+    name = "additive_attention"
+    if not isinstance(params, Mapping):
+        raise TypeError(
+            f"{name}: params must be a dict of query_kernel, key_kernel, score_kernel (and "
+            f"bias), got {type(params).__name__}."
+        )
+    missing = [k for k in ("query_kernel", "key_kernel", "score_kernel") if k not in params]
+    if missing:
+        raise ValueError(f"{name}: params is missing {missing} (got keys {sorted(params)}).")
+    p = {k: None if params.get(k) is None else jnp.asarray(params[k]) for k in ADDITIVE}
+    for arg, x in (("query", query), ("key", key), ("value", value)):
+        if x.ndim != 3:
+            raise ValueError(
+                f"{name}: {arg} must have rank 3 (batch, seq, features), got shape {x.shape}."
+            )
+    if key.shape[:2] != value.shape[:2] or query.shape[0] != key.shape[0]:
+        raise ValueError(
+            f"{name}: query, key and value must agree on batch, and key and value on kv_seq; "
+            f"got query {query.shape}, key {key.shape}, value {value.shape}."
+        )
+    units = jnp.shape(p["score_kernel"])[0] if jnp.ndim(p["score_kernel"]) == 1 else None
+    expected = {
+        "query_kernel": (query.shape[-1], units),
+        "key_kernel": (key.shape[-1], units),
+        "score_kernel": (units,),
+        "bias": (units,),
+    }
+    wrong = {
+        k: jnp.shape(p[k])
+        for k, want in expected.items()
+        if p[k] is not None and (units is None or jnp.shape(p[k]) != want)
+    }
+    if wrong:
+        raise ValueError(
+            f"{name}: expected query_kernel (q_features={query.shape[-1]}, units), key_kernel "
+            f"(k_features={key.shape[-1]}, units), score_kernel (units,) and bias (units,); got "
+            + ", ".join(f"{k} {v}" for k, v in wrong.items())
+            + "."
+        )
+    return p
 
 
 PROJECTIONS = ("query", "key", "value", "output")

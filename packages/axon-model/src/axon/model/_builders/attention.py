@@ -1,7 +1,9 @@
-"""Attention builders (beyond Axon 0.8.1): ``multi_head_attention`` and ``transformer_encoder``.
+"""Attention builders: ``multi_head_attention``, ``transformer_encoder`` (beyond Axon 0.8.1)
+and ``additive_attention`` (Bahdanau; on Axon's roadmap).
 
-Both are built from :func:`axon.functional.layers.dot_product_attention` plus dense,
-layer norm and dropout layers. Sequences are ``(batch, seq, features)``.
+The first two are built from :func:`axon.functional.layers.dot_product_attention` plus
+dense, layer norm and dropout layers; ``additive_attention`` is one layer running
+:func:`axon.functional.layers.additive_attention`. Sequences are ``(batch, seq, features)``.
 
 Attention masks follow ``axon.functional``/``jax.nn``: **True where a query may attend to a
 key**. A ``(batch, kv_seq)`` mask marks valid (non-padding) keys; anything broadcastable to
@@ -31,6 +33,8 @@ from .options import check_model, check_positive_int, option_error
 
 #: The four projections of an attention layer, in the order of their parameters.
 PROJECTIONS = ("query", "key", "value", "output")
+#: The parameters of an additive attention layer, in order (``bias`` is optional).
+ADDITIVE = ("query_kernel", "key_kernel", "score_kernel", "bias")
 
 
 def attention_op(
@@ -46,28 +50,21 @@ def attention_op(
     causal: bool,
 ) -> jax.Array:
     """Project, attend per head with ``dot_product_attention``, concatenate and project."""
-    values = list(values)
-    key = values.pop(0) if has_key else query
-    value = values.pop(0) if has_value else key
-    mask = values.pop(0) if has_mask else None
+    key, value, mask, params = _split_arguments(query, values, has_key, has_value, has_mask)
     names = [f"{which}_kernel" for which in PROJECTIONS]
     if use_bias:
         names += [f"{which}_bias" for which in PROJECTIONS]
-    p = dict(zip(names, values, strict=True))
+    p = dict(zip(names, params, strict=True))
 
     def project(x: jax.Array, which: str, size: int) -> jax.Array:
         y = F.dense(x, p[f"{which}_kernel"], p.get(f"{which}_bias"))
         return y.reshape((*y.shape[:-1], num_heads, size))
 
-    if mask is not None:
-        mask = jnp.asarray(mask).astype(bool)
-        if mask.ndim == 2:  # (batch, kv_seq): valid keys
-            mask = mask[:, None, None, :]
     heads = F.dot_product_attention(
         project(query, "query", key_size),
         project(key, "key", key_size),
         project(value, "value", value_size),
-        mask=mask,
+        mask=_valid_keys(mask, query_axes=2),
         causal=causal,
     )
     merged = heads.reshape((*heads.shape[:2], num_heads * value_size))
@@ -134,18 +131,8 @@ def multi_head_attention(
     if output_size is not None:
         output_size = check_positive_int(fn, "output_size", output_size)
     dropout_rate = check_rate(fn, "dropout_rate", dropout_rate)
-    inputs = [query]
-    for option, model in (("key", key), ("value", value), ("mask", mask)):
-        if model is not None:
-            inputs.append(check_model(fn, option, model))
+    inputs, (q_feat, k_feat, v_feat) = _inputs(fn, query, key, value, mask)
     has_key, has_value = key is not None, value is not None
-    k_index = 1 if has_key else 0
-    v_index = 1 + has_key if has_value else k_index
-
-    def features(index: int) -> Callable[..., int]:
-        return lambda *shapes: shapes[index][-1]
-
-    q_feat, k_feat, v_feat = features(0), features(k_index), features(v_index)
     width_q, width_v = num_heads * key_size, num_heads * value_size
 
     def out_size(*shapes: Any) -> int:
@@ -199,6 +186,133 @@ def _attention(
     if dropout_rate > 0:
         out = dropout(out, rate=dropout_rate, name=sub_name(name, "dropout"))
     return out
+
+
+def _inputs(
+    fn: str, query: Model, key: Model | None, value: Model | None, mask: Model | None
+) -> tuple[list[Model], tuple[Callable[..., int], ...]]:
+    """The layer's inputs (query, then key, value and mask when given) and functions of
+    the input shapes giving the query's, key's and value's features (key defaults to
+    query, value to key)."""
+    inputs = [check_model(fn, "query", query)]
+    for option, model in (("key", key), ("value", value), ("mask", mask)):
+        if model is not None:
+            inputs.append(check_model(fn, option, model))
+    k_index = 1 if key is not None else 0
+    v_index = 1 + (key is not None) if value is not None else k_index
+
+    def features(index: int) -> Callable[..., int]:
+        return lambda *shapes: shapes[index][-1]
+
+    return inputs, (features(0), features(k_index), features(v_index))
+
+
+def _split_arguments(
+    query: jax.Array, arguments: tuple[Any, ...], has_key: bool, has_value: bool, has_mask: bool
+) -> tuple[jax.Array, jax.Array, Any, list[Any]]:
+    """``(key, value, mask, parameters)`` from an attention op's arguments after the query."""
+    rest = list(arguments)
+    key = rest.pop(0) if has_key else query
+    value = rest.pop(0) if has_value else key
+    mask = rest.pop(0) if has_mask else None
+    return key, value, mask, rest
+
+
+def _valid_keys(mask: Any, query_axes: int) -> jax.Array | None:
+    """A boolean mask; a ``(batch, kv_seq)`` one (valid keys) gets ``query_axes`` new axes
+    before its key axis so that it broadcasts over heads and queries."""
+    if mask is None:
+        return None
+    mask = jnp.asarray(mask).astype(bool)
+    if mask.ndim == 2:
+        mask = mask.reshape((mask.shape[0],) + (1,) * query_axes + (mask.shape[1],))
+    return mask
+
+
+# -- additive (Bahdanau) attention ---------------------------------------------------------
+
+
+def additive_attention_op(
+    query: jax.Array, *arguments: Any, given: tuple[str, ...], causal: bool
+) -> jax.Array:
+    """:func:`axon.functional.layers.additive_attention`. ``given`` names which of key,
+    value and mask follow the query (then come the parameters); the stored
+    ``score_kernel`` is ``(units, 1)`` (a dense projection to one score, so every kernel
+    initializer applies)."""
+    present = ("key" in given, "value" in given, "mask" in given)
+    key, value, mask, params = _split_arguments(query, arguments, *present)
+    p = dict(zip(ADDITIVE, params, strict=False))  # without bias: one fewer
+    p["score_kernel"] = p["score_kernel"][:, 0]
+    return F.additive_attention(
+        query, key, value, p, mask=_valid_keys(mask, query_axes=1), causal=causal
+    )
+
+
+def additive_attention(
+    query: Model,
+    key: Model | None = None,
+    value: Model | None = None,
+    *,
+    units: int,
+    mask: Model | None = None,
+    causal: bool = False,
+    use_bias: bool = True,
+    kernel_initializer: Initializer = "glorot_uniform",
+    bias_initializer: Initializer = "zeros",
+    name: str | None = None,
+) -> Model:
+    """Additive (Bahdanau) attention: each query scores each key with a small network.
+
+    ``score_ij = tanh(query_i @ query_kernel + key_j @ key_kernel + bias) @ score_kernel``;
+    the output at query ``i`` is the softmax-weighted sum of the values over ``j``
+    (:func:`axon.functional.layers.additive_attention`). In a sequence-to-sequence
+    model the query is the decoder's states and key and value the encoder's outputs.
+
+    Args:
+        query: ``(batch, q_seq, q_features)``.
+        key: ``(batch, kv_seq, k_features)``; default ``query`` (self-attention).
+        value: ``(batch, kv_seq, v_features)``; default ``key``.
+        units: size of the hidden layer that scores a query-key pair.
+        mask: model of a boolean mask, True = may attend: ``(batch, kv_seq)`` marks
+            valid keys, anything broadcastable to ``(batch, q_seq, kv_seq)`` is used as is.
+        causal: forbid attending to later positions.
+        use_bias: whether the scoring layer has a bias.
+        kernel_initializer: initializer of ``query_kernel (q_features, units)``,
+            ``key_kernel (k_features, units)`` and ``score_kernel (units, 1)``.
+        bias_initializer: initializer of ``bias (units,)``.
+        name: layer name.
+
+    Returns:
+        ``(batch, q_seq, v_features)``.
+
+    >>> import jax.numpy as jnp, axon.model
+    >>> decoder = axon.model.input("decoder", shape=(None, 3, 6))
+    >>> encoder = axon.model.input("encoder", shape=(None, 7, 4))
+    >>> valid = axon.model.input("valid", shape=(None, 7))
+    >>> context = decoder.additive_attention(encoder, units=5, mask=valid)
+    >>> inputs = {"decoder": jnp.ones((2, 3, 6)), "encoder": jnp.ones((2, 7, 4)),
+    ...           "valid": jnp.ones((2, 7), bool)}
+    >>> state = context.init(0, inputs)
+    >>> context.apply(state, inputs)[0].shape
+    (2, 3, 4)
+    >>> {k: v.shape for k, v in state.params["additive_attention_0"].items()}
+    {'query_kernel': (6, 5), 'key_kernel': (4, 5), 'score_kernel': (5, 1), 'bias': (5,)}
+    """
+    fn = "additive_attention"
+    units = check_positive_int(fn, "units", units)
+    inputs, (q_feat, k_feat, _) = _inputs(fn, query, key, value, mask)
+    params = [
+        param("query_kernel", lambda *s: (q_feat(*s), units), initializer=kernel_initializer),
+        param("key_kernel", lambda *s: (k_feat(*s), units), initializer=kernel_initializer),
+        param("score_kernel", (units, 1), initializer=kernel_initializer),
+    ]
+    if use_bias:
+        params.append(param("bias", (units,), initializer=bias_initializer))
+    given = tuple(k for k, m in (("key", key), ("value", value), ("mask", mask)) if m is not None)
+    return layer(
+        additive_attention_op, [*inputs, *params], name=name, op_name="additive_attention",
+        config={"units": units, "causal": causal}, given=given, causal=causal,
+    )  # fmt: skip
 
 
 def dense_like_op(
@@ -362,6 +476,7 @@ def _attention_with_inferred_key_size(
 
 
 BUILDERS = {
+    "additive_attention": additive_attention,
     "multi_head_attention": multi_head_attention,
     "transformer_encoder": transformer_encoder,
 }

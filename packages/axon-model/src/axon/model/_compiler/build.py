@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import contextlib
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 import jax
 
+from .._errors import ModelError
+from .options import BuildOptions
 from .state import ModelState
 
 if TYPE_CHECKING:
@@ -14,7 +17,13 @@ if TYPE_CHECKING:
 
 
 def build(
-    model: Model, mode: str = "inference"
+    model: Model,
+    mode: str = "inference",
+    *,
+    global_layer_options: Mapping[str, Any] | None = None,
+    print_values: bool = False,
+    debug: bool = False,
+    raise_on_none: bool = True,
 ) -> tuple[Callable[..., ModelState], Callable[..., Any]]:
     """Compile ``model`` into ``(init_fn, predict_fn)``.
 
@@ -27,37 +36,130 @@ def build(
 
     ``predict_fn`` is jitted and compiles once per input shape.
 
+    Args:
+        model: the model graph.
+        mode: ``"inference"`` or ``"train"``.
+        global_layer_options: options given to every layer whose op declares a keyword
+            parameter of that name (keyword-only, or positional after the layer's
+            inputs and parameters; ``**kwargs`` does not count). The value replaces
+            the layer's own option, in ``init_fn`` (shapes) and ``predict_fn``;
+            layers whose op does not declare it are left alone. An option no layer
+            accepts is an error (a misspelling would change nothing), and so are
+            ``mode`` and ``key``, which the compiler passes itself.
+        print_values: print every layer's output as ``name: value`` on each call,
+            in layer order, also under ``jax.jit`` and ``jax.grad``
+            (``jax.debug.print``).
+        debug: log to the ``"axon.model"`` logger (level ``DEBUG``) how long
+            ``init_fn`` took for shape inference and for each layer's parameters,
+            and how long tracing ``predict_fn`` took (once per input signature);
+            compilations are logged by JAX (``jax.log_compiles``). Where each layer
+            was defined is always recorded and shown in errors.
+        raise_on_none: ``predict_fn`` raises a :class:`~axon.model.ModelError` when the
+            whole prediction is missing (an optional input left out and no
+            ``or_else`` handles it); with ``False`` it returns ``None``.
+
     >>> import jax.numpy as jnp, axon.model
     >>> model = axon.model.input("x", shape=(None, 3)).dense(2)
     >>> init_fn, predict_fn = axon.model.build(model)
     >>> state = init_fn(0, jax.ShapeDtypeStruct((1, 3), jnp.float32))
     >>> predict_fn(state, jnp.ones((5, 3))).shape
     (5, 2)
+
+    A global option reaches every layer whose op takes it:
+
+    >>> x = axon.model.input("x", shape=(None, 2))
+    >>> def scaled(v, *, factor=1.0):
+    ...     return v * factor
+    >>> model = axon.model.layer(scaled, [x], name="scaled").relu()
+    >>> state = model.init(0, jnp.ones((1, 2)))
+    >>> _, predict_fn = axon.model.build(model, global_layer_options={"factor": 3.0})
+    >>> predict_fn(state, jnp.ones((1, 2)))
+    Array([[3., 3.]], dtype=float32)
+
+    ``print_values`` shows each layer's output:
+
+    >>> _, predict_fn = axon.model.build(model, print_values=True)
+    >>> _ = predict_fn(state, -jnp.ones((1, 2)))
+    scaled: [[-1. -1.]]
+    relu_0: [[0. 0.]]
     """
+    options = BuildOptions.create(
+        model.program.order,
+        global_layer_options=global_layer_options,
+        print_values=print_values,
+        debug=debug,
+        raise_on_none=raise_on_none,
+    )
+    program = model.program
+
+    def init_fn(key: Any, inputs: Any, model_state: ModelState | None = None) -> ModelState:
+        with options.timed("init"):
+            return program.init(key, inputs, model_state, options)
+
     if mode == "inference":
 
         def predict_fn(model_state: ModelState, inputs: Any) -> Any:
-            return model.apply(model_state, inputs, mode="inference")[0]
+            with _compile_log(options):
+                prediction = program.apply(model_state, inputs, options=options)[0]
+            return _checked_prediction(model, prediction, options)
 
     elif mode == "train":
 
         def predict_fn(model_state: ModelState, inputs: Any, key: Any = None) -> Any:
-            return model.apply(model_state, inputs, mode="train", key=key)
+            with _compile_log(options):
+                result = program.apply(model_state, inputs, mode="train", key=key, options=options)
+            _checked_prediction(model, result[0], options)
+            return result
 
     else:
         raise ValueError(f"mode must be 'inference' or 'train', got {mode!r}.")
-    return model.init, predict_fn
+    return init_fn, predict_fn
 
 
-def predict(model: Model, model_state: ModelState, inputs: Any) -> Any:
-    """Run ``model`` in inference mode (shorthand for ``build(model)[1](state, inputs)``).
+def predict(
+    model: Model,
+    model_state: ModelState,
+    inputs: Any,
+    *,
+    global_layer_options: Mapping[str, Any] | None = None,
+    print_values: bool = False,
+    debug: bool = False,
+    raise_on_none: bool = True,
+) -> Any:
+    """Run ``model`` in inference mode (shorthand for ``build(model, ...)[1](state, inputs)``,
+    with :func:`build`'s options).
 
     >>> import jax.numpy as jnp, axon.model
     >>> model = axon.model.input("x", shape=(None, 2)).dense(1, kernel_initializer="ones")
     >>> axon.model.predict(model, model.init(0, jnp.ones((1, 2))), jnp.ones((3, 2))).ravel()
     Array([2., 2., 2.], dtype=float32)
     """
-    return model.apply(model_state, inputs, mode="inference")[0]
+    _, predict_fn = build(
+        model,
+        global_layer_options=global_layer_options,
+        print_values=print_values,
+        debug=debug,
+        raise_on_none=raise_on_none,
+    )
+    return predict_fn(model_state, inputs)
+
+
+def _compile_log(options: BuildOptions) -> Any:
+    """``jax.log_compiles`` while a ``debug`` build runs (Axon forwards ``debug`` to JIT)."""
+    return jax.log_compiles(True) if options.debug else contextlib.nullcontext()
+
+
+def _checked_prediction(model: Model, prediction: Any, options: BuildOptions) -> Any:
+    if prediction is None and options.raise_on_none:
+        program = model.program
+        optional = [program.names[n.id] for n in program.inputs if n.config.get("optional")]
+        raise ModelError(
+            f"The model's output {program.names[model.node.id]!r} is missing: it depends on "
+            f"optional inputs {optional} that were left out, and no layer on the way handles "
+            f"the missing value. Pass them, give a fallback with .optional().or_else(...), or "
+            f"build with raise_on_none=False to receive None."
+        )
+    return prediction
 
 
 def get_output_shape(model: Model, inputs: Any) -> jax.ShapeDtypeStruct:

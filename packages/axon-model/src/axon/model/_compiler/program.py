@@ -30,6 +30,7 @@ from .checks import (
     misfits,
 )
 from .hooks import hooks_for, run_hooks, with_backward_hooks
+from .options import DEFAULT, BuildOptions
 from .precision import cast_tree, is_floating
 from .state import ModelState
 
@@ -48,7 +49,7 @@ class Program:
         self.inputs = [node for node in self.order if node.op_name == "input"]
         if not self.inputs:
             raise ModelError("The model has no input; start it with axon.model.input(name, shape).")
-        self._apply_jit = jax.jit(self._apply, static_argnames=("mode",))
+        self._apply_jit = jax.jit(self._apply, static_argnames=("mode", "options"))
         self._inferred: dict[tuple[Any, ...], Any] = {}
 
     # -- inputs ---------------------------------------------------------------------------
@@ -95,23 +96,25 @@ class Program:
     # -- shape inference -----------------------------------------------------------------
 
     def infer(
-        self, inputs: Any
+        self, inputs: Any, options: BuildOptions = DEFAULT
     ) -> tuple[dict[int, Any], dict[str, dict[str, jax.ShapeDtypeStruct]]]:
         """Output structs of every node and the shapes of every parameter, without running.
 
-        Cached per input signature: init runs once per training run, and a model's
-        shapes depend only on its inputs' shapes and dtypes.
+        Cached per input signature and global layer options: init runs once per
+        training run, and a model's shapes depend only on its inputs' shapes and
+        dtypes and on the options its layers are given.
         """
         named = self._named_inputs(inputs)
         signature = tuple(
             None if v is None else (tuple(np.shape(v)), _dtype_of(v)) for v in named.values()
         )
+        signature += options.global_layer_options
         if signature not in self._inferred:
-            self._inferred[signature] = self._infer(named)
+            self._inferred[signature] = self._infer(named, options)
         return self._inferred[signature]
 
     def _infer(
-        self, named: dict[str, Any]
+        self, named: dict[str, Any], options: BuildOptions
     ) -> tuple[dict[int, Any], dict[str, dict[str, jax.ShapeDtypeStruct]]]:
         structs: dict[int, Any] = {}
         params: dict[str, dict[str, jax.ShapeDtypeStruct]] = {}
@@ -126,7 +129,7 @@ class Program:
                 _check_shared(node, name, params.get(name), layer_params)
                 params[name] = layer_params
             args = _arguments(node, structs, lambda p, shapes=layer_params: shapes[p.name])
-            output = self._call(node, name, args, shape_only=True)
+            output = self._call(node, name, args, options, shape_only=True)
             check_not_empty(node, name, output, [structs[i.id] for i in node.inputs])
             structs[node.id] = output if node.policy is None else _cast_output(node, output)
         return structs, params
@@ -154,23 +157,30 @@ class Program:
 
     # -- init -----------------------------------------------------------------------------
 
-    def init(self, key: Any, inputs: Any, model_state: ModelState | None = None) -> ModelState:
+    def init(
+        self,
+        key: Any,
+        inputs: Any,
+        model_state: ModelState | None = None,
+        options: BuildOptions = DEFAULT,
+    ) -> ModelState:
         key = jax.random.key(key) if isinstance(key, int) else key
-        _, shapes = self.infer(inputs)
+        with options.timed("init: shape inference"):
+            _, shapes = self.infer(inputs, options)
         kinds = {(self.names[node.id], p.name): p for node in self.order for p in node.parameters}
         params: dict[str, dict[str, Any]] = {}
         state: dict[str, dict[str, Any]] = {}
         for layer, layer_shapes in shapes.items():
             layer_key = jax.random.fold_in(key, _stable_hash(layer))
-            for pname, struct in layer_shapes.items():
-                parameter = kinds[(layer, pname)]
-                target = params if parameter.kind == "parameter" else state
-                declared = jax.ShapeDtypeStruct(struct.shape, parameter.dtype)
-                value = self._initialize(
-                    layer, parameter, jax.random.fold_in(layer_key, _stable_hash(pname)), declared
-                )
-                # a mixed-precision policy stores parameters in its params dtype
-                target.setdefault(layer, {})[pname] = value.astype(struct.dtype)
+            with options.timed(f"init: layer {layer!r} ({len(layer_shapes)} entries)"):
+                for pname, struct in layer_shapes.items():
+                    parameter = kinds[(layer, pname)]
+                    target = params if parameter.kind == "parameter" else state
+                    declared = jax.ShapeDtypeStruct(struct.shape, parameter.dtype)
+                    subkey = jax.random.fold_in(layer_key, _stable_hash(pname))
+                    value = self._initialize(layer, parameter, subkey, declared)
+                    # a mixed-precision policy stores parameters in its params dtype
+                    target.setdefault(layer, {})[pname] = value.astype(struct.dtype)
         initialized = ModelState(params, state)
         if model_state is not None:
             problems = misfits(self.layers, shapes, model_state)
@@ -217,7 +227,13 @@ class Program:
     # -- apply ----------------------------------------------------------------------------
 
     def apply(
-        self, model_state: ModelState, inputs: Any, *, mode: Mode = "inference", key: Any = None
+        self,
+        model_state: ModelState,
+        inputs: Any,
+        *,
+        mode: Mode = "inference",
+        key: Any = None,
+        options: BuildOptions = DEFAULT,
     ) -> tuple[Any, dict[str, dict[str, Any]]]:
         """Run the model: ``(prediction, new_state)``. Jitted; traced once per signature of
         the inputs and the model state, which is when both are checked against the model.
@@ -231,11 +247,28 @@ class Program:
             )
         if has_non_numeric_leaf(inputs):  # jit cannot even trace it: say which input
             self._named_inputs(inputs)
-        prediction, new_state, id_ranges = self._apply_jit(model_state, inputs, mode=mode, key=key)
+        prediction, new_state, id_ranges = self._apply_jit(
+            model_state, inputs, mode=mode, key=key, options=options
+        )
         check_id_ranges(self.layers, id_ranges)
         return prediction, new_state
 
-    def _apply(self, model_state: ModelState, inputs: Any, *, mode: Mode, key: Any):
+    def _apply(
+        self,
+        model_state: ModelState,
+        inputs: Any,
+        *,
+        mode: Mode,
+        key: Any,
+        options: BuildOptions = DEFAULT,
+    ):
+        """The body of :meth:`apply`; runs while JAX traces it (``debug`` times that)."""
+        with options.timed(f"apply ({mode}): traced the model"):
+            return self._traced_apply(model_state, inputs, mode, key, options)
+
+    def _traced_apply(
+        self, model_state: ModelState, inputs: Any, mode: Mode, key: Any, options: BuildOptions
+    ):
         named = self._named_inputs(inputs)
         values: dict[int, Any] = {}
         id_ranges: dict[str, jax.Array] = {}
@@ -244,7 +277,8 @@ class Program:
         current = model_state.replace(state=new_state)
         for node, name in self._layers(named, values, mode):
             if node.parameters:  # while tracing: once per input and model-state signature
-                self._check_fits(model_state, named, {name: _parameter_structs(node, name, values)})
+                needed = {name: _parameter_structs(node, name, values)}
+                self._check_fits(model_state, named, needed, options)
             args = _arguments(node, values, functools.partial(self._lookup, current, name))
             where = node.describe(name) if node.hooks else ""
             if node.hooks:
@@ -253,7 +287,7 @@ class Program:
                 )
                 run_hooks(hooks_for(node, "pre_forward", mode), inputs, "pre_forward", where)
             extra = self._extra(node, name, mode, key)
-            output = self._call(node, name, args, shape_only=False, extra=extra)
+            output = self._call(node, name, args, options, shape_only=False, extra=extra)
             check_not_empty(node, name, output, [values[i.id] for i in node.inputs])
             ids = id_range(node, args)
             if ids is not None:  # a layer used in several places: the range of all uses
@@ -271,15 +305,19 @@ class Program:
             if node.hooks:
                 run_hooks(hooks_for(node, "forward", mode), output, "forward", where)
                 output = with_backward_hooks(hooks_for(node, "backward", mode), output, where)
+            options.print_value(name, output)
             values[node.id] = output
         return values[self.output.id], new_state, id_ranges
 
-    def _check_fits(self, model_state: ModelState, named: dict[str, Any], needed: Any) -> None:
+    def _check_fits(
+        self, model_state: ModelState, named: dict[str, Any], needed: Any, options: BuildOptions
+    ) -> None:
         """Raise if ``model_state`` does not give a layer the parameters it ``needed``."""
         problems = misfits(self.layers, needed, model_state)
         if not problems:
             return
-        _, every_layer = self.infer(named)  # name every entry that does not fit, not only one
+        # name every entry that does not fit, not only one
+        _, every_layer = self.infer(named, options)
         raise misfit_error(
             misfits(self.layers, every_layer, model_state) or problems,
             f" for inputs {_describe_inputs(named)}",
@@ -321,6 +359,7 @@ class Program:
         node: Node,
         name: str,
         args: Sequence[Any],
+        options: BuildOptions,
         *,
         shape_only: bool,
         extra: dict[str, Any] | None = None,
@@ -329,7 +368,9 @@ class Program:
             extra = {"mode": "inference"} if "mode" in node.wants else {}
             if "key" in node.wants:
                 extra["key"] = None
-        fn: Callable[..., Any] = functools.partial(node.op, **node.opts, **extra)
+        # global layer options replace the layer's own (Axon's rule)
+        opts = {**node.opts, **options.for_layer(node), **extra}
+        fn: Callable[..., Any] = functools.partial(node.op, **opts)
         try:
             return jax.eval_shape(fn, *args) if shape_only else fn(*args)
         except ModelError:
