@@ -14,7 +14,7 @@ from . import display, mixed_precision, plugins, quantization
 from ._builders.activations import activation_layer as activation
 from ._builders.linear import dense
 from ._builders.shape import flatten
-from ._compiler.build import build, get_output_shape, predict
+from ._compiler.build import build, get_output_shape, penalty, predict
 from ._compiler.state import ModelState
 from ._errors import InputError, LayerError, ModelError
 from ._files.export import ExportedModel, export, load_exported
@@ -40,7 +40,7 @@ __all__ = [
     "Model", "input", "layer", "param", "Parameter",
     "dense", "flatten", "activation", "attach_hook",
     # execution
-    "build", "predict", "get_output_shape", "ModelState", "mixed_precision",
+    "build", "predict", "get_output_shape", "penalty", "ModelState", "mixed_precision",
     # inspection and rewriting
     "display", "get_inputs", "get_op_counts", "get_options", "get_parameters", "map_nodes",
     "pop_node", "properties", "reduce_nodes", "rewrite_nodes", "set_options", "set_parameters",

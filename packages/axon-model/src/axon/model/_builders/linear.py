@@ -8,8 +8,9 @@ from axon.functional import layers as F
 
 from .._graph.constructors import Initializer, layer, param
 from .._graph.model import Model
+from .._graph.penalties import Regularizer
 from .activations import Activation
-from .common import kernel_layer
+from .common import kernel_layer, layer_penalties, with_activity_regularizer
 from .options import check_model, check_positive_int
 
 
@@ -21,14 +22,23 @@ def dense(
     use_bias: bool = True,
     kernel_initializer: Initializer = "glorot_uniform",
     bias_initializer: Initializer = "zeros",
+    kernel_regularizer: Regularizer = None,
+    bias_regularizer: Regularizer = None,
+    activity_regularizer: Regularizer = None,
     name: str | None = None,
 ) -> Model:
     """Fully connected layer ``x @ kernel + bias`` with ``kernel: (in, units)``.
 
     ``activation`` (a name or function) is added as a separate layer, as in Axon.
+    ``kernel_regularizer``/``bias_regularizer`` penalize the parameters and
+    ``activity_regularizer`` the output after the activation, as in Keras: each a
+    penalty name (``"l1"``, ``"l2"``, ``"l1_l2"``) or an ``axon.functional.penalties``
+    object (see :func:`axon.model.penalty`).
 
     >>> import axon.model
+    >>> from axon.functional.penalties import L2
     >>> model = axon.model.input("x", shape=(None, 4)).dense(2, activation="relu")
+    >>> model = model.dense(1, kernel_regularizer=L2(1e-4), activity_regularizer="l1")
     """
     if not isinstance(units, int) or units <= 0:
         raise ValueError(f"dense units must be a positive int, got {units!r}.")
@@ -37,6 +47,8 @@ def dense(
         use_bias=use_bias, kernel_initializer=kernel_initializer,
         bias_initializer=bias_initializer, activation=activation, name=name,
         config={"units": units},
+        kernel_regularizer=kernel_regularizer, bias_regularizer=bias_regularizer,
+        activity_regularizer=activity_regularizer,
     )  # fmt: skip
 
 
@@ -49,6 +61,9 @@ def bilinear(
     use_bias: bool = True,
     kernel_initializer: Initializer = "glorot_uniform",
     bias_initializer: Initializer = "zeros",
+    kernel_regularizer: Regularizer = None,
+    bias_regularizer: Regularizer = None,
+    activity_regularizer: Regularizer = None,
     name: str | None = None,
 ) -> Model:
     """Bilinear layer ``y[..., o] = x1 @ kernel[o] @ x2 + bias[o]`` (``Axon.bilinear``).
@@ -64,6 +79,10 @@ def bilinear(
         use_bias: whether to add ``bias``.
         kernel_initializer: initializer of ``kernel``.
         bias_initializer: initializer of ``bias``.
+        kernel_regularizer: penalty of ``kernel`` (a name such as ``"l2"`` or an
+            ``axon.functional.penalties`` object; see :func:`axon.model.penalty`).
+        bias_regularizer: penalty of ``bias``.
+        activity_regularizer: penalty of the output (after the activation).
         name: layer name.
 
     >>> import jax.numpy as jnp, axon.model
@@ -80,6 +99,8 @@ def bilinear(
         use_bias=use_bias, kernel_initializer=kernel_initializer,
         bias_initializer=bias_initializer, activation=activation, name=name,
         config={"units": units},
+        kernel_regularizer=kernel_regularizer, bias_regularizer=bias_regularizer,
+        activity_regularizer=activity_regularizer,
     )  # fmt: skip
 
 
@@ -89,11 +110,15 @@ def embedding(
     embedding_size: int,
     *,
     kernel_initializer: Initializer = "uniform",
+    kernel_regularizer: Regularizer = None,
+    activity_regularizer: Regularizer = None,
     name: str | None = None,
 ) -> Model:
     """Look up rows of ``kernel (vocab_size, embedding_size)`` for integer ids (``Axon.embedding``).
 
     The default initializer is Axon's: uniform on ``[-0.01, 0.01)``.
+    ``kernel_regularizer`` penalizes the whole table (Keras's ``embeddings_regularizer``)
+    and ``activity_regularizer`` the looked-up vectors.
 
     Ids must lie in ``[0, vocab_size)``. Eager calls check them: ``apply`` or
     ``predict`` outside ``jax.jit`` (also under ``jax.grad``) and a loop run with
@@ -119,14 +144,21 @@ def embedding(
     """
     vocab_size = check_positive_int("embedding", "vocab_size", vocab_size)
     embedding_size = check_positive_int("embedding", "embedding_size", embedding_size)
-    kernel = param("kernel", (vocab_size, embedding_size), initializer=kernel_initializer)
-    return layer(
+    kernel_penalty, _, activity = layer_penalties(
+        "embedding", name, kernel_regularizer, None, activity_regularizer
+    )
+    kernel = param(
+        "kernel", (vocab_size, embedding_size), initializer=kernel_initializer,
+        regularizer=kernel_penalty,
+    )  # fmt: skip
+    out = layer(
         F.embedding,
         [x, kernel],
         name=name,
         op_name="embedding",
         config={"vocab_size": vocab_size, "embedding_size": embedding_size},
     )
+    return with_activity_regularizer(out, activity)
 
 
 def add_bias(x: jax.Array, bias: jax.Array) -> jax.Array:

@@ -30,6 +30,7 @@ from .checks import (
     misfits,
 )
 from .hooks import hooks_for, run_hooks, with_backward_hooks
+from .penalties import activity_penalty, has_penalties, parameter_penalty
 from .precision import cast_tree, is_floating
 from .state import ModelState
 
@@ -48,7 +49,8 @@ class Program:
         self.inputs = [node for node in self.order if node.op_name == "input"]
         if not self.inputs:
             raise ModelError("The model has no input; start it with axon.model.input(name, shape).")
-        self._apply_jit = jax.jit(self._apply, static_argnames=("mode",))
+        self._apply_jit = jax.jit(self._apply, static_argnames=("mode", "penalize"))
+        self.has_penalties = has_penalties(self.layers)
         self._inferred: dict[tuple[Any, ...], Any] = {}
 
     # -- inputs ---------------------------------------------------------------------------
@@ -221,6 +223,20 @@ class Program:
         """Run the model: ``(prediction, new_state)``. Jitted; traced once per signature of
         the inputs and the model state, which is when both are checked against the model.
         Embedding ids are checked when the call is eager (see ``checks.id_range``)."""
+        prediction, new_state, _ = self.apply_with_penalty(model_state, inputs, mode=mode, key=key)
+        return prediction, new_state
+
+    def apply_with_penalty(
+        self,
+        model_state: ModelState,
+        inputs: Any,
+        *,
+        mode: Mode = "inference",
+        key: Any = None,
+        penalize: bool = False,
+    ) -> tuple[Any, dict[str, dict[str, Any]], Any]:
+        """``apply`` and, with ``penalize``, the model's penalty (else ``None``): the
+        parameters' and the activity penalties of this forward pass."""
         if mode not in MODES:
             raise ValueError(f"mode must be one of {MODES}, got {mode!r}.")
         if not isinstance(model_state, ModelState):
@@ -230,14 +246,17 @@ class Program:
             )
         if has_non_numeric_leaf(inputs):  # jit cannot even trace it: say which input
             self._named_inputs(inputs)
-        prediction, new_state, id_ranges = self._apply_jit(model_state, inputs, mode=mode, key=key)
+        prediction, new_state, id_ranges, penalty = self._apply_jit(
+            model_state, inputs, mode=mode, key=key, penalize=penalize
+        )
         check_id_ranges(self.layers, id_ranges)
-        return prediction, new_state
+        return prediction, new_state, penalty
 
-    def _apply(self, model_state: ModelState, inputs: Any, *, mode: Mode, key: Any):
+    def _apply(self, model_state: ModelState, inputs: Any, *, mode: Mode, key: Any, penalize: bool):
         named = self._named_inputs(inputs)
         values: dict[int, Any] = {}
         id_ranges: dict[str, jax.Array] = {}
+        penalty = parameter_penalty(self.layers, model_state) if penalize else None
         new_state = {layer: dict(entries) for layer, entries in model_state.state.items()}
         for node, name in self._layers(named, values, mode):
             if node.parameters:  # while tracing: once per input and model-state signature
@@ -264,11 +283,13 @@ class Program:
                 new_state[name].update(updates)
             if node.policy is not None:
                 output = _cast_output(node, output)
+            if penalize and node.activity_regularizer is not None:
+                penalty = penalty + activity_penalty(node, output)
             if node.hooks:
                 run_hooks(hooks_for(node, "forward", mode), output, "forward", where)
                 output = with_backward_hooks(hooks_for(node, "backward", mode), output, where)
             values[node.id] = output
-        return values[self.output.id], new_state, id_ranges
+        return values[self.output.id], new_state, id_ranges, penalty
 
     def _check_fits(self, model_state: ModelState, named: dict[str, Any], needed: Any) -> None:
         """Raise if ``model_state`` does not give a layer the parameters it ``needed``."""

@@ -13,6 +13,8 @@ from typing import Any, Literal
 
 import jax.numpy as jnp
 
+from axon.functional.penalties import Penalty
+
 Shape = tuple[int | None, ...]
 _ids = itertools.count()
 _PACKAGE_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -42,6 +44,8 @@ class Parameter:
         initializer: a registered initializer name or ``init(key, shape, dtype)``.
         dtype: the parameter's dtype.
         kind: ``"parameter"`` (trained) or ``"state"`` (updated by the layer itself).
+        regularizer: a penalty object (``axon.functional.penalties``) added to the
+            training objective for this parameter, or ``None``.
 
     Usually created with :func:`axon.model.param` and given to
     :func:`axon.model.layer`:
@@ -59,6 +63,7 @@ class Parameter:
     initializer: str | Callable[..., Any] = "glorot_uniform"
     dtype: Any = jnp.float32
     kind: Literal["parameter", "state"] = "parameter"
+    regularizer: Penalty | None = None
 
     def resolve_shape(self, input_shapes: Sequence[Shape]) -> tuple[int, ...]:
         """The concrete shape for a layer whose inputs have ``input_shapes``.
@@ -87,7 +92,8 @@ class Node:
     ``"inference"``; in the other mode it passes its first input through.
     ``policy`` is a mixed-precision ``Policy`` (``axon.model.mixed_precision``)
     or ``None``; ``hooks`` are ``(event, mode, fn)`` triples run in order
-    (``axon.model.attach_hook``).
+    (``axon.model.attach_hook``). ``activity_regularizer`` is a penalty object
+    (``axon.functional.penalties``) of the layer's output, or ``None``.
     """
 
     op: Callable[..., Any] | None
@@ -100,6 +106,7 @@ class Node:
     mode: Literal["both", "train", "inference"] = "both"
     policy: Any = None
     hooks: tuple[tuple[str, str, Callable[..., Any]], ...] = ()
+    activity_regularizer: Penalty | None = None
     id: int = field(default_factory=lambda: next(_ids))
 
     @functools.cached_property
