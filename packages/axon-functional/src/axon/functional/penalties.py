@@ -145,7 +145,16 @@ class Penalty:
 
 
 @dataclasses.dataclass(frozen=True)
-class L1(Penalty):
+class _Factors(Penalty):
+    """A penalty whose fields are all factors: finite numbers >= 0, stored as floats."""
+
+    def __post_init__(self) -> None:
+        for field in dataclasses.fields(self):
+            _factor(self, field.name)
+
+
+@dataclasses.dataclass(frozen=True)
+class L1(_Factors):
     """``l1 * sum(|x|)`` (Keras's ``L1``; the name ``"l1"`` means ``L1(0.01)``).
 
     >>> L1(0.5)(jnp.array([1.0, -2.0]))
@@ -154,15 +163,12 @@ class L1(Penalty):
 
     l1: float = 0.01
 
-    def __post_init__(self) -> None:
-        _factor(self, "l1")
-
     def __call__(self, tree: Any) -> jax.Array:
         return l1(tree, self.l1)
 
 
 @dataclasses.dataclass(frozen=True)
-class L2(Penalty):
+class L2(_Factors):
     """``l2 * sum(x**2)`` (Keras's ``L2``, no ``1/2``; the name ``"l2"`` means ``L2(0.01)``).
 
     >>> L2(0.5)(jnp.array([1.0, -2.0]))
@@ -171,15 +177,12 @@ class L2(Penalty):
 
     l2: float = 0.01
 
-    def __post_init__(self) -> None:
-        _factor(self, "l2")
-
     def __call__(self, tree: Any) -> jax.Array:
         return l2(tree, self.l2)
 
 
 @dataclasses.dataclass(frozen=True)
-class L1L2(Penalty):
+class L1L2(_Factors):
     """``l1 * sum(|x|) + l2 * sum(x**2)``; the name ``"l1_l2"`` means ``L1L2(0.01, 0.01)``.
 
     The defaults are those of Keras 2's ``l1_l2()``: Keras 3's ``L1L2()`` defaults to
@@ -191,10 +194,6 @@ class L1L2(Penalty):
 
     l1: float = 0.01
     l2: float = 0.01
-
-    def __post_init__(self) -> None:
-        _factor(self, "l1")
-        _factor(self, "l2")
 
     def __call__(self, tree: Any) -> jax.Array:
         return l1_l2(tree, self.l1, self.l2)
