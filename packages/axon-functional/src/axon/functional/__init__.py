@@ -1,4 +1,5 @@
-"""axon-functional: activations, initializers, layers, losses and metrics as pure JAX functions.
+"""axon-functional: activations, initializers, layers, losses, metrics and penalties as pure JAX
+functions.
 
 >>> import jax.numpy as jnp
 >>> import axon.functional as F
@@ -8,8 +9,8 @@ Array([0., 1.], dtype=float32)
 
 import importlib.metadata
 
-from . import activations, initializers, layers, losses, metrics, plugins
+from . import activations, initializers, layers, losses, metrics, penalties, plugins
 
 __version__ = importlib.metadata.version("axon-functional")
 
-__all__ = ["activations", "initializers", "layers", "losses", "metrics", "plugins"]
+__all__ = ["activations", "initializers", "layers", "losses", "metrics", "penalties", "plugins"]

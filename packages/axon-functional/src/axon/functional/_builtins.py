@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from . import activations, initializers, losses, metrics
+from . import activations, initializers, losses, metrics, penalties
 from .plugins import hookimpl
 
 
@@ -24,3 +24,8 @@ def axon_losses():
 @hookimpl
 def axon_metrics():
     return metrics.BUILTINS
+
+
+@hookimpl
+def axon_penalties():
+    return penalties.BUILTINS

@@ -29,3 +29,8 @@ def axon_losses() -> Mapping[str, Callable[..., Any]]:
 @hookspec
 def axon_metrics() -> Mapping[str, Callable[..., Any]]:
     """Metric functions ``fn(y_true, y_pred, **options) -> scalar array``, by name."""
+
+
+@hookspec
+def axon_penalties() -> Mapping[str, Callable[..., Any]]:
+    """Penalty classes ``cls(**config) -> penalty`` (``penalty(tree) -> scalar``), by name."""

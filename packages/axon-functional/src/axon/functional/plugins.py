@@ -1,6 +1,6 @@
 """The plugin system of axon-functional.
 
-Third-party packages add activations, initializers, losses and metrics by
+Third-party packages add activations, initializers, losses, metrics and penalties by
 implementing the hooks of :mod:`axon.functional._hookspecs` in a module that is
 registered in the ``axon.functional`` entry-point group::
 
@@ -33,6 +33,7 @@ __all__ = [
     "initializers",
     "losses",
     "metrics",
+    "penalties",
     "system",
 ]
 
@@ -46,3 +47,4 @@ activations = system.registry("axon_activations", "activation")
 initializers = system.registry("axon_initializers", "initializer")
 losses = system.registry("axon_losses", "loss")
 metrics = system.registry("axon_metrics", "metric")
+penalties = system.registry("axon_penalties", "penalty")

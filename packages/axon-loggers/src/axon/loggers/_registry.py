@@ -422,7 +422,7 @@ class Registry(Generic[T]):
         close = difflib.get_close_matches(str(name), known, n=3, cutoff=0.6)
         hint = f" Did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
         return (
-            f"Unknown {self.kind} {name!r}.{hint} Known {self.kind}s: {', '.join(known)}. "
+            f"Unknown {self.kind} {name!r}.{hint} Known {_plural(self.kind)}: {', '.join(known)}. "
             f"More can be added by plugins in the {self.plugins.entry_point_group!r} "
             f"entry-point group."
         )
@@ -456,7 +456,8 @@ class Registry(Generic[T]):
         return len(self._table())
 
     def __repr__(self) -> str:
-        return f"<Registry of {len(self)} {self.kind}s from {self.plugins.entry_point_group!r}>"
+        group = self.plugins.entry_point_group
+        return f"<Registry of {len(self)} {_plural(self.kind)} from {group!r}>"
 
 
 def _distribution_label(entry_point: importlib.metadata.EntryPoint) -> str:
@@ -484,3 +485,8 @@ def _demo(**plugins: object) -> tuple[PluginSystem, Registry[Any]]:
     for name, entries in plugins.items():
         system.register(plugin(entries), name=name)
     return system, Registry(system, "demo_colors", "color")
+
+
+def _plural(kind: str) -> str:
+    consonant_y = kind.endswith("y") and kind[-2:-1] not in tuple("aeiou")
+    return kind[:-1] + "ies" if consonant_y else kind + "s"

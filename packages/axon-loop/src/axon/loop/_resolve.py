@@ -49,6 +49,17 @@ def resolve_model(model: Any) -> ModelFunctions:
     )
 
 
+def resolve_penalized_model(model: Any) -> ModelFunctions | None:
+    """``(init_fn, apply_fn)`` whose apply returns ``(prediction, new_state, penalty)``, for
+    a model that has penalties (``has_penalties`` true and ``as_functions(with_penalty=True)``,
+    as an axon.model graph with regularizers has); ``None`` for any other model."""
+    if getattr(model, "has_penalties", False) is True and callable(
+        getattr(model, "as_functions", None)
+    ):
+        return model.as_functions(with_penalty=True)
+    return None
+
+
 def resolve_loss(loss: Any) -> Callable[[Any, Any], Any]:
     """A scalar loss ``fn(y_true, y_pred)`` for the trainer.
 

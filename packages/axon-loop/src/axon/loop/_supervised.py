@@ -11,6 +11,7 @@ they are.
 from __future__ import annotations
 
 import dataclasses
+import functools
 from collections.abc import Callable
 from typing import Any
 
@@ -20,7 +21,13 @@ import numpy as np
 import optax
 
 from ._loop import Loop
-from ._resolve import resolve_loss, resolve_loss_scale, resolve_model, resolve_optimizer
+from ._resolve import (
+    resolve_loss,
+    resolve_loss_scale,
+    resolve_model,
+    resolve_optimizer,
+    resolve_penalized_model,
+)
 
 StepPair = tuple[Callable[[Any, Any], Any], Callable[[Any, Any], Any]]
 
@@ -95,6 +102,12 @@ def train_step(
     shape (``(n, 1, 1)`` against ``(n, 1)``), which are refused. Either way a mismatch
     is reported from the first batch, before training starts.
 
+    A model with regularizers (an ``axon.model`` graph whose layers have
+    ``kernel_regularizer=`` etc., see :func:`axon.model.penalty`) is trained on
+    ``loss + penalty``: its penalty (of trainable parameters only, plus the activity
+    penalties of the forward pass) is added to the data loss before differentiating,
+    and the step state holds it as ``penalty``, while ``loss`` stays the data loss.
+
     ``accumulate_gradients=k`` averages the gradients of k consecutive batches and
     updates the parameters once per k batches (``optax.MultiSteps``), for an
     effective batch k times larger in the same memory.
@@ -114,7 +127,8 @@ def train_step(
     >>> state["model_state"]["w"].ravel().tolist(), float(state["loss"])
     ([0.4000000059604645, 0.4000000059604645], 4.0)
     """
-    init_model, apply_model = resolve_model(model)
+    penalized = resolve_penalized_model(model)
+    init_model, apply_model = penalized or resolve_model(model)
     loss_fn = resolve_loss(loss)
     optimizer = resolve_optimizer(optimizer)
     if not isinstance(accumulate_gradients, int) or accumulate_gradients < 1:
@@ -152,6 +166,8 @@ def train_step(
         }
         if gradient_norm:
             step_state["gradient_norm"] = jnp.zeros((), jnp.float32)
+        if penalized:
+            step_state["penalty"] = jnp.zeros((), jnp.float32)
         if scaling is not None:
             step_state["loss_scale_state"] = scaling[0]()
         return step_state
@@ -165,17 +181,20 @@ def train_step(
             jax.random.wrap_key_data(step_state["key"]), step_state["step"]
         )
 
-        def objective(params: Any) -> tuple[Any, tuple[Any, Any, Any]]:
+        def objective(params: Any) -> tuple[Any, tuple[Any, Any, Any, Any]]:
             current = _with(model_state, params, _layer_state(model_state))
-            y_pred, layer_state = apply_model(current, inputs, mode="train", key=forward_key)
-            loss_value = loss_fn(targets, y_pred)
-            scaled = (
-                scaling[1](loss_value, step_state["loss_scale_state"]) if scaling else loss_value
+            y_pred, layer_state, *penalty = apply_model(
+                current, inputs, mode="train", key=forward_key
             )
-            return scaled, (loss_value, y_pred, layer_state)
+            loss_value = loss_fn(targets, y_pred)
+            total = loss_value + penalty[0] if penalized else loss_value
+            scaled = scaling[1](total, step_state["loss_scale_state"]) if scaling else total
+            return scaled, (loss_value, penalty, y_pred, layer_state)
 
         params = _params(model_state)
-        grads, (loss_value, y_pred, layer_state) = jax.grad(objective, has_aux=True)(params)
+        grads, (loss_value, penalty, y_pred, layer_state) = jax.grad(objective, has_aux=True)(
+            params
+        )
         if scaling is not None:
             grads, scale_state = scaling[2](grads, step_state["loss_scale_state"])
         old_optimizer_state = step_state["optimizer_state"]
@@ -196,6 +215,8 @@ def train_step(
         }
         if gradient_norm:
             new_state["gradient_norm"] = optax.global_norm(grads).astype(jnp.float32)
+        if penalized:
+            new_state["penalty"] = penalty[0].astype(jnp.float32)
         if scaling is not None:
             new_state["loss_scale_state"] = scale_state
         return new_state
@@ -280,7 +301,12 @@ def trainer(
             and cuts no fused block. ``False`` trains on whatever happens.
 
     The loop tracks the running mean of the loss as metric ``"loss"`` and
-    ``run`` returns the trained model state. How targets reach a loss name or a loss
+    ``run`` returns the trained model state. For a model with regularizers
+    (``kernel_regularizer=`` etc. on its layers, :func:`axon.model.penalty`) the
+    objective is ``loss + penalty``: ``"loss"`` stays the *data* loss (comparable with
+    validation's, which measures the data loss only, and with an evaluator's), and
+    metric ``"penalty"`` is the running mean of the penalty (training only). Keras's
+    ``loss`` is their sum. Frozen parameters add no penalty. How targets reach a loss name or a loss
     function (shapes, aligned ranks) is described in :func:`train_step`.
 
     >>> import jax, jax.numpy as jnp, optax
@@ -298,9 +324,9 @@ def trainer(
     loop = Loop(step_fn, init_fn, output_transform=lambda state: state.step_state["model_state"])
     loop = loop.metric(resolve_loss(loss), "loss")
     if gradient_norm:  # of the training step only: validation computes no gradients
-        loop = loop.metric(_identity, "gradient_norm", transform=_gradient_norm)
-        *others, norm = loop.metrics
-        loop = loop.replace(metrics=(*others, dataclasses.replace(norm, validated=False)))
+        loop = _training_only_metric(loop, "gradient_norm")
+    if resolve_penalized_model(model) is not None:  # validation reports the data loss
+        loop = _training_only_metric(loop, "penalty")
     if halt_on_nonfinite:  # looks where the log reads the device anyway: no extra block cut
         loop = loop.attach("halt_on_nonfinite", every=("epoch", log) if log > 0 else None)
     return loop.attach("log_progress", every=log) if log > 0 else loop
@@ -324,12 +350,20 @@ def evaluator(model: Any, *, log: int = 0) -> Loop:
     return loop.attach("log_progress", every=log) if log > 0 else loop
 
 
+def _training_only_metric(loop: Loop, entry: str) -> Loop:
+    """``loop`` tracking the running mean of ``step_state[entry]`` as metric ``entry``,
+    which ``validate`` leaves out (its step state has no such entry)."""
+    loop = loop.metric(_identity, entry, transform=functools.partial(_entry, entry))
+    *others, added = loop.metrics
+    return loop.replace(metrics=(*others, dataclasses.replace(added, validated=False)))
+
+
 def _identity(value: Any) -> Any:
     return value
 
 
-def _gradient_norm(step_state: dict[str, Any]) -> tuple[Any]:
-    return (step_state["gradient_norm"],)
+def _entry(entry: str, step_state: dict[str, Any]) -> tuple[Any]:
+    return (step_state[entry],)
 
 
 def _all_finite(tree: Any) -> Any:

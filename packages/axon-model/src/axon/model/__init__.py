@@ -14,7 +14,7 @@ from . import display, mixed_precision, plugins, quantization
 from ._builders.activations import activation_layer as activation
 from ._builders.linear import dense
 from ._builders.shape import flatten
-from ._compiler.build import build, get_output_shape, predict
+from ._compiler.build import build, get_output_shape, penalty, predict
 from ._compiler.state import ModelState
 from ._compiler.trace import trace_backward, trace_forward, trace_init
 from ._errors import InputError, LayerError, ModelError
@@ -43,7 +43,7 @@ __all__ = [
     "Model", "input", "layer", "param", "Parameter", "parameter", "block", "Block",
     "dense", "flatten", "activation", "attach_hook",
     # execution
-    "build", "predict", "get_output_shape", "ModelState", "mixed_precision",
+    "build", "predict", "get_output_shape", "penalty", "ModelState", "mixed_precision",
     # debugging: what JAX sees of a model
     "trace_init", "trace_forward", "trace_backward",
     # inspection and rewriting

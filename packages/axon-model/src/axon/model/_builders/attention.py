@@ -23,9 +23,10 @@ from axon.functional import layers as F
 
 from .._graph.constructors import Initializer, layer, param
 from .._graph.model import Model
+from .._graph.penalties import Penalty, Regularizer
 from .activations import activation_layer
 from .combinators import add
-from .common import sub_name
+from .common import layer_penalties, sub_name
 from .dropout import check_rate, dropout
 from .linear import dense
 from .normalization import layer_norm
@@ -86,6 +87,9 @@ def multi_head_attention(
     use_bias: bool = True,
     kernel_initializer: Initializer = "glorot_uniform",
     bias_initializer: Initializer = "zeros",
+    kernel_regularizer: Regularizer = None,
+    bias_regularizer: Regularizer = None,
+    activity_regularizer: Regularizer = None,
     name: str | None = None,
 ) -> Model:
     """Multi-head attention (Keras' ``MultiHeadAttention`` sizes, PyTorch's math).
@@ -110,6 +114,10 @@ def multi_head_attention(
         use_bias: whether projections have biases.
         kernel_initializer: initializer of the four kernels.
         bias_initializer: initializer of the four biases.
+        kernel_regularizer: penalty of each kernel (a name such as ``"l2"`` or an
+            ``axon.functional.penalties`` object; see :func:`axon.model.penalty`).
+        bias_regularizer: penalty of each bias.
+        activity_regularizer: penalty of the output (before the dropout).
         name: layer name.
 
     >>> import jax.numpy as jnp, axon.model
@@ -148,7 +156,8 @@ def multi_head_attention(
     return _attention(
         attention_op, inputs, kernels, biases if use_bias else None,
         kernel_initializer=kernel_initializer, bias_initializer=bias_initializer,
-        dropout_rate=dropout_rate, name=name,
+        dropout_rate=dropout_rate, name=name, regularizers=layer_penalties(
+            fn, name, kernel_regularizer, bias_regularizer, activity_regularizer),
         config={"num_heads": num_heads, "key_size": key_size, "causal": causal},
         num_heads=num_heads, key_size=key_size, value_size=value_size, has_key=has_key,
         has_value=has_value, has_mask=mask is not None, causal=causal,
@@ -166,22 +175,25 @@ def _attention(
     dropout_rate: float,
     name: str | None,
     config: dict[str, Any],
+    regularizers: tuple[Penalty | None, Penalty | None, Penalty | None] = (None, None, None),
     **options: Any,
 ) -> Model:
     """An attention layer with the shapes of its four projections' kernels and biases (or
-    ``None``: no biases), then dropout on its output when ``dropout_rate > 0``."""
+    ``None``: no biases), then dropout on its output when ``dropout_rate > 0``.
+    ``regularizers`` are the kernel, bias and activity penalties."""
+    kernel_penalty, bias_penalty, activity = regularizers
     params = [
-        param(f"{which}_kernel", shape, initializer=kernel_initializer)
+        param(f"{which}_kernel", shape, initializer=kernel_initializer, regularizer=kernel_penalty)
         for which, shape in zip(PROJECTIONS, kernels, strict=True)
     ]
     if biases is not None:
         params += [
-            param(f"{which}_bias", shape, initializer=bias_initializer)
+            param(f"{which}_bias", shape, initializer=bias_initializer, regularizer=bias_penalty)
             for which, shape in zip(PROJECTIONS, biases, strict=True)
         ]
     out = layer(
         op, [*inputs, *params], name=name, op_name="attention", config=config,
-        use_bias=biases is not None, **options,
+        use_bias=biases is not None, activity_regularizer=activity, **options,
     )  # fmt: skip
     if dropout_rate > 0:
         out = dropout(out, rate=dropout_rate, name=sub_name(name, "dropout"))

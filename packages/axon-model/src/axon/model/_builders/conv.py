@@ -18,8 +18,9 @@ from axon.functional import layers as F
 
 from .._graph.constructors import Initializer, layer, param
 from .._graph.model import Model
+from .._graph.penalties import Regularizer
 from .activations import Activation, with_activation
-from .common import kernel_layer
+from .common import kernel_layer, layer_penalties, with_activity_regularizer
 from .options import (
     channel_count,
     check_channels,
@@ -93,6 +94,9 @@ def conv(
     use_bias: bool = True,
     kernel_initializer: Initializer = "glorot_uniform",
     bias_initializer: Initializer = "zeros",
+    kernel_regularizer: Regularizer = None,
+    bias_regularizer: Regularizer = None,
+    activity_regularizer: Regularizer = None,
     name: str | None = None,
 ) -> Model:
     """N-d convolution (``Axon.conv``) with ``units`` output channels.
@@ -113,6 +117,10 @@ def conv(
         use_bias: whether to add ``bias``.
         kernel_initializer: initializer of ``kernel``.
         bias_initializer: initializer of ``bias``.
+        kernel_regularizer: penalty of ``kernel`` (a name such as ``"l2"`` or an
+            ``axon.functional.penalties`` object; see :func:`axon.model.penalty`).
+        bias_regularizer: penalty of ``bias``.
+        activity_regularizer: penalty of the output (after the activation).
         name: layer name.
 
     >>> import jax.numpy as jnp, axon.model
@@ -148,6 +156,8 @@ def conv(
         F.conv, fn, [x], kernel_shape, (units,), use_bias=use_bias,
         kernel_initializer=kernel_initializer, bias_initializer=bias_initializer,
         activation=activation, name=name, config=config, feature_group_size=groups, **options,
+        kernel_regularizer=kernel_regularizer, bias_regularizer=bias_regularizer,
+        activity_regularizer=activity_regularizer,
     )  # fmt: skip
 
 
@@ -164,6 +174,9 @@ def conv_transpose(
     use_bias: bool = True,
     kernel_initializer: Initializer = "glorot_uniform",
     bias_initializer: Initializer = "zeros",
+    kernel_regularizer: Regularizer = None,
+    bias_regularizer: Regularizer = None,
+    activity_regularizer: Regularizer = None,
     name: str | None = None,
 ) -> Model:
     """Transposed convolution (``Axon.conv_transpose``): kernel ``(*kernel_size, in, units)``.
@@ -193,6 +206,8 @@ def conv_transpose(
         F.conv_transpose, fn, [x], kernel_shape, (units,), use_bias=use_bias,
         kernel_initializer=kernel_initializer, bias_initializer=bias_initializer,
         activation=activation, name=name, config=config, **options,
+        kernel_regularizer=kernel_regularizer, bias_regularizer=bias_regularizer,
+        activity_regularizer=activity_regularizer,
     )  # fmt: skip
 
 
@@ -210,6 +225,9 @@ def depthwise_conv(
     use_bias: bool = True,
     kernel_initializer: Initializer = "glorot_uniform",
     bias_initializer: Initializer = "zeros",
+    kernel_regularizer: Regularizer = None,
+    bias_regularizer: Regularizer = None,
+    activity_regularizer: Regularizer = None,
     name: str | None = None,
 ) -> Model:
     """Depthwise convolution (``Axon.depthwise_conv``): ``channel_multiplier`` filters per channel.
@@ -240,6 +258,8 @@ def depthwise_conv(
         F.depthwise_conv, fn, [x], kernel_shape, bias_shape, use_bias=use_bias,
         kernel_initializer=kernel_initializer, bias_initializer=bias_initializer,
         activation=activation, name=name, config=config, **options,
+        kernel_regularizer=kernel_regularizer, bias_regularizer=bias_regularizer,
+        activity_regularizer=activity_regularizer,
     )  # fmt: skip
 
 
@@ -286,9 +306,15 @@ def _separable(
     use_bias: bool,
     kernel_initializer: Initializer,
     bias_initializer: Initializer,
+    kernel_regularizer: Regularizer,
+    bias_regularizer: Regularizer,
+    activity_regularizer: Regularizer,
     name: str | None,
 ) -> Model:
     multiplier = check_positive_int(fn, "channel_multiplier", channel_multiplier)
+    kernel_penalty, bias_penalty, activity = layer_penalties(
+        fn, name, kernel_regularizer, bias_regularizer, activity_regularizer
+    )
     window = _window(
         fn, kernel_size=kernel_size, strides=strides, padding=padding,
         input_dilation=input_dilation, kernel_dilation=kernel_dilation, channels=channels,
@@ -316,13 +342,20 @@ def _separable(
 
     args: list[Any] = [x]
     args += [
-        param(f"kernel_{i + 1}", kernel_shape(i), initializer=kernel_initializer) for i in range(n)
-    ]
+        param(f"kernel_{i + 1}", kernel_shape(i), initializer=kernel_initializer,
+              regularizer=kernel_penalty)
+        for i in range(n)
+    ]  # fmt: skip
     if use_bias:
-        args += [param(f"bias_{i + 1}", bias_shape, initializer=bias_initializer) for i in range(n)]
+        args += [
+            param(
+                f"bias_{i + 1}", bias_shape, initializer=bias_initializer, regularizer=bias_penalty
+            )
+            for i in range(n)
+        ]
     config, options = _split({"channel_multiplier": multiplier}, window)
     out = layer(op, args, name=name, op_name=fn, config={**config, "use_bias": use_bias}, **options)
-    return with_activation(out, activation)
+    return with_activity_regularizer(with_activation(out, activation), activity)
 
 
 def separable_conv2d(
@@ -339,6 +372,9 @@ def separable_conv2d(
     use_bias: bool = True,
     kernel_initializer: Initializer = "glorot_uniform",
     bias_initializer: Initializer = "zeros",
+    kernel_regularizer: Regularizer = None,
+    bias_regularizer: Regularizer = None,
+    activity_regularizer: Regularizer = None,
     name: str | None = None,
 ) -> Model:
     """Spatially separable depthwise 2-D convolution (``Axon.separable_conv2d``).
@@ -346,6 +382,7 @@ def separable_conv2d(
     Params ``kernel_1 (kh, 1, 1, in * m)``, ``kernel_2 (1, kw, 1, in * m)`` (channels last)
     and ``bias_1``, ``bias_2`` ``(in * m,)``. Each stride/dilation/padding applies to its own
     axis only (Axon applies the full options in both convolutions, i.e. strides twice).
+    ``kernel_regularizer`` penalizes every kernel, ``bias_regularizer`` every bias.
 
     >>> import jax.numpy as jnp, axon.model
     >>> model = axon.model.input("x", shape=(None, 6, 6, 2)).separable_conv2d(
@@ -361,7 +398,8 @@ def separable_conv2d(
         kernel_size=kernel_size, strides=strides, padding=padding, input_dilation=input_dilation,
         kernel_dilation=kernel_dilation, channels=channels, activation=activation,
         use_bias=use_bias, kernel_initializer=kernel_initializer,
-        bias_initializer=bias_initializer, name=name,
+        bias_initializer=bias_initializer, kernel_regularizer=kernel_regularizer,
+        bias_regularizer=bias_regularizer, activity_regularizer=activity_regularizer, name=name,
     )  # fmt: skip
 
 
@@ -379,6 +417,9 @@ def separable_conv3d(
     use_bias: bool = True,
     kernel_initializer: Initializer = "glorot_uniform",
     bias_initializer: Initializer = "zeros",
+    kernel_regularizer: Regularizer = None,
+    bias_regularizer: Regularizer = None,
+    activity_regularizer: Regularizer = None,
     name: str | None = None,
 ) -> Model:
     """Spatially separable depthwise 3-D convolution (``Axon.separable_conv3d``).
@@ -396,7 +437,8 @@ def separable_conv3d(
         kernel_size=kernel_size, strides=strides, padding=padding, input_dilation=input_dilation,
         kernel_dilation=kernel_dilation, channels=channels, activation=activation,
         use_bias=use_bias, kernel_initializer=kernel_initializer,
-        bias_initializer=bias_initializer, name=name,
+        bias_initializer=bias_initializer, kernel_regularizer=kernel_regularizer,
+        bias_regularizer=bias_regularizer, activity_regularizer=activity_regularizer, name=name,
     )  # fmt: skip
 
 

@@ -8,9 +8,10 @@ from axon.functional import layers as F
 
 from .._graph.constructors import Initializer, layer, param
 from .._graph.model import Model
+from .._graph.penalties import Regularizer
 from .._graph.recording import records
 from .activations import Activation
-from .common import check_kernel, kernel_layer
+from .common import check_kernel, kernel_layer, layer_penalties, with_activity_regularizer
 from .options import check_model, check_positive_int
 
 
@@ -24,6 +25,9 @@ def dense(
     kernel_initializer: Initializer = "glorot_uniform",
     bias_initializer: Initializer = "zeros",
     kernel: Model | None = None,
+    kernel_regularizer: Regularizer = None,
+    bias_regularizer: Regularizer = None,
+    activity_regularizer: Regularizer = None,
     name: str | None = None,
 ) -> Model:
     """Fully connected layer ``x @ kernel + bias`` with ``kernel: (in, units)``.
@@ -33,9 +37,15 @@ def dense(
     :func:`axon.model.parameter`, or an embedding table's ``.transpose()`` to tie a
     language model's output projection to its input embedding) replaces the layer's
     own kernel; the bias stays the layer's own.
+    ``kernel_regularizer``/``bias_regularizer`` penalize the parameters and
+    ``activity_regularizer`` the output after the activation, as in Keras: each a
+    penalty name (``"l1"``, ``"l2"``, ``"l1_l2"``) or an ``axon.functional.penalties``
+    object (see :func:`axon.model.penalty`).
 
     >>> import axon.model
+    >>> from axon.functional.penalties import L2
     >>> model = axon.model.input("x", shape=(None, 4)).dense(2, activation="relu")
+    >>> model = model.dense(1, kernel_regularizer=L2(1e-4), activity_regularizer="l1")
     """
     if not isinstance(units, int) or units <= 0:
         raise ValueError(f"dense units must be a positive int, got {units!r}.")
@@ -45,6 +55,8 @@ def dense(
         use_bias=use_bias, kernel_initializer=kernel_initializer,
         bias_initializer=bias_initializer, activation=activation, name=name,
         config={"units": units}, kernel=kernel, **options,
+        kernel_regularizer=kernel_regularizer, bias_regularizer=bias_regularizer,
+        activity_regularizer=activity_regularizer,
     )  # fmt: skip
 
 
@@ -70,6 +82,9 @@ def bilinear(
     use_bias: bool = True,
     kernel_initializer: Initializer = "glorot_uniform",
     bias_initializer: Initializer = "zeros",
+    kernel_regularizer: Regularizer = None,
+    bias_regularizer: Regularizer = None,
+    activity_regularizer: Regularizer = None,
     name: str | None = None,
 ) -> Model:
     """Bilinear layer ``y[..., o] = x1 @ kernel[o] @ x2 + bias[o]`` (``Axon.bilinear``).
@@ -85,6 +100,10 @@ def bilinear(
         use_bias: whether to add ``bias``.
         kernel_initializer: initializer of ``kernel``.
         bias_initializer: initializer of ``bias``.
+        kernel_regularizer: penalty of ``kernel`` (a name such as ``"l2"`` or an
+            ``axon.functional.penalties`` object; see :func:`axon.model.penalty`).
+        bias_regularizer: penalty of ``bias``.
+        activity_regularizer: penalty of the output (after the activation).
         name: layer name.
 
     >>> import jax.numpy as jnp, axon.model
@@ -101,6 +120,8 @@ def bilinear(
         use_bias=use_bias, kernel_initializer=kernel_initializer,
         bias_initializer=bias_initializer, activation=activation, name=name,
         config={"units": units},
+        kernel_regularizer=kernel_regularizer, bias_regularizer=bias_regularizer,
+        activity_regularizer=activity_regularizer,
     )  # fmt: skip
 
 
@@ -111,6 +132,8 @@ def embedding(
     *,
     kernel_initializer: Initializer = "uniform",
     kernel: Model | None = None,
+    kernel_regularizer: Regularizer = None,
+    activity_regularizer: Regularizer = None,
     name: str | None = None,
 ) -> Model:
     """Look up rows of ``kernel (vocab_size, embedding_size)`` for integer ids (``Axon.embedding``).
@@ -119,6 +142,8 @@ def embedding(
     model whose value is the table (an :func:`axon.model.parameter`), replaces the
     layer's own table: the way to share it, e.g. with the output projection
     (``dense(vocab_size, kernel=table.transpose())``: tied embeddings).
+    ``kernel_regularizer`` penalizes the whole table (Keras's ``embeddings_regularizer``)
+    and ``activity_regularizer`` the looked-up vectors.
 
     Ids must lie in ``[0, vocab_size)``. Eager calls check them: ``apply`` or
     ``predict`` outside ``jax.jit`` (also under ``jax.grad``) and a loop run with
@@ -145,13 +170,27 @@ def embedding(
     vocab_size = check_positive_int("embedding", "vocab_size", vocab_size)
     embedding_size = check_positive_int("embedding", "embedding_size", embedding_size)
     config = {"vocab_size": vocab_size, "embedding_size": embedding_size}
-    if kernel is None:
-        table = param("kernel", (vocab_size, embedding_size), initializer=kernel_initializer)
-        return layer(F.embedding, [x, table], name=name, op_name="embedding", config=config)
-    table = check_kernel(kernel, "embedding")
-    return layer(
-        shared_table_embedding, [x, table], name=name, op_name="embedding", config=config, **config
+    kernel_penalty, _, activity = layer_penalties(
+        "embedding", name, kernel_regularizer, None, activity_regularizer
     )
+    if kernel is None:
+        table = param(
+            "kernel", (vocab_size, embedding_size), initializer=kernel_initializer,
+            regularizer=kernel_penalty,
+        )  # fmt: skip
+        out = layer(F.embedding, [x, table], name=name, op_name="embedding", config=config)
+    elif kernel_penalty is not None:
+        raise ValueError(
+            "embedding: kernel_regularizer= penalizes the layer's own table, and kernel= "
+            "replaces it with a shared one; penalize the shared parameter once instead, "
+            "not per use."
+        )
+    else:
+        out = layer(
+            shared_table_embedding, [x, check_kernel(kernel, "embedding")], name=name,
+            op_name="embedding", config=config, **config,
+        )  # fmt: skip
+    return with_activity_regularizer(out, activity)
 
 
 def shared_table_embedding(

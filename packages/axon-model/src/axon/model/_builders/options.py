@@ -15,6 +15,8 @@ from typing import Any
 import numpy as np
 
 from .._graph.model import Model
+from .._graph.node import defined_at
+from .._graph.penalties import Penalty, as_penalty
 
 CHANNELS = ("last", "first")
 
@@ -138,3 +140,9 @@ def axis_size(builder: str, shape: Sequence[int], axis: int, option: str) -> int
             f"{tuple(shape)}."
         )
     return shape[axis]
+
+
+def check_penalty(builder: str, option: str, value: Any, name: str | None) -> Penalty | None:
+    """A regularizer option as a penalty object; a wrong one names the layer and its line."""
+    layer = f"{builder} layer {name!r}" if name else builder
+    return as_penalty(value, option, f"{layer} (defined at {defined_at()})")

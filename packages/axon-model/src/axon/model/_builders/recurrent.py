@@ -37,12 +37,14 @@ from axon.functional.layers import _recurrent as R
 from .._graph.constructors import Initializer, layer, param
 from .._graph.model import Model
 from .._graph.node import Parameter
-from .common import sub_name
+from .._graph.penalties import Penalty, Regularizer
+from .common import layer_penalties, sub_name
 from .options import (
     check_callable,
     check_int_or_tuple,
     check_model,
     check_padding,
+    check_penalty,
     check_positive_int,
     option_error,
     spatial_tuple,
@@ -169,18 +171,27 @@ def _gated(
     kernel_initializer: Initializer,
     recurrent_initializer: Initializer,
     bias_initializer: Initializer,
+    regularizers: tuple[Regularizer, Regularizer, Regularizer, Regularizer],
     name: str | None,
 ) -> tuple[Model, tuple[Model, ...]]:
     units, cell = _checked_cell(kind, units, activation, gate, unroll)
+    kernel, recurrent, bias, activity = _penalties(kind, name, *regularizers)
     input_keys, hidden_keys, bias_keys = _GATED_KEYS[kind]
     params = [
-        param(k, lambda s, *_: (s[-1], units), initializer=kernel_initializer) for k in input_keys
+        param(k, lambda s, *_: (s[-1], units), initializer=kernel_initializer, regularizer=kernel)
+        for k in input_keys
     ]
-    params += [param(k, (units, units), initializer=recurrent_initializer) for k in hidden_keys]
+    params += [
+        param(k, (units, units), initializer=recurrent_initializer, regularizer=recurrent)
+        for k in hidden_keys
+    ]
     if use_bias:
-        params += [param(k, (units,), initializer=bias_initializer) for k in bias_keys]
+        params += [
+            param(k, (units,), initializer=bias_initializer, regularizer=bias) for k in bias_keys
+        ]
     return _built_in_rnn(
         kind, gated_rnn_op, x, params, initial_carry=initial_carry, mask=mask, name=name,
+        activity=activity,
         config={"units": units, "unroll": cell["unroll"], "reverse": reverse, "use_bias": use_bias},
         kind=kind, use_bias=use_bias, reverse=reverse, **cell,
     )  # fmt: skip
@@ -197,6 +208,14 @@ def _checked_cell(
     return units, {"gate": gate, "activation": activation, "unroll": unroll}
 
 
+def _penalties(
+    fn: str, name: str | None, kernel: Any, recurrent: Any, bias: Any, activity: Any
+) -> tuple[Penalty | None, ...]:
+    """The kernel, recurrent, bias and activity regularizers of a built-in recurrent layer."""
+    kernel, bias, activity = layer_penalties(fn, name, kernel, bias, activity)
+    return kernel, check_penalty(fn, "recurrent_regularizer", recurrent, name), bias, activity
+
+
 def _built_in_rnn(
     fn: str,
     op: Callable[..., Any],
@@ -207,13 +226,18 @@ def _built_in_rnn(
     mask: Any,
     name: str | None,
     config: dict[str, Any],
+    activity: Penalty | None,
     **options: Any,
 ) -> tuple[Model, tuple[Model, ...]]:
-    """The recurrent layer node and the selections of its output sequence and carry."""
+    """The recurrent layer node and the selections of its output sequence and carry.
+
+    The ``activity`` penalty applies to the layer's whole value, sequence and final carry
+    (Keras's ``return_sequences=True, return_state=True``), so it counts whichever the
+    model uses."""
     inputs, treedef, has_mask = _inputs_and_flags(fn, x, initial_carry, mask, len(_CARRY[fn]))
     node = layer(
         op, [*inputs, *params], name=name, op_name=fn, config=config,
-        carry_treedef=treedef, has_mask=has_mask, **options,
+        carry_treedef=treedef, has_mask=has_mask, activity_regularizer=activity, **options,
     )  # fmt: skip
     sequence = _select(node, (0,), sub_name(name, "output_sequence"))
     carry = tuple(
@@ -237,6 +261,10 @@ def lstm(
     kernel_initializer: Initializer = "glorot_uniform",
     recurrent_initializer: Initializer = "orthogonal",
     bias_initializer: Initializer = "zeros",
+    kernel_regularizer: Regularizer = None,
+    recurrent_regularizer: Regularizer = None,
+    bias_regularizer: Regularizer = None,
+    activity_regularizer: Regularizer = None,
     name: str | None = None,
 ) -> tuple[Model, tuple[Model, Model]]:
     """An LSTM over ``x`` ``(batch, seq, features)`` (``Axon.lstm``): ``(sequence, (c, h))``.
@@ -257,6 +285,11 @@ def lstm(
         kernel_initializer: initializer of the input kernels.
         recurrent_initializer: initializer of the hidden kernels (see the module docs).
         bias_initializer: initializer of the biases.
+        kernel_regularizer: penalty of each input kernel (a name such as ``"l2"`` or an
+            ``axon.functional.penalties`` object; see :func:`axon.model.penalty`).
+        recurrent_regularizer: penalty of each hidden kernel.
+        bias_regularizer: penalty of each bias.
+        activity_regularizer: penalty of the outputs: the sequence and the final carry.
         name: layer name (the selections are ``<name>_output_sequence``,
             ``<name>_c_hidden_state``, ``<name>_h_hidden_state``).
 
@@ -270,7 +303,8 @@ def lstm(
         "lstm", x, units, initial_carry=initial_carry, mask=mask, activation=activation,
         gate=gate, unroll=unroll, reverse=reverse, use_bias=use_bias,
         kernel_initializer=kernel_initializer, recurrent_initializer=recurrent_initializer,
-        bias_initializer=bias_initializer, name=name,
+        bias_initializer=bias_initializer, name=name, regularizers=(
+            kernel_regularizer, recurrent_regularizer, bias_regularizer, activity_regularizer),
     )  # type: ignore[return-value]  # fmt: skip
 
 
@@ -288,6 +322,10 @@ def gru(
     kernel_initializer: Initializer = "glorot_uniform",
     recurrent_initializer: Initializer = "orthogonal",
     bias_initializer: Initializer = "zeros",
+    kernel_regularizer: Regularizer = None,
+    recurrent_regularizer: Regularizer = None,
+    bias_regularizer: Regularizer = None,
+    activity_regularizer: Regularizer = None,
     name: str | None = None,
 ) -> tuple[Model, tuple[Model]]:
     """A GRU over ``x`` ``(batch, seq, features)`` (``Axon.gru``): ``(sequence, (h,))``.
@@ -305,7 +343,8 @@ def gru(
         "gru", x, units, initial_carry=initial_carry, mask=mask, activation=activation,
         gate=gate, unroll=unroll, reverse=reverse, use_bias=use_bias,
         kernel_initializer=kernel_initializer, recurrent_initializer=recurrent_initializer,
-        bias_initializer=bias_initializer, name=name,
+        bias_initializer=bias_initializer, name=name, regularizers=(
+            kernel_regularizer, recurrent_regularizer, bias_regularizer, activity_regularizer),
     )  # type: ignore[return-value]  # fmt: skip
 
 
@@ -338,6 +377,10 @@ def conv_lstm(
     kernel_initializer: Initializer = "glorot_uniform",
     recurrent_initializer: Initializer = "glorot_uniform",
     bias_initializer: Initializer = "zeros",
+    kernel_regularizer: Regularizer = None,
+    recurrent_regularizer: Regularizer = None,
+    bias_regularizer: Regularizer = None,
+    activity_regularizer: Regularizer = None,
     name: str | None = None,
 ) -> tuple[Model, tuple[Model, Model]]:
     """A ConvLSTM over ``(batch, seq, *spatial, channels)`` (``Axon.conv_lstm``, channels last).
@@ -345,6 +388,8 @@ def conv_lstm(
     Params (Axon's single-kernel layout): ``input_kernel (*kernel_size, in, 4 * units)``,
     ``hidden_kernel (*kernel_size, units, 4 * units)``, ``bias (4 * units,)``. Returns
     ``(sequence, (c, h))``; the hidden convolution keeps the state's spatial size.
+    Regularizers as in :func:`lstm` (``kernel_regularizer`` of ``input_kernel``,
+    ``recurrent_regularizer`` of ``hidden_kernel``).
 
     >>> import jax.numpy as jnp, axon.model
     >>> seq, (c, h) = axon.model.input("x", shape=(None, 3, 6, 6, 2)).conv_lstm(4, kernel_size=3)
@@ -366,15 +411,21 @@ def conv_lstm(
 
         return shape_fn
 
+    kernel_penalty, recurrent, bias, activity = _penalties(
+        fn, name, kernel_regularizer, recurrent_regularizer, bias_regularizer, activity_regularizer
+    )
     params = [
-        param("input_kernel", kernel(None), initializer=kernel_initializer),
-        param("hidden_kernel", kernel(units), initializer=recurrent_initializer),
-    ]
+        param("input_kernel", kernel(None), initializer=kernel_initializer,
+              regularizer=kernel_penalty),
+        param("hidden_kernel", kernel(units), initializer=recurrent_initializer,
+              regularizer=recurrent),
+    ]  # fmt: skip
     if use_bias:
-        params.append(param("bias", (4 * units,), initializer=bias_initializer))
+        params.append(param("bias", (4 * units,), initializer=bias_initializer, regularizer=bias))
     config = {"units": units, "kernel_size": kernel_size, "strides": strides, "padding": padding}
     return _built_in_rnn(
         fn, conv_lstm_op, x, params, initial_carry=initial_carry, mask=mask, name=name,
+        activity=activity,
         config={**config, "unroll": cell["unroll"]}, use_bias=use_bias, strides=strides,
         padding=padding, reverse=reverse, **cell,
     )  # type: ignore[return-value]  # fmt: skip

@@ -10,6 +10,7 @@ import jax
 
 from .._errors import ModelError
 from .options import BuildOptions
+from .penalties import parameter_penalty
 from .state import ModelState
 
 if TYPE_CHECKING:
@@ -160,6 +161,48 @@ def _checked_prediction(model: Model, prediction: Any, options: BuildOptions) ->
             f"build with raise_on_none=False to receive None."
         )
     return prediction
+
+
+def penalty(
+    model: Model, model_state: ModelState, inputs: Any = None, *, key: Any = None
+) -> jax.Array:
+    """The model's regularization penalty, a float32 scalar to add to the data loss.
+
+    Layers get penalties from their ``kernel_regularizer``, ``bias_regularizer``,
+    ``recurrent_regularizer`` (parameters) and ``activity_regularizer`` (outputs)
+    options, Keras's names, or :func:`axon.model.param`'s ``regularizer``: each a name
+    (``"l1"``, ``"l2"``, ``"l1_l2"``, Keras's factor 0.01) or an object from
+    :mod:`axon.functional.penalties` such as ``L2(1e-4)`` (``factor * sum(x**2)``, no
+    ``1/2``). Frozen parameters contribute nothing.
+
+    Without ``inputs`` it is the parameters' penalty; with ``inputs`` the model runs in
+    train mode (``key`` drives dropout) and the activity penalties of its layer
+    outputs are added, each divided by the batch size (as tf.keras does). To get the
+    prediction and the penalty of one forward pass, use
+    :meth:`Model.apply_with_penalty`; axon.loop's trainer adds this penalty to the loss.
+
+    >>> import jax, jax.numpy as jnp, axon.model
+    >>> from axon.functional.penalties import L1, L2
+    >>> x = axon.model.input("x", shape=(None, 2))
+    >>> model = x.dense(3, kernel_regularizer=L2(0.5), name="hidden").dense(
+    ...     1, kernel_regularizer="l1", activity_regularizer=L1(0.1), name="head")
+    >>> state = model.init(0, jnp.ones((1, 2)))
+    >>> by_hand = (0.5 * jnp.sum(state.params["hidden"]["kernel"] ** 2)
+    ...            + 0.01 * jnp.sum(jnp.abs(state.params["head"]["kernel"])))
+    >>> bool(jnp.allclose(axon.model.penalty(model, state), by_hand))
+    True
+    >>> inputs = jnp.ones((4, 2))
+    >>> activity = 0.1 * jnp.sum(jnp.abs(axon.model.predict(model, state, inputs))) / 4
+    >>> bool(jnp.allclose(axon.model.penalty(model, state, inputs), by_hand + activity))
+    True
+    >>> frozen = state.freeze("hidden/*")  # frozen parameters contribute nothing
+    >>> bool(jnp.allclose(axon.model.penalty(model, frozen), by_hand - 0.5 * jnp.sum(
+    ...     state.params["hidden"]["kernel"] ** 2)))
+    True
+    """
+    if inputs is None:
+        return parameter_penalty(model.program.layers, model_state)
+    return model.apply_with_penalty(model_state, inputs, mode="train", key=key)[2]
 
 
 def get_output_shape(model: Model, inputs: Any) -> jax.ShapeDtypeStruct:

@@ -31,6 +31,7 @@ from .checks import (
 )
 from .hooks import hooks_for, run_hooks, with_backward_hooks
 from .options import DEFAULT, BuildOptions
+from .penalties import activity_penalty, has_penalties, parameter_penalty
 from .precision import cast_tree, is_floating
 from .state import ModelState
 
@@ -49,7 +50,8 @@ class Program:
         self.inputs = [node for node in self.order if node.op_name == "input"]
         if not self.inputs:
             raise ModelError("The model has no input; start it with axon.model.input(name, shape).")
-        self._apply_jit = jax.jit(self._apply, static_argnames=("mode", "options"))
+        self._apply_jit = jax.jit(self._apply, static_argnames=("mode", "options", "penalize"))
+        self.has_penalties = has_penalties(self.layers)
         self._inferred: dict[tuple[Any, ...], Any] = {}
 
     # -- inputs ---------------------------------------------------------------------------
@@ -238,6 +240,23 @@ class Program:
         """Run the model: ``(prediction, new_state)``. Jitted; traced once per signature of
         the inputs and the model state, which is when both are checked against the model.
         Embedding ids are checked when the call is eager (see ``checks.id_range``)."""
+        prediction, new_state, _ = self.apply_with_penalty(
+            model_state, inputs, mode=mode, key=key, options=options
+        )
+        return prediction, new_state
+
+    def apply_with_penalty(
+        self,
+        model_state: ModelState,
+        inputs: Any,
+        *,
+        mode: Mode = "inference",
+        key: Any = None,
+        options: BuildOptions = DEFAULT,
+        penalize: bool = False,
+    ) -> tuple[Any, dict[str, dict[str, Any]], Any]:
+        """``apply`` and, with ``penalize``, the model's penalty (else ``None``): the
+        parameters' and the activity penalties of this forward pass."""
         if mode not in MODES:
             raise ValueError(f"mode must be one of {MODES}, got {mode!r}.")
         if not isinstance(model_state, ModelState):
@@ -247,11 +266,11 @@ class Program:
             )
         if has_non_numeric_leaf(inputs):  # jit cannot even trace it: say which input
             self._named_inputs(inputs)
-        prediction, new_state, id_ranges = self._apply_jit(
-            model_state, inputs, mode=mode, key=key, options=options
+        prediction, new_state, id_ranges, penalty = self._apply_jit(
+            model_state, inputs, mode=mode, key=key, options=options, penalize=penalize
         )
         check_id_ranges(self.layers, id_ranges)
-        return prediction, new_state
+        return prediction, new_state, penalty
 
     def _apply(
         self,
@@ -261,17 +280,25 @@ class Program:
         mode: Mode,
         key: Any,
         options: BuildOptions = DEFAULT,
+        penalize: bool = False,
     ):
         """The body of :meth:`apply`; runs while JAX traces it (``debug`` times that)."""
         with options.timed(f"apply ({mode}): traced the model"):
-            return self._traced_apply(model_state, inputs, mode, key, options)
+            return self._traced_apply(model_state, inputs, mode, key, options, penalize)
 
     def _traced_apply(
-        self, model_state: ModelState, inputs: Any, mode: Mode, key: Any, options: BuildOptions
+        self,
+        model_state: ModelState,
+        inputs: Any,
+        mode: Mode,
+        key: Any,
+        options: BuildOptions,
+        penalize: bool,
     ):
         named = self._named_inputs(inputs)
         values: dict[int, Any] = {}
         id_ranges: dict[str, jax.Array] = {}
+        penalty = parameter_penalty(self.layers, model_state) if penalize else None
         new_state = {layer: dict(entries) for layer, entries in model_state.state.items()}
         # state is read from new_state: the uses of a layer in a block update it in turn
         current = model_state.replace(state=new_state)
@@ -302,12 +329,14 @@ class Program:
                 new_state[name].update(updates)
             if node.policy is not None:
                 output = _cast_output(node, output)
+            if penalize and node.activity_regularizer is not None:
+                penalty = penalty + activity_penalty(node, output)
             if node.hooks:
                 run_hooks(hooks_for(node, "forward", mode), output, "forward", where)
                 output = with_backward_hooks(hooks_for(node, "backward", mode), output, where)
             options.print_value(name, output)
             values[node.id] = output
-        return values[self.output.id], new_state, id_ranges
+        return values[self.output.id], new_state, id_ranges, penalty
 
     def _check_fits(
         self, model_state: ModelState, named: dict[str, Any], needed: Any, options: BuildOptions

@@ -106,7 +106,7 @@ def trace_forward(
         key = jax.random.key(0)
 
     def forward(model_state: ModelState, inputs: Any, key: Any) -> Any:
-        prediction, new_state, _ = model.program._apply(
+        prediction, new_state, *_ = model.program._apply(
             model_state, inputs, mode=mode, key=key, options=options
         )
         return (prediction, new_state) if mode == "train" else prediction

@@ -10,6 +10,7 @@ import jax.numpy as jnp
 
 from .model import Model
 from .node import Node, Parameter, defined_at
+from .penalties import Regularizer, as_penalty
 
 Initializer = str | Callable[..., Any]
 
@@ -61,14 +62,24 @@ def param(
     initializer: Initializer = "glorot_uniform",
     dtype: Any = None,
     kind: str = "parameter",
+    regularizer: Regularizer = None,
 ) -> Parameter:
     """A parameter for a custom :func:`layer`; ``shape`` may be a function of input shapes.
 
+    ``regularizer`` (a penalty name such as ``"l2"`` or an object from
+    ``axon.functional.penalties``) adds a penalty of this parameter to the training
+    objective (:func:`axon.model.penalty`).
+
     >>> kernel = param("kernel", lambda x_shape: (x_shape[-1], 16))
+    >>> param("w", (2,), regularizer="l1").regularizer
+    L1(l1=0.01)
     """
     if kind not in ("parameter", "state"):
         raise ValueError(f"kind must be 'parameter' or 'state', got {kind!r}.")
-    return Parameter(name, shape, initializer, dtype or jnp.float32, kind)  # type: ignore[arg-type]
+    penalty = as_penalty(regularizer, "regularizer", f"param {name!r} ({defined_at()})")
+    if penalty is not None and kind != "parameter":
+        raise ValueError(f"param {name!r}: only trained parameters take a regularizer, not state.")
+    return Parameter(name, shape, initializer, dtype or jnp.float32, kind, penalty)  # type: ignore[arg-type]
 
 
 def parameter_value(value: Any) -> Any:
@@ -139,6 +150,7 @@ def layer(
     op_name: str | None = None,
     config: dict[str, Any] | None = None,
     mode: str = "both",
+    activity_regularizer: Regularizer = None,
     **opts: Any,
 ) -> Model:
     """A custom layer: ``op(*values, **opts)`` with ``args`` (models and params) in order.
@@ -149,7 +161,8 @@ def layer(
     layer with ``kind="state"`` parameters returns ``(output, {name: new_value})``
     in train mode, and the new values become the model's state. With
     ``mode="train"`` (or ``"inference"``) the layer only runs in that mode and
-    passes its first input through in the other.
+    passes its first input through in the other. ``activity_regularizer`` (a penalty
+    name or object) penalizes the layer's output (:func:`axon.model.penalty`).
 
     >>> import jax.numpy as jnp
     >>> x = input("x", shape=(None, 3))
@@ -177,6 +190,7 @@ def layer(
     if mode not in ("both", "train", "inference"):
         raise ValueError(f"mode must be 'both', 'train' or 'inference', got {mode!r}.")
     op_name = op_name or getattr(op, "__name__", "custom")
+    where = f"layer {name or op_name!r} ({defined_at()})"
     return Model(
         Node(
             op=op,
@@ -187,5 +201,6 @@ def layer(
             name=name,
             defined_at=defined_at(),
             mode=mode,
+            activity_regularizer=as_penalty(activity_regularizer, "activity_regularizer", where),
         )
     )

@@ -108,8 +108,48 @@ class Model:
         """
         return self.program.apply(model_state, inputs, mode=mode, key=key)
 
-    def as_functions(self) -> tuple[Callable[..., ModelState], Callable[..., Any]]:
+    def apply_with_penalty(
+        self, model_state: ModelState, inputs: Any, *, mode: str = "inference", key: Any = None
+    ) -> tuple[Any, dict[str, Any], Any]:
+        """``(prediction, new_layer_state, penalty)``: :meth:`apply` and the model's penalty.
+
+        ``penalty`` (a float32 scalar, differentiable) sums the penalties of every
+        trainable parameter with a regularizer (frozen ones contribute nothing) and the
+        activity penalties of this forward pass's layer outputs (each divided by the
+        batch size); it is ``0.0`` for a model without regularizers. Add it to the data
+        loss to train with it, as axon.loop's trainer does.
+
+        >>> import jax.numpy as jnp, axon.model
+        >>> model = axon.model.input("x", shape=(None, 2)).dense(
+        ...     1, kernel_initializer="ones", kernel_regularizer="l2", activity_regularizer="l1")
+        >>> state = model.init(0, jnp.ones((1, 2)))
+        >>> prediction, _, penalty = model.apply_with_penalty(state, jnp.ones((4, 2)), mode="train")
+        >>> round(float(penalty), 4)  # 0.01 * (1 + 1) + 0.01 * (4 * 2) / 4
+        0.04
+        """
+        return self.program.apply_with_penalty(
+            model_state, inputs, mode=mode, key=key, penalize=True
+        )
+
+    @property
+    def has_penalties(self) -> bool:
+        """Whether any layer has a regularizer (of a parameter or of its output).
+
+        >>> import axon.model
+        >>> x = axon.model.input("x", shape=(None, 2))
+        >>> x.dense(1).has_penalties, x.dense(1, bias_regularizer="l1").has_penalties
+        (False, True)
+        """
+        return self.program.has_penalties
+
+    def as_functions(
+        self, *, with_penalty: bool = False
+    ) -> tuple[Callable[..., ModelState], Callable[..., Any]]:
         """The ``(init_fn, apply_fn)`` pair that axon-loop and other JAX code consume.
+
+        With ``with_penalty=True`` the ``apply_fn`` is :meth:`apply_with_penalty`, which
+        also returns the model's penalty (axon.loop's trainer asks for it when
+        :attr:`has_penalties`).
 
         >>> import jax, jax.numpy as jnp, axon.model
         >>> model = axon.model.input("x", shape=(None, 3)).dense(1)
@@ -119,7 +159,7 @@ class Model:
         >>> prediction.shape
         (5, 1)
         """
-        return self.init, self.apply
+        return self.init, self.apply_with_penalty if with_penalty else self.apply
 
     # -- hooks ---------------------------------------------------------------------------
 

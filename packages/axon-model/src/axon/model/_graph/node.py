@@ -14,6 +14,8 @@ from typing import Any, Literal
 
 import jax.numpy as jnp
 
+from axon.functional.penalties import Penalty
+
 from .recording import BuilderCall, current_origin
 
 Shape = tuple[int | None, ...]
@@ -45,6 +47,8 @@ class Parameter:
         initializer: a registered initializer name or ``init(key, shape, dtype)``.
         dtype: the parameter's dtype.
         kind: ``"parameter"`` (trained) or ``"state"`` (updated by the layer itself).
+        regularizer: a penalty object (``axon.functional.penalties``) added to the
+            training objective for this parameter, or ``None``.
 
     Usually created with :func:`axon.model.param` and given to
     :func:`axon.model.layer`:
@@ -62,6 +66,7 @@ class Parameter:
     initializer: str | Callable[..., Any] = "glorot_uniform"
     dtype: Any = jnp.float32
     kind: Literal["parameter", "state"] = "parameter"
+    regularizer: Penalty | None = None
 
     def resolve_shape(self, input_shapes: Sequence[Shape]) -> tuple[int, ...]:
         """The concrete shape for a layer whose inputs have ``input_shapes``.
@@ -106,7 +111,8 @@ class Node:
     or ``None``; ``hooks`` are ``(event, mode, fn)`` triples run in order
     (``axon.model.attach_hook``). ``origin`` is the registered builder call that
     created the node and its position in it (see ``_graph.recording``); rewritten
-    copies keep it.
+    copies keep it. ``activity_regularizer`` is a penalty object
+    (``axon.functional.penalties``) of the layer's output, or ``None``.
 
     A layer inside a block (``axon.model.block``) is copied into the graph once per
     call of the block; every copy has ``blocks``, the enclosing blocks (outermost
@@ -127,6 +133,7 @@ class Node:
     hooks: tuple[tuple[str, str, Callable[..., Any]], ...] = ()
     blocks: tuple[BlockRef, ...] = ()
     block_layer: str | None = None
+    activity_regularizer: Penalty | None = None
     id: int = field(default_factory=lambda: next(_ids))
     origin: tuple[BuilderCall, int] | None = field(default_factory=current_origin, repr=False)
 
