@@ -10,6 +10,7 @@ import jax.numpy as jnp
 
 from .model import Model
 from .node import Node, Parameter, defined_at
+from .recording import records
 
 Initializer = str | Callable[..., Any]
 
@@ -76,6 +77,7 @@ def parameter_value(value: Any) -> Any:
     return value
 
 
+@records("parameter", kind="parameter")  # a model file stores it as this call
 def parameter(
     name: str,
     shape: Sequence[int],
