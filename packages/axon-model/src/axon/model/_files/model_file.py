@@ -157,9 +157,9 @@ def _graph(model: Model, *, has_state: bool) -> dict[str, Any]:
             key = ("unregistered", node.id)  # reported once, not again by the layers it feeds
         if key in by_key:
             problems.append(
-                f"layers {names[by_key[key].id]!r} and {names[node.id]!r} are copies of one layer made "
-                f"by a graph rewrite; a model file can store only layers as their builders "
-                f"made them."
+                f"layers {names[by_key[key].id]!r} and {names[node.id]!r} are copies of one "
+                f"layer made by a graph rewrite; a model file can store only layers as their "
+                f"builders made them."
             )
         by_key[key] = node
         if node.origin is not None:
@@ -172,7 +172,7 @@ def _graph(model: Model, *, has_state: bool) -> dict[str, Any]:
             raise Unencodable("a layer argument", "a layer that is not part of this model")
         return {"$layer": ids[by_key[key].id]}
 
-    writer = _Writer(problems)
+    writer = _Writer(problems, layer_ref)
     encoded = []
     for seq in sorted(calls):
         call, node = calls[seq], first_layer[seq]
@@ -204,8 +204,8 @@ class _Writer:
     its outputs, name and definition site. Blocks called inside it are stored before it.
     """
 
-    def __init__(self, problems: list[str]):
-        self.problems = problems
+    def __init__(self, problems: list[str], model_ref: Callable[[Model], Any]):
+        self.problems, self.model_ref = problems, model_ref
         self.blocks: list[dict[str, Any]] = []
         self._index: dict[int, int] = {}  # BlockRef.id -> position in blocks
 
@@ -226,14 +226,14 @@ class _Writer:
             )
             return None
         if call.kind == "block_call":
-            index = self.block(call.block, layer_ref)
+            index = self.block(call.block)
             return {"kind": "block_call", "block": index, "args": args}
         if call.kind == "parameter":
             return {"kind": "parameter", "args": args, "kwargs": kwargs}
         return {"kind": "builder", "builder": call.builder, "provider": _provider(call.builder),
                 "args": args, "kwargs": kwargs}  # fmt: skip
 
-    def block(self, block: Block, outer_ref: Callable[[Model], Any]) -> int:
+    def block(self, block: Block) -> int:
         """The position of ``block``'s definition in ``blocks`` (stored on first use)."""
         if block.ref.id in self._index:
             return self._index[block.ref.id]
@@ -260,7 +260,7 @@ class _Writer:
             if argument.node.id in refs:
                 return refs[argument.node.id]
             try:
-                return outer_ref(argument)  # a layer of the model the function captured
+                return self.model_ref(argument)  # a layer of the model the function captured
             except Unencodable:
                 raise Unencodable(
                     "a layer argument", "a layer made inside another block's function (a "
