@@ -6,14 +6,24 @@ One safetensors file (the layout of :func:`axon.model.save`: ``params/<layer>/<n
 
     {"format": "axon.model.graph", "version": 1, "output": <layer name>, "state": bool,
      "calls":  [{"kind": "builder", "builder": <registered name>, "provider": <distribution>,
-                 "args": [...], "kwargs": {...}}, ...],
+                 "args": [...], "kwargs": {...}},
+                {"kind": "parameter", "args": [...], "kwargs": {...}},
+                {"kind": "block_call", "block": <index in blocks>, "args": [<inputs>]}, ...],
+     "blocks": [{"name", "defined_at", "inputs": <count>, "calls": [<the body's calls>],
+                 "outputs": <structure of references>}, ...],
      "layers": [{"name", "op", "inputs", "parameters", "options", "config", "mode",
                  "policy", "call": [call index, position], "defined_at"}, ...]}
 
 ``calls`` is the recipe: the registered builder calls that made the graph, in order, with
-their arguments as data (``graph_values``). ``layers`` describes the result, one entry per
-layer in execution order (inputs: ``{"name", "op": "input", "shape", "optional"}``).
-Loading replays the calls through the layer registry, puts each layer's mixed-precision
+their arguments as data (``graph_values``), the ``axon.model.parameter`` calls, and the
+calls of blocks. A block's function is code, so ``blocks`` stores, once per block, the
+calls it made when traced on placeholder inputs (its body, whose arguments refer to
+``$block_input``s and to earlier body calls' ``$block_layer``s, or to layers of the
+model it captured); loading makes a ``Block`` whose function replays the body, and
+calls it once per ``block_call``. Copies of a block's layers share their name, so the
+file refers to them as ``[call, position]`` (the block call that made them).
+``layers`` describes the result, one entry per layer in execution order (inputs:
+``{"name", "op": "input", "shape", "optional"}``). Loading replays the calls through the layer registry, puts each layer's mixed-precision
 policy back, and accepts the graph only if it describes exactly as ``layers`` says;
 saving runs the same replay first, so a graph that could not be rebuilt equal (a layer
 made by ``axon.model.layer`` directly, one changed by ``map_nodes``) is refused when it
@@ -509,6 +519,12 @@ def save_model(path: str | os.PathLike[str], model: Model, state: ModelState | N
     The file is written atomically (the old file or the complete new one, never a
     partial write).
 
+    Shared weights are stored: blocks (:func:`axon.model.block`: each block's body,
+    the builder calls its function made on placeholder inputs, once, and one entry
+    per call), free-standing parameters (:func:`axon.model.parameter`, e.g. a tied
+    embedding table) and their uses as ``kernel=`` or in ``rnn(params=...)``;
+    shared parameters are stored once, under their ``ModelState`` keys.
+
     What cannot be stored is refused here, every case in one
     :class:`~axon.model.SerializationError`: a layer made by
     :func:`axon.model.layer` directly (its op is code), a function argument that is
@@ -580,6 +596,11 @@ def load_model(path: str | os.PathLike[str]) -> tuple[Model, ModelState | None]:
     against the file's description of every layer. ``state`` is the saved
     :class:`~axon.model.ModelState` (``None`` if none was saved); the model is ready
     for ``build``, ``display.as_table``, training and ``save_model``.
+
+    Blocks come back as the layers of each call, sharing one set of parameters by
+    name as before (training adds up the gradients of all uses; freezing and mixed
+    precision by block name work). The :class:`~axon.model.Block` objects themselves
+    are not returned: applying a block to a new input needs the code that defined it.
 
     Raises :class:`~axon.model.SerializationError` naming the path for a file that
     is not a model file, is truncated or corrupted, was written by a newer format

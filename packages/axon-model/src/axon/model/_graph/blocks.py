@@ -225,6 +225,11 @@ def block(fn: Callable[..., Any], *, name: str | None = None) -> Block:
     other in evaluation order, each starting from the previous call's update, as if
     the calls were consecutive batches (as a reused Keras or Flax layer does).
 
+    **Model files.** :func:`axon.model.save_model` stores a block without ``fn``: the
+    registered builder calls ``fn`` made on placeholder inputs, and each call's
+    inputs; :func:`axon.model.load_model` rebuilds every call with the same shared
+    parameters (but gives back no ``Block`` to call on new inputs).
+
     Args:
         fn: ``fn(*models) -> model | tuple | list | dict of models``.
         name: the block's name (must differ from other blocks' and layers' names).

@@ -103,6 +103,9 @@ def parameter(
     >>> state.params["embedding"]["value"].shape, sorted(state.params)
     ((50, 8), ['dense_0', 'dense_1', 'embedding'])
 
+    A model file (:func:`axon.model.save_model`) stores the parameter as this call, so
+    its ``initializer`` must be a registered name there, not a function.
+
     Args:
         name: the parameter's (layer) name; required, unique in the model.
         shape: a tuple of positive ints (it has no input to take a shape from).
