@@ -23,10 +23,11 @@ model it captured); loading makes a ``Block`` whose function replays the body, a
 calls it once per ``block_call``. Copies of a block's layers share their name, so the
 file refers to them as ``[call, position]`` (the block call that made them).
 ``layers`` describes the result, one entry per layer in execution order (inputs:
-``{"name", "op": "input", "shape", "optional"}``). Loading replays the calls through the layer registry, puts each layer's mixed-precision
-policy back, and accepts the graph only if it describes exactly as ``layers`` says;
-saving runs the same replay first, so a graph that could not be rebuilt equal (a layer
-made by ``axon.model.layer`` directly, one changed by ``map_nodes``) is refused when it
+``{"name", "op": "input", "shape", "optional"}``). Loading replays the calls through the
+layer registry, puts each layer's mixed-precision policy back, and accepts the graph only
+if it describes exactly as ``layers`` says; saving runs the same replay first, so a graph
+that could not be rebuilt equal (a layer made by ``axon.model.layer`` directly, one
+changed by ``map_nodes``) is refused when it
 is saved, not discovered when it is loaded.
 """
 
