@@ -27,8 +27,7 @@ file refers to them as ``[call, position]`` (the block call that made them).
 layer registry, puts each layer's mixed-precision policy back, and accepts the graph only
 if it describes exactly as ``layers`` says; saving runs the same replay first, so a graph
 that could not be rebuilt equal (a layer made by ``axon.model.layer`` directly, one
-changed by ``map_nodes``) is refused when it
-is saved, not discovered when it is loaded.
+changed by ``map_nodes``) is refused when it is saved, not discovered when it is loaded.
 """
 
 from __future__ import annotations
