@@ -81,10 +81,77 @@ def mixed_precision():
     return mp.apply_policy(model, policy, except_=["batch_norm"]), data
 
 
+# -- shared weights: blocks, free-standing parameters --------------------------------------------
+
+
+def siamese():
+    encoder = axon.model.block(lambda x: x.dense(8, activation="relu").dense(4), name="encoder")
+    a, b = axon.model.input("a", shape=(None, 3)), axon.model.input("b", shape=(None, 3))
+    return axon.model.subtract(encoder(a), encoder(b)), {
+        "a": np.linspace(-20.0, 20.0, 6).reshape(2, 3),
+        "b": np.full((2, 3), 0.5),
+    }
+
+
+def nested_blocks():
+    inner = axon.model.block(lambda x: x.dense(3, use_bias=False))  # numbered: block_0
+    outer = axon.model.block(lambda x: inner(inner(x).tanh()).dense(3), name="outer")
+    a, b = axon.model.input("a", shape=(None, 3)), axon.model.input("b", shape=(None, 3))
+    return axon.model.concatenate([outer(a), outer(b), inner(a)]), {
+        "a": np.arange(6.0).reshape(2, 3) * 3.0,
+        "b": -np.ones((2, 3)),
+    }
+
+
+def block_with_several_inputs_and_outputs():
+    pair = axon.model.block(
+        lambda x, y: {"sum": x.dense(2).add(y.dense(2)), "both": (x.dense(2, name="left"), y)}
+    )
+    a, b = axon.model.input("a", shape=(None, 2)), axon.model.input("b", shape=(None, 2))
+    return axon.model.container({"ab": pair(a, b), "ba": pair(b, a)}), {
+        "a": np.array([[1.0, -7.0], [30.0, 2.0]]),
+        "b": np.array([[0.5, 0.25], [-4.0, 9.0]]),
+    }
+
+
+def block_capturing_a_layer():
+    context = axon.model.input("context", shape=(None, 4)).dense(4, name="context_proj")
+    attend = axon.model.block(lambda x: x.dense(4).multiply(context).dense(1), name="attend")
+    a, b = axon.model.input("a", shape=(None, 4)), axon.model.input("b", shape=(None, 4))
+    return axon.model.concatenate([attend(a), attend(b)]), {
+        "context": np.full((2, 4), 2.0),
+        "a": np.arange(8.0).reshape(2, 4),
+        "b": np.arange(8.0).reshape(2, 4) - 10.0,
+    }
+
+
+def block_with_batch_norm_and_rnn():
+    def encode(seq):
+        _, (_, h) = seq.batch_norm(momentum=0.3).lstm(5)
+        return h
+
+    encoder = axon.model.block(encode, name="seq_encoder")
+    x = axon.model.input("x", shape=(None, 4, 3))
+    return axon.model.add(encoder(x), encoder(x.dense(3))), np.random.default_rng(3).normal(
+        5.0, 4.0, (2, 4, 3)
+    )
+
+
+def tied_char_lm():
+    """The model of examples/char_lm_tied.py, small (the example imports axon.loop, which
+    this package's tests do not install)."""
+    table = axon.model.parameter("embedding", (20, 6), initializer="normal")
+    _, (_, h) = axon.model.input("chars", shape=(None, 5)).embedding(20, 6, kernel=table).lstm(8)
+    features = h.dropout(rate=0.1).dense(6, activation="tanh", name="to_features")
+    return features.dense(20, kernel=table.transpose(), name="logits"), np.arange(10).reshape(2, 5)
+
+
 MODELS = {
     f.__name__: f
     for f in (residual_cnn, char_lstm, transformer, generator, discriminator, multi_input_output,
-              optional_mask, mixed_precision)
+              optional_mask, mixed_precision, siamese, nested_blocks,
+              block_with_several_inputs_and_outputs, block_capturing_a_layer,
+              block_with_batch_norm_and_rnn, tied_char_lm)
 }  # fmt: skip
 
 
@@ -241,6 +308,89 @@ def test_plugin_layers_are_stored_by_name_and_missing_plugins_are_named(tmp_path
     assert "layer 'scale_0' uses builder 'scale' - install plugin 'scale-plugin'" in message
 
 
+def test_shared_weights_are_stored_once_under_their_model_state_keys(tmp_path):
+    for make in (siamese, nested_blocks, tied_char_lm):
+        model, data = make()
+        state = model.init(0, _inputs(data))
+        axon.model.save_model(tmp_path / "m.axon", model, state)
+        stored = safetensors.numpy.load_file(tmp_path / "m.axon")
+        expected = {f"params/{layer}/{name}" for layer, group in state.params.items()
+                    for name in group}  # fmt: skip
+        assert {k for k in stored if k.startswith("params/")} == expected, make.__name__
+    assert "params/logits/kernel" not in stored and "params/embedding/value" in stored
+    assert sorted(axon.model.load_model(tmp_path / "m.axon")[1].params) == [
+        "embedding", "logits", "lstm_0", "to_features"
+    ]  # fmt: skip
+
+
+def test_a_loaded_block_trains_one_set_of_weights_with_the_sum_of_gradients(tmp_path):
+    model, data = siamese()
+    inputs = _inputs(data)
+    state = _trained_state(model, inputs).replace(frozen=frozenset())
+    axon.model.save_model(tmp_path / "siamese.axon", model, state)
+    rebuilt, restored = axon.model.load_model(tmp_path / "siamese.axon")
+    weights = jnp.array([[1.0, 2.0, 0.5, 3.0]])
+
+    def loss(params):
+        prediction, _ = rebuilt.apply(restored.replace(params=params), inputs)
+        return jnp.sum(prediction**2 * weights)
+
+    def by_hand(params):  # the encoder written out, applied to both inputs with one set
+        def encode(x):
+            h = jax.nn.relu(x @ params["encoder/dense_0"]["kernel"]
+                            + params["encoder/dense_0"]["bias"])  # fmt: skip
+            return h @ params["encoder/dense_1"]["kernel"] + params["encoder/dense_1"]["bias"]
+
+        return jnp.sum((encode(inputs["a"]) - encode(inputs["b"])) ** 2 * weights)
+
+    grads, expected = jax.grad(loss)(restored.params), jax.grad(by_hand)(restored.params)
+    assert sorted(grads) == ["encoder/dense_0", "encoder/dense_1"]
+    for layer in grads:
+        for name in grads[layer]:
+            np.testing.assert_allclose(grads[layer][name], expected[layer][name], rtol=2e-5,
+                                       atol=1e-4)  # fmt: skip
+    # fine-tuning the loaded model lowers the loss, and both calls keep using one encoder
+    params, before = restored.params, float(loss(restored.params))
+    for _ in range(20):
+        params = jax.tree.map(lambda p, g: p - 1e-4 * g, params, jax.grad(loss)(params))
+    assert float(loss(params)) < 0.5 * before, (float(loss(params)), before)
+    same, _ = rebuilt.apply(restored.replace(params=params), {"a": inputs["a"], "b": inputs["a"]})
+    assert float(jnp.abs(same).max()) == 0.0
+
+
+def test_an_rnn_sharing_a_parameter_round_trips_through_its_registered_builder(tmp_path):
+    def tied_rnn(x, weight, *, name=None):  # a cell is code: a plugin's builder makes it
+        def cell(x_t, h, p):
+            h = jnp.tanh(x_t @ p["w"] + h @ p["w"].T @ p["w"])
+            return h, h
+
+        zeros = axon.model.constant(np.zeros((1, 3), np.float32))
+        return axon.model.rnn(x, cell, carry_init=zeros, params={"w": weight}, name=name)[1]
+
+    class TiedRNN:
+        @plugins.hookimpl
+        def axon_layers(self):
+            return {"tied_rnn": tied_rnn}
+
+    x = jnp.asarray(np.random.default_rng(0).normal(2.0, 3.0, (1, 4, 3)), jnp.float32)
+    with plugins.system.temporary(TiedRNN(), name="tied-rnn-plugin"):
+        w = axon.model.parameter("w", (3, 3), initializer="orthogonal")
+        model = axon.model.input("x", shape=(None, 4, 3)).tied_rnn(w).dense(3, kernel=w)
+        state = _trained_state(model, x)
+        axon.model.save_model(tmp_path / "rnn.axon", model, state)
+        rebuilt, restored = axon.model.load_model(tmp_path / "rnn.axon")
+        assert jnp.array_equal(rebuilt.apply(restored, x)[0], model.apply(state, x)[0])
+        assert sorted(restored.params) == ["dense_0", "w"]
+
+        def loss(params, m):
+            return jnp.sum(m.apply(restored.replace(params=params), x)[0])
+
+        grads = jax.grad(loss)(restored.params, rebuilt)
+        expected = jax.grad(loss)(state.params, model)
+        assert jnp.array_equal(grads["w"]["value"], expected["w"]["value"])
+    assert "'call 0 of" not in _graph_json(tmp_path / "rnn.axon")
+
+
 # -- what cannot be stored is refused when saving ----------------------------------------------
 
 
@@ -253,6 +403,26 @@ def test_a_layer_with_an_anonymous_op_is_refused_naming_layer_site_and_registrat
     assert "'doubled'" in message and "test_model_file.py:" in message
     assert "axon_layers hook" in message and "Writing a plugin" in message
     assert not os.listdir(tmp_path)  # nothing written, no temporary file left
+
+
+def test_a_block_whose_layers_cannot_be_stored_is_refused_naming_block_and_layer(tmp_path):
+    doubled = axon.model.block(
+        lambda x: axon.model.layer(lambda v: v * 2, [x.dense(3)], name="doubled"), name="twice"
+    )
+    x = axon.model.input("x", shape=(None, 3))
+    with pytest.raises(axon.model.SerializationError) as error:
+        axon.model.save_model(tmp_path / "m.axon", doubled(doubled(x)))
+    message = str(error.value)
+    assert "layer 'doubled' of block twice (defined at " in message
+    assert "axon.model.layer(...) directly" in message and "test_model_file.py:" in message
+
+    def outer_fn(v):
+        hidden = v.dense(3)
+        return axon.model.block(lambda y: y.add(hidden))(v)  # captures the outer body's layer
+
+    with pytest.raises(axon.model.SerializationError, match="made inside another block"):
+        axon.model.save_model(tmp_path / "m.axon", axon.model.block(outer_fn)(x))
+    assert not os.listdir(tmp_path)
 
 
 def test_function_options_are_stored_by_registered_name_or_refused(tmp_path):

@@ -3,7 +3,11 @@
 JSON numbers, strings, booleans, ``null`` and lists stand for themselves. Everything else
 is an object with exactly one ``$``-tag:
 
-- ``{"$layer": name}``: another layer of the model (an argument that was a ``Model``);
+- ``{"$layer": name}``: another layer of the model (an argument that was a ``Model``),
+  or ``{"$layer": [call, position]}`` for a copy of a block's layer (copies share their
+  name): the one made by the file's call ``call``, at ``position`` among those it made;
+- in a block's body, ``{"$block_layer": [call, position]}``, the layer made by the body's
+  call ``call``, and ``{"$block_input": i}``, the block's ``i``-th input;
 - ``{"$tuple": [...]}``, ``{"$dict": {...}}``: tuples, and dicts with string keys;
 - ``{"$array": {"dtype", "shape", "data"}}``: a NumPy/JAX array, its bytes in base64
   (little-endian), of a plain numeric or boolean dtype;
@@ -51,8 +55,8 @@ class Unencodable(TypeError):
         super().__init__(f"{where} = {_short_repr(value)}")
 
 
-def encode(value: Any, layer_name: Callable[[Any], str], where: str) -> Any:
-    """``value`` as JSON data; ``layer_name(model)`` names a model argument."""
+def encode(value: Any, layer_ref: Callable[[Any], Any], where: str) -> Any:
+    """``value`` as JSON data; ``layer_ref(model)`` is a model argument's ``$layer`` object."""
     if value is None or isinstance(value, bool | str):
         return value
     if isinstance(value, np.bool_):
@@ -62,19 +66,19 @@ def encode(value: Any, layer_name: Callable[[Any], str], where: str) -> Any:
     if isinstance(value, float | np.floating):
         return float(value)
     if isinstance(value, Model):
-        return {"$layer": layer_name(value)}
+        return layer_ref(value)
     if isinstance(value, list):
-        return [encode(v, layer_name, f"{where}[{i}]") for i, v in enumerate(value)]
+        return [encode(v, layer_ref, f"{where}[{i}]") for i, v in enumerate(value)]
     if isinstance(value, tuple) and not hasattr(value, "_fields"):
-        return {"$tuple": [encode(v, layer_name, f"{where}[{i}]") for i, v in enumerate(value)]}
+        return {"$tuple": [encode(v, layer_ref, f"{where}[{i}]") for i, v in enumerate(value)]}
     if isinstance(value, dict) and all(isinstance(k, str) for k in value):
-        return {"$dict": {k: encode(v, layer_name, f"{where}[{k!r}]") for k, v in value.items()}}
+        return {"$dict": {k: encode(v, layer_ref, f"{where}[{k!r}]") for k, v in value.items()}}
     if isinstance(value, np.ndarray | jax.Array) and value.dtype.name in DTYPES:
         array = np.asarray(value)
         array = np.ascontiguousarray(array, array.dtype.newbyteorder("<")).reshape(array.shape)
         data = base64.b64encode(array.tobytes()).decode("ascii")
         return {"$array": {"dtype": array.dtype.name, "shape": list(array.shape), "data": data}}
-    if isinstance(value, np.dtype) or (isinstance(value, type) and issubclass(value, np.generic)):
+    if _is_dtype(value):
         name = np.dtype(value).name
         if name in DTYPES:
             return {"$dtype": name}
@@ -85,8 +89,9 @@ def encode(value: Any, layer_name: Callable[[Any], str], where: str) -> Any:
     raise Unencodable(where, value)
 
 
-def decode(data: Any, layer: Callable[[str], Any], where: str) -> Any:
-    """The value ``data`` (from :func:`encode`) stands for; ``layer(name)`` gives a model."""
+def decode(data: Any, layer: Callable[[str, Any], Any], where: str) -> Any:
+    """The value ``data`` (from :func:`encode`) stands for; ``layer(tag, reference)`` gives the
+    model a ``$layer``, ``$block_layer`` or ``$block_input`` object refers to."""
     if data is None or isinstance(data, bool | int | float | str):
         return data
     if isinstance(data, list):
@@ -94,8 +99,12 @@ def decode(data: Any, layer: Callable[[str], Any], where: str) -> Any:
     if not isinstance(data, dict) or len(data) != 1:
         raise ValueError(f"{where}: expected a JSON value or a {{'$tag': ...}} object: {data!r}.")
     ((tag, body),) = data.items()
-    if tag == "$layer" and isinstance(body, str):
-        return layer(body)
+    if (
+        (tag == "$layer" and (isinstance(body, str) or _is_position(body)))
+        or (tag == "$block_layer" and _is_position(body))
+        or (tag == "$block_input" and isinstance(body, int) and not isinstance(body, bool))
+    ):
+        return layer(tag, body)
     if tag == "$tuple" and isinstance(body, list):
         return tuple(decode(v, layer, f"{where}[{i}]") for i, v in enumerate(body))
     if tag == "$dict" and isinstance(body, dict):
@@ -121,6 +130,23 @@ def _decode_array(body: Mapping[str, Any], where: str) -> np.ndarray:
     return np.frombuffer(raw, dtype=dtype.newbyteorder("<")).astype(dtype).reshape(shape)
 
 
+def _is_position(body: Any) -> bool:
+    return (
+        isinstance(body, list)
+        and len(body) == 2
+        and all(isinstance(i, int) and not isinstance(i, bool) for i in body)
+    )
+
+
+def _is_dtype(value: Any) -> bool:
+    """A dtype, a NumPy scalar type, or a JAX one (``jnp.float32``, which is not np.generic)."""
+    if isinstance(value, np.dtype):
+        return True
+    return isinstance(value, type) and (
+        issubclass(value, np.generic) or isinstance(getattr(value, "dtype", None), np.dtype)
+    )
+
+
 def _activation_name(fn: Any) -> str | None:
     for name in activations.names():
         if activations.get(name) is fn:
@@ -140,7 +166,7 @@ def summary(value: Any) -> Any:
         return {str(k): summary(v) for k, v in value.items()}
     if isinstance(value, np.ndarray | jax.Array):
         return f"array {np.asarray(value).dtype.name}{list(np.shape(value))}"
-    if isinstance(value, np.dtype) or (isinstance(value, type) and issubclass(value, np.generic)):
+    if _is_dtype(value):
         return np.dtype(value).name
     if callable(value) and hasattr(value, "__qualname__"):
         return f"{getattr(value, '__module__', '?')}.{value.__qualname__}"

@@ -6,27 +6,39 @@ One safetensors file (the layout of :func:`axon.model.save`: ``params/<layer>/<n
 
     {"format": "axon.model.graph", "version": 1, "output": <layer name>, "state": bool,
      "calls":  [{"kind": "builder", "builder": <registered name>, "provider": <distribution>,
-                 "args": [...], "kwargs": {...}}, ...],
+                 "args": [...], "kwargs": {...}},
+                {"kind": "parameter", "args": [...], "kwargs": {...}},
+                {"kind": "block_call", "block": <index in blocks>, "args": [<inputs>]}, ...],
+     "blocks": [{"name", "defined_at", "inputs": <count>, "calls": [<the body's calls>],
+                 "outputs": <structure of references>}, ...],
      "layers": [{"name", "op", "inputs", "parameters", "options", "config", "mode",
                  "policy", "call": [call index, position], "defined_at"}, ...]}
 
 ``calls`` is the recipe: the registered builder calls that made the graph, in order, with
-their arguments as data (``graph_values``). ``layers`` describes the result, one entry per
-layer in execution order (inputs: ``{"name", "op": "input", "shape", "optional"}``).
-Loading replays the calls through the layer registry, puts each layer's mixed-precision
-policy back, and accepts the graph only if it describes exactly as ``layers`` says;
-saving runs the same replay first, so a graph that could not be rebuilt equal (a layer
-made by ``axon.model.layer`` directly, one changed by ``map_nodes``) is refused when it
-is saved, not discovered when it is loaded.
+their arguments as data (``graph_values``), the ``axon.model.parameter`` calls, and the
+calls of blocks. A block's function is code, so ``blocks`` stores, once per block, the
+calls it made when traced on placeholder inputs (its body, whose arguments refer to
+``$block_input``s and to earlier body calls' ``$block_layer``s, or to layers of the
+model it captured); loading makes a ``Block`` whose function replays the body, and
+calls it once per ``block_call``. Copies of a block's layers share their name, so the
+file refers to them as ``[call, position]`` (the block call that made them).
+``layers`` describes the result, one entry per layer in execution order (inputs:
+``{"name", "op": "input", "shape", "optional"}``). Loading replays the calls through the
+layer registry, puts each layer's mixed-precision policy back, and accepts the graph only
+if it describes exactly as ``layers`` says; saving runs the same replay first, so a graph
+that could not be rebuilt equal (a layer made by ``axon.model.layer`` directly, one
+changed by ``map_nodes``) is refused when it is saved, not discovered when it is loaded.
 """
 
 from __future__ import annotations
 
+import functools
 import inspect
 import json
 import os
 import warnings
-from collections.abc import Mapping
+from collections import Counter
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import jax
@@ -36,10 +48,12 @@ from axon.functional import activations, initializers
 
 from .._compiler.precision import Policy
 from .._compiler.state import ModelState
+from .._graph.blocks import Block, call_block, traced
 from .._graph.constructors import input as make_input
+from .._graph.constructors import parameter
 from .._graph.model import Model, expect_model, layers
 from .._graph.node import Node
-from .._graph.recording import BuilderCall, call_builder
+from .._graph.recording import BuilderCall, call_builder, run_call
 from .._graph.rewrite import map_nodes
 from .atomic import write_atomically
 from .graph_values import Unencodable, decode, encode, summary
@@ -50,7 +64,7 @@ __all__ = ["load_model", "save_model"]
 FORMAT = "axon.model.graph"
 VERSION = 1
 METADATA_KEY = "axon.graph"
-CALL_KINDS = ("builder",)
+CALL_KINDS = ("builder", "parameter", "block_call")
 
 
 # -- describing a graph --------------------------------------------------------------------
@@ -70,12 +84,32 @@ def _policy_json(policy: Policy | None) -> dict[str, str | None] | None:
             for w in ("params", "compute", "output")}  # fmt: skip
 
 
+def _call_index(model: Model) -> dict[int, int]:
+    """The position in the file's ``calls`` of each call that made layers of ``model``."""
+    seqs = sorted({n.origin[0].seq for n in model.program.order if n.origin is not None})
+    return {seq: i for i, seq in enumerate(seqs)}
+
+
+def _layer_ids(model: Model) -> dict[int, str | list[int]]:
+    """How the file names each layer: its name, or, for the copies of a block's layer (which
+    share one name), ``[call, position]``: the block call that made it and where in it."""
+    program, call_index = model.program, _call_index(model)
+    counts = Counter(program.names.values())
+    return {
+        node.id: name
+        if counts[name] == 1 or node.origin is None
+        else [call_index[node.origin[0].seq], node.origin[1]]
+        for node in program.order
+        for name in (program.names[node.id],)
+    }
+
+
 def _describe(model: Model) -> list[dict[str, Any]]:
     """One JSON entry per layer of ``model``, in execution order (the file's ``layers``)."""
     program = model.program
     names = program.names
-    seqs = sorted({n.origin[0].seq for n in program.order if n.origin is not None})
-    call_index = {seq: i for i, seq in enumerate(seqs)}
+    call_index = _call_index(model)
+    ids = _layer_ids(model)
     entries = []
     for node in program.order:
         entry: dict[str, Any] = {"name": names[node.id], "op": node.op_name}
@@ -84,7 +118,7 @@ def _describe(model: Model) -> list[dict[str, Any]]:
             entry["shape"] = None if shape is None else list(shape)
             entry["optional"] = bool(node.config.get("optional", False))
         else:
-            entry["inputs"] = [names[i.id] for i in node.inputs]
+            entry["inputs"] = [ids[i.id] for i in node.inputs]
             entry["parameters"] = [
                 {
                     "name": p.name,
@@ -109,7 +143,7 @@ def _describe(model: Model) -> list[dict[str, Any]]:
 
 def _unregistered(node: Node, name: str) -> str:
     return (
-        f"layer {name!r} ({node.op_name}, defined at {node.defined_at}) was made by "
+        f"layer {name} ({node.op_name}, defined at {node.defined_at}) was made by "
         f"axon.model.layer(...) directly, not by a registered builder, so no file can "
         f"rebuild it (a model file stores builder names and data, never code). Register a "
         f"builder that makes it (a function builder(x, ..., name=None) -> Model returned "
@@ -121,53 +155,41 @@ def _unregistered(node: Node, name: str) -> str:
 def _graph(model: Model, *, has_state: bool) -> dict[str, Any]:
     """The ``axon.graph`` document of ``model`` (raises listing every layer it cannot store)."""
     program = model.program
-    names = program.names
+    names, ids = program.names, _layer_ids(model)
     problems: list[str] = []
     calls: dict[int, BuilderCall] = {}
     first_layer: dict[int, Node] = {}
-    by_key: dict[Any, str] = {}
+    by_key: dict[Any, Node] = {}
     for node in program.order:
         key = _key(node)
         if key is None:
-            problems.append(_unregistered(node, names[node.id]))
+            problems.append(_unregistered(node, repr(names[node.id])))
             key = ("unregistered", node.id)  # reported once, not again by the layers it feeds
         if key in by_key:
             problems.append(
-                f"layers {by_key[key]!r} and {names[node.id]!r} are copies of one layer made "
-                f"by a graph rewrite; a model file can store only layers as their builders "
-                f"made them."
+                f"layers {names[by_key[key].id]!r} and {names[node.id]!r} are copies of one "
+                f"layer made by a graph rewrite; a model file can store only layers as their "
+                f"builders made them."
             )
-        by_key[key] = names[node.id]
+        by_key[key] = node
         if node.origin is not None:
             calls.setdefault(node.origin[0].seq, node.origin[0])
             first_layer.setdefault(node.origin[0].seq, node)
 
-    def layer_name(argument: Model) -> str:
+    def layer_ref(argument: Model) -> dict[str, Any]:
         key = _key(argument.node) or ("unregistered", argument.node.id)
         if key not in by_key:
             raise Unencodable("a layer argument", "a layer that is not part of this model")
-        return by_key[key]
+        return {"$layer": ids[by_key[key].id]}
 
+    writer = _Writer(problems, layer_ref)
     encoded = []
     for seq in sorted(calls):
         call, node = calls[seq], first_layer[seq]
-        positional = _positional_names(call.builder, len(call.args))
-        try:
-            args = [encode(a, layer_name, n) for a, n in zip(call.args, positional, strict=True)]
-            kwargs = {k: encode(v, layer_name, k) for k, v in call.kwargs.items()}
-        except Unencodable as error:
-            problems.append(
-                f"layer {names[node.id]!r} ({call.builder}, defined at {node.defined_at}) has "
-                f"an argument that a model file cannot store: {error}. Pass data (numbers, "
-                f"strings, arrays, models) and functions by their registered name (e.g. "
-                f"activation='relu', kernel_initializer='he_uniform'), or register a builder "
-                f"that makes this layer from such options."
-            )
-            continue
-        encoded.append(
-            {"kind": "builder", "builder": call.builder, "provider": _provider(call.builder),
-             "args": args, "kwargs": kwargs}
-        )  # fmt: skip
+        label = f"layer {names[node.id]!r} ({call.builder}, defined at {node.defined_at})"
+        entry = writer.call(call, layer_ref, label)
+        if entry is not None:
+            encoded.append(entry)
     if problems:
         raise SerializationError(
             "Cannot save the model: " + ("\n  " if len(problems) > 1 else "")
@@ -176,17 +198,114 @@ def _graph(model: Model, *, has_state: bool) -> dict[str, Any]:
     return {
         "format": FORMAT,
         "version": VERSION,
-        "output": names[model.node.id],
+        "output": ids[model.node.id],
         "state": has_state,
         "calls": encoded,
+        "blocks": writer.blocks,
         "layers": _describe(model),
     }
 
 
-def _positional_names(builder: str, count: int) -> list[str]:
-    """Names of a builder's first ``count`` parameters, to name its positional arguments."""
+class _Writer:
+    """Recorded calls as the file's ``calls`` entries, and the blocks they call as ``blocks``.
+
+    A block is stored once, when first called: its body (the builder calls its function
+    made on placeholder inputs, with ``$block_input``/``[call, position]`` references),
+    its outputs, name and definition site. Blocks called inside it are stored before it.
+    """
+
+    def __init__(self, problems: list[str], model_ref: Callable[[Model], Any]):
+        self.problems, self.model_ref = problems, model_ref
+        self.blocks: list[dict[str, Any]] = []
+        self._index: dict[int, int] = {}  # BlockRef.id -> position in blocks
+
+    def call(
+        self, call: BuilderCall, layer_ref: Callable[[Model], Any], label: str
+    ) -> dict[str, Any] | None:
+        """``call`` as JSON, or ``None`` once its problem is recorded."""
+        try:
+            args = [encode(a, layer_ref, n)
+                    for a, n in zip(call.args, _positional_names(call), strict=True)]  # fmt: skip
+            kwargs = {k: encode(v, layer_ref, k) for k, v in call.kwargs.items()}
+        except Unencodable as error:
+            self.problems.append(
+                f"{label} has an argument that a model file cannot store: {error}. Pass data "
+                f"(numbers, strings, arrays, models) and functions by their registered name "
+                f"(e.g. activation='relu', kernel_initializer='he_uniform'), or register a "
+                f"builder that makes this layer from such options."
+            )
+            return None
+        if call.kind == "block_call":
+            index = self.block(call.block)
+            return {"kind": "block_call", "block": index, "args": args}
+        if call.kind == "parameter":
+            return {"kind": "parameter", "args": args, "kwargs": kwargs}
+        return {"kind": "builder", "builder": call.builder, "provider": _provider(call.builder),
+                "args": args, "kwargs": kwargs}  # fmt: skip
+
+    def block(self, block: Block) -> int:
+        """The position of ``block``'s definition in ``blocks`` (stored on first use)."""
+        if block.ref.id in self._index:
+            return self._index[block.ref.id]
+        template = traced(block)
+        assert template is not None  # it was called
+        where = f"block {block.ref.name or '(unnamed)'} (defined at {block.ref.defined_at})"
+        refs: dict[int, Any] = {p.id: {"$block_input": i}
+                                for i, p in enumerate(template.placeholders)}  # fmt: skip
+        calls: dict[int, BuilderCall] = {}
+        first_layer: dict[int, Node] = {}
+        for node in template.inside:
+            if node.origin is None:
+                problems_name = f"{node.block_layer or template.names[node.id]!r} of {where}"
+                self.problems.append(_unregistered(node, problems_name))
+                continue
+            calls.setdefault(node.origin[0].seq, node.origin[0])
+            first_layer.setdefault(node.origin[0].seq, node)
+        position = {seq: c for c, seq in enumerate(sorted(calls))}
+        for node in template.inside:
+            if node.origin is not None:
+                refs[node.id] = {"$block_layer": [position[node.origin[0].seq], node.origin[1]]}
+
+        def body_ref(argument: Model) -> Any:
+            if argument.node.id in refs:
+                return refs[argument.node.id]
+            try:
+                return self.model_ref(argument)  # a layer of the model the function captured
+            except Unencodable:
+                raise Unencodable(
+                    "a layer argument", "a layer made inside another block's function (a "
+                    "block may use its inputs and the model's layers)"
+                ) from None  # fmt: skip
+
+        body = []
+        for seq in sorted(calls):
+            call, node = calls[seq], first_layer[seq]
+            name = node.block_layer or template.names[node.id]
+            label = f"layer {name!r} ({call.builder}, defined at {node.defined_at}) of {where}"
+            entry = self.call(call, body_ref, label)
+            if entry is not None:
+                body.append(entry)
+        try:
+            outputs = encode(jax.tree_util.tree_map(Model, template.outputs), body_ref, "outputs")
+        except Unencodable as error:
+            self.problems.append(f"the outputs of {where} cannot be stored: {error}.")
+            outputs = None
+        self._index[block.ref.id] = len(self.blocks)
+        self.blocks.append(
+            {"name": block.ref.name, "defined_at": block.ref.defined_at,
+             "inputs": len(template.placeholders), "calls": body, "outputs": outputs}
+        )  # fmt: skip
+        return self._index[block.ref.id]
+
+
+def _positional_names(call: BuilderCall) -> list[str]:
+    """Names of a call's positional arguments (its builder's parameters), for messages."""
+    count = len(call.args)
+    if call.kind == "block_call":
+        return [f"input {i}" for i in range(count)]
+    builder = parameter if call.kind == "parameter" else layers.get(call.builder)
     try:
-        parameters = list(inspect.signature(layers.get(builder)).parameters)
+        parameters = list(inspect.signature(builder).parameters)
     except (TypeError, ValueError):
         parameters = []
     return [parameters[i] if i < len(parameters) else f"argument {i}" for i in range(count)]
@@ -199,9 +318,82 @@ def _provider(builder: str) -> str | None:
 # -- rebuilding a graph --------------------------------------------------------------------
 
 
+def _made_by(call: BuilderCall, result: Any) -> dict[int, Node]:
+    """The nodes ``call`` made that ``result`` reaches, by their position in the call."""
+    made = {}
+    stack = [leaf.node for leaf in jax.tree_util.tree_leaves(
+        result, is_leaf=lambda v: isinstance(v, Model)) if isinstance(leaf, Model)]  # fmt: skip
+    while stack:
+        node = stack.pop()
+        if node.origin is not None and node.origin[0] is call and node.origin[1] not in made:
+            made[node.origin[1]] = node
+            stack.extend(node.inputs)
+    return made
+
+
+class _Replay:
+    """Replays a file's calls: builders from the registry, parameters, and blocks, each
+    block rebuilt as a :class:`Block` whose function replays its stored body."""
+
+    def __init__(self, graph: Mapping[str, Any], model_layer: Callable[[Any], Model]):
+        self.specs = graph.get("blocks", [])
+        self.model_layer = model_layer
+        self.blocks: dict[int, Block] = {}
+
+    def call(
+        self, call: Mapping[str, Any], resolve: Callable[[str, Any], Model], where: str
+    ) -> tuple[BuilderCall, Any]:
+        args = decode(call.get("args", []), resolve, f"{where}, arguments")
+        kwargs = decode({"$dict": call.get("kwargs", {})}, resolve, f"{where}, options")
+        kind = call.get("kind", "builder")
+        if kind == "block_call":
+            return call_block(self.block(call.get("block")), *args)
+        if kind == "parameter":
+            return run_call(BuilderCall("parameter", tuple(args), kwargs, kind), parameter)
+        return call_builder(call["builder"], layers.get(call["builder"]), *args, **kwargs)
+
+    def block(self, index: Any) -> Block:
+        if not isinstance(index, int) or not 0 <= index < len(self.specs):
+            raise ValueError(f"no block {index!r} in the file ({len(self.specs)} stored)")
+        if index not in self.blocks:
+            spec = self.specs[index]
+            name, where = spec.get("name"), spec.get("defined_at")
+            if not (name is None or isinstance(name, str)) or not isinstance(where, str):
+                raise ValueError(f"block {index} has a malformed name or definition site")
+            body = functools.partial(self._body, spec, f"block {name or index}")
+            self.blocks[index] = Block(body, name, where)
+        return self.blocks[index]
+
+    def _body(self, spec: Mapping[str, Any], label: str, *inputs: Model) -> Any:
+        made: dict[tuple[int, int], Node] = {}
+
+        def resolve(tag: str, ref: Any) -> Model:
+            if tag == "$layer":
+                return self.model_layer(ref)
+            if tag == "$block_input":
+                if not 0 <= ref < len(inputs):
+                    raise ValueError(f"{label} has {len(inputs)} input(s), not input {ref}")
+                return inputs[ref]
+            if tuple(ref) not in made:
+                raise ValueError(f"{label}: no layer {ref} made by an earlier call of its body")
+            return Model(made[tuple(ref)])
+
+        for c, call in enumerate(spec.get("calls", [])):
+            record, result = self.call(call, resolve, f"{label}, call {c}")
+            made.update({(c, p): node for p, node in _made_by(record, result).items()})
+        return decode(spec.get("outputs"), resolve, f"{label}, outputs")
+
+
+def _entry_key(entry: Mapping[str, Any]) -> Any:
+    """An entry of ``layers`` by what identifies its node: an input's name, else its call."""
+    return ("input", entry["name"]) if entry["op"] == "input" else tuple(entry.get("call") or ())
+
+
 def _rebuild(graph: Mapping[str, Any], source: str) -> Model:
-    """Replay ``graph``'s builder calls; the model, with policies and definition sites put back."""
-    entries = {entry["name"]: entry for entry in graph["layers"]}
+    """Replay ``graph``'s calls; the model, with policies and definition sites put back."""
+    entries = {_entry_key(entry): entry for entry in graph["layers"]}
+    counts = Counter(entry["name"] for entry in graph["layers"])
+    unique = {e["name"]: key for key, e in entries.items() if counts[e["name"]] == 1}
     nodes: dict[Any, Node] = {}
     for entry in graph["layers"]:
         if entry["op"] == "input":
@@ -209,37 +401,29 @@ def _rebuild(graph: Mapping[str, Any], source: str) -> Model:
             made = make_input(entry["name"], shape, optional=bool(entry.get("optional")))
             nodes[("input", entry["name"])] = made.node
 
-    def layer_for(name: str) -> Model:
-        entry = entries.get(name)
-        key = (
-            None
-            if entry is None
-            else (("input", name) if entry["op"] == "input" else tuple(entry.get("call") or ()))
-        )
+    def model_layer(ref: str | list[int]) -> Model:
+        key = unique.get(ref) if isinstance(ref, str) else tuple(ref)
         if key not in nodes:
-            raise ValueError(f"layer {name!r} is not made by an earlier call")
+            raise ValueError(f"layer {ref!r} is not made by an earlier call")
         return Model(nodes[key])
 
+    def resolve(tag: str, ref: Any) -> Model:
+        if tag != "$layer":
+            raise ValueError(f"{tag} {ref!r} outside a block's body")
+        return model_layer(ref)
+
+    replay = _Replay(graph, model_layer)
     for index, call in enumerate(graph["calls"]):
-        where = f"call {index} ({call.get('builder')!r})"
+        where = f"call {index} ({call.get('builder') or call.get('kind')!r})"
         try:
-            args = decode(call.get("args", []), layer_for, f"{where}, arguments")
-            kwargs = decode({"$dict": call.get("kwargs", {})}, layer_for, f"{where}, options")
-            record, result = call_builder(call["builder"], layers.get(call["builder"]), *args,
-                                          **kwargs)  # fmt: skip
+            record, result = replay.call(call, resolve, where)
         except Exception as error:
             raise SerializationError(
                 f"{source}: rebuilding {where} failed: {type(error).__name__}: {error}"
             ) from error
-        stack = [leaf.node for leaf in jax.tree_util.tree_leaves(
-            result, is_leaf=lambda v: isinstance(v, Model)) if isinstance(leaf, Model)]  # fmt: skip
-        while stack:
-            node = stack.pop()
-            if node.origin is not None and node.origin[0] is record:
-                nodes[(index, node.origin[1])] = node
-                stack.extend(node.inputs)
-    model = layer_for(graph["output"])
-    by_id = {node.id: entries[name] for name, node in _named(nodes, graph).items()}
+        nodes.update({(index, p): node for p, node in _made_by(record, result).items()})
+    model = model_layer(graph["output"])
+    by_id = {nodes[key].id: entry for key, entry in entries.items() if key in nodes}
 
     def restore(node: Node) -> Node:
         entry = by_id.get(node.id)
@@ -253,32 +437,31 @@ def _rebuild(graph: Mapping[str, Any], source: str) -> Model:
     return map_nodes(model, restore)
 
 
-def _named(nodes: Mapping[Any, Node], graph: Mapping[str, Any]) -> dict[str, Node]:
-    named = {}
-    for entry in graph["layers"]:
-        key = ("input", entry["name"]) if entry["op"] == "input" else tuple(entry["call"] or ())
-        if key in nodes:
-            named[entry["name"]] = nodes[key]
-    return named
-
-
 def _differences(saved: list[dict[str, Any]], rebuilt: list[dict[str, Any]]) -> list[str]:
-    rebuilt_by_name = {entry["name"]: entry for entry in rebuilt}
+    def identity(entry: Mapping[str, Any]) -> Any:
+        return entry["name"], json.dumps(entry.get("call"))
+
+    def label(entry: Mapping[str, Any]) -> str:
+        copy = f", call {entry['call']}" if counts[entry["name"]] > 1 else ""
+        return f"layer {entry['name']!r} ({entry['op']}{copy})"
+
+    counts = Counter(entry["name"] for entry in [*saved, *rebuilt])
+    rebuilt_by_id = {identity(entry): entry for entry in rebuilt}
     lines = []
     for entry in saved:
-        other = rebuilt_by_name.pop(entry["name"], None)
+        other = rebuilt_by_id.pop(identity(entry), None)
         if other is None:
-            lines.append(f"layer {entry['name']!r} ({entry['op']}) is missing")
+            lines.append(f"{label(entry)} is missing")
             continue
         for field in sorted(set(entry) | set(other)):
             if entry.get(field) != other.get(field):
                 lines.append(
-                    f"layer {entry['name']!r} ({entry['op']}): {field} is "
+                    f"{label(entry)}: {field} is "
                     f"{json.dumps(entry.get(field), sort_keys=True)} in the file, "
                     f"{json.dumps(other.get(field), sort_keys=True)} rebuilt"
                 )
-    lines += [f"layer {name!r} ({e['op']}) is extra" for name, e in rebuilt_by_name.items()]
-    if not lines and [e["name"] for e in saved] != [e["name"] for e in rebuilt]:
+    lines += [f"{label(e)} is extra" for e in rebuilt_by_id.values()]
+    if not lines and [identity(e) for e in saved] != [identity(e) for e in rebuilt]:
         lines.append("the layers come in another order")
     return lines
 
@@ -294,11 +477,15 @@ def _missing(graph: Mapping[str, Any]) -> list[str]:
             init = p.get("initializer")
             if isinstance(init, str) and "." not in init and init not in initializers.names():
                 lines.append(f"layer {entry['name']!r} uses initializer {init!r}")
-    for index, call in enumerate(graph["calls"]):
-        layer = layer_of_call.get(index, f"call {index}")
-        if call.get("kind", "builder") not in CALL_KINDS:
-            lines.append(f"layer {layer!r} is a {call.get('kind')!r} (a newer kind of layer)")
-        elif call.get("builder") not in layers:
+    labelled = [(layer_of_call.get(i, f"call {i}"), call) for i, call in enumerate(graph["calls"])]
+    for b, spec in enumerate(graph.get("blocks", [])):
+        block = f"block {spec.get('name') or b}"
+        labelled += [(f"call {c} of {block}", call) for c, call in enumerate(spec.get("calls", []))]
+    for layer, call in labelled:
+        kind = call.get("kind", "builder")
+        if kind not in CALL_KINDS:
+            lines.append(f"layer {layer!r} is a {kind!r} (a newer kind of layer)")
+        elif kind == "builder" and call.get("builder") not in layers:
             provider = call.get("provider")
             hint = f" - install {provider}" if provider else ""
             lines.append(f"layer {layer!r} uses builder {call.get('builder')!r}{hint}")
@@ -331,6 +518,12 @@ def save_model(path: str | os.PathLike[str], model: Model, state: ModelState | N
     from the layer registry alone, so plugins' layers need their plugin installed.
     The file is written atomically (the old file or the complete new one, never a
     partial write).
+
+    Shared weights are stored: blocks (:func:`axon.model.block`: each block's body,
+    the builder calls its function made on placeholder inputs, once, and one entry
+    per call), free-standing parameters (:func:`axon.model.parameter`, e.g. a tied
+    embedding table) and their uses as ``kernel=`` or in ``rnn(params=...)``;
+    shared parameters are stored once, under their ``ModelState`` keys.
 
     What cannot be stored is refused here, every case in one
     :class:`~axon.model.SerializationError`: a layer made by
@@ -404,6 +597,11 @@ def load_model(path: str | os.PathLike[str]) -> tuple[Model, ModelState | None]:
     :class:`~axon.model.ModelState` (``None`` if none was saved); the model is ready
     for ``build``, ``display.as_table``, training and ``save_model``.
 
+    Blocks come back as the layers of each call, sharing one set of parameters by
+    name as before (training adds up the gradients of all uses; freezing and mixed
+    precision by block name work). The :class:`~axon.model.Block` objects themselves
+    are not returned: applying a block to a new input needs the code that defined it.
+
     Raises :class:`~axon.model.SerializationError` naming the path for a file that
     is not a model file, is truncated or corrupted, was written by a newer format
     version, or needs builders, activations or initializers this installation does
@@ -470,8 +668,15 @@ def _parse(text: str, source: str) -> dict[str, Any]:
             f"{source} was written in model-file format version {version!r}, newer than the "
             f"version {VERSION} this axon-model reads. Upgrade axon-model to load it."
         )
-    shapes = {"output": str, "state": bool, "calls": list, "layers": list}
+    graph.setdefault("blocks", [])  # files without blocks may leave it out
+    shapes = {"output": str | list, "state": bool, "calls": list, "blocks": list, "layers": list}
     bad = [k for k, t in shapes.items() if not isinstance(graph.get(k), t)]
+    calls = graph.get("calls") if isinstance(graph.get("calls"), list) else []
+    blocks = graph.get("blocks") if isinstance(graph.get("blocks"), list) else []
+    if not all(isinstance(b, dict) and isinstance(b.get("calls"), list) for b in blocks):
+        bad.append("blocks")
+    elif not all(isinstance(c, dict) for c in [*calls, *(c for b in blocks for c in b["calls"])]):
+        bad.append("calls")
     if bad or not all(isinstance(e, dict) and isinstance(e.get("name"), str)
                       and isinstance(e.get("op"), str) for e in graph["layers"]):  # fmt: skip
         raise SerializationError(

@@ -8,6 +8,12 @@ inside it (``Node.block_layer``). The compiler names copies alike
 name, so all calls read, and train, the same arrays: gradients of all uses add up.
 Copies are ordinary nodes, so rewriting, hooks, mixed precision and display need
 nothing special.
+
+For the model file, each call is recorded (``recording``, ``kind="block_call"``) and
+its copies get ``origin = (that call, position in the template)``; the template's own
+layers keep the builder calls made while tracing, recorded one by one (the block's
+body). A call made inside a registered builder belongs to that builder's call instead,
+like any layer it makes.
 """
 
 from __future__ import annotations
@@ -22,12 +28,13 @@ import jax
 
 from .model import Model
 from .node import BlockRef, Node, assign_names, defined_at, fresh_id, topological_order
+from .recording import BuilderCall, call_running, current_origin, unrecorded
 
 _block_ids = itertools.count()
 
 
 @dataclass(frozen=True)
-class _Template:
+class Template:
     placeholders: tuple[Node, ...]
     outputs: Any  # the structure fn returned, with nodes for models
     inside: tuple[Node, ...]  # the layers fn created, in evaluation order
@@ -51,7 +58,7 @@ class Block:
     def __init__(self, fn: Callable[..., Any], name: str | None, where: str):
         self.fn = fn
         self.ref = BlockRef(next(_block_ids), name, where)
-        self._template: _Template | None = None
+        self._template: Template | None = None
         self._tracing = False
 
     @property
@@ -76,6 +83,9 @@ class Block:
         >>> left
         <Model inputs={'a': None} output='block_0/dense_0' layers=2>
         """
+        return self._call(inputs)[1]
+
+    def _call(self, inputs: tuple[Model, ...]) -> tuple[BuilderCall, Any]:
         for i, value in enumerate(inputs):
             if not isinstance(value, Model):
                 raise TypeError(
@@ -93,14 +103,19 @@ class Block:
         copies: dict[int, Node] = {
             p.id: value.node for p, value in zip(template.placeholders, inputs, strict=True)
         }
-        for node in template.inside:
+        call = BuilderCall("block", inputs, {}, kind="block_call", block=self)
+        inside_builder = call_running()  # then the copies belong to that builder's call
+        for position, node in enumerate(template.inside):
             args = tuple(copies.get(a.id, a) if isinstance(a, Node) else a for a in node.args)
             layer = node.block_layer if node.blocks else template.names[node.id]
             copies[node.id] = node.rebuilt(
-                args=args, blocks=(self.ref, *node.blocks), block_layer=layer
+                args=args,
+                blocks=(self.ref, *node.blocks),
+                block_layer=layer,
+                origin=current_origin() if inside_builder else (call, position),
             )
         outputs = template.outputs
-        return jax.tree_util.tree_map(lambda node: Model(copies.get(node.id, node)), outputs)
+        return call, jax.tree_util.tree_map(lambda n: Model(copies.get(n.id, n)), outputs)
 
     def __repr__(self) -> str:
         return f"<Block {self.ref.name or '(numbered)'} defined at {self.ref.defined_at}>"
@@ -109,7 +124,7 @@ class Block:
         label = f" {self.ref.name!r}" if self.ref.name else ""
         return f"Block{label} (defined at {self.ref.defined_at})"
 
-    def _trace(self, arity: int) -> _Template:
+    def _trace(self, arity: int) -> Template:
         if self._template is not None:
             return self._template
         if self._tracing:
@@ -133,7 +148,8 @@ class Block:
         )
         self._tracing = True
         try:
-            result = self.fn(*(Model(p) for p in placeholders))
+            with unrecorded():  # the body's builder calls, each recorded as its own
+                result = self.fn(*(Model(p) for p in placeholders))
         finally:
             self._tracing = False
         outputs = self._output_nodes(result)
@@ -141,7 +157,7 @@ class Block:
         # inputs created inside fn are model inputs, not layers: they are shared, not copied
         inside = tuple(n for n in order if n.id > start and n.op_name != "input")
         names = assign_names([n for n in inside if not n.blocks])
-        self._template = _Template(placeholders, outputs, inside, names)
+        self._template = Template(placeholders, outputs, inside, names)
         return self._template
 
     def _check_arity(self, arity: int) -> None:
@@ -172,6 +188,16 @@ class Block:
         )
 
 
+def call_block(block: Block, *inputs: Model) -> tuple[BuilderCall, Any]:
+    """``block(*inputs)`` and the recorded call whose origin its copies carry."""
+    return block._call(inputs)
+
+
+def traced(block: Block) -> Template | None:
+    """``block``'s template: its body over placeholders (``None`` before its first call)."""
+    return block._template
+
+
 def block(fn: Callable[..., Any], *, name: str | None = None) -> Block:
     """A block of layers whose parameters are shared by every call (``Axon.block``).
 
@@ -198,6 +224,11 @@ def block(fn: Callable[..., Any], *, name: str | None = None) -> Block:
     set too. Every call reads it; in training, the calls update it one after the
     other in evaluation order, each starting from the previous call's update, as if
     the calls were consecutive batches (as a reused Keras or Flax layer does).
+
+    **Model files.** :func:`axon.model.save_model` stores a block without ``fn``: the
+    registered builder calls ``fn`` made on placeholder inputs, and each call's
+    inputs; :func:`axon.model.load_model` rebuilds every call with the same shared
+    parameters (but gives back no ``Block`` to call on new inputs).
 
     Args:
         fn: ``fn(*models) -> model | tuple | list | dict of models``.

@@ -11,6 +11,7 @@ import jax.numpy as jnp
 from .model import Model
 from .node import Node, Parameter, defined_at
 from .penalties import Regularizer, as_penalty
+from .recording import records
 
 Initializer = str | Callable[..., Any]
 
@@ -87,6 +88,7 @@ def parameter_value(value: Any) -> Any:
     return value
 
 
+@records("parameter", kind="parameter")  # a model file stores it as this call
 def parameter(
     name: str,
     shape: Sequence[int],
@@ -111,6 +113,9 @@ def parameter(
     >>> state = logits.init(0, jnp.zeros((1, 6), jnp.int32))
     >>> state.params["embedding"]["value"].shape, sorted(state.params)
     ((50, 8), ['dense_0', 'dense_1', 'embedding'])
+
+    A model file (:func:`axon.model.save_model`) stores the parameter as this call, so
+    its ``initializer`` must be a registered name there, not a function.
 
     Args:
         name: the parameter's (layer) name; required, unique in the model.

@@ -10,14 +10,21 @@ its position among the nodes that call created. A builder called inside another 
 (``transformer_encoder`` making dense layers) belongs to the outer call. Rebuilding is
 calling the same builders again with the same arguments; ``_files.model_file`` checks
 that the result equals the saved description before trusting it.
+
+Two other kinds of call are recorded the same way: ``axon.model.parameter``
+(``kind="parameter"``) and each call of an ``axon.model.block`` (``kind="block_call"``,
+``block`` the block called). A block's function runs with no call active
+(:func:`unrecorded`), so the builder calls inside it are recorded one by one: they are
+the block's body, which the file stores once, however often the block is called.
 """
 
 from __future__ import annotations
 
+import contextlib
 import contextvars
 import functools
 import itertools
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -29,11 +36,17 @@ _active: contextvars.ContextVar[BuilderCall | None] = contextvars.ContextVar(
 
 @dataclass(eq=False)
 class BuilderCall:
-    """One call of a registered builder: its name, arguments and how many nodes it created."""
+    """One recorded call: the builder's name, its arguments and how many nodes it created.
+
+    ``kind`` is ``"builder"`` (a registered builder), ``"parameter"``
+    (``axon.model.parameter``) or ``"block_call"`` (a call of ``block``, a ``Block``).
+    """
 
     builder: str
     args: tuple[Any, ...]
     kwargs: dict[str, Any]
+    kind: str = "builder"
+    block: Any = None
     seq: int = field(default_factory=lambda: next(_calls))
     created: int = 0
 
@@ -52,27 +65,47 @@ def call_builder(
 ) -> tuple[BuilderCall, Any]:
     """Run ``builder`` as a recorded call, or as part of the call already running:
     ``(call, result)``."""
-    call = BuilderCall(name, args, kwargs)
+    return run_call(BuilderCall(name, args, kwargs), builder)
+
+
+def run_call(call: BuilderCall, builder: Callable[..., Any]) -> tuple[BuilderCall, Any]:
+    """``builder(*call.args, **call.kwargs)`` recorded as ``call`` (or as part of the call
+    already running): ``(call, result)``."""
     token = _active.set(_active.get() or call)
     try:
-        return call, builder(*args, **kwargs)
+        return call, builder(*call.args, **call.kwargs)
     finally:
         _active.reset(token)
 
 
-def recorded(name: str, builder: Callable[..., Any]) -> Callable[..., Any]:
+def call_running() -> bool:
+    """Whether a recorded call is running (a node created now belongs to it)."""
+    return _active.get() is not None
+
+
+@contextlib.contextmanager
+def unrecorded() -> Iterator[None]:
+    """No call active inside: the calls made there are recorded one by one, each its own."""
+    token = _active.set(None)
+    try:
+        yield
+    finally:
+        _active.reset(token)
+
+
+def recorded(name: str, builder: Callable[..., Any], kind: str = "builder") -> Callable[..., Any]:
     """``builder`` recording its calls under the registered ``name`` (idempotent)."""
     if getattr(builder, "__axon_builder__", None) == name:
         return builder
 
     @functools.wraps(builder)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
-        return call_builder(name, builder, *args, **kwargs)[1]
+        return run_call(BuilderCall(name, args, kwargs, kind), builder)[1]
 
     wrapper.__axon_builder__ = name  # type: ignore[attr-defined]
     return wrapper
 
 
-def records(name: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+def records(name: str, kind: str = "builder") -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """Decorator form of :func:`recorded` for builders exported as module attributes."""
-    return functools.partial(recorded, name)
+    return functools.partial(recorded, name, kind=kind)
