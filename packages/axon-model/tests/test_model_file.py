@@ -15,7 +15,7 @@ import safetensors.numpy
 from safetensors import safe_open
 
 import axon.model
-from axon.functional import activations, initializers
+from axon.functional import activations, initializers, penalties
 from axon.model import mixed_precision as mp
 from axon.model import plugins
 
@@ -439,6 +439,34 @@ def test_function_options_are_stored_by_registered_name_or_refused(tmp_path):
     assert not (tmp_path / "bad.axon").exists()
 
 
+def test_regularizers_are_stored_by_registered_name_with_their_factors(tmp_path):
+    x = axon.model.input("x", shape=(None, 4, 3))
+    hidden = x.dense(4, activation="tanh", kernel_regularizer=penalties.L2(1e-3),
+                     activity_regularizer="l1")  # fmt: skip
+    model = hidden.lstm(5, recurrent_regularizer=penalties.L1L2(0.25, 4.0))[0].dense(
+        2, bias_regularizer=penalties.L1(0.5)
+    )
+    inputs = jnp.arange(24.0).reshape(2, 4, 3) * 7.0
+    state = model.init(0, inputs)
+    axon.model.save_model(tmp_path / "m.axon", model, state)
+    loaded, loaded_state = axon.model.load_model(tmp_path / "m.axon")
+    for args in [(), (inputs,)]:  # parameter penalties; with the activity ones
+        expected = axon.model.penalty(model, state, *args)
+        assert axon.model.penalty(loaded, loaded_state, *args) == expected and expected > 0
+    assert '{"$penalty": {"config": {"l1": 0.25, "l2": 4.0}, "name": "l1_l2"}}' in _graph_json(
+        tmp_path / "m.axon"
+    )
+
+    class Unregistered(penalties.L2):
+        pass
+
+    with pytest.raises(
+        axon.model.SerializationError,
+        match=r"kernel_regularizer = .*Register the penalty class .*Unregistered",
+    ):
+        axon.model.save_model(tmp_path / "bad.axon", x.dense(2, kernel_regularizer=Unregistered()))
+
+
 def test_a_bad_save_leaves_an_existing_file_as_it_was(tmp_path):
     path = tmp_path / "m.axon"
     x = axon.model.input("x", shape=(None, 3))
@@ -497,6 +525,7 @@ def test_every_unknown_name_is_listed_in_one_error(saved):
         graph["calls"][0]["builder"] = "fancy_dense"
         graph["calls"][0]["provider"] = "axon-fancy 1.0 (axon_fancy)"
         graph["calls"][0]["kwargs"]["activation"] = {"$activation": "swishy"}
+        graph["calls"][0]["kwargs"]["kernel_regularizer"] = {"$penalty": {"name": "l3"}}
         graph["calls"].append({"kind": "block", "builder": "b"})
 
     _rewrite_graph(saved, change)
@@ -507,6 +536,7 @@ def test_every_unknown_name_is_listed_in_one_error(saved):
     assert lines[1:] == [
         "  layer 'dense_0' uses builder 'fancy_dense' - install axon-fancy 1.0 (axon_fancy)",
         "  layer 'dense_0' uses activation 'swishy'",
+        "  layer 'dense_0' uses penalty 'l3'",
         "  layer 'call 1' is a 'block' (a newer kind of layer)",
     ]
 

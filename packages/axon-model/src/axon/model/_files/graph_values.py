@@ -13,7 +13,9 @@ is an object with exactly one ``$``-tag:
   (little-endian), of a plain numeric or boolean dtype;
 - ``{"$dtype": name}``: a dtype;
 - ``{"$activation": name}``: a function registered as an activation
-  (``axon.functional.activations``), stored by its registered name.
+  (``axon.functional.activations``), stored by its registered name;
+- ``{"$penalty": {"name", "config"}}``: a regularizer (``axon.functional.penalties``),
+  its registered class's name and constructor arguments (numbers).
 
 Decoding builds only these values (``numpy.frombuffer`` over a whitelisted dtype; a
 registry lookup by name); an unknown tag is an error. Other functions (lambdas, closures
@@ -32,7 +34,7 @@ import jax
 import ml_dtypes
 import numpy as np
 
-from axon.functional import activations
+from axon.functional import activations, penalties
 
 from .._graph.model import Model
 
@@ -50,8 +52,11 @@ DTYPES: dict[str, Any] = {
 class Unencodable(TypeError):
     """A builder argument that the model file cannot store (``where`` names it)."""
 
-    def __init__(self, where: str, value: Any):
-        self.where, self.value = where, value
+    #: what to do instead, where the generic advice (pass data or registered names) is not it
+    advice: str | None = None
+
+    def __init__(self, where: str, value: Any, advice: str | None = None):
+        self.where, self.value, self.advice = where, value, advice
         super().__init__(f"{where} = {_short_repr(value)}")
 
 
@@ -82,6 +87,15 @@ def encode(value: Any, layer_ref: Callable[[Any], Any], where: str) -> Any:
         name = np.dtype(value).name
         if name in DTYPES:
             return {"$dtype": name}
+    if isinstance(value, penalties.Penalty):
+        try:
+            return {"$penalty": penalties.serialize(value)}
+        except TypeError:  # a class that is not registered: nothing could rebuild it
+            advice = (
+                f"Register the penalty class {type(value).__qualname__} (an axon_penalties "
+                f"hook: see axon.functional.penalties), or use L1, L2 or L1L2"
+            )
+            raise Unencodable(where, value, advice) from None
     if callable(value):
         name = _activation_name(value)
         if name is not None:
@@ -115,6 +129,8 @@ def decode(data: Any, layer: Callable[[str, Any], Any], where: str) -> Any:
         return DTYPES[body]
     if tag == "$activation" and isinstance(body, str):
         return activations.get(body)
+    if tag == "$penalty" and isinstance(body, dict):
+        return penalties.deserialize(body)  # a registered class, from numbers only
     raise ValueError(f"{where}: unknown or malformed value {{{tag!r}: {_short_repr(body)}}}.")
 
 
@@ -166,6 +182,8 @@ def summary(value: Any) -> Any:
         return {str(k): summary(v) for k, v in value.items()}
     if isinstance(value, np.ndarray | jax.Array):
         return f"array {np.asarray(value).dtype.name}{list(np.shape(value))}"
+    if isinstance(value, penalties.Penalty):  # its factors, so that differing ones show
+        return {"penalty": type(value).__qualname__, **summary(value.get_config())}
     if _is_dtype(value):
         return np.dtype(value).name
     if callable(value) and hasattr(value, "__qualname__"):

@@ -44,7 +44,7 @@ from typing import Any
 import jax
 import numpy as np
 
-from axon.functional import activations, initializers
+from axon.functional import activations, initializers, penalties
 
 from .._compiler.precision import Policy
 from .._compiler.state import ModelState
@@ -228,11 +228,13 @@ class _Writer:
                     for a, n in zip(call.args, _positional_names(call), strict=True)]  # fmt: skip
             kwargs = {k: encode(v, layer_ref, k) for k, v in call.kwargs.items()}
         except Unencodable as error:
+            advice = error.advice or (
+                "Pass data (numbers, strings, arrays, models) and functions by their registered "
+                "name (e.g. activation='relu', kernel_initializer='he_uniform'), or register a "
+                "builder that makes this layer from such options"
+            )
             self.problems.append(
-                f"{label} has an argument that a model file cannot store: {error}. Pass data "
-                f"(numbers, strings, arrays, models) and functions by their registered name "
-                f"(e.g. activation='relu', kernel_initializer='he_uniform'), or register a "
-                f"builder that makes this layer from such options."
+                f"{label} has an argument that a model file cannot store: {error}. {advice}."
             )
             return None
         if call.kind == "block_call":
@@ -489,19 +491,24 @@ def _missing(graph: Mapping[str, Any]) -> list[str]:
             provider = call.get("provider")
             hint = f" - install {provider}" if provider else ""
             lines.append(f"layer {layer!r} uses builder {call.get('builder')!r}{hint}")
-        for name in _activation_names(call):
+        for name in _tagged(call, "$activation"):
             if name not in activations.names():
                 lines.append(f"layer {layer!r} uses activation {name!r}")
+        for spec in _tagged(call, "$penalty"):
+            name = spec.get("name") if isinstance(spec, dict) else spec
+            if name not in penalties.names():
+                lines.append(f"layer {layer!r} uses penalty {name!r}")
     return lines
 
 
-def _activation_names(data: Any) -> list[str]:
+def _tagged(data: Any, tag: str) -> list[Any]:
+    """The bodies of every ``{tag: body}`` value inside ``data``."""
     if isinstance(data, dict):
-        if set(data) == {"$activation"}:
-            return [data["$activation"]]
-        return [n for v in data.values() for n in _activation_names(v)]
+        if set(data) == {tag}:
+            return [data[tag]]
+        return [n for v in data.values() for n in _tagged(v, tag)]
     if isinstance(data, list):
-        return [n for v in data for n in _activation_names(v)]
+        return [n for v in data for n in _tagged(v, tag)]
     return []
 
 
