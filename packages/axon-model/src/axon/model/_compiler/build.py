@@ -110,7 +110,7 @@ def build(
             with _compile_log(options):
                 result = program.apply(model_state, inputs, mode="train", key=key, options=options)
             _checked_prediction(model, result[0], options)
-            return result
+            return result[:2]
 
     else:
         raise ValueError(f"mode must be 'inference' or 'train', got {mode!r}.")

@@ -236,27 +236,13 @@ class Program:
         mode: Mode = "inference",
         key: Any = None,
         options: BuildOptions = DEFAULT,
-    ) -> tuple[Any, dict[str, dict[str, Any]]]:
-        """Run the model: ``(prediction, new_state)``. Jitted; traced once per signature of
-        the inputs and the model state, which is when both are checked against the model.
-        Embedding ids are checked when the call is eager (see ``checks.id_range``)."""
-        prediction, new_state, _ = self.apply_with_penalty(
-            model_state, inputs, mode=mode, key=key, options=options
-        )
-        return prediction, new_state
-
-    def apply_with_penalty(
-        self,
-        model_state: ModelState,
-        inputs: Any,
-        *,
-        mode: Mode = "inference",
-        key: Any = None,
-        options: BuildOptions = DEFAULT,
         penalize: bool = False,
     ) -> tuple[Any, dict[str, dict[str, Any]], Any]:
-        """``apply`` and, with ``penalize``, the model's penalty (else ``None``): the
-        parameters' and the activity penalties of this forward pass."""
+        """Run the model: ``(prediction, new_state, penalty)``, the penalty (parameters' and
+        activity penalties of this forward pass) with ``penalize``, else ``None``. Jitted;
+        traced once per signature of the inputs and the model state, which is when both are
+        checked against the model. Embedding ids are checked when the call is eager (see
+        ``checks.id_range``)."""
         if mode not in MODES:
             raise ValueError(f"mode must be one of {MODES}, got {mode!r}.")
         if not isinstance(model_state, ModelState):

@@ -584,12 +584,6 @@ def save_model(path: str | os.PathLike[str], model: Model, state: ModelState | N
             "instead.\n  " + "\n  ".join(differences[:10])
         )
     data = to_bytes(state if state is not None else ModelState(), metadata={METADATA_KEY: text})
-    directory = os.path.dirname(os.path.abspath(path))
-    if not os.path.isdir(directory):
-        raise FileNotFoundError(
-            f"Cannot save to {path!r}: the directory {directory!r} does not exist. Create it "
-            f"first (os.makedirs(directory, exist_ok=True))."
-        )
     write_atomically(path, data)
     return path
 

@@ -186,12 +186,6 @@ def save(path: str | os.PathLike[str], model_state: ModelState) -> str:
     """
     path = os.fspath(path)
     data = to_bytes(model_state)  # serialize first: a failure leaves the disk untouched
-    directory = os.path.dirname(os.path.abspath(path))
-    if not os.path.isdir(directory):
-        raise FileNotFoundError(
-            f"Cannot save to {path!r}: the directory {directory!r} does not exist. Create it "
-            f"first (os.makedirs(directory, exist_ok=True))."
-        )
     write_atomically(path, data)
     return path
 

@@ -106,7 +106,7 @@ class Model:
         >>> bool(jnp.array_equal(prediction, trained))
         False
         """
-        return self.program.apply(model_state, inputs, mode=mode, key=key)
+        return self.program.apply(model_state, inputs, mode=mode, key=key)[:2]
 
     def apply_with_penalty(
         self, model_state: ModelState, inputs: Any, *, mode: str = "inference", key: Any = None
@@ -127,9 +127,7 @@ class Model:
         >>> round(float(penalty), 4)  # 0.01 * (1 + 1) + 0.01 * (4 * 2) / 4
         0.04
         """
-        return self.program.apply_with_penalty(
-            model_state, inputs, mode=mode, key=key, penalize=True
-        )
+        return self.program.apply(model_state, inputs, mode=mode, key=key, penalize=True)
 
     @property
     def has_penalties(self) -> bool:
