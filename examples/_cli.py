@@ -1,4 +1,5 @@
-"""The command line the examples share: ``--epochs`` and the like, and ``--smoke``.
+"""What the examples share: the command line (``--epochs`` and the like, ``--smoke``), a
+one-line epoch summary and digits drawn as text.
 
     args = arguments(__doc__, argv, epochs=10, smoke={"epochs": 2})
 
@@ -30,3 +31,15 @@ def arguments(
     if args.smoke:
         vars(args).update(smoke)
     return args
+
+
+def epoch_summary(state: Any) -> str:
+    """One line per epoch, ``Epoch 3/10: loss 0.1234, ...`` (a handler for ``Loop.log``)."""
+    metrics = ", ".join(f"{k} {v:.4f}" for k, v in state.scalar_metrics().items())
+    return f"Epoch {state.epoch + 1}/{state.max_epoch}: {metrics}"
+
+
+def ascii_image(pixels: Any) -> list[str]:
+    """An 8x8 image with values in [0, 1] as 8 lines of text, darker characters for more."""
+    shades = " .:-=+*#%@"
+    return ["".join(shades[min(int(v * 10), 9)] * 2 for v in row) for row in pixels.reshape(8, 8)]

@@ -29,7 +29,7 @@ import axon.loop
 import axon.model
 import axon.optim
 
-from _cli import arguments
+from _cli import arguments, ascii_image
 
 NOISE = 0.3  # standard deviation
 
@@ -58,11 +58,6 @@ def build_model(width: int) -> axon.model.Model:
         .conv_transpose(width, kernel_size=2, strides=2, activation="relu")  # back to 8x8
         .conv(1, kernel_size=3, padding="same", activation="sigmoid")
     )
-
-
-def ascii_image(pixels: np.ndarray) -> list[str]:
-    shades = " .:-=+*#%@"
-    return ["".join(shades[min(int(v * 10), 9)] * 2 for v in row) for row in pixels.reshape(8, 8)]
 
 
 def main(argv: list[str] | None = None) -> float:

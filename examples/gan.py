@@ -36,7 +36,7 @@ import axon.loop
 import axon.model
 import axon.optim
 
-from _cli import arguments
+from _cli import arguments, epoch_summary
 
 NOISE = 0.05
 LATENT = 8
@@ -172,10 +172,7 @@ def main(argv: list[str] | None = None) -> float:
     for name in ("generator_loss", "discriminator_loss"):  # running averages of the step's losses
         loop = loop.metric(lambda loss: loss, name=name, transform=lambda s, name=name: (s[name],))
     state = loop.log(
-        lambda state: (
-            f"Epoch {state.epoch + 1}/{state.max_epoch}: "
-            + ", ".join(f"{k} {v:.4f}" for k, v in state.scalar_metrics().items())
-        ),
+        epoch_summary,
         event="epoch_completed",
     ).run(real_points, SEED, epochs=args.epochs)
 

@@ -23,7 +23,7 @@ import axon.loop
 import axon.model
 import axon.optim
 
-from _cli import arguments
+from _cli import arguments, epoch_summary
 
 
 def power_data(examples: int, seed: int = 0) -> tuple[np.ndarray, tuple[np.ndarray, np.ndarray]]:
@@ -61,10 +61,7 @@ def main(argv: list[str] | None = None) -> float:
         .metric("mean_absolute_error", name="square_mae", transform=head(0))
         .metric("mean_absolute_error", name="cube_mae", transform=head(1))
         .log(
-            lambda state: (
-                f"Epoch {state.epoch + 1}/{state.max_epoch}: "
-                + ", ".join(f"{k} {v:.4f}" for k, v in state.scalar_metrics().items())
-            ),
+            epoch_summary,
             event="epoch_completed",
         )
         .run(axon.loop.batches(x, targets, batch_size=64, shuffle=True), epochs=args.epochs)

@@ -28,7 +28,7 @@ import axon.loop
 import axon.model
 import axon.optim
 
-from _cli import arguments
+from _cli import arguments, epoch_summary
 
 NOISE = 0.1
 WINDOW = 32
@@ -72,10 +72,7 @@ def main(argv: list[str] | None = None) -> float:
         .metric("mean_absolute_error")
         .validate(model, axon.loop.batches(x_test, y_test, batch_size=len(x_test)))
         .log(
-            lambda state: (
-                f"Epoch {state.epoch + 1}/{state.max_epoch}: "
-                + ", ".join(f"{k} {v:.4f}" for k, v in state.scalar_metrics().items())
-            ),
+            epoch_summary,
             event="epoch_completed",
         )
         .run(

@@ -28,7 +28,7 @@ import axon.loop
 import axon.model
 import axon.optim
 
-from _cli import arguments
+from _cli import arguments, epoch_summary
 
 LENGTH = 8
 VOCAB = 40
@@ -78,10 +78,7 @@ def main(argv: list[str] | None = None) -> float:
         .metric("accuracy")
         .validate(model, [(x_test, y_test)])
         .log(
-            lambda state: (
-                f"Epoch {state.epoch + 1}/{state.max_epoch}: "
-                + ", ".join(f"{k} {v:.4f}" for k, v in state.scalar_metrics().items())
-            ),
+            epoch_summary,
             event="epoch_completed",
         )
         .replace(output_transform=None)  # run() returns the loop's State, history included

@@ -34,7 +34,7 @@ import axon.loop
 import axon.model
 import axon.optim
 
-from _cli import arguments
+from _cli import arguments, ascii_image, epoch_summary
 
 PIXELS = 64
 LATENT = 4
@@ -82,11 +82,6 @@ def reconstruction_mse(images: jax.Array, outputs: dict[str, jax.Array]) -> jax.
     return jnp.mean((outputs["reconstruction"] - images) ** 2)
 
 
-def ascii_digit(pixels: np.ndarray) -> list[str]:
-    shades = " .:-=+*#%@"
-    return ["".join(shades[min(int(v * 10), 9)] * 2 for v in row) for row in pixels.reshape(8, 8)]
-
-
 def main(argv: list[str] | None = None) -> float:
     args = arguments(__doc__, argv, epochs=50, smoke={"epochs": 3})
 
@@ -102,10 +97,7 @@ def main(argv: list[str] | None = None) -> float:
         .metric(reconstruction_mse)
         .validate(model, axon.loop.batches(x_test, x_test, batch_size=len(x_test)))
         .log(
-            lambda state: (
-                f"Epoch {state.epoch + 1}/{state.max_epoch}: "
-                + ", ".join(f"{k} {v:.4f}" for k, v in state.scalar_metrics().items())
-            ),
+            epoch_summary,
             event="epoch_completed",
             filter={"every": 1 if args.smoke else 5},
         )
@@ -125,9 +117,9 @@ def main(argv: list[str] | None = None) -> float:
         generator, model_state, jax.random.normal(jax.random.key(1), (4, LATENT))
     )
     rows = zip(
-        ascii_digit(x_test[0]),
-        ascii_digit(np.asarray(outputs["reconstruction"][0])),
-        ascii_digit(np.asarray(generated[0])),
+        ascii_image(x_test[0]),
+        ascii_image(np.asarray(outputs["reconstruction"][0])),
+        ascii_image(np.asarray(generated[0])),
         strict=True,
     )
     print(f"{'original':<16}  {'reconstruction':<16}  {'decoded from noise':<16}")

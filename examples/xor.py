@@ -19,7 +19,7 @@ import axon.loop
 import axon.model
 import axon.optim
 
-from _cli import arguments
+from _cli import arguments, epoch_summary
 
 POINTS = np.array([[0, 0], [0, 1], [1, 0], [1, 1]], dtype=np.float32)
 LABELS = np.array([[0], [1], [1], [0]], dtype=np.float32)
@@ -29,12 +29,6 @@ def xor_data(examples: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
     """Random draws of the four XOR points, and their labels."""
     x = np.random.default_rng(seed).integers(0, 2, size=(examples, 2)).astype(np.float32)
     return x, np.logical_xor(x[:, :1], x[:, 1:]).astype(np.float32)
-
-
-def epoch_summary(state: axon.loop.State) -> str:
-    """One progress line per epoch (a handler for ``Loop.log``)."""
-    metrics = ", ".join(f"{k}: {v:.4f}" for k, v in state.scalar_metrics().items())
-    return f"Epoch {state.epoch + 1}/{state.max_epoch}: {metrics}"
 
 
 def main(argv: list[str] | None = None) -> float:
