@@ -186,7 +186,7 @@ def test_foreign_metadata_and_newer_versions_are_refused():
         from_bytes(with_axon(json.dumps({"format": "keras"})))
     with pytest.raises(SerializationError, match=r"version 2, newer.*Upgrade axon-model"):
         from_bytes(with_axon(json.dumps({"format": "axon.model.ModelState", "version": 2})))
-    with pytest.raises(SerializationError, match="corrupted axon metadata"):
+    with pytest.raises(SerializationError, match="corrupted 'axon' metadata"):
         from_bytes(with_axon("{not json"))
 
 

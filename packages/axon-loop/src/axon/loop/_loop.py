@@ -274,19 +274,23 @@ class Loop:
         :func:`axon.loop.handlers.reduce_lr_on_plateau`.
 
         The optimizer must take its learning rate from ``optax.inject_hyperparams``.
+        Most often the metric is a validation one, as here, where fitting the training
+        data makes the held-out loss worse:
 
         >>> import jax.numpy as jnp, optax, axon.loop
-        >>> init = lambda key, x: {"w": jnp.zeros((x.shape[-1], 1))}
-        >>> apply = lambda p, x, *, mode, key: (x @ p["w"], None)
-        >>> data = [(jnp.ones((4, 2)), jnp.full((4, 1), 2.0))] * 3
         >>> sgd = optax.inject_hyperparams(optax.sgd)(learning_rate=0.1)
-        >>> trainer = axon.loop.trainer((init, apply), "mean_squared_error", sgd, log=0)
-        >>> reducing = trainer.reduce_lr_on_plateau("loss", mode="max", patience=1, factor=0.5)
-        >>> state = reducing.replace(output_transform=None).run(data, epochs=3)
-        Epoch 1: reduce_lr_on_plateau: learning rate 0.1 -> 0.05 (loss stalled for 1 epoch).
-        Epoch 2: reduce_lr_on_plateau: learning rate 0.05 -> 0.025 (loss stalled for 1 epoch).
-        >>> round(float(state.step_state["optimizer_state"].hyperparams["learning_rate"]), 3)
-        0.025
+        >>> pair = (lambda key, x: {"w": jnp.zeros((x.shape[-1], 1))},
+        ...         lambda p, x, *, mode, key: (x @ p["w"], None))
+        >>> train = [(jnp.ones((4, 2)), jnp.full((4, 1), 2.0))] * 3
+        >>> held_out = [(jnp.ones((4, 2)), jnp.zeros((4, 1)))]
+        >>> trainer = axon.loop.trainer(pair, "mean_squared_error", sgd, log=0)
+        >>> validated = trainer.validate(pair, held_out)
+        >>> reducing = validated.reduce_lr_on_plateau("validation_loss", patience=1)
+        >>> state = reducing.replace(output_transform=None).run(train, epochs=3)
+        Epoch 1: reduce_lr_on_plateau: learning rate 0.1 -> 0.01 (validation_loss stalled ...).
+        Epoch 2: reduce_lr_on_plateau: learning rate 0.01 -> 0.001 (validation_loss stalled ...).
+        >>> round(float(state.step_state["optimizer_state"].hyperparams["learning_rate"]), 4)
+        0.001
         """
         return self.attach("reduce_lr_on_plateau", metric, **options)
 

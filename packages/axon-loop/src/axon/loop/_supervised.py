@@ -306,8 +306,8 @@ def trainer(
     objective is ``loss + penalty``: ``"loss"`` stays the *data* loss (comparable with
     validation's, which measures the data loss only, and with an evaluator's), and
     metric ``"penalty"`` is the running mean of the penalty (training only). Keras's
-    ``loss`` is their sum. Frozen parameters add no penalty. How targets reach a loss name or a loss
-    function (shapes, aligned ranks) is described in :func:`train_step`.
+    ``loss`` is their sum. Frozen parameters add no penalty. How targets reach a loss
+    name or a loss function (shapes, aligned ranks) is described in :func:`train_step`.
 
     >>> import jax, jax.numpy as jnp, optax
     >>> def init(key, x): return {"w": jnp.zeros((x.shape[-1], 1))}

@@ -270,59 +270,50 @@ class Program:
     ):
         """The body of :meth:`apply`; runs while JAX traces it (``debug`` times that)."""
         with options.timed(f"apply ({mode}): traced the model"):
-            return self._traced_apply(model_state, inputs, mode, key, options, penalize)
-
-    def _traced_apply(
-        self,
-        model_state: ModelState,
-        inputs: Any,
-        mode: Mode,
-        key: Any,
-        options: BuildOptions,
-        penalize: bool,
-    ):
-        named = self._named_inputs(inputs)
-        values: dict[int, Any] = {}
-        id_ranges: dict[str, jax.Array] = {}
-        penalty = parameter_penalty(self.layers, model_state) if penalize else None
-        new_state = {layer: dict(entries) for layer, entries in model_state.state.items()}
-        # state is read from new_state: the uses of a layer in a block update it in turn
-        current = model_state.replace(state=new_state)
-        for node, name in self._layers(named, values, mode):
-            if node.parameters:  # while tracing: once per input and model-state signature
-                needed = {name: _parameter_structs(node, name, values)}
-                self._check_fits(model_state, named, needed, options)
-            args = _arguments(node, values, functools.partial(self._lookup, current, name))
-            where = node.describe(name) if node.hooks else ""
-            if node.hooks:
-                inputs = tuple(
-                    a for a, spec in zip(args, node.args, strict=True) if isinstance(spec, Node)
-                )
-                run_hooks(hooks_for(node, "pre_forward", mode), inputs, "pre_forward", where)
-            extra = self._extra(node, name, mode, key)
-            output = self._call(node, name, args, options, shape_only=False, extra=extra)
-            check_not_empty(node, name, output, [values[i.id] for i in node.inputs])
-            ids = id_range(node, args)
-            if ids is not None:  # a layer used in several places: the range of all uses
-                low, high = id_ranges.get(name, ids)
-                id_ranges[name] = jnp.stack([jnp.minimum(low, ids[0]), jnp.maximum(high, ids[1])])
-            if mode == "train" and "mode" in node.wants and _has_state(node):
-                output, updates = _split_updates(node, name, output)
-                if node.policy is not None:  # state keeps its stored dtype across steps
-                    updates = {
-                        k: cast_tree(v, new_state[name][k].dtype) for k, v in updates.items()
-                    }
-                new_state[name].update(updates)
-            if node.policy is not None:
-                output = _cast_output(node, output)
-            if penalize and node.activity_regularizer is not None:
-                penalty = penalty + activity_penalty(node, output)
-            if node.hooks:
-                run_hooks(hooks_for(node, "forward", mode), output, "forward", where)
-                output = with_backward_hooks(hooks_for(node, "backward", mode), output, where)
-            options.print_value(name, output)
-            values[node.id] = output
-        return values[self.output.id], new_state, id_ranges, penalty
+            named = self._named_inputs(inputs)
+            values: dict[int, Any] = {}
+            id_ranges: dict[str, jax.Array] = {}
+            penalty = parameter_penalty(self.layers, model_state) if penalize else None
+            new_state = {layer: dict(entries) for layer, entries in model_state.state.items()}
+            # state is read from new_state: the uses of a layer in a block update it in turn
+            current = model_state.replace(state=new_state)
+            for node, name in self._layers(named, values, mode):
+                if node.parameters:  # while tracing: once per input and model-state signature
+                    needed = {name: _parameter_structs(node, name, values)}
+                    self._check_fits(model_state, named, needed, options)
+                args = _arguments(node, values, functools.partial(self._lookup, current, name))
+                where = node.describe(name) if node.hooks else ""
+                if node.hooks:
+                    inputs = tuple(
+                        a for a, spec in zip(args, node.args, strict=True) if isinstance(spec, Node)
+                    )
+                    run_hooks(hooks_for(node, "pre_forward", mode), inputs, "pre_forward", where)
+                extra = self._extra(node, name, mode, key)
+                output = self._call(node, name, args, options, shape_only=False, extra=extra)
+                check_not_empty(node, name, output, [values[i.id] for i in node.inputs])
+                ids = id_range(node, args)
+                if ids is not None:  # a layer used in several places: the range of all uses
+                    low, high = id_ranges.get(name, ids)
+                    id_ranges[name] = jnp.stack(
+                        [jnp.minimum(low, ids[0]), jnp.maximum(high, ids[1])]
+                    )
+                if mode == "train" and "mode" in node.wants and _has_state(node):
+                    output, updates = _split_updates(node, name, output)
+                    if node.policy is not None:  # state keeps its stored dtype across steps
+                        updates = {
+                            k: cast_tree(v, new_state[name][k].dtype) for k, v in updates.items()
+                        }
+                    new_state[name].update(updates)
+                if node.policy is not None:
+                    output = _cast_output(node, output)
+                if penalize and node.activity_regularizer is not None:
+                    penalty = penalty + activity_penalty(node, output)
+                if node.hooks:
+                    run_hooks(hooks_for(node, "forward", mode), output, "forward", where)
+                    output = with_backward_hooks(hooks_for(node, "backward", mode), output, where)
+                options.print_value(name, output)
+                values[node.id] = output
+            return values[self.output.id], new_state, id_ranges, penalty
 
     def _check_fits(
         self, model_state: ModelState, named: dict[str, Any], needed: Any, options: BuildOptions

@@ -57,7 +57,7 @@ from .._graph.recording import BuilderCall, call_builder, run_call
 from .._graph.rewrite import map_nodes
 from .atomic import write_atomically
 from .graph_values import Unencodable, decode, encode, summary
-from .parameters import SerializationError, _read_header, from_bytes, to_bytes
+from .parameters import SerializationError, _read_header, from_bytes, to_bytes, versioned_json
 
 __all__ = ["load_model", "save_model"]
 
@@ -655,20 +655,7 @@ def load_model(path: str | os.PathLike[str]) -> tuple[Model, ModelState | None]:
 
 
 def _parse(text: str, source: str) -> dict[str, Any]:
-    try:
-        graph = json.loads(text)
-    except json.JSONDecodeError as error:
-        raise SerializationError(
-            f"{source} has a corrupted model graph (not JSON: {error})."
-        ) from error
-    if not isinstance(graph, dict) or graph.get("format") != FORMAT:
-        raise SerializationError(f"{source} has model-graph metadata of another format.")
-    version = graph.get("version")
-    if not isinstance(version, int) or version > VERSION:
-        raise SerializationError(
-            f"{source} was written in model-file format version {version!r}, newer than the "
-            f"version {VERSION} this axon-model reads. Upgrade axon-model to load it."
-        )
+    graph = versioned_json(text, source, "a model graph", FORMAT, VERSION, "model-file")
     graph.setdefault("blocks", [])  # files without blocks may leave it out
     shapes = {"output": str | list, "state": bool, "calls": list, "blocks": list, "layers": list}
     bad = [k for k, t in shapes.items() if not isinstance(graph.get(k), t)]

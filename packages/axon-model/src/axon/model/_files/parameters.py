@@ -325,22 +325,28 @@ def _axon_metadata(metadata: Mapping[str, Any], source: str) -> dict[str, Any]:
     text = metadata.get("axon")
     if text is None:
         return {}  # a plain safetensors file: keys must follow the layout
+    return versioned_json(text, source, "'axon' metadata", FORMAT, VERSION, "model-state")
+
+
+def versioned_json(
+    text: str, source: str, what: str, format: str, version: int, kind: str
+) -> dict[str, Any]:
+    """The JSON object ``text`` (``what`` in ``source``) of ``format``, at most ``version``;
+    a ``SerializationError`` saying which of these it is not."""
     try:
         info = json.loads(text)
     except json.JSONDecodeError as error:
+        raise SerializationError(f"{source} has corrupted {what} (not JSON: {error}).") from error
+    if not isinstance(info, dict) or info.get("format") != format:
         raise SerializationError(
-            f"{source} has corrupted axon metadata (not JSON: {error})."
-        ) from error
-    if not isinstance(info, dict) or info.get("format") != FORMAT:
-        raise SerializationError(
-            f"{source} has 'axon' metadata of another format ({str(info)[:80]!r}); expected "
-            f"format {FORMAT!r}."
+            f"{source} has {what} of another format ({str(info)[:80]!r}); expected format "
+            f"{format!r}."
         )
-    version = info.get("version")
-    if not isinstance(version, int) or version > VERSION:
+    written = info.get("version")
+    if not isinstance(written, int) or written > version:
         raise SerializationError(
-            f"{source} was written in model-state format version {version!r}, newer than the "
-            f"version {VERSION} this axon-model reads. Upgrade axon-model to load it."
+            f"{source} was written in {kind} format version {written!r}, newer than the "
+            f"version {version} this axon-model reads. Upgrade axon-model to load it."
         )
     return info
 
