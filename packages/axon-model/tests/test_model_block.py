@@ -66,43 +66,6 @@ def test_shared_parameters_are_counted_once():
     )
 
 
-def test_a_siamese_network_trains_with_the_trainer():
-    import optax
-
-    from axon.loop import trainer
-
-    encoder = axon.model.block(lambda x: x.dense(16, activation="relu").dense(8), name="encoder")
-    a, b = axon.model.input("a", shape=(None, 6)), axon.model.input("b", shape=(None, 6))
-    distance = axon.model.layer(
-        lambda u, v: jnp.sum((u - v) ** 2, axis=-1, keepdims=True),
-        [encoder(a), encoder(b)],
-        op_name="squared_distance",
-    )
-    rng = np.random.default_rng(0)
-    centers = rng.normal(size=(4, 6)) * 3
-
-    def batch():
-        ca, cb = rng.integers(0, 4, 64), rng.integers(0, 4, 64)
-        same = rng.random(64) < 0.5
-        cb = np.where(same, ca, cb)
-        xa = centers[ca] + rng.normal(size=(64, 6)) * 0.3
-        xb = centers[cb] + rng.normal(size=(64, 6)) * 0.3
-        return {"a": xa.astype(np.float32), "b": xb.astype(np.float32)}, (ca == cb)[:, None].astype(
-            np.float32
-        )
-
-    def contrastive(y_true, d2):  # pull pairs of one class together, push others past a margin
-        d = jnp.sqrt(d2 + 1e-9)
-        return jnp.mean(y_true * d2 + (1 - y_true) * jax.nn.relu(2.0 - d) ** 2)
-
-    data = [batch() for _ in range(20)]
-    loop = trainer(distance, contrastive, optax.adam(1e-2), log=0)
-    result = loop.replace(output_transform=None).run(data, epochs=6)
-    losses = [float(result.history[e]["loss"]) for e in sorted(result.history)]
-    assert losses[-1] < losses[0] / 3, losses
-    assert sorted(result.step_state["model_state"].params) == ["encoder/dense_0", "encoder/dense_1"]
-
-
 def test_tied_embeddings_share_one_array_whose_gradient_is_the_sum_of_both_uses():
     vocab, dim = 11, 4
     table = axon.model.parameter("embedding", (vocab, dim), initializer="normal")
