@@ -1,6 +1,11 @@
 """axon.model features through axon.loop: frozen layers, mixed precision, save/load, export,
 shared weights."""
 
+import importlib.util
+import subprocess
+import sys
+from pathlib import Path
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -117,3 +122,42 @@ def test_a_siamese_network_trains_with_the_trainer():
     losses = [float(result.history[e]["loss"]) for e in sorted(result.history)]
     assert losses[-1] < losses[0] / 3, losses
     assert sorted(result.step_state["model_state"].params) == ["encoder/dense_0", "encoder/dense_1"]
+
+
+def test_the_tied_language_model_example_trains_saves_and_loads_in_a_fresh_process(
+    tmp_path, monkeypatch
+):
+    # the model of examples/char_lm_tied.py, trained a little, comes back from its model file
+    # in a process that never imports the example: predictions bitwise, one embedding table
+    examples = Path(__file__).resolve().parents[2] / "examples"
+    monkeypatch.syspath_prepend(str(examples))  # where its shared _cli.py lives
+    spec = importlib.util.spec_from_file_location("char_lm_tied", examples / "char_lm_tied.py")
+    example = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(example)
+    vocab, length = 20, 12
+    model = example.build_model(vocab, length, hidden=16)
+    rng = np.random.default_rng(0)
+    chars = rng.integers(0, vocab, (64, length)).astype(np.int32)
+    targets = np.eye(vocab, dtype=np.float32)[chars[:, -1]]  # predict the last character
+    data = axon.loop.batches(chars, targets, batch_size=16)
+    state = axon.loop.trainer(model, "categorical_cross_entropy", axon.optim.adam(1e-2), log=0).run(
+        data, epochs=2
+    )
+    assert "logits" in state.params and "kernel" not in state.params["logits"]  # tied: no own
+    axon.model.save_model(tmp_path / "lm.axon", model, state)
+    np.save(tmp_path / "chars.npy", chars)
+    np.save(tmp_path / "expected.npy", np.asarray(axon.model.predict(model, state, chars)))
+    script = f"""
+import numpy as np, axon.model
+model, state = axon.model.load_model({str(tmp_path / "lm.axon")!r})
+chars = np.load({str(tmp_path / "chars.npy")!r})
+np.testing.assert_array_equal(
+    np.asarray(axon.model.predict(model, state, chars)), np.load({str(tmp_path / "expected.npy")!r})
+)
+assert sorted(state.params["embedding"]) == ["value"], sorted(state.params)
+print("same")
+"""
+    result = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=300, cwd=tmp_path
+    )
+    assert result.returncode == 0 and result.stdout.strip() == "same", result.stderr
