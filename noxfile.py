@@ -4,6 +4,8 @@
   package, the sibling packages it declares, and its ``test`` dependency group.
   This is what proves "install only the subpackages you need".
 - ``integration``: all five packages together with the root ``tests/integration``.
+- ``onnx``: all five packages with axon-model's ``onnx`` extra and onnxruntime, running
+  ``tests/onnx`` (export, import, PyTorch weights) against committed fixtures.
 - ``plugins``: builds every wheel plus ``examples/plugins/axon-example-plugin``,
   installs them from the wheels (not editable) and uses each plugin entry by name.
 - ``docs``: builds the documentation site (``mkdocs build --strict``): broken links,
@@ -37,7 +39,10 @@ PACKAGES = sorted(p.name for p in (ROOT / "packages").iterdir() if (p / "pyproje
 EXAMPLE_PLUGIN = ROOT / "examples" / "plugins" / "axon-example-plugin"
 
 # Third-party distributions a package's test environment must not contain (DESIGN.md §3).
-NOT_INSTALLED = {"axon-functional": ["optax", "orbax-checkpoint", "tensorboardX"]}
+NOT_INSTALLED = {
+    "axon-functional": ["optax", "orbax-checkpoint", "tensorboardX"],
+    "axon-model": ["onnx", "onnxruntime", "torch"],
+}
 
 
 def _pyproject(path: Path) -> dict:
@@ -90,6 +95,21 @@ def integration(session: nox.Session) -> None:
     editable = [arg for p in PACKAGES for arg in ("-e", str(ROOT / "packages" / p))]
     session.install(*editable, *nox.project.dependency_groups(_pyproject(ROOT), "integration"))
     session.run("pytest", "tests/integration", *session.posargs)
+
+
+@nox.session
+def onnx(session: nox.Session) -> None:
+    """ONNX export and import (axon-model's ``onnx`` extra), checked against onnxruntime.
+
+    The fixtures under tests/onnx/fixtures are committed; their generator needs torch and
+    is not run here. The ``tests(model)`` session proves the base install holds no onnx.
+    """
+    editable = [arg for p in PACKAGES for arg in ("-e", str(ROOT / "packages" / p))]
+    model_with_onnx = f"{ROOT / 'packages' / 'axon-model'}[onnx]"
+    session.install(
+        *editable, "-e", model_with_onnx, *nox.project.dependency_groups(_pyproject(ROOT), "onnx")
+    )
+    session.run("pytest", "tests/onnx", *session.posargs)
 
 
 @nox.session
