@@ -27,7 +27,23 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-GUIDES = sorted((ROOT / "docs" / "guides").glob("*.md"))
+#: A page needing an optional extra says which nox session runs it instead, e.g. the ONNX
+#: guide: ``<!-- runs in: nox -s onnx -->``; that session's tests call :func:`pages_for`.
+SESSION_MARKER = re.compile(r"<!-- runs in: nox -s (\w+) -->")
+
+
+def pages_for(session: str | None) -> list[Path]:
+    """The guide pages the nox session ``session`` runs (``None``: this one, integration)."""
+    pages = sorted((ROOT / "docs" / "guides").glob("*.md"))
+    return [p for p in pages if _session_of(p) == session]
+
+
+def _session_of(page: Path) -> str | None:
+    found = SESSION_MARKER.search(page.read_text(encoding="utf-8"))
+    return found[1] if found else None
+
+
+GUIDES = pages_for(None)
 EXAMPLES = sorted(
     p
     for p in (ROOT / "examples").glob("[!_]*.py")  # _cli.py is their shared helper
@@ -104,6 +120,14 @@ def run_page(path: Path) -> None:
             raise SystemExit(1) from None
 
 
+def run_guide(page: Path, cwd: Path) -> None:
+    """Run ``page`` in a fresh process in ``cwd``; fail the test with its output."""
+    if not runnable_blocks(page.read_text(encoding="utf-8")):
+        pytest.skip(f"{page.name} has no runnable python block")
+    result = _run([__file__, str(page)], cwd=cwd)
+    assert result.returncode == 0, f"{page.relative_to(ROOT)}: {_report(result)}"
+
+
 def _run(args: list[str], cwd: Path) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     return subprocess.run(
@@ -119,10 +143,7 @@ def _report(result: subprocess.CompletedProcess[str]) -> str:
 
 @pytest.mark.parametrize("page", GUIDES, ids=[p.stem for p in GUIDES])
 def test_guide_runs(page: Path, tmp_path: Path) -> None:
-    if not runnable_blocks(page.read_text(encoding="utf-8")):
-        pytest.skip(f"{page.name} has no runnable python block")
-    result = _run([__file__, str(page)], cwd=tmp_path)
-    assert result.returncode == 0, f"{page.relative_to(ROOT)}: {_report(result)}"
+    run_guide(page, tmp_path)
 
 
 @pytest.mark.parametrize("example", EXAMPLES, ids=[p.stem for p in EXAMPLES])

@@ -34,10 +34,12 @@ from axon.functional import activations
 from axon.functional import layers as F
 from axon.functional.layers import _recurrent as R
 
+from .._graph.blocks import Block
 from .._graph.constructors import Initializer, layer, param
 from .._graph.model import Model
 from .._graph.node import Parameter
 from .._graph.penalties import Penalty, Regularizer
+from .block_cells import block_rnn
 from .common import layer_penalties, sub_name
 from .options import (
     check_callable,
@@ -49,6 +51,7 @@ from .options import (
     option_error,
     spatial_tuple,
 )
+from .scan import scan_cell
 from .structured import plain, structured
 
 UNROLLS = ("dynamic", "static")
@@ -449,25 +452,13 @@ def rnn_op(
     carry, mask, param_values = _split_values(values, carry_treedef, has_mask)
     if carry is None:
         carry = carry_init(x)  # type: ignore[misc]
-    carry = jax.tree_util.tree_map(jnp.asarray, plain(carry))
     params = dict(zip(param_names, param_values, strict=True))
-
-    def cell(x_t: jax.Array, carry: Any, mask_t: Any, params: dict[str, Any]) -> Any:
-        y_t, new_carry = cell_fn(x_t, carry, params)
-        if mask_t is not None:  # outputs at padding steps are zeros; the unroll keeps the carry
-            y_t = jax.tree_util.tree_map(
-                lambda y: jnp.where(mask_t.reshape((-1,) + (1,) * (y.ndim - 1)), 0, y), y_t
-            )
-        return y_t, new_carry
-
-    unroll_fn = F.dynamic_unroll if unroll == "dynamic" else F.static_unroll
-    seq, final = unroll_fn(cell, x, carry, mask, params, reverse=reverse)
-    return structured((seq, final))
+    return scan_cell(cell_fn, x, carry, mask, params, unroll=unroll, reverse=reverse)
 
 
 def rnn(
     x: Model,
-    cell_fn: Callable[[jax.Array, Any, dict[str, jax.Array]], tuple[Any, Any]],
+    cell_fn: Callable[[jax.Array, Any, dict[str, jax.Array]], tuple[Any, Any]] | Block,
     *,
     carry_init: Callable[[jax.Array], Any] | Model | Any,
     params: Mapping[str, Parameter | Model] | None = None,
@@ -484,6 +475,15 @@ def rnn(
     ``params``, a dict of this layer's parameters by name. It is traced once and run with
     ``jax.lax.scan`` (``unroll="dynamic"``) or once per step (``"static"``, same result).
 
+    **A cell made of layers.** ``cell_fn`` may instead be an :func:`axon.model.block`
+    taking ``(x_t, *carry)`` (one model per carry array) and returning ``(y_t,
+    new_carry)`` models, e.g. ``axon.model.block(lambda x_t, h: ...)``. Its layers run at
+    every step with one set of parameters (``<block>/<layer>``), shared with the block's
+    other calls, inside or outside the recurrence; freezing and mixed precision by the
+    block's name apply. Inside a cell, layers with state (batch norm) and activity
+    regularizers are refused, hooks and ``print_values`` do not run, and a dropout layer
+    draws one mask for the whole sequence (variational dropout).
+
     Masking: with ``mask`` (``(batch, seq)``, True at padding steps, see :func:`mask`) the
     carry is left unchanged at padding steps, so the final carry of a padded sequence is the
     state after its last real step, and ``y_t`` is zero there. ``cell_fn`` needs no mask
@@ -491,7 +491,7 @@ def rnn(
 
     Args:
         x: the input sequence ``(batch, seq, features...)``.
-        cell_fn: the cell, a JAX-traceable function.
+        cell_fn: the cell, a JAX-traceable function, or a block of layers.
         carry_init: a function of the input sequence (its value, ``(batch, seq, ...)``)
             giving the initial carry, e.g. ``lambda x: jnp.zeros((x.shape[0], 16))``; or a
             model (or pytree of models) whose value is the initial carry.
@@ -520,10 +520,32 @@ def rnn(
     >>> state = h.init(0, jnp.zeros((1, 6, 3)))
     >>> h.apply(state, jnp.ones((2, 6, 3)))[0].shape, sorted(state.params["rnn_0"])
     ((2, 5), ['u', 'w'])
+
+    The same cell written with layers, as a block:
+
+    >>> step = axon.model.block(lambda x_t, h: (lambda h: (h, h))(
+    ...     axon.model.add(x_t.dense(5, use_bias=False), h.dense(5, use_bias=False)).tanh()),
+    ...     name="cell")
+    >>> seq, h = x.rnn(step, carry_init=lambda x: jnp.zeros((x.shape[0], 5)))
+    >>> state = h.init(0, jnp.zeros((1, 6, 3)))
+    >>> h.apply(state, jnp.ones((2, 6, 3)))[0].shape, sorted(state.params)
+    ((2, 5), ['cell/dense_0', 'cell/dense_1'])
     """
     fn = "rnn"
     check_callable(fn, "cell_fn", cell_fn)
     unroll = _check_unroll(fn, unroll)
+    if isinstance(cell_fn, Block):
+        if params:
+            raise TypeError(
+                f"{fn}: params= gives a cell function its parameters; a block cell has its "
+                f"layers' own (received params {sorted(params)} with {cell_fn!r})."
+            )
+        node = block_rnn(
+            check_model(fn, "x", x), cell_fn, carry_init=carry_init, unroll=unroll,
+            mask=None if mask is None else check_model(fn, "mask", mask),
+            reverse=reverse, name=name, op_name=op_name,
+        )  # fmt: skip
+        return _selections(node, name)
     params = dict(params or {})
     for key, p in params.items():
         if not isinstance(p, Parameter | Model):
@@ -562,6 +584,11 @@ def rnn(
         unroll=unroll,
         reverse=reverse,
     )
+    return _selections(node, name)
+
+
+def _selections(node: Model, name: str | None) -> tuple[Model, Model]:
+    """A custom recurrent layer's output sequence and final carry."""
     return _select(node, (0,), sub_name(name, "output_sequence")), _select(
         node, (1,), sub_name(name, "carry")
     )

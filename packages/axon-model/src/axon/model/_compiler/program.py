@@ -19,6 +19,7 @@ import numpy as np
 from axon.functional import initializers
 
 from .._errors import InputError, LayerError, ModelError
+from .._graph.cells import Cell, cells_of
 from .._graph.node import Node, Parameter, assign_names, topological_order
 from .checks import (
     check_id_ranges,
@@ -50,6 +51,9 @@ class Program:
         self.inputs = [node for node in self.order if node.op_name == "input"]
         if not self.inputs:
             raise ModelError("The model has no input; start it with axon.model.input(name, shape).")
+        self.cells = cells_of(self.order)
+        # a cell's layers run inside its recurrent layer's scan, not in the graph's walk
+        self.in_cells = {node.id for cell in self.cells.values() for node in cell.members}
         self._apply_jit = jax.jit(self._apply, static_argnames=("mode", "options", "penalize"))
         self.has_penalties = has_penalties(self.layers)
         self._inferred: dict[tuple[Any, ...], Any] = {}
@@ -131,25 +135,35 @@ class Program:
                 _check_shared(node, name, params.get(name), layer_params)
                 params[name] = layer_params
             args = _arguments(node, structs, lambda p, shapes=layer_params: shapes[p.name])
-            output = self._call(node, name, args, options, shape_only=True)
+            extra = None
+            if node.id in self.cells:  # traced inside eval_shape: zeros stand for every value
+                extra = _inference_extra(node)
+                extra["cell"] = self._cell_step(
+                    self.cells[node.id], lambda n: _zeros(structs[n.id]),
+                    lambda layer, p: _zeros(params[layer][p.name]), "inference", None, options,
+                )  # fmt: skip
+            output = self._call(node, name, args, options, shape_only=True, extra=extra)
             check_not_empty(node, name, output, [structs[i.id] for i in node.inputs])
             structs[node.id] = output if node.policy is None else _cast_output(node, output)
         return structs, params
 
     def _layers(
-        self, named: dict[str, Any], values: dict[int, Any], mode: Mode
+        self, named: dict[str, Any], values: dict[int, Any], mode: Mode, skip: Any = ()
     ) -> Iterator[tuple[Node, str]]:
         """Each layer whose op runs in ``mode``, with its name, in evaluation order.
 
         The walk fills in ``values`` for every other node: an input's from ``named``; a
         layer of the other mode passes its first input through (e.g. dropout in
-        inference); a layer with a missing (optional) input value is missing too. The
-        caller stores the value of each layer it is given before asking for the next.
+        inference); a layer with a missing (optional) input value is missing too; a layer
+        in ``skip`` (run elsewhere: in a cell) gets the empty value ``()``. The caller
+        stores the value of each layer it is given before asking for the next.
         """
         for node in self.order:
             name = self.names[node.id]
             if node.op_name == "input":
                 values[node.id] = named[name]
+            elif node.id in skip:
+                values[node.id] = ()
             elif node.mode not in ("both", mode):
                 values[node.id] = values[node.inputs[0].id]
             elif _skipped(node, values):
@@ -277,11 +291,12 @@ class Program:
             new_state = {layer: dict(entries) for layer, entries in model_state.state.items()}
             # state is read from new_state: the uses of a layer in a block update it in turn
             current = model_state.replace(state=new_state)
-            for node, name in self._layers(named, values, mode):
+            lookup = functools.partial(self._lookup, current)
+            for node, name in self._layers(named, values, mode, skip=self.in_cells):
                 if node.parameters:  # while tracing: once per input and model-state signature
                     needed = {name: _parameter_structs(node, name, values)}
                     self._check_fits(model_state, named, needed, options)
-                args = _arguments(node, values, functools.partial(self._lookup, current, name))
+                args = _arguments(node, values, functools.partial(lookup, name))
                 where = node.describe(name) if node.hooks else ""
                 if node.hooks:
                     inputs = tuple(
@@ -289,6 +304,12 @@ class Program:
                     )
                     run_hooks(hooks_for(node, "pre_forward", mode), inputs, "pre_forward", where)
                 extra = self._extra(node, name, mode, key)
+                if node.id in self.cells:
+                    cell = self.cells[node.id]
+                    self._check_cell_fits(cell, model_state, named, options)
+                    extra["cell"] = self._cell_step(
+                        cell, lambda n: values[n.id], lookup, mode, key, options
+                    )
                 output = self._call(node, name, args, options, shape_only=False, extra=extra)
                 check_not_empty(node, name, output, [values[i.id] for i in node.inputs])
                 ids = id_range(node, args)
@@ -332,6 +353,51 @@ class Program:
             "model's parameters, pass those that fit to init(key, inputs, model_state=...).",
         )
 
+    def _cell_step(
+        self,
+        cell: Cell,
+        value_of: Callable[[Node], Any],
+        parameter: Callable[[str, Parameter], Any],
+        mode: Mode,
+        key: Any,
+        options: BuildOptions,
+    ) -> Callable[[Any, list[Any]], Any]:
+        """``step(x_t, carry_leaves) -> (y_t, new_carry)``: the cell's layers on one time
+        step; ``value_of`` gives the values of layers outside the cell that it uses."""
+
+        def step(x_t: Any, carry: list[Any]) -> Any:
+            values = {slot.id: v for slot, v in zip(cell.slots, [x_t, *carry], strict=True)}
+            for node in cell.members:
+                name = self.names[node.id]
+                for i in node.inputs:
+                    if i.id not in values:
+                        values[i.id] = value_of(i)
+                if node.mode not in ("both", mode):
+                    values[node.id] = values[node.inputs[0].id]
+                    continue
+                args = _arguments(node, values, functools.partial(parameter, name))
+                extra = self._extra(node, name, mode, key)
+                output = self._call(node, name, args, options, shape_only=False, extra=extra)
+                values[node.id] = output if node.policy is None else _cast_output(node, output)
+            return jax.tree_util.tree_map(
+                lambda n: values[n.id] if n.id in values else value_of(n), cell.outputs
+            )
+
+        return step
+
+    def _check_cell_fits(
+        self, cell: Cell, model_state: ModelState, named: dict[str, Any], options: BuildOptions
+    ) -> None:
+        """Raise if ``model_state`` does not fit the layers of ``cell`` (as for any layer)."""
+        _, shapes = self.infer(named, options)
+        needed = {
+            self.names[n.id]: shapes[self.names[n.id]]
+            for n in cell.members
+            if self.names[n.id] in shapes
+        }
+        if needed:
+            self._check_fits(model_state, named, needed, options)
+
     def _extra(self, node: Node, name: str, mode: Mode, key: Any) -> dict[str, Any]:
         """The ``mode`` and per-layer ``key`` arguments the node's op declares."""
         extra: dict[str, Any] = {}
@@ -371,9 +437,7 @@ class Program:
         extra: dict[str, Any] | None = None,
     ) -> Any:
         if extra is None:  # shape inference runs the inference path
-            extra = {"mode": "inference"} if "mode" in node.wants else {}
-            if "key" in node.wants:
-                extra["key"] = None
+            extra = _inference_extra(node)
         # global layer options replace the layer's own (Axon's rule)
         opts = {**node.opts, **options.for_layer(node), **extra}
         fn: Callable[..., Any] = functools.partial(node.op, **opts)
@@ -387,6 +451,19 @@ class Program:
                 f"{node.describe(name).capitalize()} failed on arguments ({received}): "
                 f"{type(error).__name__}: {error}"
             ) from error
+
+
+def _inference_extra(node: Node) -> dict[str, Any]:
+    """The ``mode`` and ``key`` arguments of an op run for its shapes: inference, no key."""
+    extra: dict[str, Any] = {"mode": "inference"} if "mode" in node.wants else {}
+    if "key" in node.wants:
+        extra["key"] = None
+    return extra
+
+
+def _zeros(struct: Any) -> Any:
+    """Zeros in the shape of a struct (or a pytree of them), to trace a function with."""
+    return jax.tree_util.tree_map(lambda s: jnp.zeros(s.shape, s.dtype), struct)
 
 
 def _arguments(node: Node, values: dict[int, Any], parameter: Callable[[Parameter], Any]) -> list:

@@ -8,6 +8,8 @@ is an object with exactly one ``$``-tag:
   name): the one made by the file's call ``call``, at ``position`` among those it made;
 - in a block's body, ``{"$block_layer": [call, position]}``, the layer made by the body's
   call ``call``, and ``{"$block_input": i}``, the block's ``i``-th input;
+- ``{"$block": i}``: the file's ``i``-th block, an argument that was a ``Block`` (the cell
+  of ``rnn``);
 - ``{"$tuple": [...]}``, ``{"$dict": {...}}``: tuples, and dicts with string keys;
 - ``{"$array": {"dtype", "shape", "data"}}``: a NumPy/JAX array, its bytes in base64
   (little-endian), of a plain numeric or boolean dtype;
@@ -36,6 +38,7 @@ import numpy as np
 
 from axon.functional import activations, penalties
 
+from .._graph.blocks import Block
 from .._graph.model import Model
 
 #: dtypes an ``$array``/``$dtype`` may name (never ``object``: decoding makes no Python objects).
@@ -61,7 +64,8 @@ class Unencodable(TypeError):
 
 
 def encode(value: Any, layer_ref: Callable[[Any], Any], where: str) -> Any:
-    """``value`` as JSON data; ``layer_ref(model)`` is a model argument's ``$layer`` object."""
+    """``value`` as JSON data; ``layer_ref(model)`` is a model argument's ``$layer`` object
+    (and ``layer_ref(block)`` a block argument's ``$block``)."""
     if value is None or isinstance(value, bool | str):
         return value
     if isinstance(value, np.bool_):
@@ -70,7 +74,7 @@ def encode(value: Any, layer_ref: Callable[[Any], Any], where: str) -> Any:
         return int(value)
     if isinstance(value, float | np.floating):
         return float(value)
-    if isinstance(value, Model):
+    if isinstance(value, Model | Block):
         return layer_ref(value)
     if isinstance(value, list):
         return [encode(v, layer_ref, f"{where}[{i}]") for i, v in enumerate(value)]
@@ -105,7 +109,8 @@ def encode(value: Any, layer_ref: Callable[[Any], Any], where: str) -> Any:
 
 def decode(data: Any, layer: Callable[[str, Any], Any], where: str) -> Any:
     """The value ``data`` (from :func:`encode`) stands for; ``layer(tag, reference)`` gives the
-    model a ``$layer``, ``$block_layer`` or ``$block_input`` object refers to."""
+    model a ``$layer``, ``$block_layer`` or ``$block_input`` object refers to, or the block
+    of a ``$block``."""
     if data is None or isinstance(data, bool | int | float | str):
         return data
     if isinstance(data, list):
@@ -116,7 +121,7 @@ def decode(data: Any, layer: Callable[[str, Any], Any], where: str) -> Any:
     if (
         (tag == "$layer" and (isinstance(body, str) or _is_position(body)))
         or (tag == "$block_layer" and _is_position(body))
-        or (tag == "$block_input" and isinstance(body, int) and not isinstance(body, bool))
+        or (tag in ("$block_input", "$block") and type(body) is int)
     ):
         return layer(tag, body)
     if tag == "$tuple" and isinstance(body, list):

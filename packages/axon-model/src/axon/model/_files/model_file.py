@@ -158,7 +158,7 @@ def _graph(model: Model, *, has_state: bool) -> dict[str, Any]:
     names, ids = program.names, _layer_ids(model)
     problems: list[str] = []
     calls: dict[int, BuilderCall] = {}
-    first_layer: dict[int, Node] = {}
+    named_by: dict[int, Node] = {}  # the layer that names a call in messages
     by_key: dict[Any, Node] = {}
     for node in program.order:
         key = _key(node)
@@ -174,7 +174,7 @@ def _graph(model: Model, *, has_state: bool) -> dict[str, Any]:
         by_key[key] = node
         if node.origin is not None:
             calls.setdefault(node.origin[0].seq, node.origin[0])
-            first_layer.setdefault(node.origin[0].seq, node)
+            _name_call(named_by, node)
 
     def layer_ref(argument: Model) -> dict[str, Any]:
         key = _key(argument.node) or ("unregistered", argument.node.id)
@@ -185,7 +185,7 @@ def _graph(model: Model, *, has_state: bool) -> dict[str, Any]:
     writer = _Writer(problems, layer_ref)
     encoded = []
     for seq in sorted(calls):
-        call, node = calls[seq], first_layer[seq]
+        call, node = calls[seq], named_by[seq]
         label = f"layer {names[node.id]!r} ({call.builder}, defined at {node.defined_at})"
         entry = writer.call(call, layer_ref, label)
         if entry is not None:
@@ -223,10 +223,14 @@ class _Writer:
         self, call: BuilderCall, layer_ref: Callable[[Model], Any], label: str
     ) -> dict[str, Any] | None:
         """``call`` as JSON, or ``None`` once its problem is recorded."""
+
+        def ref(value: Model | Block) -> Any:  # a block argument: rnn's cell
+            return {"$block": self.block(value)} if isinstance(value, Block) else layer_ref(value)
+
         try:
-            args = [encode(a, layer_ref, n)
+            args = [encode(a, ref, n)
                     for a, n in zip(call.args, _positional_names(call), strict=True)]  # fmt: skip
-            kwargs = {k: encode(v, layer_ref, k) for k, v in call.kwargs.items()}
+            kwargs = {k: encode(v, ref, k) for k, v in call.kwargs.items()}
         except Unencodable as error:
             advice = error.advice or (
                 "Pass data (numbers, strings, arrays, models) and functions by their registered "
@@ -255,14 +259,14 @@ class _Writer:
         refs: dict[int, Any] = {p.id: {"$block_input": i}
                                 for i, p in enumerate(template.placeholders)}  # fmt: skip
         calls: dict[int, BuilderCall] = {}
-        first_layer: dict[int, Node] = {}
+        named_by: dict[int, Node] = {}
         for node in template.inside:
             if node.origin is None:
                 problems_name = f"{node.block_layer or template.names[node.id]!r} of {where}"
                 self.problems.append(_unregistered(node, problems_name))
                 continue
             calls.setdefault(node.origin[0].seq, node.origin[0])
-            first_layer.setdefault(node.origin[0].seq, node)
+            _name_call(named_by, node)
         position = {seq: c for c, seq in enumerate(sorted(calls))}
         for node in template.inside:
             if node.origin is not None:
@@ -281,7 +285,7 @@ class _Writer:
 
         body = []
         for seq in sorted(calls):
-            call, node = calls[seq], first_layer[seq]
+            call, node = calls[seq], named_by[seq]
             name = node.block_layer or template.names[node.id]
             label = f"layer {name!r} ({call.builder}, defined at {node.defined_at}) of {where}"
             entry = self.call(call, body_ref, label)
@@ -298,6 +302,14 @@ class _Writer:
              "inputs": len(template.placeholders), "calls": body, "outputs": outputs}
         )  # fmt: skip
         return self._index[block.ref.id]
+
+
+def _name_call(named_by: dict[int, Node], node: Node) -> None:
+    """Record ``node`` as the layer naming its call in messages: the call's first layer, or
+    its first whose op is the builder's (an ``rnn``, not the helper layers it makes first)."""
+    seq, builder = node.origin[0].seq, node.origin[0].builder  # type: ignore[index]
+    if seq not in named_by or (named_by[seq].op_name != builder and node.op_name == builder):
+        named_by[seq] = node
 
 
 def _positional_names(call: BuilderCall) -> list[str]:
@@ -345,8 +357,11 @@ class _Replay:
     def call(
         self, call: Mapping[str, Any], resolve: Callable[[str, Any], Model], where: str
     ) -> tuple[BuilderCall, Any]:
-        args = decode(call.get("args", []), resolve, f"{where}, arguments")
-        kwargs = decode({"$dict": call.get("kwargs", {})}, resolve, f"{where}, options")
+        def ref(tag: str, reference: Any) -> Any:  # a block argument: rnn's cell
+            return self.block(reference) if tag == "$block" else resolve(tag, reference)
+
+        args = decode(call.get("args", []), ref, f"{where}, arguments")
+        kwargs = decode({"$dict": call.get("kwargs", {})}, ref, f"{where}, options")
         kind = call.get("kind", "builder")
         if kind == "block_call":
             return call_block(self.block(call.get("block")), *args)

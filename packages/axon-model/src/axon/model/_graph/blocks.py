@@ -143,7 +143,8 @@ class Block:
                 name=f"block_input_{i}",
                 config={"shape": None},
                 defined_at=self.ref.defined_at,
-            )
+                origin=None,  # not a layer of the call running now (its positions must not
+            )  # depend on whether this call is the block's first)
             for i in range(arity)
         )
         self._tracing = True

@@ -139,14 +139,15 @@ class Node:
 
     @functools.cached_property
     def wants(self) -> frozenset[str]:
-        """Which of ``mode`` and ``key`` the op declares; the compiler passes those."""
+        """Which of ``mode``, ``key`` and ``cell`` the op declares; the compiler passes those
+        (``cell``: the step function of a cell made of layers, see ``_graph/cells.py``)."""
         if self.op is None:
             return frozenset()
         try:
             parameters = inspect.signature(self.op).parameters
         except (TypeError, ValueError):
             return frozenset()
-        return frozenset({"mode", "key"} & set(parameters))
+        return frozenset({"mode", "key", "cell"} & set(parameters))
 
     @property
     def inputs(self) -> tuple[Node, ...]:
