@@ -119,6 +119,23 @@ def test_gan_discriminator_resnet_and_shared_blocks(tmp_path, monkeypatch):
     ]
 
 
+def test_a_block_cell_becomes_one_scan_sharing_the_blocks_initializers(tmp_path):
+    project = am.block(lambda v: v.dense(5, activation="tanh"), name="project")
+
+    def cell(x_t, h, c):
+        h = am.add(project(x_t), h.dense(5, use_bias=False)).tanh()
+        return h, (h, am.add(c, h))
+
+    x = am.input("x", shape=(None, 6, 3))
+    seq, _ = x.rnn(am.block(cell, name="cell"), carry_init=lambda s: (
+        jnp.zeros((s.shape[0], 5)), jnp.ones((s.shape[0], 5))))  # fmt: skip
+    model = am.add(seq.global_avg_pool(), project(x.global_avg_pool()))
+    proto = check_export(model, jnp.zeros((2, 6, 3)), tmp_path)
+    assert [n.op_type for n in proto.graph.node].count("Scan") == 1
+    names = [i.name for i in proto.graph.initializer]
+    assert names.count("project/dense_0/kernel") == 1  # inside the Scan and outside: one copy
+
+
 def test_parameters_become_named_initializers_and_batch_is_dynamic(tmp_path):
     model = am.input("x", shape=(None, 3)).dense(4, name="hidden").batch_norm(name="norm")
     state = model.init(0, jnp.ones((2, 3)))

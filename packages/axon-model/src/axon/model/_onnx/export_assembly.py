@@ -11,6 +11,7 @@ import onnx
 from onnx import helper
 
 from .._builders.structured import plain_tree
+from .._compiler.options import DEFAULT
 from .._compiler.precision import cast_tree
 from .._compiler.program import Program
 from .._compiler.state import ModelState
@@ -31,15 +32,18 @@ def assemble(
     graph_inputs = _inputs(graph, named)
     failures: list[tuple[str, Node, str]] = []
     initialized: set[str] = set()
-    for node, name in program._layers(graph_inputs, values, "inference"):
+    # a cell's layers are converted inside their recurrent layer's Scan, not on their own
+    for node, name in program._layers(graph_inputs, values, "inference", skip=program.in_cells):
         arg_names, arg_structs = [], []
-        for arg in node.args:
+        sources, function = _sources(program, node, name)
+        for arg in sources:
             if isinstance(arg, Node):
                 arg_names.append(values[arg.id])
                 arg_structs.append(structs[arg.id])
             else:
-                value = (state.params if arg.kind == "parameter" else state.state)[name][arg.name]
-                initializer = f"{name}/{arg.name}"
+                layer, arg = arg
+                value = (state.params if arg.kind == "parameter" else state.state)[layer][arg.name]
+                initializer = f"{layer}/{arg.name}"
                 if initializer not in initialized:  # a block's layers share one copy
                     graph.const(np.asarray(value), name=initializer)
                     initialized.add(initializer)
@@ -47,7 +51,7 @@ def assemble(
                 arg_structs.append(jax.ShapeDtypeStruct(value.shape, value.dtype))
         out_struct = plain_tree(structs[node.id])
         try:
-            closed = jax.make_jaxpr(layer_function(node))(*arg_structs)
+            closed = jax.make_jaxpr(function)(*arg_structs)
             missing = unsupported_primitives(closed.jaxpr)
             if missing:
                 raise Unsupported(", ".join(missing))
@@ -111,6 +115,35 @@ def _outputs(
     return infos
 
 
+def _sources(program: Program, node: Node, name: str) -> tuple[list[Any], Any]:
+    """What a layer's function is traced on (input nodes and ``(layer, parameter)`` pairs),
+    and the function. A recurrent layer with a cell of layers also takes the cell's
+    parameters and the outside values the cell reads, and runs the cell's layers itself."""
+    own = [arg if isinstance(arg, Node) else (name, arg) for arg in node.args]
+    cell = program.cells.get(node.id)
+    if cell is None:
+        return own, layer_function(node)
+    inside = {n.id for n in (*cell.members, *cell.slots)}
+    skipped = len(jax.tree_util.tree_leaves(cell.outputs))  # the op ignores their values
+    inputs = list(node.inputs[: len(node.inputs) - skipped])
+    outside = {i.id: i for m in cell.members for i in m.inputs if i.id not in inside}
+    captured = list(outside.values())
+    params = [(program.names[m.id], p) for m in cell.members for p in m.parameters]
+    base = layer_function(node)
+
+    def run(*args: Any) -> Any:
+        outer = dict(zip((n.id for n in captured), args[len(inputs) :], strict=False))
+        keys = [(layer, p.name) for layer, p in params]
+        lookup = dict(zip(keys, args[len(inputs) + len(captured) :], strict=True))
+        step = program._cell_step(
+            cell, lambda n: outer[n.id], lambda layer, p: lookup[(layer, p.name)],
+            "inference", None, DEFAULT,
+        )  # fmt: skip
+        return base(*args[: len(inputs)], *[()] * skipped, cell=step)
+
+    return [*inputs, *captured, *params], run
+
+
 def layer_function(node: Node) -> Any:
     """The function one layer computes in inference, of its inputs and parameters."""
     opts = dict(node.opts)
@@ -120,10 +153,10 @@ def layer_function(node: Node) -> Any:
         opts["key"] = None
     op = functools.partial(node.op, **opts)
 
-    def run(*args: Any) -> Any:
+    def run(*args: Any, **extra: Any) -> Any:
         if node.policy is not None:
             args = tuple(cast_tree(a, node.policy.compute) for a in args)
-        out = op(*args)
+        out = op(*args, **extra)
         return plain_tree(out if node.policy is None else cast_tree(out, node.policy.output))
 
     return run
