@@ -41,6 +41,9 @@ def model_with_every_family():
     e = ids.embedding(11, 3, kernel_regularizer=L1(0.06), name="e")
     b = axon.model.bilinear(seq, e, 2, kernel_regularizer=L2(0.07), name="bi")
     a = b.multi_head_attention(num_heads=1, key_size=2, kernel_regularizer=L1(0.08), name="att")
+    a = a.layer_norm(gamma_regularizer=L2(0.11), beta_regularizer=L1(0.13), name="ln")
+    a = a.batch_norm(gamma_regularizer=L1(0.15), name="bn").rms_norm(gamma_regularizer=L2(0.17))
+    a = a.group_norm(1, gamma_regularizer=L1(0.19), beta_regularizer=L2(0.21), name="gn")
     scale = axon.model.param("s", lambda s: (s[-1],), initializer="ones", regularizer=L2(0.9))
     return axon.model.layer(lambda v, s: v * s, [a, scale], name="custom")
 
@@ -57,6 +60,9 @@ def hand_written_parameter_penalty(p):
         + sum(l2(w, 0.5) for w in lstm_bias)
         + l1(p["e"]["kernel"], 0.06) + l2(p["bi"]["kernel"], 0.07)
         + sum(l1(w, 0.08) for w in kernels) + l2(p["custom"]["s"], 0.9)
+        + l2(p["ln"]["gamma"], 0.11) + l1(p["ln"]["beta"], 0.13) + l1(p["bn"]["gamma"], 0.15)
+        + l2(p["rms_norm_0"]["gamma"], 0.17)
+        + l1(p["gn"]["gamma"], 0.19) + l2(p["gn"]["beta"], 0.21)
     )  # fmt: skip
 
 
@@ -178,6 +184,7 @@ def test_regularizers_are_stored_as_registered_penalty_objects_that_serialize():
         (lambda x: x.dense(2, kernel_regularizer="l3", name="head"), "kernel_regularizer"),
         (lambda x: x.conv(2, bias_regularizer=lambda w: 0.0, name="head"), "bias_regularizer"),
         (lambda x: x.lstm(2, recurrent_regularizer=0.01, name="head"), "recurrent_regularizer"),
+        (lambda x: x.batch_norm(gamma_regularizer="l3", name="head"), "gamma_regularizer"),
         (
             lambda x: x.embedding(5, 2, activity_regularizer="L2", name="head"),
             "activity_regularizer",

@@ -7,6 +7,9 @@ start at ones, as do Axon's own group and RMS norms (and ``axon.functional``'s
 ``glorot_uniform`` refuses a 1-D shape, which has no fan-in/fan-out). Any initializer can
 be passed as ``gamma_initializer``.
 
+Every norm takes Keras's ``gamma_regularizer`` (and, with a ``beta``, ``beta_regularizer``):
+a penalty name or object (``axon.functional.penalties``) added to the training loss.
+
 Batch and instance norm keep running ``mean`` (zeros) and ``var`` (ones) as layer *state*
 (``model_state.state``): in ``mode="train"`` they normalize with the batch statistics and
 return the updated running statistics (``new = momentum * old + (1 - momentum) * batch``,
@@ -23,7 +26,15 @@ from axon.functional import layers as F
 
 from .._graph.constructors import Initializer, layer, param
 from .._graph.model import Model
-from .options import axis_size, check_number, check_positive_int, is_int, option_error
+from .._graph.penalties import Regularizer
+from .options import (
+    axis_size,
+    check_number,
+    check_penalty,
+    check_positive_int,
+    is_int,
+    option_error,
+)
 
 
 def _check_common(fn: str, channel_index: Any, epsilon: Any) -> tuple[int, float]:
@@ -47,16 +58,22 @@ def _norm_layer(
     *,
     gamma_initializer: Initializer,
     beta_initializer: Initializer | None,
+    regularizers: tuple[Regularizer, Regularizer] = (None, None),
     running_statistics: bool = False,
     name: str | None,
     config: dict[str, Any],
     **options: Any,
 ) -> Model:
     """A norm layer: ``gamma``, ``beta`` (unless ``None``), running ``mean``/``var`` as state
-    when asked; ``config`` goes to the op and to ``display``, ``options`` to the op only."""
-    params = [param("gamma", shape, initializer=gamma_initializer)]
+    when asked; ``config`` goes to the op and to ``display``, ``options`` to the op only.
+    ``regularizers`` are the ``gamma_regularizer`` and ``beta_regularizer`` options."""
+    gamma, beta = (
+        check_penalty(fn, f"{which}_regularizer", value, name)
+        for which, value in zip(("gamma", "beta"), regularizers, strict=True)
+    )
+    params = [param("gamma", shape, initializer=gamma_initializer, regularizer=gamma)]
     if beta_initializer is not None:
-        params.append(param("beta", shape, initializer=beta_initializer))
+        params.append(param("beta", shape, initializer=beta_initializer, regularizer=beta))
     if running_statistics:
         params.append(param("mean", shape, initializer="zeros", kind="state"))
         params.append(param("var", shape, initializer="ones", kind="state"))
@@ -73,6 +90,7 @@ def _stateful(
     channel_index: Any,
     epsilon: Any,
     momentum: Any,
+    regularizers: tuple[Regularizer, Regularizer],
     name: str | None,
 ) -> Model:
     channel_index, epsilon = _check_common(fn, channel_index, epsilon)
@@ -81,7 +99,8 @@ def _stateful(
         raise option_error(fn, "momentum", "a number in [0, 1] (weight of the old stats)", momentum)
     return _norm_layer(
         fn, op, x, _channels(fn, channel_index), gamma_initializer=gamma_initializer,
-        beta_initializer=beta_initializer, running_statistics=True, name=name,
+        beta_initializer=beta_initializer, regularizers=regularizers, running_statistics=True,
+        name=name,
         config={"channel_index": channel_index, "epsilon": epsilon, "momentum": momentum},
     )  # fmt: skip
 
@@ -91,6 +110,8 @@ def batch_norm(
     *,
     gamma_initializer: Initializer = "ones",
     beta_initializer: Initializer = "zeros",
+    gamma_regularizer: Regularizer = None,
+    beta_regularizer: Regularizer = None,
     channel_index: int = -1,
     epsilon: float = 1e-5,
     momentum: float = 0.1,
@@ -106,6 +127,8 @@ def batch_norm(
         x: input with channels on ``channel_index``.
         gamma_initializer: initializer of the scale (default ``"ones"``; Axon: glorot_uniform).
         beta_initializer: initializer of the shift.
+        gamma_regularizer: a penalty on ``gamma`` (Keras's option; e.g. ``"l2"``).
+        beta_regularizer: a penalty on ``beta``.
         channel_index: the channel axis.
         epsilon: added to the variance.
         momentum: weight of the old running statistics.
@@ -122,7 +145,7 @@ def batch_norm(
     return _stateful(
         "batch_norm", F.batch_norm, x, gamma_initializer=gamma_initializer,
         beta_initializer=beta_initializer, channel_index=channel_index, epsilon=epsilon,
-        momentum=momentum, name=name,
+        momentum=momentum, regularizers=(gamma_regularizer, beta_regularizer), name=name,
     )  # fmt: skip
 
 
@@ -131,6 +154,8 @@ def instance_norm(
     *,
     gamma_initializer: Initializer = "ones",
     beta_initializer: Initializer = "zeros",
+    gamma_regularizer: Regularizer = None,
+    beta_regularizer: Regularizer = None,
     channel_index: int = -1,
     epsilon: float = 1e-5,
     momentum: float = 0.1,
@@ -150,7 +175,7 @@ def instance_norm(
     return _stateful(
         "instance_norm", F.instance_norm, x, gamma_initializer=gamma_initializer,
         beta_initializer=beta_initializer, channel_index=channel_index, epsilon=epsilon,
-        momentum=momentum, name=name,
+        momentum=momentum, regularizers=(gamma_regularizer, beta_regularizer), name=name,
     )  # fmt: skip
 
 
@@ -159,6 +184,8 @@ def layer_norm(
     *,
     gamma_initializer: Initializer = "ones",
     beta_initializer: Initializer = "zeros",
+    gamma_regularizer: Regularizer = None,
+    beta_regularizer: Regularizer = None,
     channel_index: int = -1,
     epsilon: float = 1e-5,
     name: str | None = None,
@@ -175,8 +202,8 @@ def layer_norm(
     channel_index, epsilon = _check_common(fn, channel_index, epsilon)
     return _norm_layer(
         fn, F.layer_norm, x, _channels(fn, channel_index), gamma_initializer=gamma_initializer,
-        beta_initializer=beta_initializer, name=name,
-        config={"channel_index": channel_index, "epsilon": epsilon},
+        beta_initializer=beta_initializer, regularizers=(gamma_regularizer, beta_regularizer),
+        name=name, config={"channel_index": channel_index, "epsilon": epsilon},
     )  # fmt: skip
 
 
@@ -186,6 +213,8 @@ def group_norm(
     *,
     gamma_initializer: Initializer = "ones",
     beta_initializer: Initializer = "zeros",
+    gamma_regularizer: Regularizer = None,
+    beta_regularizer: Regularizer = None,
     channel_index: int = -1,
     epsilon: float = 1e-5,
     name: str | None = None,
@@ -213,7 +242,8 @@ def group_norm(
 
     return _norm_layer(
         fn, F.group_norm, x, shape, gamma_initializer=gamma_initializer,
-        beta_initializer=beta_initializer, name=name,
+        beta_initializer=beta_initializer, regularizers=(gamma_regularizer, beta_regularizer),
+        name=name,
         config={"num_groups": num_groups, "channel_index": channel_index, "epsilon": epsilon},
     )  # fmt: skip
 
@@ -222,6 +252,7 @@ def rms_norm(
     x: Model,
     *,
     gamma_initializer: Initializer = "ones",
+    gamma_regularizer: Regularizer = None,
     channel_index: int = -1,
     epsilon: float = 1e-6,
     shift: float = 0.0,
@@ -246,7 +277,7 @@ def rms_norm(
         raise option_error(fn, "upcast", "'normalization' or 'all'", upcast)
     return _norm_layer(
         fn, F.rms_norm, x, _channels(fn, channel_index), gamma_initializer=gamma_initializer,
-        beta_initializer=None, name=name,
+        beta_initializer=None, regularizers=(gamma_regularizer, None), name=name,
         config={"channel_index": channel_index, "epsilon": epsilon, "shift": shift},
         upcast=upcast,
     )  # fmt: skip
