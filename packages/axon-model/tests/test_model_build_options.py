@@ -9,6 +9,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
+import axon.functional
 import axon.model
 from axon.model import ModelError
 
@@ -188,6 +189,24 @@ def test_trace_backward_differentiates_the_trainable_parameters():
 
     expected = jax.grad(reference)(state.params["head"])
     np.testing.assert_allclose(grads[0], expected["bias"], rtol=1e-5)
+    np.testing.assert_allclose(grads[1], expected["kernel"], rtol=1e-5)
+
+
+def test_trace_backward_adds_the_models_penalties_as_the_trainer_does():
+    x = axon.model.input("x", shape=(None, 3))
+    model = x.dense(2, kernel_regularizer=axon.functional.penalties.L2(0.3), name="head")
+    state = model.init(0, jnp.ones((1, 3)))
+    data, targets = jnp.arange(12.0).reshape(4, 3) - 5.0, jnp.full((4, 2), 3.0)
+    traced = axon.model.trace_backward(model, data, state, "mean_squared_error", targets=targets)
+    grads = jax.extend.core.jaxpr_as_fun(traced)(
+        *jax.tree.leaves((state, data, targets, jax.random.key(0)))
+    )
+
+    def reference(head):
+        prediction = data @ head["kernel"] + head["bias"]
+        return jnp.mean((targets - prediction) ** 2) + 0.3 * jnp.sum(head["kernel"] ** 2)
+
+    expected = jax.grad(reference)(state.params["head"])
     np.testing.assert_allclose(grads[1], expected["kernel"], rtol=1e-5)
 
 

@@ -129,7 +129,8 @@ def trace_backward(
     parameters, through the train-mode forward pass (what a training step differentiates).
 
     The function traced is ``(model_state, inputs, targets, key) -> grads``, ``grads``
-    shaped like ``model_state.trainable_parameters``; the loss is averaged to a scalar.
+    shaped like ``model_state.trainable_parameters``; the loss is averaged to a scalar and,
+    for a model with regularizers, their penalty is added (as ``axon.loop.trainer`` does).
 
     Args:
         model: the model graph.
@@ -154,16 +155,21 @@ def trace_backward(
     loss_fn = functional_losses.get(loss) if isinstance(loss, str) else loss
     key = jax.random.key(0) if key is None else key
 
+    penalize = model.program.has_penalties
+
     def predict(model_state: ModelState, inputs: Any, key: Any) -> Any:
-        return model.program._apply(model_state, inputs, mode="train", key=key, options=options)
+        return model.program._apply(
+            model_state, inputs, mode="train", key=key, options=options, penalize=penalize
+        )
 
     if targets is None:
         targets = jax.eval_shape(predict, model_state, inputs, key)[0]
 
     def backward(model_state: ModelState, inputs: Any, targets: Any, key: Any) -> Any:
         def objective(trainable: Any) -> jax.Array:
-            prediction = predict(model_state.update(params=trainable), inputs, key)[0]
-            return jnp.mean(loss_fn(targets, prediction))
+            prediction, _, _, penalty = predict(model_state.update(params=trainable), inputs, key)
+            data_loss = jnp.mean(loss_fn(targets, prediction))
+            return data_loss + penalty if penalize else data_loss
 
         return jax.grad(objective)(model_state.trainable_parameters)
 
