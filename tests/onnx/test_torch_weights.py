@@ -40,7 +40,7 @@ def mlp_model():
 def test_mlp_matches_torch_by_order():
     path, arrays = fixture("mlp")
     model = mlp_model()
-    report = axon.model.check_torch_state_dict(model, path)
+    report = axon.model.from_torch_state_dict(model, path, dry_run=True)
     assert report.ok and report.matched_by == "order"
     assert report.layers == {"dense_0": "0", "dense_1": "2", "dense_2": "4"}
     state = axon.model.from_torch_state_dict(model, path)
@@ -156,7 +156,9 @@ def bert_inputs(arrays):
 def test_hugging_face_bert_checkpoint_directory_matches_transformers():
     path, arrays = fixture("bert")
     model, inputs = bert_model(), bert_inputs(arrays)
-    report = axon.model.check_torch_state_dict(model, path, inputs=inputs, mapping=BERT_MAPPING)
+    report = axon.model.from_torch_state_dict(
+        model, path, inputs=inputs, mapping=BERT_MAPPING, dry_run=True
+    )
     assert report.ok, str(report)
     assert report.loaded["params/layer_1_attention/query_kernel"] == (
         "encoder.layer.1.attention.self.query.weight",
@@ -197,7 +199,7 @@ def test_dry_run_lists_unmatched_and_mis_shaped_keys():
     x = axon.model.input("x", shape=(None, 5))
     model = x.dense(16, name="first").dense(7, name="second").dense(3, name="third")
     mapping = {"first": "0", "second": "2", "third": None, "fourth": "4"}
-    report = axon.model.check_torch_state_dict(model, path, mapping=mapping)
+    report = axon.model.from_torch_state_dict(model, path, mapping=mapping, dry_run=True)
     assert not report.ok and report.matched_by == "mapping"
     assert report.mis_shaped == (
         ("2.weight", (8, 16), (7, 16), ("params/second/kernel",)),
@@ -216,7 +218,7 @@ def test_dry_run_lists_unmatched_and_mis_shaped_keys():
 def test_missing_keys_name_what_was_looked_for():
     model = axon.model.input("x", shape=(None, 7, 3)).lstm(4, name="rnn")[0]
     state_dict = {"rnn.weight_ih_l0": np.zeros((16, 3)), "rnn.weight_hh_l0": np.zeros((16, 4))}
-    report = axon.model.check_torch_state_dict(model, state_dict)
+    report = axon.model.from_torch_state_dict(model, state_dict, dry_run=True)
     assert {m.path for m in report.unmatched_axon} == {f"params/rnn/b{g}" for g in "ifgo"}
     assert report.unmatched_axon[0].looked_for == ("rnn.bias_ih_l0", "rnn.bias_hh_l0")
     assert "looked for rnn.bias_ih_l0, rnn.bias_hh_l0" in str(report)
@@ -267,8 +269,8 @@ def test_pickle_checkpoints_and_other_sources_are_refused(tmp_path):
     checkpoint = tmp_path / "pytorch_model.bin"
     checkpoint.write_bytes(b"\x80\x04not safetensors")
     with pytest.raises(axon.model.SerializationError, match="not a readable safetensors"):
-        axon.model.check_torch_state_dict(mlp_model(), checkpoint)
+        axon.model.from_torch_state_dict(mlp_model(), checkpoint, dry_run=True)
     with pytest.raises(TypeError, match="convert it once with safetensors"):
-        axon.model.check_torch_state_dict(mlp_model(), 42)
+        axon.model.from_torch_state_dict(mlp_model(), 42, dry_run=True)
     with pytest.raises(axon.model.SerializationError, match=r"holds no model\.safetensors"):
-        axon.model.check_torch_state_dict(mlp_model(), tmp_path)
+        axon.model.from_torch_state_dict(mlp_model(), tmp_path, dry_run=True)

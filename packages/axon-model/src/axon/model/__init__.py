@@ -24,7 +24,6 @@ from ._files.parameters import SerializationError, load, save
 from ._files.torch_weights import (
     TorchStateDictError,
     TorchStateDictReport,
-    check_torch_state_dict,
     from_torch_state_dict,
 )
 from ._graph.blocks import Block, block
@@ -60,8 +59,7 @@ __all__ = [
     "load_exported", "ExportedModel",
     "quantization",
     # PyTorch / Hugging Face checkpoints (safetensors)
-    "from_torch_state_dict", "check_torch_state_dict", "TorchStateDictReport",
-    "TorchStateDictError",
+    "from_torch_state_dict", "TorchStateDictReport", "TorchStateDictError",
     # extension
     "layers", "plugins",
     # errors

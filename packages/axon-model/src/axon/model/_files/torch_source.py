@@ -71,10 +71,7 @@ def virtual_key(key: str) -> str:
     >>> virtual_key("encoder.lstm.weight_hh_l1_reverse"), virtual_key("fc.weight")
     ('encoder.lstm.l1_reverse.weight_hh', 'fc.weight')
     """
-    found = _RECURRENT_KEY.match(key)
-    if found is None:
-        return key
-    return f"{found['module']}{found['layer']}.{found['kind']}"
+    return _renamed(_RECURRENT_KEY, key, "{module}{layer}.{kind}")
 
 
 def torch_key(key: str) -> str:
@@ -83,10 +80,12 @@ def torch_key(key: str) -> str:
     >>> torch_key("lstm.l0.bias_hh"), torch_key("fc.bias")
     ('lstm.bias_hh_l0', 'fc.bias')
     """
-    found = _VIRTUAL_KEY.match(key)
-    if found is None:
-        return key
-    return f"{found['module']}{found['kind']}_{found['layer']}"
+    return _renamed(_VIRTUAL_KEY, key, "{module}{kind}_{layer}")
+
+
+def _renamed(pattern: re.Pattern[str], key: str, template: str) -> str:
+    found = pattern.match(key)
+    return key if found is None else template.format(**found.groupdict())
 
 
 def read_tensors(source: Any) -> TorchTensors:

@@ -8,7 +8,7 @@ The work is in three steps, each of which sees only what it needs:
    prefix, by ``mapping``, by name or by order, and its converter
    (``torch_layouts``) says which torch keys fill which entries and with what shapes.
    Everything that does not fit is collected in a :class:`TorchStateDictReport`;
-   :func:`check_torch_state_dict` (the dry run) stops here.
+   the dry run (``dry_run=True``) stops here.
 3. *Loading* (:func:`from_torch_state_dict`): if the report has no problems, the
    tensors are read, converted and cast to the dtypes the model's entries have.
 """
@@ -36,7 +36,6 @@ __all__ = [
     "ShapeMismatch",
     "TorchStateDictError",
     "TorchStateDictReport",
-    "check_torch_state_dict",
     "from_torch_state_dict",
 ]
 
@@ -64,7 +63,7 @@ class ShapeMismatch(NamedTuple):
 
 @dataclass(frozen=True)
 class TorchStateDictReport:
-    """How a PyTorch state dict matches an axon model (what :func:`check_torch_state_dict` returns).
+    """How a PyTorch state dict matches a model: ``from_torch_state_dict(..., dry_run=True)``.
 
     Attributes:
         source: the checkpoint, as named in messages.
@@ -80,8 +79,8 @@ class TorchStateDictReport:
 
     >>> import numpy as np, axon.model
     >>> model = axon.model.input("x", shape=(None, 3)).dense(2, name="fc")
-    >>> report = axon.model.check_torch_state_dict(
-    ...     model, {"fc.weight": np.zeros((2, 3)), "fc.bias": np.zeros(2)})
+    >>> report = axon.model.from_torch_state_dict(
+    ...     model, dry_run=True, source={"fc.weight": np.zeros((2, 3)), "fc.bias": np.zeros(2)})
     >>> report.ok, report.matched_by, report.loaded["params/fc/kernel"]
     (True, 'name', ('fc.weight',))
     """
@@ -102,7 +101,8 @@ class TorchStateDictReport:
 
         >>> import numpy as np, axon.model
         >>> model = axon.model.input("x", shape=(None, 3)).dense(2, name="fc")
-        >>> axon.model.check_torch_state_dict(model, {"fc.weight": np.zeros((2, 4))}).ok
+        >>> torch_state = {"fc.weight": np.zeros((2, 4))}
+        >>> axon.model.from_torch_state_dict(model, torch_state, dry_run=True).ok
         False
         """
         return not (
@@ -168,45 +168,6 @@ class _Plan:
     used: set[str] = field(default_factory=set)  # torch keys some rule reads
 
 
-def check_torch_state_dict(
-    model: Model,
-    source: Any,
-    *,
-    inputs: Any = None,
-    state: ModelState | None = None,
-    mapping: Mapping_ = None,
-    ignore: Iterable[str] = (),
-) -> TorchStateDictReport:
-    """The dry run of :func:`from_torch_state_dict`: how ``source`` matches ``model``.
-
-    Reads only keys and shapes (no tensor data) and raises nothing for a mismatch:
-    the report lists unmatched torch keys, unmatched axon entries, mis-shaped tensors
-    (received vs expected torch shape) and unused ``mapping`` patterns. Arguments
-    as in :func:`from_torch_state_dict`.
-
-    Returns:
-        A :class:`TorchStateDictReport`; ``print`` it for a readable listing.
-
-    >>> import numpy as np, axon.model
-    >>> model = axon.model.input("x", shape=(None, 4)).dense(3, name="fc1").dense(2, name="fc2")
-    >>> torch_state = {"fc1.weight": np.zeros((3, 4)), "fc1.bias": np.zeros(3),
-    ...                "fc2.weight": np.zeros((2, 5)), "head.weight": np.zeros((1, 2))}
-    >>> report = axon.model.check_torch_state_dict(model, torch_state)
-    >>> print(report)
-    PyTorch state dict (in memory): 2 axon entries load, layers matched by name
-      mis-shaped torch tensors:
-        fc2.weight: received (2, 5), expected (2, 3) (for params/fc2/kernel)
-      unmatched axon entries:
-        params/fc2/bias (2,): looked for fc2.bias
-      unmatched torch keys (no layer reads them):
-        head.weight (1, 2)
-      layers (axon layer <- torch module):
-        fc1 <- 'fc1'
-        fc2 <- 'fc2'
-    """
-    return _plan(model, source, inputs, state, mapping, ignore).report
-
-
 def from_torch_state_dict(
     model: Model,
     source: Any,
@@ -216,7 +177,8 @@ def from_torch_state_dict(
     mapping: Mapping_ = None,
     ignore: Iterable[str] = (),
     strict: bool = True,
-) -> ModelState:
+    dry_run: bool = False,
+) -> ModelState | TorchStateDictReport:
     """Load a PyTorch / Hugging Face checkpoint into an axon model built with the builders.
 
     ``source`` is a ``.safetensors`` file, a Hugging Face checkpoint directory (its
@@ -262,10 +224,15 @@ def from_torch_state_dict(
             entry filled. With ``strict=False``, unused torch keys are allowed and
             unfilled entries keep their values from ``state``. Mis-shaped tensors and
             unused mapping patterns are always errors.
+        dry_run: match without loading: read only keys and shapes (no tensor data),
+            raise nothing for a mismatch, and return the :class:`TorchStateDictReport`
+            (``print`` it for a readable listing of unmatched torch keys, unmatched
+            axon entries, mis-shaped tensors with received vs expected torch shapes,
+            and unused ``mapping`` patterns).
 
     Returns:
         A :class:`~axon.model.ModelState` with the converted arrays, in the dtypes of
-        the model's entries.
+        the model's entries (the report with ``dry_run=True``).
 
     Raises:
         TorchStateDictError: listing every problem at once (its ``report`` has them).
@@ -283,9 +250,28 @@ def from_torch_state_dict(
     >>> expected = expected @ torch_state["2.weight"].T + torch_state["2.bias"]
     >>> bool(np.allclose(model.apply(state, jnp.asarray(x, jnp.float32))[0], expected, atol=1e-5))
     True
+
+    A dry run shows how a checkpoint matches, problems included:
+
+    >>> model = axon.model.input("x", shape=(None, 4)).dense(3, name="fc1").dense(2, name="fc2")
+    >>> torch_state = {"fc1.weight": np.zeros((3, 4)), "fc1.bias": np.zeros(3),
+    ...                "fc2.weight": np.zeros((2, 5)), "head.weight": np.zeros((1, 2))}
+    >>> print(axon.model.from_torch_state_dict(model, torch_state, dry_run=True))
+    PyTorch state dict (in memory): 2 axon entries load, layers matched by name
+      mis-shaped torch tensors:
+        fc2.weight: received (2, 5), expected (2, 3) (for params/fc2/kernel)
+      unmatched axon entries:
+        params/fc2/bias (2,): looked for fc2.bias
+      unmatched torch keys (no layer reads them):
+        head.weight (1, 2)
+      layers (axon layer <- torch module):
+        fc1 <- 'fc1'
+        fc2 <- 'fc2'
     """
     plan = _plan(model, source, inputs, state, mapping, ignore)
     report = plan.report
+    if dry_run:
+        return report
     problems = _problems(report, strict, state is not None)
     if problems:
         raise TorchStateDictError("\n".join([*problems, str(report), _ADVICE]), report)
@@ -306,7 +292,7 @@ _ADVICE = (
     "Pass mapping={axon layer or glob: torch module prefix} to assign layers, "
     "ignore=[torch key globs] for tensors you do not need, or strict=False with "
     "state=model.init(...) to keep the values of entries the checkpoint lacks; "
-    "axon.model.check_torch_state_dict(...) shows the matching without loading."
+    "from_torch_state_dict(..., dry_run=True) shows the matching without loading."
 )
 
 
