@@ -274,3 +274,32 @@ def test_pickle_checkpoints_and_other_sources_are_refused(tmp_path):
         axon.model.from_torch_state_dict(mlp_model(), 42, dry_run=True)
     with pytest.raises(axon.model.SerializationError, match=r"holds no model\.safetensors"):
         axon.model.from_torch_state_dict(mlp_model(), tmp_path, dry_run=True)
+
+
+def test_conv3d_kernels_match_a_hand_written_jax_reference():
+    rng = np.random.default_rng(3)
+    weight = rng.normal(size=(5, 2, 3, 2, 3)).astype(np.float32)  # torch's (out, in, d, h, w)
+    bias = rng.normal(size=5).astype(np.float32)
+    x = (rng.normal(size=(2, 2, 4, 5, 6)) * 10).astype(np.float32)  # NCDHW
+    expected = jax.lax.conv_general_dilated(
+        x, weight, (1, 1, 1), "SAME", dimension_numbers=("NCDHW", "OIDHW", "NCDHW")
+    ) + bias.reshape(1, 5, 1, 1, 1)
+    model = axon.model.input("x", shape=(None, 4, 5, 6, 2)).conv(
+        5, kernel_size=(3, 2, 3), padding="same", name="c"
+    )
+    state = axon.model.from_torch_state_dict(model, {"c.weight": weight, "c.bias": bias})
+    y = model.apply(state, x.transpose(0, 2, 3, 4, 1))[0]
+    assert_close(y, np.asarray(expected).transpose(0, 2, 3, 4, 1))
+
+
+def test_bfloat16_checkpoint_loads_cast_to_the_models_dtype(tmp_path):
+    import ml_dtypes
+    from safetensors.numpy import save_file
+
+    weight = np.arange(6, dtype=np.float32).reshape(2, 3)
+    save_file({"fc.weight": weight.astype(ml_dtypes.bfloat16)}, tmp_path / "bf16.safetensors")
+    model = axon.model.input("x", shape=(None, 3)).dense(2, use_bias=False, name="fc")
+    state = axon.model.from_torch_state_dict(model, tmp_path / "bf16.safetensors")
+    kernel = state.params["fc"]["kernel"]
+    assert kernel.dtype == jnp.float32
+    np.testing.assert_array_equal(kernel, weight.T)
