@@ -303,3 +303,13 @@ def test_bfloat16_checkpoint_loads_cast_to_the_models_dtype(tmp_path):
     kernel = state.params["fc"]["kernel"]
     assert kernel.dtype == jnp.float32
     np.testing.assert_array_equal(kernel, weight.T)
+
+
+def test_token_inputs_without_templates_ask_for_inputs():
+    model = axon.model.input("ids", shape=(None, 4)).embedding(10, 3, name="e")
+    state_dict = {"e.weight": np.ones((10, 3), np.float32)}
+    with pytest.raises(ValueError, match="Pass inputs="):
+        axon.model.from_torch_state_dict(model, state_dict)
+    ids = jax.ShapeDtypeStruct((1, 4), jnp.int32)
+    state = axon.model.from_torch_state_dict(model, state_dict, inputs=ids)
+    assert state.params["e"]["kernel"].shape == (10, 3)

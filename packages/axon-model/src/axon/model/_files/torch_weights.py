@@ -26,6 +26,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from .._compiler.state import ModelState
+from .._errors import LayerError
 from .._graph.model import Model, expect_model
 from .parameters import SerializationError, _templates
 from .torch_layouts import CONVERTERS, LayerSpec, Prefix, Rule, generic
@@ -392,9 +393,18 @@ def _layers(
     model: Model, inputs: Any, state: ModelState | None
 ) -> list[tuple[LayerSpec, dict[str, tuple[str, Any]]]]:
     """The layers with entries, in evaluation order, each with ``{entry: (kind, dtype)}``."""
-    if state is None:
-        templates = inputs if inputs is not None else _templates(model)
-        state = jax.eval_shape(lambda: model.init(0, templates))
+    if state is None and inputs is not None:
+        state = jax.eval_shape(lambda: model.init(0, inputs))
+    elif state is None:
+        templates = _templates(model)
+        try:
+            state = jax.eval_shape(lambda: model.init(0, templates))
+        except LayerError as error:  # e.g. an embedding given float32 templates for its ids
+            raise ValueError(
+                f"from_torch_state_dict could not infer the parameter shapes from float32 "
+                f"templates of the declared input shapes: {error}\nPass inputs= (arrays or "
+                f"jax.ShapeDtypeStruct, e.g. int32 token ids) or state=model.init(...)."
+            ) from error
     entries: dict[str, dict[str, tuple[str, Shape, Any]]] = {}
     for kind in _KINDS:
         for layer, values in getattr(state, kind).items():
