@@ -21,6 +21,11 @@ from ._errors import InputError, LayerError, ModelError
 from ._files.export import ExportedModel, export, load_exported
 from ._files.model_file import load_model, save_model
 from ._files.parameters import SerializationError, load, save
+from ._files.torch_weights import (
+    TorchStateDictError,
+    TorchStateDictReport,
+    from_torch_state_dict,
+)
 from ._graph.blocks import Block, block
 from ._graph.constructors import input, layer, param, parameter
 from ._graph.inspection import (
@@ -54,6 +59,8 @@ __all__ = [
     "save", "load", "save_model", "load_model", "SerializationError", "export",
     "load_exported", "ExportedModel", "to_onnx",
     "quantization",
+    # PyTorch / Hugging Face checkpoints (safetensors)
+    "from_torch_state_dict", "TorchStateDictReport", "TorchStateDictError",
     # extension
     "layers", "plugins",
     # errors
