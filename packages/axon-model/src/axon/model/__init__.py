@@ -34,6 +34,7 @@ from ._graph.inspection import (
 from ._graph.model import Model, attach_hook
 from ._graph.node import Parameter
 from ._graph.rewrite import map_nodes, pop_node, rewrite_nodes, set_options, set_parameters
+from ._onnx.importer import from_onnx
 from .plugins import layers
 
 __version__ = importlib.metadata.version("axon-model")
@@ -51,7 +52,7 @@ __all__ = [
     "pop_node", "properties", "reduce_nodes", "rewrite_nodes", "set_options", "set_parameters",
     # saving, exporting, quantizing
     "save", "load", "save_model", "load_model", "SerializationError", "export",
-    "load_exported", "ExportedModel",
+    "load_exported", "ExportedModel", "from_onnx",
     "quantization",
     # extension
     "layers", "plugins",

@@ -1,0 +1,1 @@
+"""ONNX export and import (axon-model's onnx extra)."""
