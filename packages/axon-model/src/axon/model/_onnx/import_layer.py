@@ -17,6 +17,7 @@ from typing import Any
 
 from .._graph.constructors import layer
 from .._graph.model import Model
+from .._graph.recording import records
 from .import_ops import OPS
 
 
@@ -38,6 +39,7 @@ def run_program(*values: Any, program: dict[str, Any]) -> Any:
     return outputs[0] if len(outputs) == 1 else tuple(outputs)
 
 
+@records("onnx_node")  # a model file stores the layer as this call
 def onnx_node(*inputs: Model, program: dict[str, Any], name: str | None = None) -> Model:
     """An imported ONNX operator as a layer (made by :func:`axon.model.from_onnx`).
 

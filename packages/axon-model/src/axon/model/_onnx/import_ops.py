@@ -346,7 +346,7 @@ def _average_pool(x: Value, count_include_pad: int = 0, **attrs: Any) -> list[Va
             (0, 0),
             *_conv_padding(attrs, x, window[2:], strides[2:], dilations[2:]),
         ]
-        ones = jnp.pad(jnp.ones(np.shape(x), x.dtype), explicit)
+        ones = jnp.pad(jnp.ones(np.shape(x), x.dtype), explicit, constant_values=1)
         extra = [(0, hi - e_hi) for (_, hi), (_, e_hi) in zip(pads, explicit, strict=True)]
         counts = lax.reduce_window(ones, 0.0, lax.add, window, strides, extra)
     else:
