@@ -140,7 +140,7 @@ def from_onnx(source: str | os.PathLike[str] | bytes) -> tuple[Model, ModelState
     make a dict by output name. Supported operators: ``support_table()``.
 
     >>> import numpy as np, jax.numpy as jnp, axon.model
-    >>> onnx = __import__("pytest").importorskip("onnx")
+    >>> import pytest; onnx = pytest.importorskip("onnx")
     >>> from onnx import helper, numpy_helper, TensorProto
     >>> weight = numpy_helper.from_array(np.ones((3, 2), np.float32), "weight")
     >>> graph = helper.make_graph(
