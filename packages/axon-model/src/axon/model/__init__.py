@@ -40,6 +40,7 @@ from ._graph.model import Model, attach_hook
 from ._graph.node import Parameter
 from ._graph.rewrite import map_nodes, pop_node, rewrite_nodes, set_options, set_parameters
 from ._onnx.export import to_onnx
+from ._onnx.importer import from_onnx
 from .plugins import layers
 
 __version__ = importlib.metadata.version("axon-model")
@@ -57,7 +58,9 @@ __all__ = [
     "pop_node", "properties", "reduce_nodes", "rewrite_nodes", "set_options", "set_parameters",
     # saving, exporting, quantizing
     "save", "load", "save_model", "load_model", "SerializationError", "export",
-    "load_exported", "ExportedModel", "to_onnx",
+    "load_exported", "ExportedModel",
+    # ONNX (the onnx extra)
+    "to_onnx", "from_onnx",
     "quantization",
     # PyTorch / Hugging Face checkpoints (safetensors)
     "from_torch_state_dict", "TorchStateDictReport", "TorchStateDictError",

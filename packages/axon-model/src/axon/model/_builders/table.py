@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from .._onnx import import_layer
 from . import (
     activations,
     attention,
@@ -35,4 +36,5 @@ BUILTIN_LAYERS: dict[str, Callable[..., Any]] = {
     **recurrent.BUILDERS,
     **attention.BUILDERS,
     **quantized.BUILDERS,
+    **import_layer.BUILDERS,  # what axon.model.from_onnx builds (needs no onnx to run)
 }
