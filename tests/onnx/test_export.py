@@ -3,7 +3,6 @@ example model, at float32 tolerance, on a batch size other than the templates'."
 
 from __future__ import annotations
 
-import importlib.util
 import sys
 from pathlib import Path
 
@@ -17,23 +16,11 @@ import pytest
 import axon.model as am
 
 sys.path.insert(0, str(Path(__file__).parent))  # the case list beside this file
+from example_models import EXAMPLES, example, inputs_like, resnet, shared_block
 from layer_cases import cases
 
 ROOT = Path(__file__).resolve().parents[2]
 TABLE = ROOT / "docs" / "reference" / "onnx-export-ops.md"
-
-
-def _inputs(templates, batch, seed=0):
-    """Inputs like ``templates`` with another batch size, far from unit scale."""
-    rng = np.random.default_rng(seed)
-
-    def draw(t):
-        shape = (batch, *t.shape[1:])
-        if jnp.issubdtype(t.dtype, jnp.integer):
-            return rng.integers(0, 5, shape).astype(np.dtype(t.dtype))
-        return (rng.normal(size=shape) * 7 + 3).astype(np.float32)
-
-    return jax.tree_util.tree_map(draw, templates)
 
 
 def check_export(model, templates, tmp_path, *, batch=5, state=None):
@@ -43,7 +30,7 @@ def check_export(model, templates, tmp_path, *, batch=5, state=None):
     proto = am.to_onnx(model, state, templates, path)
     onnx.checker.check_model(onnx.load(path), full_check=True)
     session = onnxruntime.InferenceSession(str(path))
-    inputs = _inputs(templates, batch)
+    inputs = inputs_like(templates, batch)
     names = [i.name for i in session.get_inputs()]
     feed = inputs if isinstance(inputs, dict) else {names[0]: inputs}
     got = session.run(None, feed)
@@ -60,58 +47,18 @@ def test_every_builtin_layer_op_matches_onnxruntime(op, model, templates, tmp_pa
     check_export(model, templates, tmp_path)
 
 
-def _example(name, monkeypatch):
-    monkeypatch.syspath_prepend(str(ROOT / "examples"))  # where its shared _cli.py lives
-    spec = importlib.util.spec_from_file_location(name, ROOT / "examples" / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-def _resnet():
-    """A ResNet-style block: conv, batch norm, residual add, pooling, dense head."""
-    x = am.input("image", shape=(None, 8, 8, 3))
-    h = x.conv(8, kernel_size=3, padding="same").batch_norm().relu()
-    r = h.conv(8, kernel_size=3, padding="same").batch_norm()
-    h = am.layers.get("add")(h, r).relu().max_pool(kernel_size=2)
-    return h.global_avg_pool().dropout(rate=0.3).dense(10, activation="softmax")
-
-
-def _shared_block():
-    body = am.block(lambda v: v.dense(6, activation="tanh").dense(4), name="shared")
-    x = am.input("x", shape=(None, 4))
-    return body(body(x))
-
-
-EXAMPLES = {
-    "digits_cnn": (lambda m: m.build_model(4), jnp.zeros((2, 8, 8, 1))),
-    "denoising_autoencoder": (lambda m: m.build_model(4), jnp.zeros((2, 8, 8, 1))),
-    "char_lstm": (lambda m: m.build_model(12, 10, 8, 16), jnp.zeros((2, 10), jnp.int32)),
-    "char_lm_tied": (lambda m: m.build_model(12, 10, 16), jnp.zeros((2, 10), jnp.int32)),
-    "time_series": (lambda m: m.build_model(12, 8), jnp.zeros((2, 12, 1))),
-    "transformer_classifier": (
-        lambda m: m.build_model(10, 12, 8, 2, 2),
-        jnp.zeros((2, 10), jnp.int32),
-    ),
-    "multi_input": (lambda m: m.build_model(8), {"x1": jnp.zeros((2, 1)), "x2": jnp.zeros((2, 1))}),
-    "multi_output": (lambda m: m.build_model(8), jnp.zeros((2, 1))),
-    "gan": (lambda m: m.generator_model(8, 16), jnp.zeros((2, 8))),
-    "vae": (lambda m: m.build_vae(4, 16), jnp.zeros((2, 64))),
-}
-
-
 @pytest.mark.parametrize("name", sorted(EXAMPLES))
 def test_example_models_match_onnxruntime_at_another_batch_size(name, tmp_path, monkeypatch):
     build, templates = EXAMPLES[name]
-    check_export(build(_example(name, monkeypatch)), templates, tmp_path)
+    check_export(build(example(name, monkeypatch)), templates, tmp_path)
 
 
 def test_gan_discriminator_resnet_and_shared_blocks(tmp_path, monkeypatch):
-    gan = _example("gan", monkeypatch)
+    gan = example("gan", monkeypatch)
     check_export(gan.discriminator_model(16), jnp.zeros((2, 2)), tmp_path)
-    proto = check_export(_resnet(), jnp.zeros((2, 8, 8, 3)), tmp_path, batch=3)
+    proto = check_export(resnet(), jnp.zeros((2, 8, 8, 3)), tmp_path, batch=3)
     assert {"Conv", "MaxPool"} <= {n.op_type for n in proto.graph.node}
-    proto = check_export(_shared_block(), jnp.zeros((2, 4)), tmp_path)
+    proto = check_export(shared_block(), jnp.zeros((2, 4)), tmp_path)
     # one copy of the shared weights, read by both calls of the block
     assert sorted(i.name for i in proto.graph.initializer if "/kernel" in i.name) == [
         "shared/dense_0/kernel",

@@ -18,7 +18,8 @@ from typing import Any
 from .._graph.constructors import layer
 from .._graph.model import Model
 from .._graph.recording import records
-from .import_ops import OPS
+from .import_control import evaluate
+from .import_ops import FUNCTIONS
 
 
 def run_program(*values: Any, program: dict[str, Any]) -> Any:
@@ -30,11 +31,7 @@ def run_program(*values: Any, program: dict[str, Any]) -> Any:
     env: dict[str, Any] = dict(program["constants"])
     for (name, index), value in zip(program["inputs"], values, strict=True):
         env[name] = value if index is None else value[index]
-    for node in program["nodes"]:
-        args = [env[name] if name else None for name in node["inputs"]]
-        results = OPS[node["op"]].fn(*args, **node["attrs"])
-        named = zip(node["outputs"], results, strict=False)  # trailing outputs may be unused
-        env.update((name, value) for name, value in named if name)
+    evaluate(program["nodes"], env, FUNCTIONS)
     outputs = [env[name] for name in program["outputs"]]
     return outputs[0] if len(outputs) == 1 else tuple(outputs)
 

@@ -19,7 +19,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax import lax
 
-from . import import_recurrent
+from . import import_control, import_recurrent
 
 Value = Any
 
@@ -441,6 +441,28 @@ def _dropout(x: Value, *rest: Value, **attrs: Any) -> list[Value]:
     return [x, jnp.ones(np.shape(x), bool)]  # an inference graph: dropout is the identity
 
 
+def _pad(
+    x: Value, pads: Value, constant_value: Value = None, axes: Value = None,
+    mode: str = "constant",
+) -> list[Value]:  # fmt: skip
+    rank = np.ndim(x)
+    axes = list(range(rank)) if axes is None else [a % rank for a in ints(axes)]
+    amounts, widths = ints(pads), [(0, 0)] * rank
+    for i, axis in enumerate(axes):
+        widths[axis] = (amounts[i], amounts[i + len(axes)])
+    m = xp(x)
+    if mode == "constant":
+        fill = 0 if constant_value is None else constant_value
+        if any(a < 0 for pair in widths for a in pair):  # negative pads crop
+            return [lax.pad(x, m.asarray(fill, x.dtype), [(lo, hi, 0) for lo, hi in widths])]
+        return [m.pad(x, widths, mode="constant", constant_values=fill)]
+    return [m.pad(x, widths, mode={"reflect": "reflect", "edge": "edge", "wrap": "wrap"}[mode])]
+
+
+def _scan(*inputs: Value, **attrs: Any) -> list[Value]:
+    return import_control.scan(*inputs, **attrs, ops=FUNCTIONS)
+
+
 def _unary(name: str) -> Callable[..., list[Value]]:
     return elementwise(lambda m, x: getattr(m, name)(x))
 
@@ -535,5 +557,11 @@ OPS: dict[str, Op] = {
     "Dropout": Op(_dropout, "layer", "the identity (inference graph)"),
     "LSTM": Op(import_recurrent.lstm, "layer", import_recurrent.NOTE),
     "GRU": Op(import_recurrent.gru, "layer", import_recurrent.NOTE),
+    "Einsum": Op(lambda *xs, equation: [xp(*xs).einsum(equation, *xs)], "layer"),
+    "Pad": Op(_pad, "shape", "constant (negative pads crop), reflect, edge, wrap"),
+    # control flow
+    "Scan": Op(_scan, "control", "opset 9+: a lax.scan; the body may read outer values"),
 }  # fmt: skip
+#: each operator's function, by name (what a program or a subgraph runs)
+FUNCTIONS: dict[str, Callable[..., list[Value]]] = {name: op.fn for name, op in OPS.items()}
 """Every ONNX operator (default domain) the importer converts."""

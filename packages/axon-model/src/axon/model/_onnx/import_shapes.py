@@ -96,7 +96,7 @@ class Program:
         """The ``program`` argument of ``onnx_node`` (plain data: a model file stores it)."""
         nodes = [graph_nodes[i] for i in self.nodes]
         for node in nodes:
-            for name in node["inputs"]:
+            for name in [*node["inputs"], *node.get("captures", ())]:
                 value = values.get(name)
                 if isinstance(value, Folded):
                     self.constants[name] = value.value

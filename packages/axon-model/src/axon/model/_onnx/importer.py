@@ -21,8 +21,9 @@ from .._compiler.state import ModelState
 from .._graph.constructors import input as model_input
 from .._graph.constructors import parameter
 from .._graph.model import Model
+from .import_control import evaluate, is_subgraph, outer_names
 from .import_layer import onnx_node, run_program
-from .import_ops import OPS
+from .import_ops import FUNCTIONS, OPS
 from .import_shapes import Folded, Kind, Program, Tensor, classify, from_shapes
 
 DOMAINS = ("", "ai.onnx")
@@ -44,8 +45,10 @@ def _onnx() -> Any:
     return onnx
 
 
-def _load(source: str | os.PathLike[str] | bytes) -> Any:
+def _load(source: Any) -> Any:
     onnx = _onnx()
+    if isinstance(source, onnx.ModelProto):  # e.g. what to_onnx returns
+        return source
     if isinstance(source, bytes | bytearray):
         return onnx.load_model_from_string(bytes(source))
     return onnx.load(os.fspath(source))
@@ -56,12 +59,21 @@ def _opset(model: Any) -> int:
     return versions[0] if versions else 1
 
 
+def _every_node(graph: Any) -> Any:
+    """The nodes of ``graph`` and of its subgraphs (a ``Scan``'s body), with their names."""
+    for index, node in enumerate(graph.node):
+        yield node, node.name or f"#{index}"
+        for attribute in node.attribute:
+            if attribute.HasField("g"):
+                yield from _every_node(attribute.g)
+
+
 def _check_supported(model: Any, opset: int) -> None:
     unsupported: dict[str, list[str]] = defaultdict(list)
-    for index, node in enumerate(model.graph.node):
+    for node, name in _every_node(model.graph):
         op = node.op_type if node.domain in DOMAINS else f"{node.domain}::{node.op_type}"
         if op not in OPS:
-            unsupported[op].append(node.name or f"#{index}")
+            unsupported[op].append(name)
     if unsupported:
         listing = "\n".join(
             f"  {op}: {len(names)} node(s): {', '.join(names)}"
@@ -88,12 +100,35 @@ def _attributes(node: Any) -> dict[str, Any]:
         value = onnx.helper.get_attribute_value(attribute)
         if isinstance(value, onnx.TensorProto):
             value = onnx.numpy_helper.to_array(value)
+        elif isinstance(value, onnx.GraphProto):
+            value = _subgraph(value)
         elif isinstance(value, bytes):
             value = value.decode()
         elif isinstance(value, list):
             value = [v.decode() if isinstance(v, bytes) else v for v in value]
         attrs[attribute.name] = value
     return attrs
+
+
+def _encode(node: Any) -> dict[str, Any]:
+    """A node as plain data; one with a subgraph lists the outer values it reads."""
+    spec = {"op": node.op_type, "inputs": list(node.input), "outputs": list(node.output),
+            "attrs": _attributes(node)}  # fmt: skip
+    captures = set().union(*(outer_names(v) for v in spec["attrs"].values() if is_subgraph(v)))
+    if captures:
+        spec["captures"] = sorted(captures)
+    return spec
+
+
+def _subgraph(graph: Any) -> dict[str, Any]:
+    """A subgraph (a ``Scan``'s body) as plain data, run by ``import_control``."""
+    onnx = _onnx()
+    return {
+        "inputs": [i.name for i in graph.input],
+        "constants": {i.name: onnx.numpy_helper.to_array(i) for i in graph.initializer},
+        "nodes": [_encode(node) for node in graph.node],
+        "outputs": [o.name for o in graph.output],
+    }
 
 
 def _input_shape(value_info: Any) -> tuple[int | None, ...] | None:
@@ -123,8 +158,10 @@ class _Names:
         return unique
 
 
-def from_onnx(source: str | os.PathLike[str] | bytes) -> tuple[Model, ModelState]:
+def from_onnx(source: str | os.PathLike[str] | bytes | Any) -> tuple[Model, ModelState]:
     """Import an ONNX model as an axon graph and its state (needs ``axon-model[onnx]``).
+
+    ``source`` is a path, the file's bytes, or an ``onnx.ModelProto``.
 
     The result is an ordinary, trainable axon model: each ONNX operator that computes on
     tensors becomes an ``onnx_node`` layer (named after its ONNX node), each floating
@@ -187,21 +224,15 @@ def from_onnx(source: str | os.PathLike[str] | bytes) -> tuple[Model, ModelState
             shape = _input_shape(value_info)
             values[value_info.name] = Tensor(model_input(names(value_info.name), shape=shape))
 
-    encoded = [
-        {
-            "op": node.op_type,
-            "inputs": list(node.input),
-            "outputs": list(node.output),
-            "attrs": _attributes(node),
-        }
-        for node in graph.node
-    ]
+    encoded = [_encode(node) for node in graph.node]
     for index, (node, spec) in enumerate(zip(graph.node, encoded, strict=True)):
-        inputs = [values[name] if name else None for name in node.input]
+        read = [*node.input, *spec.get("captures", ())]  # a subgraph's outer values too
+        inputs = [values[name] if name else None for name in read]
         how = classify(node.op_type, inputs)
         if how == "fold":
-            args = [None if v is None else v.value for v in inputs]  # type: ignore[union-attr]
-            results = OPS[node.op_type].fn(*args, **spec["attrs"])
+            results = evaluate([spec], {n: v.value for n, v in zip(read, inputs, strict=True)
+                                        if v is not None}, FUNCTIONS)  # fmt: skip
+            results = [results.get(name) for name in node.output]
             values.update(
                 (name, Folded(np.asarray(value)))
                 for name, value in zip(node.output, results, strict=False)
@@ -211,7 +242,7 @@ def from_onnx(source: str | os.PathLike[str] | bytes) -> tuple[Model, ModelState
             value = from_shapes(index, node.op_type, list(node.input), inputs)
             values.update((name, value) for name in node.output if name)
         else:
-            program = Program.for_node(index, [n for n in node.input if n], values)
+            program = Program.for_node(index, [n for n in read if n], values)
             layer_name = names(node.name or f"{node.op_type}_{index}")
             model = onnx_node(
                 *(t.model for t in program.tensors.values()),
@@ -260,6 +291,7 @@ def support_table() -> str:
         "elementwise": "Arithmetic, comparison and logic",
         "reduction": "Reductions",
         "shape": "Shapes, indexing and constants",
+        "control": "Control flow",
     }
     lines = [
         TABLE_TITLE,
