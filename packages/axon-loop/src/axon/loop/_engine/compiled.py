@@ -68,7 +68,10 @@ def compiled_scan(
             def body(carry: Any, batch: Any) -> tuple[Any, None]:
                 return fused(*carry, batch), None
 
-            return jax.lax.scan(body, (step_state, metric_state), stacked)[0]
+            step_state, metric_state = jax.lax.scan(body, (step_state, metric_state), stacked)[0]
+            if placement is not None:  # the loop's carry, too, is placed by propagation
+                step_state = placement.constrain(step_state)
+            return step_state, metric_state
 
         loop._cache[key] = _compiled(scanned, jit, checked)
     return loop._cache[key]
