@@ -78,7 +78,17 @@ class OrbaxBackend:
         check_not_a_file(self.path)
         self.keep = keep
         self._ocp = ocp
-        self._checkpointer = ocp.Checkpointer(ocp.CompositeCheckpointHandler())
+        # Barriers through jax.distributed's coordinator, not a device collective: the
+        # writes run on a worker thread while the main thread's step runs collectives.
+        processes = ocp.options.MultiprocessingOptions(
+            active_processes=set(range(jax.process_count())) if jax.process_count() > 1 else None
+        )
+        self._checkpointer = ocp.Checkpointer(
+            ocp.CompositeCheckpointHandler(
+                composite_options=ocp.CompositeOptions(multiprocessing_options=processes)
+            ),
+            multiprocessing_options=processes,
+        )
         self._writer = BackgroundWriter()
         self._overwrite = overwrite
         self._run_id: str | None = None
