@@ -80,7 +80,8 @@ SHARDED_WORKER = textwrap.dedent(
     w = state.step_state["model_state"]["w"]
     shards = sorted(s.data.shape for s in w.addressable_shards)
     w = np.asarray(jax.experimental.multihost_utils.process_allgather(w, tiled=True))
-    print(json.dumps({"w": w.ravel().tolist(), "resumed_from": state.resumed_from, "shards": shards}))
+    result = {"w": w.ravel().tolist(), "resumed_from": state.resumed_from, "shards": shards}
+    print(json.dumps(result))
     """
 )
 
@@ -96,7 +97,7 @@ def launch(script, *args, env):
             stderr=subprocess.PIPE,
             env=env,
             text=True,
-        )  # fmt: skip
+        )
         for i in (0, 1)
     ]
     outputs = [w.communicate(timeout=240) for w in workers]
