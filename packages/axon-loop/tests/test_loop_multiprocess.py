@@ -110,19 +110,25 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def single_process():
+def linear_from_zeros(outputs):
+    """A linear model (no bias) whose weights start at zero: ``(init, apply)``."""
+
     def init(key, x):
-        return {"w": np.zeros((x.shape[-1], 1), np.float32)}
+        return {"w": np.zeros((x.shape[-1], outputs), np.float32)}
 
     def apply(params, x, *, mode, key):
         return x @ params["w"], None
 
+    return init, apply
+
+
+def single_process():
     def batches(epoch):
         x = np.random.default_rng(epoch).normal(size=(64, 3)).astype(np.float32)
         y = x @ np.array([[1.0], [-2.0], [0.5]], np.float32)
         return [(x[i : i + 8], y[i : i + 8]) for i in range(0, 64, 8)]
 
-    trainer = axon.loop.trainer((init, apply), "mean_squared_error", optax.sgd(0.1), log=0)
+    trainer = axon.loop.trainer(linear_from_zeros(1), "mean_squared_error", optax.sgd(0.1), log=0)
     return np.asarray(trainer.run(batches, epochs=2)["w"]).ravel()
 
 
@@ -158,16 +164,11 @@ def test_fsdp_over_two_processes_is_killed_and_resumed_from_sharded_checkpoints(
 def fsdp_reference():
     """The same training in one process on one device, uninterrupted."""
 
-    def init(key, x):
-        return {"w": np.zeros((x.shape[-1], 4), np.float32)}
-
-    def apply(params, x, *, mode, key):
-        return x @ params["w"], None
-
     def batches(epoch):
         x = np.random.default_rng(epoch).normal(size=(64, 8)).astype(np.float32) * 10
         y = x @ np.linspace(-2, 2, 32, dtype=np.float32).reshape(8, 4)
         return [(x[i : i + 8], y[i : i + 8]) for i in range(0, 64, 8)]
 
-    trainer = axon.loop.trainer((init, apply), "mean_squared_error", optax.adam(0.05), log=0)
+    model = linear_from_zeros(4)
+    trainer = axon.loop.trainer(model, "mean_squared_error", optax.adam(0.05), log=0)
     return np.asarray(trainer.run(batches, epochs=3)["w"]).ravel()
