@@ -17,6 +17,7 @@ from . import checkpoint, handlers, plugins
 from ._data import Batches, EmptyDataError, batches
 from ._events import Event, Halt
 from ._loop import Loop
+from ._sharding import FSDP
 from ._state import State
 from ._supervised import eval_step, evaluator, train_step, trainer
 from .checkpoint._snapshot import deserialize_state, serialize_state
@@ -41,6 +42,6 @@ def loop(step_fn, init_fn=None, output_transform=None) -> Loop:
 __all__ = [
     "Loop", "State", "Event", "Halt", "EmptyDataError",
     "loop", "trainer", "evaluator", "train_step", "eval_step", "batches", "Batches",
-    "serialize_state", "deserialize_state",
+    "serialize_state", "deserialize_state", "FSDP",
     "checkpoint", "handlers", "plugins",
 ]  # fmt: skip

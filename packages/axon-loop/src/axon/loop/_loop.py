@@ -366,6 +366,7 @@ class Loop:
         resume: str | None = None,
         mesh: Any = None,
         batch_axis: str = "data",
+        sharding: Any = "replicated",
         debug: bool = False,
         seed: int | None = None,
         prefetch: int | str = "auto",
@@ -410,9 +411,26 @@ class Loop:
                 with a notice on stderr. Needs exactly one checkpoint handler; not
                 combined with ``resume_from`` or ``from_state``.
             mesh: a ``jax.sharding.Mesh``: batches are split along ``batch_axis``
-                across its devices, the step state is replicated (data parallel).
-                With several processes (``jax.distributed.initialize``), each
-                process passes its own share of every batch.
+                across its devices, the step state is replicated (data parallel)
+                unless ``sharding`` says otherwise. With several processes
+                (``jax.distributed.initialize``), each process passes its own share
+                of every batch.
+            batch_axis: the mesh axis that batches are split along.
+            sharding: how parameters are placed on the ``mesh``: ``"replicated"``
+                (the default: whole on every device), ``"fsdp"`` (each parameter
+                and its optimizer state split along its largest axis that the
+                ``batch_axis`` divides, small ones replicated; see
+                :class:`axon.loop.FSDP`), or a dict of parameter path globs (as in
+                ``freeze``: ``"dense_0/kernel"``, ``"*/kernel"``) to
+                ``jax.sharding.PartitionSpec`` (tensor parallel:
+                ``{"*/kernel": P(None, "model")}``), ``"fsdp"``/``FSDP(...)`` or
+                ``None`` (replicated); the first matching pattern wins, unmatched
+                parameters are replicated, and a pattern that matches nothing is an
+                error. Optimizer state that mirrors a parameter (same path suffix and
+                shape) is placed like it; metric accumulators are replicated. The
+                step is one ``jax.jit`` that keeps these shardings; XLA inserts the
+                collectives. Checkpoints store the shards as they are and resume
+                onto any mesh and rules.
             debug: print every handler call and each step's time to stderr
                 (waiting for each step to finish, so the run is slower), and check
                 every indexing in the step (``jax.experimental.checkify``): an
@@ -486,7 +504,8 @@ class Loop:
         """
         options = RunOptions(
             epochs=epochs, iterations=iterations, jit=jit, steps_per_dispatch=steps_per_dispatch,
-            mesh=mesh, batch_axis=batch_axis, debug=debug, seed=seed, resume=resume,
+            mesh=mesh, batch_axis=batch_axis, sharding=sharding, debug=debug, seed=seed,
+            resume=resume,
             prefetch=prefetch,
         )  # fmt: skip
         state = run_loop(self, data, init_state, resume_from, options)

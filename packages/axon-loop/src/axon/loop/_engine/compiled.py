@@ -23,14 +23,18 @@ from jax.experimental import checkify
 
 if TYPE_CHECKING:
     from .._loop import Loop
+    from .placement import Placement
 
 
-def fused_step(loop: Loop) -> Callable[..., Any]:
-    """``fused(step_state, metric_state, batch)``: the loop's step, then every metric update."""
+def fused_step(loop: Loop, placement: Placement | None = None) -> Callable[..., Any]:
+    """``fused(step_state, metric_state, batch)``: the loop's step, then every metric update;
+    the new step state keeps the shardings ``run(sharding=...)`` gives it (``placement``)."""
     step_fn, metrics = loop.step_fn, loop.metrics
 
     def fused(step_state: Any, metric_state: dict[str, Any], batch: Any):
         step_state = step_fn(batch, step_state)
+        if placement is not None:
+            step_state = placement.constrain(step_state)
         i = metric_state["count"]
         values = {m.name: m.update(metric_state["values"][m.name], step_state, i) for m in metrics}
         return step_state, {"count": i + 1, "values": values}
@@ -38,32 +42,43 @@ def fused_step(loop: Loop) -> Callable[..., Any]:
     return fused
 
 
-def compiled_step(loop: Loop, jit: bool, checked: bool = False) -> Callable[..., Any]:
-    """One iteration: the step fused with metric updates; cached on the loop.
+def compiled_step(
+    loop: Loop, jit: bool, checked: bool = False, placement: Placement | None = None
+) -> Callable[..., Any]:
+    """One iteration: the step fused with metric updates; cached on the loop (per sharding).
 
     ``checked`` (``run(debug=True)``) adds JAX's out-of-bounds indexing checks, so an
     id outside an embedding's vocabulary is an error instead of a clamped lookup.
     """
-    key = f"step-{'jit' if jit else 'eager'}{'-checked' if checked else ''}"
+    key = (f"step-{'jit' if jit else 'eager'}{'-checked' if checked else ''}", _key(placement))
     if key not in loop._cache:
-        loop._cache[key] = _compiled(fused_step(loop), jit, checked)
+        loop._cache[key] = _compiled(fused_step(loop, placement), jit, checked)
     return loop._cache[key]
 
 
-def compiled_scan(loop: Loop, jit: bool, checked: bool = False) -> Callable[..., Any]:
+def compiled_scan(
+    loop: Loop, jit: bool, checked: bool = False, placement: Placement | None = None
+) -> Callable[..., Any]:
     """K iterations over a stacked block of K batches with ``lax.scan``; cached on the loop."""
-    key = f"scan-{'jit' if jit else 'eager'}{'-checked' if checked else ''}"
+    key = (f"scan-{'jit' if jit else 'eager'}{'-checked' if checked else ''}", _key(placement))
     if key not in loop._cache:
-        fused = fused_step(loop)
+        fused = fused_step(loop, placement)
 
         def scanned(step_state: Any, metric_state: Any, stacked: Any):
             def body(carry: Any, batch: Any) -> tuple[Any, None]:
                 return fused(*carry, batch), None
 
-            return jax.lax.scan(body, (step_state, metric_state), stacked)[0]
+            step_state, metric_state = jax.lax.scan(body, (step_state, metric_state), stacked)[0]
+            if placement is not None:  # the loop's carry, too, is placed by propagation
+                step_state = placement.constrain(step_state)
+            return step_state, metric_state
 
         loop._cache[key] = _compiled(scanned, jit, checked)
     return loop._cache[key]
+
+
+def _key(placement: Placement | None) -> Any:
+    return None if placement is None else placement.sharding_key
 
 
 def _compiled(fn: Callable[..., Any], jit: bool, checked: bool) -> Callable[..., Any]:
@@ -96,7 +111,14 @@ AUTO_MAX_BLOCK_BYTES = 64 * 2**20
 
 
 def auto_steps_per_dispatch(
-    loop: Loop, step_state: Any, metric_state: Any, batch: Any, *, jit: bool, debug: bool
+    loop: Loop,
+    step_state: Any,
+    metric_state: Any,
+    batch: Any,
+    *,
+    jit: bool,
+    debug: bool,
+    placement: Placement | None = None,
 ) -> int:
     """The most iterations ``"auto"`` fuses per dispatch (a power of two; 1: no fusion).
 
@@ -115,7 +137,7 @@ def auto_steps_per_dispatch(
     cap = min(AUTO_MAX_STEPS, AUTO_MAX_BLOCK_BYTES // max(size, 1))
     if cap < 2:
         return 1
-    step = compiled_step(loop, jit=True)
+    step = compiled_step(loop, jit=True, placement=placement)
     try:  # traced once per state signature: the jitted step reuses the traces
         once = step.eval_shape(step_state, metric_state, batch)
         twice = step.eval_shape(*once, batch)

@@ -58,8 +58,12 @@ class Engine:
         self.power_of_two_blocks = power_of_two_blocks  # auto mode: bounds the compiles
         self.carried: Any = None  # the signature of the batches the step state was made for
         self.placement = placement
-        self.step = compiled_step(loop, jit, checked=debug)
-        self.scan = compiled_scan(loop, jit, checked=debug) if steps_per_dispatch > 1 else None
+        self.step = compiled_step(loop, jit, checked=debug, placement=placement)
+        self.scan = (
+            compiled_scan(loop, jit, checked=debug, placement=placement)
+            if steps_per_dispatch > 1
+            else None
+        )
         # unfused, every batch is a dispatch of its own: transfer it as soon as it is read
         self.placed_ahead = self.scan is None
         self.by_event: dict[Event, list[HandlerSpec]] = {}

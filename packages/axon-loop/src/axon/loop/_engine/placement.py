@@ -1,8 +1,11 @@
 """``Placement``: where a run's arrays live, on the default device or over a mesh.
 
 Without a mesh the state stays where it is made and batches go to the default
-device. With a ``jax.sharding.Mesh`` the state is replicated and every batch is
-split along the batch axis (data parallel), each process feeding its own share.
+device. With a ``jax.sharding.Mesh`` every batch is split along the batch axis,
+each process feeding its own share, and the state is replicated (data parallel)
+or, with ``run(sharding=...)``, its parameters and what mirrors them are split as
+the rules say (``_sharding``): placed so at the start and kept so by the compiled
+step (``with_sharding_constraint``), where GSPMD inserts the collectives.
 """
 
 from __future__ import annotations
@@ -13,11 +16,13 @@ from typing import Any
 import jax
 import numpy as np
 
+from .._sharding import ShardingPlan
+
 
 class Placement:
     """Where arrays live: the default device, or replicated/sharded over a mesh."""
 
-    def __init__(self, mesh: Any = None, batch_axis: str = "data"):
+    def __init__(self, mesh: Any = None, batch_axis: str = "data", sharding: Any = "replicated"):
         self.mesh = mesh
         self.batch_axis = batch_axis
         self.host_is_device = jax.default_backend() == "cpu"
@@ -26,6 +31,45 @@ class Placement:
                 f"The mesh has axes {mesh.axis_names}; batch_axis={batch_axis!r} is not one "
                 f"of them."
             )
+        self.plan = None
+        if not (isinstance(sharding, str) and sharding == "replicated"):
+            if mesh is None:
+                raise ValueError(
+                    f"run(sharding={sharding!r}) splits parameters over a mesh: pass "
+                    f"mesh=jax.make_mesh(...) too."
+                )
+            # GSPMD places what the rules leave open (activations, gradients) and inserts
+            # the collectives: Auto axes, whatever types the given mesh has
+            self.mesh = mesh = auto_axes(mesh)
+            self.plan = ShardingPlan(mesh, sharding, batch_axis)
+        #: what the compiled step depends on besides the loop (its cache key)
+        self.sharding_key = None if self.plan is None else self.plan.key
+
+    def place_state(self, step_state: Any) -> Any:
+        """The step state placed as the sharding rules say (replicated without rules)."""
+        if self.plan is None:
+            return self.replicate(step_state)
+        replicated = jax.sharding.NamedSharding(self.mesh, jax.sharding.PartitionSpec())
+        shardings = self.plan.shardings(step_state)
+        return jax.tree_util.tree_map(
+            lambda leaf, sharding: jax.device_put(leaf, sharding or replicated),
+            step_state,
+            shardings,
+            is_leaf=lambda x: x is None,
+        )
+
+    def constrain(self, step_state: Any) -> Any:
+        """Inside the compiled step: keep the ruled leaves where the rules put them."""
+        if self.plan is None:
+            return step_state
+        return jax.tree_util.tree_map(
+            lambda leaf, sharding: (
+                leaf if sharding is None else jax.lax.with_sharding_constraint(leaf, sharding)
+            ),
+            step_state,
+            self.plan.shardings(step_state),
+            is_leaf=lambda x: x is None,
+        )
 
     def replicate(self, tree: Any) -> Any:
         if self.mesh is None:
@@ -78,3 +122,12 @@ class Placement:
                 batch,
             )
         return jax.device_put(batch, sharding)
+
+
+def auto_axes(mesh: Any) -> Any:
+    """``mesh`` with every axis of type ``Auto`` (``jax.make_mesh`` makes ``Explicit`` ones,
+    under which a step whose operands are sharded differently is a type error)."""
+    auto = (jax.sharding.AxisType.Auto,) * len(mesh.axis_names)
+    if getattr(mesh, "axis_types", auto) == auto:
+        return mesh
+    return jax.sharding.Mesh(mesh.devices, mesh.axis_names, axis_types=auto)

@@ -35,6 +35,7 @@ class RunOptions:
     steps_per_dispatch: int | str = "auto"
     mesh: Any = None
     batch_axis: str = "data"
+    sharding: Any = "replicated"
     debug: bool = False
     seed: int | None = None
     resume: str | None = None
@@ -83,7 +84,7 @@ def _run(
     opened: dict[str, Any],
 ) -> State:
     source = DataSource(data)
-    placement = Placement(options.mesh, options.batch_axis)
+    placement = Placement(options.mesh, options.batch_axis, options.sharding)
     resume = _resume(loop, resume_source, options.resume)
     try:
         start = find_start(loop, source, init_state, resume, options, placement)
@@ -97,14 +98,14 @@ def _run(
                 spec.handler(state)
         return state
     state.step_state, state.metric_state = placement.settle(
-        fused_step(loop), state.step_state, state.metric_state, start.template
+        fused_step(loop, placement), state.step_state, state.metric_state, start.template
     )
     auto = options.steps_per_dispatch == "auto"
     steps_per_dispatch = options.steps_per_dispatch
     if auto:
         steps_per_dispatch = auto_steps_per_dispatch(
             loop, state.step_state, state.metric_state, placement.batch(start.template),
-            jit=options.jit, debug=options.debug,
+            jit=options.jit, debug=options.debug, placement=placement,
         )  # fmt: skip
     engine = Engine(
         loop, state, jit=options.jit, steps_per_dispatch=steps_per_dispatch,

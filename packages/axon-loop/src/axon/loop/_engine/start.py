@@ -190,7 +190,7 @@ def _initial_state(
     """A fresh state of ``loop``, its step state made from the first batch."""
     step_state = _initial_step_state(loop, first, init_state, options.seed)
     # The compiled step donates its inputs; copy once so the caller's arrays survive.
-    step_state = placement.replicate(jax.tree_util.tree_map(jnp.array, step_state))
+    step_state = placement.place_state(jax.tree_util.tree_map(jnp.array, step_state))
     state = State(step_state=step_state, max_epoch=options.epochs, max_iteration=options.iterations)
     state.metric_state = placement.replicate(zero_metrics(loop, step_state))
     return state

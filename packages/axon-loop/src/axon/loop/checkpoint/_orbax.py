@@ -23,7 +23,7 @@ import numpy as np
 from ._background import BackgroundWriter
 from ._directory import INTEGRITY_ITEM, MARKER, check_not_a_file, claim, read_marker, remove, scan
 from ._errors import CheckpointCorruptedError, CheckpointError
-from ._integrity import describe, rebuild, text_digest, to_host, verify
+from ._integrity import SHARDED, checksums, describe, rebuild, text_digest, to_host, verify
 
 INTEGRITY_FORMAT = 1
 
@@ -78,7 +78,17 @@ class OrbaxBackend:
         check_not_a_file(self.path)
         self.keep = keep
         self._ocp = ocp
-        self._checkpointer = ocp.Checkpointer(ocp.CompositeCheckpointHandler())
+        # Barriers through jax.distributed's coordinator, not a device collective: the
+        # writes run on a worker thread while the main thread's step runs collectives.
+        processes = ocp.options.MultiprocessingOptions(
+            active_processes=set(range(jax.process_count())) if jax.process_count() > 1 else None
+        )
+        self._checkpointer = ocp.Checkpointer(
+            ocp.CompositeCheckpointHandler(
+                composite_options=ocp.CompositeOptions(multiprocessing_options=processes)
+            ),
+            multiprocessing_options=processes,
+        )
         self._writer = BackgroundWriter()
         self._overwrite = overwrite
         self._run_id: str | None = None
@@ -145,19 +155,24 @@ class OrbaxBackend:
             self._claim(uuid.uuid4().hex)
         if self._primary:
             self._rewind(step)
-        host, keys = to_host(tree)  # on this thread: the step donates the buffers next
+        # on this thread: the step donates the buffers next; sharded arrays stay on their
+        # devices (each process writes its own shards) and are checksummed there
+        host, keys = to_host(tree, keep_sharded=True)
+        sums = checksums(host)
         self._writer.submit(
-            lambda: self._write(step, host, keys, text),
+            lambda: self._write(step, host, keys, sums, text),
             f"Writing checkpoint step {step} to {self.path!r}",
         )
 
-    def _write(self, step: int, host: Any, keys: dict[str, str], text: str) -> None:
+    def _write(
+        self, step: int, host: Any, keys: dict[str, str], sums: dict[str, Any], text: str
+    ) -> None:
         """The worker's part of a save: digests, the orbax write, then rotation."""
         record = {
             "format": INTEGRITY_FORMAT,
             "run_id": self._run_id,
             "metadata": text_digest(text),
-            "leaves": describe(host, keys),
+            "leaves": describe(host, keys, sums),
         }
         args = self._ocp.args
         self._checkpointer.save(
@@ -249,15 +264,13 @@ class OrbaxBackend:
             )
         target = jax.tree_util.tree_unflatten(
             treedef,
-            [
-                jax.ShapeDtypeStruct(stored[p]["shape"], jnp.dtype(stored[p]["dtype"]))
-                for p in wanted
-            ],
+            [_target(stored[p], leaf) for p, (_, leaf) in zip(wanted, with_paths, strict=True)],
         )
         restored = self._read(step, state=self._ocp.args.StandardRestore(target)).state
-        arrays = dict(
-            zip(wanted, map(np.asarray, jax.tree_util.tree_leaves(restored)), strict=True)
-        )
+        arrays = {
+            p: value if SHARDED in stored[p] else np.asarray(value)
+            for p, value in zip(wanted, jax.tree_util.tree_leaves(restored), strict=True)
+        }
         verify(arrays, stored, where)
         leaves = [
             _placed_like(rebuild(arrays[p], stored[p]), leaf, p, where)
@@ -407,6 +420,18 @@ _WHAT_TO_DO = (
     "Resume from an earlier step (run(resume_from=...) and resume='auto' fall back to the "
     "newest intact one by themselves) or delete this step's folder."
 )
+
+
+def _target(entry: dict[str, Any], like: Any) -> jax.ShapeDtypeStruct:
+    """What orbax reads for a saved leaf: a sharded one straight into ``like``'s sharding
+    (each process reads the parts its devices hold, whatever mesh wrote them)."""
+    shape, dtype = entry["shape"], jnp.dtype(entry["dtype"])
+    if SHARDED not in entry:
+        return jax.ShapeDtypeStruct(shape, dtype)
+    sharding = getattr(like, "sharding", None)
+    if sharding is None or tuple(getattr(like, "shape", ())) != tuple(shape):
+        sharding = jax.sharding.SingleDeviceSharding(jax.devices()[0])
+    return jax.ShapeDtypeStruct(shape, dtype, sharding=sharding)
 
 
 def _placed_like(value: Any, like: Any, path: str, where: str) -> Any:

@@ -76,7 +76,13 @@ class Saved:
                 return jax.ShapeDtypeStruct(tuple(shape), leaf.dtype, sharding=sharding)
 
             like = jax.tree_util.tree_map_with_path(target, like)
-        tree = placement.replicate(self._read_tree(like))
+        # placed like the fresh state: replicated, or sharded as this run's rules say,
+        # whatever mesh the checkpoint was written from
+        tree = jax.tree_util.tree_map(
+            lambda value, leaf: jax.device_put(value, getattr(leaf, "sharding", None)),
+            self._read_tree(like),
+            like,
+        )
         restore(state, tree, self.metadata)
 
 
