@@ -68,6 +68,7 @@ def test_fingerprints_compare_closures_by_what_they_compute():
     assert fingerprint(optax.adam(1e-3)) == fingerprint(optax.adam(1e-3))
     assert fingerprint(optax.adam(1e-3)) != fingerprint(optax.adam(1e-2))
     assert fingerprint(optax.sgd(1e-3)) != fingerprint(optax.adam(1e-3))
+
     def scaled(scale):
         return lambda x: x * scale
 

@@ -175,6 +175,7 @@ def train_step(
             return copy_tree(init_state)  # a full step state, e.g. from a checkpoint
         if init_state is None and init_model is None:
             raise ValueError("This model has no init_fn: pass its model state to run().")
+        split_batch(batch)  # a batch that is not a pair: said here, of the batch as given
         return _jitted_init(make_state, batch, init_state, seed)
 
     init_fn.makes_own_arrays = True  # no leaf is the caller's: the loop need not copy
