@@ -103,17 +103,17 @@ def block_sizes(loop, data, **options):
     return sizes
 
 
-def test_auto_blocks_are_powers_of_two_ending_where_handlers_fire(linear):
+def test_auto_blocks_end_where_handlers_fire(linear):
     seen = []
     data = [(np.ones((2, 3), np.float32), np.ones((2, 1), np.float32))] * 120
     loop = axon.loop.trainer(linear, "mean_squared_error", optax.sgd(0.01), log=0).handle_event(
         "iteration_completed", lambda s: seen.append(s.iteration), {"every": 50}
     )
-    # 120 batches: two stretches of 50 (32+16+2), then 20 left when the data ends (16+4)
-    assert block_sizes(loop, data) == [32, 16, 2, 32, 16, 2, 16, 4]
+    # 120 batches: two stretches of 50, then 20 left when the data ends (one program)
+    assert block_sizes(loop, data) == [50, 50, 20]
     # a short last batch runs on its own, the full ones before it fused
     short = [*data[:10], (np.ones((1, 3), np.float32), np.ones((1, 1), np.float32))]
-    assert block_sizes(loop, short) == [8, 2, 1]
+    assert block_sizes(loop, short) == [10, 1]
     assert block_sizes(loop, short, steps_per_dispatch=50) == [10, 1]
     assert seen == [50, 100]
     assert block_sizes(loop, data, steps_per_dispatch=50) == [50, 50, 20]  # exact when asked
@@ -121,7 +121,7 @@ def test_auto_blocks_are_powers_of_two_ending_where_handlers_fire(linear):
 
 @pytest.mark.parametrize(
     "log, expected",
-    [(0, [64, 32, 16, 8]), (50, [32, 16, 2, 32, 16, 2, 16, 4])],  # per epoch of 120 batches
+    [(0, [64, 56]), (50, [50, 50, 20])],  # per epoch of 120 batches
 )
 def test_the_trainers_nonfinite_check_cuts_no_fused_block(linear, log, expected):
     """It looks where the log already reads the device (and at epoch ends): the blocks
@@ -146,7 +146,7 @@ def test_a_timed_filter_never_ends_a_fused_block(linear):
         "iteration_completed", lambda s: seen.append(s.iteration), {"seconds": 0}
     ).handle_event("iteration_started", lambda s: None, {"seconds": 0})
     sizes = block_sizes(timed, data, epochs=2)
-    assert sizes == block_sizes(trainer, data, epochs=2) == [64, 32, 16, 8] * 2
+    assert sizes == block_sizes(trainer, data, epochs=2) == [64, 56] * 2
     assert seen == list(itertools.accumulate(sizes))  # seconds=0: at the end of each block
 
 
@@ -183,8 +183,7 @@ def test_a_short_last_batch_does_not_break_the_next_epochs_fused_blocks(linear, 
     single = loop.replace(output_transform=None).run(data, epochs=3, steps_per_dispatch=1)
     fused = loop.replace(output_transform=None)
     sizes = block_sizes(fused, data, epochs=3, steps_per_dispatch=k)
-    first_epoch = [2, 1, 1] if k == "auto" else [3, 1]  # auto: powers of two
-    assert sizes == [*first_epoch, 1, 2, 1, 1, 2, 1]  # later epochs: 1 alone, then fused
+    assert sizes == [3, 1, 1, 2, 1, 1, 2, 1]  # later epochs: 1 alone, then fused
     state = fused.run(data, epochs=3, steps_per_dispatch=k)
     np.testing.assert_allclose(
         state.step_state["model_state"]["w"], single.step_state["model_state"]["w"], rtol=1e-6
@@ -210,7 +209,7 @@ def test_auto_does_not_fuse_when_it_cannot(linear):
     # float) is fused after one step on its own
     floats = [np.float32(0.5)] * 4
     total = axon.loop.loop(lambda batch, total: total + batch, lambda b, init: init)
-    assert block_sizes(total, floats, init_state=np.int32(0)) == [1, 2, 1]
+    assert block_sizes(total, floats, init_state=np.int32(0)) == [1, 3]
     assert float(total.run(floats, np.int32(0)).step_state) == 2.0
     # a state that changes shape at every step cannot be a scan carry: step by step
     growing = axon.loop.loop(

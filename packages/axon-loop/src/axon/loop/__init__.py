@@ -14,6 +14,7 @@
 import importlib.metadata
 
 from . import checkpoint, handlers, plugins
+from ._compilation_cache import compilation_cache
 from ._data import Batches, EmptyDataError, batches
 from ._events import Event, Halt
 from ._loop import Loop
@@ -42,6 +43,6 @@ def loop(step_fn, init_fn=None, output_transform=None) -> Loop:
 __all__ = [
     "Loop", "State", "Event", "Halt", "EmptyDataError",
     "loop", "trainer", "evaluator", "train_step", "eval_step", "batches", "Batches",
-    "serialize_state", "deserialize_state", "FSDP",
+    "serialize_state", "deserialize_state", "FSDP", "compilation_cache",
     "checkpoint", "handlers", "plugins",
 ]  # fmt: skip

@@ -388,11 +388,11 @@ class Loop:
             iterations: at most this many batches per epoch.
             jit: compile the step (``False`` runs it eagerly, for debugging).
             steps_per_dispatch: run up to this many iterations per device dispatch
-                with ``lax.scan`` (fused mode). Blocks stop wherever a handler
-                fires, so handlers see the same states as without fusion.
-                ``"auto"`` (the default) fuses up to 64 iterations, in blocks of a
-                power-of-two size (at most seven compiled programs) holding at most
-                64 MiB of batches; ``1`` turns fusion off.
+                in one compiled loop (fused mode). Blocks stop wherever a handler
+                fires, so handlers see the same states as without fusion; blocks of
+                every size share one program. ``"auto"`` (the default) fuses up to
+                64 iterations holding at most 64 MiB of batches; ``1`` turns fusion
+                off.
             resume_from: continue an interrupted run exactly: a checkpoint directory
                 (orbax, latest step), a checkpoint backend object (its latest step),
                 or a ``State``. The data must give the same batches per epoch. Inside

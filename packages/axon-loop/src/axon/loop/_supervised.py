@@ -20,6 +20,8 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
+from ._engine.program_cache import fingerprint, shared
+from ._engine.start import copy_tree
 from ._loop import Loop
 from ._resolve import (
     resolve_loss,
@@ -139,17 +141,13 @@ def train_step(
         optimizer = optax.MultiSteps(optimizer, accumulate_gradients).gradient_transformation()
     scaling = resolve_loss_scale(loss_scale)
 
-    def init_fn(batch: Any, init_state: Any, seed: int | None = seed) -> dict[str, Any]:
+    def make_state(batch: Any, init_state: Any, seed: Any) -> dict[str, Any]:
         inputs, targets = split_batch(batch)
         init_key, step_key = jax.random.split(jax.random.key(seed))
-        if isinstance(init_state, dict) and "model_state" in init_state:
-            return init_state  # a full step state, e.g. from a checkpoint
-        if init_state is not None:
-            model_state = init_state  # a trained or partly trained model state
-        elif init_model is None:
-            raise ValueError("This model has no init_fn: pass its model state to run().")
-        else:
+        if init_state is None:
             model_state = init_model(init_key, inputs)
+        else:  # a trained or partly trained model state: copied, the step donates its own
+            model_state = jax.tree_util.tree_map(jnp.copy, init_state)
         y_pred = jax.eval_shape(
             lambda ms, x: apply_model(ms, x, mode="train", key=step_key)[0], model_state, inputs
         )
@@ -171,6 +169,16 @@ def train_step(
         if scaling is not None:
             step_state["loss_scale_state"] = scaling[0]()
         return step_state
+
+    def init_fn(batch: Any, init_state: Any, seed: int | None = seed) -> dict[str, Any]:
+        if isinstance(init_state, dict) and "model_state" in init_state:
+            return copy_tree(init_state)  # a full step state, e.g. from a checkpoint
+        if init_state is None and init_model is None:
+            raise ValueError("This model has no init_fn: pass its model state to run().")
+        split_batch(batch)  # a batch that is not a pair: said here, of the batch as given
+        return _jitted_init(make_state, batch, init_state, seed)
+
+    init_fn.makes_own_arrays = True  # no leaf is the caller's: the loop need not copy
 
     def step_fn(batch: Any, step_state: dict[str, Any]) -> dict[str, Any]:
         inputs, targets = split_batch(batch)
@@ -222,6 +230,21 @@ def train_step(
         return new_state
 
     return init_fn, step_fn
+
+
+def _jitted_init(make_state: Callable[..., Any], batch: Any, init_state: Any, seed: Any) -> Any:
+    """``make_state(batch, init_state, seed)`` as one compiled program (eagerly, its many
+    small operations would each be a dispatch, and a compile the first time), shared by
+    every trainer of an equal configuration. A seed beyond int32 and states JAX cannot
+    trace (e.g. holding strings) are initialized eagerly."""
+    if isinstance(seed, int) and -(2**31) <= seed < 2**31:
+        program = shared(("trainer-init", fingerprint(make_state)), lambda: jax.jit(make_state))
+        try:
+            return program(batch, init_state, np.int32(seed))
+        except TypeError as error:  # not an array: a leaf jit cannot take
+            if "not a valid JAX type" not in str(error):
+                raise
+    return make_state(batch, init_state, seed)
 
 
 def eval_step(model: Any) -> StepPair:

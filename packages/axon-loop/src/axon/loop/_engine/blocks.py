@@ -26,15 +26,9 @@ if TYPE_CHECKING:
 class BlockPlanner:
     """How many iterations the next dispatch may run before a handler needs the host."""
 
-    def __init__(
-        self,
-        by_event: dict[Event, list[HandlerSpec]],
-        steps_per_dispatch: int,
-        power_of_two_blocks: bool,
-    ):
+    def __init__(self, by_event: dict[Event, list[HandlerSpec]], steps_per_dispatch: int):
         self.by_event = by_event
         self.steps_per_dispatch = steps_per_dispatch
-        self.power_of_two_blocks = power_of_two_blocks  # auto mode: bounds the compiles
 
     def plan_block(self, state: State, remaining: int | None) -> int:
         """The size of the next block: at most ``remaining`` iterations (``None``: no
@@ -54,8 +48,6 @@ class BlockPlanner:
         completed = self.next_firing(state, Event.ITERATION_COMPLETED, 1, limit)
         if completed is not None:
             limit = completed
-        if self.power_of_two_blocks:
-            limit = 1 << (limit.bit_length() - 1)
         return limit
 
     def next_firing(self, state: State, event: Event, start: int, limit: int) -> int | None:
@@ -137,25 +129,29 @@ def signature(leaves: Any, treedef: Any) -> tuple[Any, ...]:
     return tuple(parts)
 
 
-def stack_block(flat: list[tuple[Any, Any]]) -> Any:
+def stack_block(flat: list[tuple[Any, Any]], capacity: int) -> Any:
     """One batch whose leaves stack those of the flattened batches ``flat`` (all of one
-    signature) along a new leading axis: the input of a ``lax.scan`` over them."""
+    signature) along a new leading axis of ``capacity`` rows: the input of a block
+    program that runs the first ``len(flat)`` of them (the other rows are never read)."""
     columns = zip(*(leaves for leaves, _ in flat), strict=True)
-    return jax.tree_util.tree_unflatten(flat[0][1], [_stack(column) for column in columns])
+    stacked = [_stack(column, capacity) for column in columns]
+    return jax.tree_util.tree_unflatten(flat[0][1], stacked)
 
 
-def _stack(leaves: tuple[Any, ...]) -> Any:
+def _stack(leaves: tuple[Any, ...], capacity: int) -> Any:
     """Stack equally shaped leaves on the host, or on the device for device arrays."""
     first = leaves[0]
-    if isinstance(first, jax.Array):
-        return jnp.stack(leaves)  # no round trip through the host
+    if isinstance(first, jax.Array):  # no round trip through the host; rows past the
+        return jnp.stack(leaves + (first,) * (capacity - len(leaves)))  # end: any batch
     if isinstance(first, np.ndarray) and first.ndim:
         # One copy, in C (np.stack reshapes each leaf in Python), into memory aligned to
         # 64 bytes: the CPU backend then uses the block in place instead of copying it.
-        stacked = _aligned_empty((len(leaves), *first.shape), first.dtype)
-        np.concatenate(leaves, out=stacked.reshape(-1, *first.shape[1:]))
+        # The rows past the last batch stay unwritten: the program never reads them.
+        stacked = _aligned_empty((capacity, *first.shape), first.dtype)
+        rows = len(leaves) * first.shape[0]
+        np.concatenate(leaves, out=stacked.reshape(-1, *first.shape[1:])[:rows])
         return stacked
-    return np.array(leaves)  # numbers and 0-d arrays
+    return np.array(leaves + (first,) * (capacity - len(leaves)))  # numbers and 0-d arrays
 
 
 def _aligned_empty(shape: tuple[int, ...], dtype: Any, alignment: int = 64) -> np.ndarray:

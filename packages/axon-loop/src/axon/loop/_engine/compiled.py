@@ -3,12 +3,14 @@
 Speed rules (DESIGN.md §5) live here:
 
 - the step and every metric update are one ``jax.jit`` with donated buffers,
-  compiled once per loop and input signature and cached on the loop;
+  compiled once per configuration and input signature and shared by every loop
+  of that configuration (``program_cache``);
 - metric values stay on the device until a handler reads them;
-- with ``steps_per_dispatch=K`` up to K iterations run in one dispatch through
-  ``lax.scan``. The default, ``"auto"``, fuses up to 64 iterations in blocks whose
-  sizes are powers of two (so at most seven programs are compiled), limited by
-  the block's size in bytes, and only for a step whose state keeps its types.
+- with ``steps_per_dispatch=K`` up to K iterations run in one dispatch: one block
+  program loops over the first ``n`` batches of a stacked block whose capacity is
+  fixed, so blocks of any size up to it share one program. The default,
+  ``"auto"``, fuses up to 64 iterations, limited by the block's size in bytes,
+  and only for a step whose state keeps its types.
 """
 
 from __future__ import annotations
@@ -20,6 +22,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 from jax.experimental import checkify
+
+from .program_cache import fingerprint, shared
 
 if TYPE_CHECKING:
     from .._loop import Loop
@@ -42,39 +46,53 @@ def fused_step(loop: Loop, placement: Placement | None = None) -> Callable[..., 
     return fused
 
 
+def program_key(loop: Loop, kind: str, *flags: Any) -> tuple[Any, ...]:
+    """The key of one of ``loop``'s programs in the shared cache: its kind, what the
+    loop computes (step function and metrics, compared by ``fingerprint``) and the
+    flags that change the program (jit, checks, the shardings of ``run(sharding=...)``)."""
+    if "fingerprint" not in loop._cache:  # a Loop is immutable: computed once
+        loop._cache["fingerprint"] = fingerprint((loop.step_fn, loop.metrics))
+    return (kind, loop._cache["fingerprint"], *flags)
+
+
 def compiled_step(
     loop: Loop, jit: bool, checked: bool = False, placement: Placement | None = None
 ) -> Callable[..., Any]:
-    """One iteration: the step fused with metric updates; cached on the loop (per sharding).
+    """One iteration: the step fused with metric updates; shared by equal loops.
 
     ``checked`` (``run(debug=True)``) adds JAX's out-of-bounds indexing checks, so an
     id outside an embedding's vocabulary is an error instead of a clamped lookup.
     """
-    key = (f"step-{'jit' if jit else 'eager'}{'-checked' if checked else ''}", _key(placement))
-    if key not in loop._cache:
-        loop._cache[key] = _compiled(fused_step(loop, placement), jit, checked)
-    return loop._cache[key]
+    key = program_key(loop, "step", jit, checked, _key(placement))
+    return shared(key, lambda: _compiled(fused_step(loop, placement), jit, checked))
 
 
-def compiled_scan(
+def compiled_block(
     loop: Loop, jit: bool, checked: bool = False, placement: Placement | None = None
 ) -> Callable[..., Any]:
-    """K iterations over a stacked block of K batches with ``lax.scan``; cached on the loop."""
-    key = (f"scan-{'jit' if jit else 'eager'}{'-checked' if checked else ''}", _key(placement))
-    if key not in loop._cache:
+    """``block(step_state, metric_state, stacked, n)``: the first ``n`` batches of a
+    stacked block, one iteration each, in one dispatch; shared by equal loops.
+
+    ``n`` is an argument, not part of the program: one program runs every block size
+    up to the stacked block's capacity (a ``while`` loop, as ``lax.scan`` is in XLA).
+    """
+
+    def build() -> Callable[..., Any]:
         fused = fused_step(loop, placement)
 
-        def scanned(step_state: Any, metric_state: Any, stacked: Any):
-            def body(carry: Any, batch: Any) -> tuple[Any, None]:
-                return fused(*carry, batch), None
+        def block(step_state: Any, metric_state: Any, stacked: Any, n: Any):
+            def body(i: Any, carry: tuple[Any, Any]) -> tuple[Any, Any]:
+                batch = jax.tree_util.tree_map(lambda x: x[i], stacked)
+                return fused(*carry, batch)
 
-            step_state, metric_state = jax.lax.scan(body, (step_state, metric_state), stacked)[0]
+            step_state, metric_state = jax.lax.fori_loop(0, n, body, (step_state, metric_state))
             if placement is not None:  # the loop's carry, too, is placed by propagation
                 step_state = placement.constrain(step_state)
             return step_state, metric_state
 
-        loop._cache[key] = _compiled(scanned, jit, checked)
-    return loop._cache[key]
+        return _compiled(block, jit, checked)
+
+    return shared(program_key(loop, "block", jit, checked, _key(placement)), build)
 
 
 def _key(placement: Placement | None) -> Any:
@@ -120,7 +138,7 @@ def auto_steps_per_dispatch(
     debug: bool,
     placement: Placement | None = None,
 ) -> int:
-    """The most iterations ``"auto"`` fuses per dispatch (a power of two; 1: no fusion).
+    """The most iterations ``"auto"`` fuses per dispatch (1: no fusion).
 
     Fusion needs a compiled step (not ``jit=False`` or ``debug=True``) whose state
     keeps its structure, shapes and dtypes from one step to the next (the
@@ -145,21 +163,18 @@ def auto_steps_per_dispatch(
         return 1  # the step's own error surfaces, clearly, at its first real call
     if not _same_avals(once, twice):
         return 1
-    return 1 << (cap.bit_length() - 1)
+    return cap
 
 
 def fits_carry(
     loop: Loop, step: Callable[..., Any], carry: tuple[Any, Any], signature: Any, batch: Any
 ) -> bool:
     """Whether ``step`` keeps ``carry`` (step and metric state) in structure, shapes and
-    dtypes for batches like ``batch``, so it can be a ``lax.scan`` carry; traced once
-    per state and batch signature and cached on the loop."""
+    dtypes for batches like ``batch``, so it can be a loop carry; traced once per
+    configuration, state and batch signature."""
     leaves, treedef = jax.tree_util.tree_flatten(carry)
-    key = ("carry-fits", signature, treedef, *map(_aval, leaves))
-    if key not in loop._cache:
-        outputs = jax.eval_shape(step, *carry, batch)
-        loop._cache[key] = _same_avals(outputs, carry)
-    return loop._cache[key]
+    key = program_key(loop, "carry-fits", signature, treedef, *map(_aval, leaves))
+    return shared(key, lambda: _same_avals(jax.eval_shape(step, *carry, batch), carry))
 
 
 def _dtype(leaf: Any) -> Any:
@@ -181,14 +196,15 @@ def _same_avals(a: Any, b: Any) -> bool:
 
 
 def zero_metrics(loop: Loop, step_state: Any) -> dict[str, Any]:
-    """Fresh accumulators for the loop's metrics; their types are traced once per step state
-    signature and cached on the loop."""
+    """Fresh accumulators for the loop's metrics; their types are traced once per
+    configuration and step state signature. Made on the host and transferred: no
+    program is compiled for them."""
     leaves, treedef = jax.tree_util.tree_flatten(step_state)
-    key = ("metric-types", treedef, tuple((np.shape(x), jnp.result_type(x)) for x in leaves))
-    if key not in loop._cache:
-        loop._cache[key] = {m.name: jax.eval_shape(m.value, step_state) for m in loop.metrics}
+    signature = tuple((np.shape(x), jnp.result_type(x)) for x in leaves)
+    key = program_key(loop, "metric-types", treedef, signature)
+    types = shared(key, lambda: {m.name: jax.eval_shape(m.value, step_state) for m in loop.metrics})
     values = {
-        name: jnp.zeros(struct.shape, jnp.result_type(struct.dtype, jnp.float32))
-        for name, struct in loop._cache[key].items()
+        name: np.zeros(struct.shape, jnp.result_type(struct.dtype, jnp.float32))
+        for name, struct in types.items()
     }
-    return {"count": jnp.int32(0), "values": values}
+    return jax.device_put({"count": np.int32(0), "values": values})

@@ -7,7 +7,8 @@ run by what they return. A block is planned so that no handler fires inside it
 (``blocks``) and runs as fused dispatches of the compiled step (``compiled``).
 A background thread reads the next batches, makes them arrays and, without
 fusion, starts their transfer to the device(s) (``prefetch``); a fused block is
-stacked and transferred when it is planned. Dispatch is asynchronous, so the next
+stacked (into a block of the run's capacity, so blocks of any size share one
+program) and transferred when it is planned. Dispatch is asynchronous, so the next
 block is loaded and transferred while the device runs the current one. The
 position of the last batch consumed (not of those read ahead) is kept in
 ``state.data_position`` for checkpoints.
@@ -23,12 +24,13 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 import jax
+import numpy as np
 
 from .._data import DataSource, EmptyDataError, EpochBatches, prefetched
 from .._events import Event, Halt
 from .._state import State
 from .blocks import BlockPlanner, flatten, signature, stack_block
-from .compiled import compiled_scan, compiled_step, fits_carry, zero_metrics
+from .compiled import compiled_block, compiled_step, fits_carry, zero_metrics
 from .placement import Placement
 
 if TYPE_CHECKING:
@@ -48,28 +50,28 @@ class Engine:
         steps_per_dispatch: int,
         placement: Placement,
         debug: bool = False,
-        power_of_two_blocks: bool = False,
         prefetch: int | str = "auto",
     ):
         self.loop = loop
         self.prefetch = prefetch  # batches read ahead in a background thread, or "auto"
         self.debug = debug
         self.state = state
-        self.power_of_two_blocks = power_of_two_blocks  # auto mode: bounds the compiles
         self.carried: Any = None  # the signature of the batches the step state was made for
         self.placement = placement
         self.step = compiled_step(loop, jit, checked=debug, placement=placement)
-        self.scan = (
-            compiled_scan(loop, jit, checked=debug, placement=placement)
+        self.block = (
+            compiled_block(loop, jit, checked=debug, placement=placement)
             if steps_per_dispatch > 1
             else None
         )
+        # rows of a stacked block: its shape, so one program serves every block up to it
+        self.capacity = 0
         # unfused, every batch is a dispatch of its own: transfer it as soon as it is read
-        self.placed_ahead = self.scan is None
+        self.placed_ahead = self.block is None
         self.by_event: dict[Event, list[HandlerSpec]] = {}
         for spec in sorted(loop.handlers, key=lambda spec: spec.order):  # stable sort
             self.by_event.setdefault(spec.event, []).append(spec)
-        self.planner = BlockPlanner(self.by_event, steps_per_dispatch, power_of_two_blocks)
+        self.planner = BlockPlanner(self.by_event, steps_per_dispatch)
 
     # -- events -------------------------------------------------------------------------------
 
@@ -174,12 +176,25 @@ class Engine:
             remaining = self.left(state)
             if remaining == 0:
                 break
-            block = list(itertools.islice(batches, self.planner.plan_block(state, remaining)))
+            planned = self.planner.plan_block(state, remaining)
+            self.reserve(planned)
+            block = list(itertools.islice(batches, planned))
             if not block:
                 break
             outcome = self.run_block(block)
             seen += len(block)
         return outcome, seen
+
+    def reserve(self, planned: int) -> None:
+        """Make the stacked blocks hold ``planned`` batches. The first planned block sets
+        the capacity (a log every 50 iterations: 50); a larger one later (rare: resumed
+        mid-epoch, irregular handlers) raises it to a power of two, a new program each
+        time, so at most a few per run."""
+        if self.block is None or planned <= self.capacity:
+            return
+        if self.capacity:
+            planned = min(self.planner.steps_per_dispatch, 1 << (planned - 1).bit_length())
+        self.capacity = planned
 
     def run_block(self, block: list[tuple[Any, Any]]) -> Halt:
         """Run a planned block of ``(batch, position)`` pairs: no handler fires inside it,
@@ -196,10 +211,11 @@ class Engine:
                 self.run_step(batch if self.placed_ahead else self.placement.batch(batch))
             else:
                 self.state.record(Event.ITERATION_STARTED, size - 1)
-                self.state.step_state, self.state.metric_state = self.scan(
+                self.state.step_state, self.state.metric_state = self.block(
                     self.state.step_state,
                     self.state.metric_state,
                     self.placement.batch(batch, stacked=True),
+                    np.int32(size),
                 )
             self.state.data_position = position  # of the dispatch's last batch
             outcome = self.complete(size)
@@ -222,10 +238,10 @@ class Engine:
         """``(iterations, batch or stacked batches, position of the last)`` for each dispatch
         of ``block``, a list of ``(batch, position)`` pairs.
 
-        In auto mode every fused part has a power-of-two size, so a block cut short
-        (the data ran out, a batch of another shape) compiles no new program.
+        Every fused part is stacked into a block of the run's capacity, so a block cut
+        short (the data ran out, a batch of another shape) compiles no new program.
         """
-        if self.scan is None:  # no fusion: nothing to compare or stack
+        if self.block is None:  # no fusion: nothing to compare or stack
             yield from ((1, batch, position) for batch, position in block)
             return
         flat = [flatten(batch) for batch, _ in block]
@@ -243,14 +259,11 @@ class Engine:
                 start += 1
                 continue
             self.carried = signatures[start]
-            size = end - start
-            if self.power_of_two_blocks:
-                size = 1 << (size.bit_length() - 1)
-            if size == 1:
+            if end - start == 1:
                 yield 1, *block[start]
             else:
-                yield size, stack_block(flat[start : start + size]), block[start + size - 1][1]
-            start += size
+                yield end - start, stack_block(flat[start:end], self.capacity), block[end - 1][1]
+            start = end
 
     def carry_fits(self, batch_signature: Any, batch: Any) -> bool:
         """Whether the step state can be the scan carry over batches like ``batch``."""

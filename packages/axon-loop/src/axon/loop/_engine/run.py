@@ -109,8 +109,7 @@ def _run(
         )  # fmt: skip
     engine = Engine(
         loop, state, jit=options.jit, steps_per_dispatch=steps_per_dispatch,
-        placement=placement, debug=options.debug, power_of_two_blocks=auto,
-        prefetch=options.prefetch,
+        placement=placement, debug=options.debug, prefetch=options.prefetch,
     )  # fmt: skip
     engine.run(source, start.epoch, start.batches, start.mid_epoch)
     return state

@@ -1,0 +1,104 @@
+"""How many programs a run compiles (counted through JAX's compile events: a count, not a
+time), and the cache that lets loops of an equal configuration share them."""
+
+import numpy as np
+import optax
+import pytest
+
+import axon.loop
+import axon.model
+from axon.loop._engine.program_cache import compilations, fingerprint
+
+DATA = [
+    (np.full((4, 3), i / 10, np.float32), np.full((4, 1), 2.0 + i / 10, np.float32))
+    for i in range(130)
+]
+
+
+def mlp():
+    return axon.model.input("x", shape=(None, 3)).dense(5, activation="relu").dense(1)
+
+
+def trainer(model, learning_rate=1e-2, **options):
+    loop = axon.loop.trainer(model, "mean_squared_error", optax.adam(learning_rate), log=0)
+    return loop.metric("mean_absolute_error", **options).handle_event(
+        "iteration_completed", lambda state: None, {"every": 50}
+    )
+
+
+def test_a_fresh_configuration_compiles_its_init_and_one_block_program():
+    """Blocks of 50, 50 and 30 iterations: one block program serves all three, and the
+    trainer's init is one program (not an eager operation at a time)."""
+    with compilations() as counted:
+        params = trainer(mlp(), learning_rate=0.0123).run(DATA)
+    assert counted.compiled == 2
+    assert np.isfinite(np.asarray(params.params["dense_1"]["kernel"])).all()
+
+
+def test_an_equal_configuration_compiles_nothing():
+    model = mlp()
+    first = trainer(model).run(DATA, epochs=2)
+    trainer(model).run(DATA, steps_per_dispatch=1)  # the single-step program too
+    with compilations() as counted:  # a new trainer(...), a new optimizer object, same values
+        again = trainer(model).run(DATA, epochs=2)
+        trainer(model).replace(output_transform=None).run(DATA, steps_per_dispatch=1)
+    assert counted.compiled == 0
+    for layer, values in first.params.items():  # the same programs: the same results
+        for name, value in values.items():
+            np.testing.assert_array_equal(again.params[layer][name], value)
+
+
+@pytest.mark.parametrize(
+    "other",
+    [
+        lambda model: trainer(model, learning_rate=2e-2),  # another optimizer value
+        lambda model: trainer(mlp()),  # another model graph
+        lambda model: trainer(model).metric("accuracy"),  # another metric
+    ],
+)
+def test_a_different_configuration_compiles_its_own_programs(other):
+    model = mlp()
+    trainer(model).run(DATA)
+    with compilations() as counted:
+        other(model).run(DATA)
+    assert counted.compiled >= 1
+
+
+def test_fingerprints_compare_closures_by_what_they_compute():
+    assert fingerprint(optax.adam(1e-3)) == fingerprint(optax.adam(1e-3))
+    assert fingerprint(optax.adam(1e-3)) != fingerprint(optax.adam(1e-2))
+    assert fingerprint(optax.sgd(1e-3)) != fingerprint(optax.adam(1e-3))
+
+    def scaled(scale):
+        return lambda x: x * scale
+
+    assert fingerprint(scaled(np.arange(3.0))) == fingerprint(scaled(np.arange(3.0)))
+    assert fingerprint(scaled(np.arange(3.0))) != fingerprint(scaled(np.arange(3.0) + 1))
+    model = mlp()
+    assert fingerprint(model.apply) == fingerprint(model.apply)
+    assert fingerprint(model.apply) != fingerprint(mlp().apply)  # graphs: by identity
+
+
+class ScaledError:
+    """A loss object a user might change between two runs."""
+
+    def __init__(self, weight):
+        self.weight = weight
+
+    def __call__(self, y_true, y_pred):
+        return self.weight * ((y_true - y_pred) ** 2).mean()
+
+
+def test_a_changed_attribute_of_a_users_object_is_another_configuration():
+    """Reusing a program traced with the old attribute would be a silent wrong result."""
+    model, loss = mlp(), ScaledError(1.0)
+    state = model.init(0, DATA[0][0])
+
+    def run():
+        loop = axon.loop.trainer(model, loss, optax.sgd(0.1), log=0)
+        return loop.run(DATA[:3], state, steps_per_dispatch=1).params["dense_1"]["bias"]
+
+    once = run()
+    loss.weight = 0.0  # no gradient at all now: the parameters must not move
+    np.testing.assert_array_equal(run(), state.params["dense_1"]["bias"])
+    assert not np.array_equal(once, state.params["dense_1"]["bias"])
