@@ -28,6 +28,8 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from .remat import remat_scope
+
 _calls = itertools.count()
 _active: contextvars.ContextVar[BuilderCall | None] = contextvars.ContextVar(
     "axon_model_builder_call", default=None
@@ -70,10 +72,17 @@ def call_builder(
 
 def run_call(call: BuilderCall, builder: Callable[..., Any]) -> tuple[BuilderCall, Any]:
     """``builder(*call.args, **call.kwargs)`` recorded as ``call`` (or as part of the call
-    already running): ``(call, result)``."""
+    already running): ``(call, result)``.
+
+    ``remat=`` is an option of every builder, taken here: the nodes the call creates form
+    one rematerialized segment (``remat.remat_scope``); the recorded call keeps it.
+    """
+    kwargs = dict(call.kwargs)
+    remat = kwargs.pop("remat", None)
     token = _active.set(_active.get() or call)
     try:
-        return call, builder(*call.args, **call.kwargs)
+        with remat_scope(remat, f"{call.builder} (remat=)"):
+            return call, builder(*call.args, **kwargs)
     finally:
         _active.reset(token)
 
