@@ -82,10 +82,14 @@ def assert_trees_close(a, b, rtol=1e-5):
     tree (entries that are zero in exact arithmetic come out as rounding noise)."""
     scale = max(float(np.max(np.abs(np.asarray(leaf)))) for leaf in jax.tree.leaves(b))
     for left, right in zip(jax.tree.leaves(a), jax.tree.leaves(b), strict=True):
-        np.testing.assert_allclose(np.asarray(left), np.asarray(right), rtol=rtol, atol=rtol * scale)
+        np.testing.assert_allclose(
+            np.asarray(left), np.asarray(right), rtol=rtol, atol=rtol * scale
+        )
 
 
-@pytest.mark.parametrize("policy", [True, "dots_saveable", jax.checkpoint_policies.everything_saveable])
+@pytest.mark.parametrize(
+    "policy", [True, "dots_saveable", jax.checkpoint_policies.everything_saveable]
+)
 def test_per_layer_remat_gives_bitwise_equal_loss_and_gradients(policy):
     plain, remat = mlp(4), mlp(4, policy)
     state = plain.init(0, inputs())
@@ -163,7 +167,7 @@ def test_whole_forward_remat_of_build_and_as_functions():
     expected = jax.value_and_grad(loss(lambda s, v: plain.apply(s, v)))(state.params)
     assert_trees_equal(jax.value_and_grad(loss(predict))(state.params), expected)
     assert_trees_equal(jax.value_and_grad(loss(apply))(state.params), expected)
-    (whole, *inner) = checkpoints(jax.make_jaxpr(jax.grad(loss(predict)))(state.params).jaxpr)
+    (whole, *_) = checkpoints(jax.make_jaxpr(jax.grad(loss(predict)))(state.params).jaxpr)
     assert dots(whole.params["jaxpr"]) >= 4 and "DotsSaveable" in str(whole.params["policy"])
 
 
@@ -198,7 +202,9 @@ def test_a_segment_whose_inputs_come_from_a_later_branch_is_scheduled_in_one_pie
     state = plain.init(0, inputs((2, 4)))
     # the segment runs after the branch, not between its layers: XLA may fuse the other
     # order differently, so equal within float32 rounding
-    assert_trees_close(loss_and_grad(model, state, inputs((2, 4))), loss_and_grad(plain, state, inputs((2, 4))))
+    assert_trees_close(
+        loss_and_grad(model, state, inputs((2, 4))), loss_and_grad(plain, state, inputs((2, 4)))
+    )
 
 
 #: XLA:CPU expands the optimization barriers that keep a recomputation apart from the
@@ -250,13 +256,18 @@ def test_remat_round_trips_through_the_model_file(tmp_path):
     assert policies == [n.remat and n.remat.label for n in model.program.order]
     assert policies == [None, "nothing_saveable", *["dots_saveable"] * 4, None]
     assert len({n.remat.id for n in loaded.program.order if n.remat}) == 3
-    assert_trees_equal(loss_and_grad(loaded, loaded_state, inputs((2, 8))), loss_and_grad(model, state, inputs((2, 8))))
+    assert_trees_equal(
+        loss_and_grad(loaded, loaded_state, inputs((2, 8))),
+        loss_and_grad(model, state, inputs((2, 8))),
+    )
     assert len(checkpoints(backward_jaxpr(loaded, loaded_state, inputs((2, 8))))) == 3
 
 
 def test_a_policy_function_cannot_be_stored_in_a_model_file(tmp_path):
     policy = jax.checkpoint_policies.save_only_these_names("h")
-    model = axon.model.block(lambda v: v.dense(2), remat=policy)(axon.model.input("x", shape=(None, 2)))
+    model = axon.model.block(lambda v: v.dense(2), remat=policy)(
+        axon.model.input("x", shape=(None, 2))
+    )
     with pytest.raises(SerializationError, match="policy function"):
         axon.model.save_model(os.fspath(tmp_path / "m.safetensors"), model)
 
@@ -279,6 +290,8 @@ def test_a_non_contiguous_segment_is_refused():
     segment = new_segment("nothing_saveable")
     first = x.relu().node.rebuilt(remat=segment)
     outside = axon.model.Model(first).tanh().node
-    second = axon.model.add(axon.model.Model(first), axon.model.Model(outside)).node.rebuilt(remat=segment)
+    second = axon.model.add(axon.model.Model(first), axon.model.Model(outside)).node.rebuilt(
+        remat=segment
+    )
     with pytest.raises(ModelError, match="not contiguous"):
         schedule(axon.model.Model(second).program.order, second)

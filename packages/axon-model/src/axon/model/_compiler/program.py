@@ -279,9 +279,7 @@ class Program:
         """The body of :meth:`apply`; runs while JAX traces it (``debug`` times that)."""
         with options.timed(f"apply ({mode}): traced the model"):
             named = self._named_inputs(inputs)
-            walk = functools.partial(
-                self._walk, mode=mode, options=options, penalize=penalize
-            )
+            walk = functools.partial(self._walk, mode=mode, options=options, penalize=penalize)
             if options.remat is not None:  # build(remat=...): the whole forward is one segment
                 walk = jax.checkpoint(walk, policy=jax_policy(options.remat))
             return walk(model_state, named, key)
@@ -323,7 +321,9 @@ class Program:
             penalty = jnp.zeros((), jnp.float32) if run.penalty is not None else None
             inner = _Run(run.model_state, run.named, run.mode, key, run.options, inner_state,
                          penalty, current.replace(state=inner_state))  # fmt: skip
-            inner.values.update({node.id: value for node, value in zip(unit.reads, reads)})
+            inner.values.update(
+                {node.id: value for node, value in zip(unit.reads, reads, strict=True)}
+            )
             self._run_layers(inner, unit.nodes)
             escaping = [inner.values[i] for i in unit.escapes]
             return escaping, {n: inner_state[n] for n in stateful}, inner.id_ranges, inner.penalty
@@ -331,7 +331,7 @@ class Program:
         checkpointed = jax.checkpoint(segment, policy=jax_policy(unit.remat.policy))
         reads = [run.values[node.id] for node in unit.reads]
         escaping, updates, id_ranges, penalty = checkpointed(reads, run.current, run.key)
-        run.values.update(zip(unit.escapes, escaping))
+        run.values.update(zip(unit.escapes, escaping, strict=True))
         for layer, entries in updates.items():
             run.current.state[layer].update(entries)
         for name, ids in id_ranges.items():
