@@ -24,11 +24,11 @@ import contextlib
 import contextvars
 import functools
 import itertools
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from .remat import remat_scope
+from .remat import context_set, remat_scope
 
 _calls = itertools.count()
 _active: contextvars.ContextVar[BuilderCall | None] = contextvars.ContextVar(
@@ -92,14 +92,9 @@ def call_running() -> bool:
     return _active.get() is not None
 
 
-@contextlib.contextmanager
-def unrecorded() -> Iterator[None]:
+def unrecorded() -> contextlib.AbstractContextManager[None]:
     """No call active inside: the calls made there are recorded one by one, each its own."""
-    token = _active.set(None)
-    try:
-        yield
-    finally:
-        _active.reset(token)
+    return context_set(_active, None)
 
 
 def recorded(name: str, builder: Callable[..., Any], kind: str = "builder") -> Callable[..., Any]:

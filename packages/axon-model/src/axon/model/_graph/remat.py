@@ -100,18 +100,20 @@ def remat_scope(value: Any, where: str) -> Iterator[None]:
     if policy is None or _scope.get() is not None:
         yield
         return
-    token = _scope.set(new_segment(policy))
-    try:
+    with context_set(_scope, new_segment(policy)):
         yield
-    finally:
-        _scope.reset(token)
+
+
+def outside_segments() -> contextlib.AbstractContextManager[None]:
+    """No segment active inside (a block's template is traced apart from its first call)."""
+    return context_set(_scope, None)
 
 
 @contextlib.contextmanager
-def outside_segments() -> Iterator[None]:
-    """No segment active inside (a block's template is traced apart from its first call)."""
-    token = _scope.set(None)
+def context_set(variable: contextvars.ContextVar[Any], value: Any) -> Iterator[None]:
+    """``variable`` is ``value`` inside (and what it was again afterwards)."""
+    token = variable.set(value)
     try:
         yield
     finally:
-        _scope.reset(token)
+        variable.reset(token)
