@@ -15,18 +15,19 @@ against regressions, it says nothing about accelerators).
 from __future__ import annotations
 
 import argparse
+import itertools
 import os
 import time
 
 os.environ.setdefault("XLA_FLAGS", "--xla_force_host_platform_device_count=4")
 
-import jax  # noqa: E402
-import jax.numpy as jnp  # noqa: E402
-import numpy as np  # noqa: E402
-import optax  # noqa: E402
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
 
-import axon.loop  # noqa: E402
-from axon.loop._engine.placement import Placement  # noqa: E402
+import axon.loop
+from axon.loop._engine.placement import Placement
 
 DEVICES = 4
 
@@ -105,7 +106,7 @@ def main() -> None:
     big = [512, 1024, 1024, 16] if args.quick else [1024, 4096, 4096, 4096, 4096, 16]
     small = [64, 256, 256, 16] if args.quick else [256, 1024, 1024, 16]
     steps = 64 if args.quick else 512
-    count = sum(a * b + b for a, b in zip(big[:-1], big[1:], strict=True))
+    count = sum(a * b + b for a, b in itertools.pairwise(big))
     print(f"memory: MLP {big} ({count / 1e6:.1f}M parameters, adam), {DEVICES} CPU devices")
     memory = {s: step_memory(big, s) for s in ("replicated", "fsdp")}
     for s, m in memory.items():

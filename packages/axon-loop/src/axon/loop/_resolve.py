@@ -34,9 +34,18 @@ def needs(package: str, module: str, what: str, alternative: str) -> Any:
         ) from None
 
 
-def resolve_model(model: Any) -> ModelFunctions:
-    """``(init_fn, apply_fn)`` from an axon.model graph or any such pair."""
+def resolve_model(model: Any, *, remat: Any = None) -> ModelFunctions:
+    """``(init_fn, apply_fn)`` from an axon.model graph or any such pair; ``remat`` (if
+    given) is passed to the graph's ``as_functions``."""
     as_functions = getattr(model, "as_functions", None)
+    if remat is not None and remat is not False:
+        if not callable(as_functions):
+            raise TypeError(
+                f"remat= needs an axon.model graph (it rematerializes through the model's "
+                f"as_functions(remat=...)); got {type(model).__name__}. For an (init_fn, "
+                f"apply_fn) pair, wrap apply_fn in jax.checkpoint yourself."
+            )
+        return as_functions(remat=remat)
     if callable(as_functions):
         return as_functions()
     pair = isinstance(model, tuple) and len(model) == 2 and callable(model[1])
@@ -49,13 +58,15 @@ def resolve_model(model: Any) -> ModelFunctions:
     )
 
 
-def resolve_penalized_model(model: Any) -> ModelFunctions | None:
+def resolve_penalized_model(model: Any, *, remat: Any = None) -> ModelFunctions | None:
     """``(init_fn, apply_fn)`` whose apply returns ``(prediction, new_state, penalty)``, for
     a model that has penalties (``has_penalties`` true and ``as_functions(with_penalty=True)``,
     as an axon.model graph with regularizers has); ``None`` for any other model."""
     if getattr(model, "has_penalties", False) is True and callable(
         getattr(model, "as_functions", None)
     ):
+        if remat is not None and remat is not False:
+            return model.as_functions(with_penalty=True, remat=remat)
         return model.as_functions(with_penalty=True)
     return None
 

@@ -85,6 +85,7 @@ def train_step(
     accumulate_gradients: int = 1,
     gradient_norm: bool = False,
     loss_scale: Any = None,
+    remat: Any = None,
 ) -> StepPair:
     """``(init_fn, step_fn)`` for supervised training with gradients from ``loss``.
 
@@ -120,6 +121,13 @@ def train_step(
     finite is skipped (parameters and optimizer state unchanged). Its state is
     ``step_state["loss_scale_state"]``.
 
+    ``remat`` (an ``axon.model`` graph only) rematerializes the model's whole forward
+    pass in the gradient: ``True``, a policy name such as ``"dots_saveable"`` or a
+    ``jax.checkpoint_policies`` function, passed to the model's
+    ``as_functions(remat=...)`` (see :func:`axon.model.build`). Per-layer and per-block
+    remat are options of the model's layers (``remat=`` of each builder, of
+    ``axon.model.block``) and need nothing here.
+
     >>> import jax.numpy as jnp, optax
     >>> init = lambda key, x: {"w": jnp.zeros((x.shape[-1], 1))}
     >>> apply = lambda p, x, *, mode, key: (x @ p["w"], None)
@@ -129,8 +137,8 @@ def train_step(
     >>> state["model_state"]["w"].ravel().tolist(), float(state["loss"])
     ([0.4000000059604645, 0.4000000059604645], 4.0)
     """
-    penalized = resolve_penalized_model(model)
-    init_model, apply_model = penalized or resolve_model(model)
+    penalized = resolve_penalized_model(model, remat=remat)
+    init_model, apply_model = penalized or resolve_model(model, remat=remat)
     loss_fn = resolve_loss(loss)
     optimizer = resolve_optimizer(optimizer)
     if not isinstance(accumulate_gradients, int) or accumulate_gradients < 1:
@@ -296,6 +304,7 @@ def trainer(
     gradient_norm: bool = False,
     loss_scale: Any = None,
     halt_on_nonfinite: bool = True,
+    remat: Any = None,
 ) -> Loop:
     """A supervised training loop (``Axon.Loop.trainer``).
 
@@ -322,6 +331,10 @@ def trainer(
             device every step; the host looks only where it already waits, at the
             ``log`` points and at the end of each epoch, so it costs no extra sync
             and cuts no fused block. ``False`` trains on whatever happens.
+        remat: rematerialize the model's forward pass in the gradient (an
+            ``axon.model`` graph: ``True``, a ``jax.checkpoint_policies`` name such as
+            ``"dots_saveable"``, or a policy function; see :func:`train_step`). Same
+            results, less activation memory, more compute.
 
     The loop tracks the running mean of the loss as metric ``"loss"`` and
     ``run`` returns the trained model state. For a model with regularizers
@@ -342,7 +355,7 @@ def trainer(
     """
     init_fn, step_fn = train_step(
         model, loss, optimizer, seed=seed, accumulate_gradients=accumulate_gradients,
-        gradient_norm=gradient_norm, loss_scale=loss_scale,
+        gradient_norm=gradient_norm, loss_scale=loss_scale, remat=remat,
     )  # fmt: skip
     loop = Loop(step_fn, init_fn, output_transform=lambda state: state.step_state["model_state"])
     loop = loop.metric(resolve_loss(loss), "loss")

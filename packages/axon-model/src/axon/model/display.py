@@ -54,6 +54,18 @@ def as_table(model: Model, inputs: Any, *, flops: bool = True) -> str:
     +-----------------+-------------+--------------+------------------------+----------------------------------+-------+
     Total FLOPs: 14
     Total parameters: 8 (32 B)
+
+    A rematerialized layer shows its policy among the options:
+
+    >>> remat = axon.model.input("x", shape=(None, 3)).dense(2, remat="dots_saveable")
+    >>> print(as_table(remat, jax.ShapeDtypeStruct((1, 3), jnp.float32), flops=False))
+    +-----------------+-------------+--------------+---------------------------------------------+----------------------------------+
+    | Layer           | Input Shape | Output Shape | Options                                     | Parameters                       |
+    +-----------------+-------------+--------------+---------------------------------------------+----------------------------------+
+    | x (input)       |             | (1, 3)       |                                             |                                  |
+    | dense_0 (dense) | x (1, 3)    | (1, 2)       | units=2, use_bias=True, remat=dots_saveable | kernel f32[3,2], bias f32[2] (8) |
+    +-----------------+-------------+--------------+---------------------------------------------+----------------------------------+
+    Total parameters: 8 (32 B)
     """
     program = model.program
     structs, params = program.infer(inputs)
@@ -85,7 +97,7 @@ def as_table(model: Model, inputs: Any, *, flops: bool = True) -> str:
             f"{name} ({node.op_name})",
             ", ".join(f"{program.names[i.id]} {_shape(structs[i.id])}" for i in node.inputs),
             _shape(structs[node.id]),
-            ", ".join(f"{k}={v}" for k, v in node.config.items() if k != "shape"),
+            ", ".join(f"{k}={v}" for k, v in _options(node).items()),
             parameters,
         )
         if flops:
@@ -113,6 +125,12 @@ def as_table(model: Model, inputs: Any, *, flops: bool = True) -> str:
         footer.append(f"Total FLOPs: {_count(total_flops)}{note}")
     footer.append(f"Total parameters: {total} ({_bytes(total_bytes)})")
     return "\n".join([rule, line(header), rule, *(line(r) for r in rows), rule, *footer])
+
+
+def _options(node: Node) -> dict[str, Any]:
+    """The options column: the layer's config, and its rematerialization policy if any."""
+    options = {k: v for k, v in node.config.items() if k != "shape"}
+    return options if node.remat is None else {**options, "remat": node.remat.label}
 
 
 def layer_flops(model: Model, inputs: Any) -> dict[str, int | None]:

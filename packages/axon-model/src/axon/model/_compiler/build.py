@@ -25,6 +25,7 @@ def build(
     print_values: bool = False,
     debug: bool = False,
     raise_on_none: bool = True,
+    remat: Any = None,
 ) -> tuple[Callable[..., ModelState], Callable[..., Any]]:
     """Compile ``model`` into ``(init_fn, predict_fn)``.
 
@@ -58,6 +59,20 @@ def build(
         raise_on_none: ``predict_fn`` raises a :class:`~axon.model.ModelError` when the
             whole prediction is missing (an optional input left out and no
             ``or_else`` handles it); with ``False`` it returns ``None``.
+        remat: rematerialize the whole forward pass: ``predict_fn`` runs under
+            ``jax.checkpoint``, so a gradient through it keeps only what the policy
+            saves and recomputes the rest in the backward pass. ``True`` saves nothing
+            but the inputs (``"nothing_saveable"``); a name such as ``"dots_saveable"``
+            (keep matrix products, recompute elementwise work) or
+            ``"dots_with_no_batch_dims_saveable"`` picks a ``jax.checkpoint_policies``
+            policy; a policy function (``save_only_these_names(...)``) is used as it
+            is. Results are equal to a build without it; only memory and compute move.
+            The whole forward as one segment mostly helps with a policy; to keep
+            less, rematerialize per layer or per block instead: every registered builder
+            takes ``remat=`` for the layers it makes (``x.transformer_encoder(...,
+            remat=True)``), as do :func:`axon.model.block` (each call one segment) and
+            :func:`axon.model.layer`. A rematerialized layer's hooks and
+            ``print_values`` fire again when the backward pass recomputes it.
 
     >>> import jax.numpy as jnp, axon.model
     >>> model = axon.model.input("x", shape=(None, 3)).dense(2)
@@ -83,6 +98,20 @@ def build(
     >>> _ = predict_fn(state, -jnp.ones((1, 2)))
     scaled: [[-1. -1.]]
     relu_0: [[0. 0.]]
+
+    ``remat`` recomputes the forward pass inside the gradient, with the same results:
+
+    >>> mlp = axon.model.input("x", shape=(None, 4)).dense(8, activation="relu").dense(1)
+    >>> mlp_state = mlp.init(0, jnp.ones((1, 4)))
+    >>> _, plain_fn = axon.model.build(mlp)
+    >>> _, remat_fn = axon.model.build(mlp, remat="dots_saveable")
+    >>> def loss(fn):
+    ...     return lambda params: fn(mlp_state.replace(params=params), jnp.ones((3, 4))).sum()
+    >>> plain, remat = (jax.grad(loss(fn))(mlp_state.params) for fn in (plain_fn, remat_fn))
+    >>> jax.tree.all(jax.tree.map(jnp.array_equal, plain, remat))
+    True
+    >>> "remat" in str(jax.make_jaxpr(jax.grad(loss(remat_fn)))(mlp_state.params))
+    True
     """
     options = BuildOptions.create(
         model.program.order,
@@ -90,6 +119,7 @@ def build(
         print_values=print_values,
         debug=debug,
         raise_on_none=raise_on_none,
+        remat=remat,
     )
     program = model.program
 

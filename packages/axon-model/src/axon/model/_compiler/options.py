@@ -16,6 +16,8 @@ from typing import TYPE_CHECKING, Any
 
 import jax
 
+from .._graph.remat import remat_policy
+
 if TYPE_CHECKING:
     from .._graph.node import Node
 
@@ -27,12 +29,14 @@ logger = logging.getLogger("axon.model")
 
 @dataclass(frozen=True)
 class BuildOptions:
-    """``global_layer_options`` as sorted ``(name, value)`` pairs, and the debugging switches."""
+    """``global_layer_options`` as sorted ``(name, value)`` pairs, the debugging switches,
+    and ``remat``: the checked policy of the whole forward's ``jax.checkpoint`` (or ``None``)."""
 
     global_layer_options: tuple[tuple[str, Any], ...] = ()
     print_values: bool = False
     debug: bool = False
     raise_on_none: bool = True
+    remat: Any = None
 
     @classmethod
     def create(
@@ -43,6 +47,7 @@ class BuildOptions:
         print_values: bool = False,
         debug: bool = False,
         raise_on_none: bool = True,
+        remat: Any = None,
     ) -> BuildOptions:
         """Checked options for a graph of ``nodes``: every global option must be hashable,
         not reserved, and accepted by at least one layer (a misspelled one would
@@ -71,7 +76,13 @@ class BuildOptions:
                 f"layer's op declares a keyword parameter of that name. Options the model's "
                 f"layers accept: {sorted(accepted - RESERVED)}."
             )
-        return cls(tuple(sorted(given.items())), bool(print_values), bool(debug), raise_on_none)
+        return cls(
+            tuple(sorted(given.items())),
+            bool(print_values),
+            bool(debug),
+            raise_on_none,
+            remat_policy(remat, "build"),
+        )
 
     def for_layer(self, node: Node) -> dict[str, Any]:
         """The global options ``node``'s op accepts; they replace the layer's own values."""

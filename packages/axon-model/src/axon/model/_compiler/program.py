@@ -7,6 +7,7 @@ graph again.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import zlib
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -21,6 +22,7 @@ from axon.functional import initializers
 from .._errors import InputError, LayerError, ModelError
 from .._graph.cells import Cell, cells_of
 from .._graph.node import Node, Parameter, assign_names, topological_order
+from .._graph.remat import jax_policy
 from .checks import (
     check_id_ranges,
     check_input,
@@ -34,6 +36,7 @@ from .hooks import hooks_for, run_hooks, with_backward_hooks
 from .options import DEFAULT, BuildOptions
 from .penalties import activity_penalty, has_penalties, parameter_penalty
 from .precision import cast_tree, is_floating
+from .segments import Unit, schedule
 from .state import ModelState
 
 Mode = str
@@ -148,9 +151,15 @@ class Program:
         return structs, params
 
     def _layers(
-        self, named: dict[str, Any], values: dict[int, Any], mode: Mode, skip: Any = ()
+        self,
+        named: dict[str, Any],
+        values: dict[int, Any],
+        mode: Mode,
+        nodes: Sequence[Node] | None = None,
+        skip: Any = (),
     ) -> Iterator[tuple[Node, str]]:
-        """Each layer whose op runs in ``mode``, with its name, in evaluation order.
+        """Each layer (of ``nodes``, default all) whose op runs in ``mode``, with its name,
+        in evaluation order.
 
         The walk fills in ``values`` for every other node: an input's from ``named``; a
         layer of the other mode passes its first input through (e.g. dropout in
@@ -158,7 +167,7 @@ class Program:
         in ``skip`` (run elsewhere: in a cell) gets the empty value ``()``. The caller
         stores the value of each layer it is given before asking for the next.
         """
-        for node in self.order:
+        for node in self.order if nodes is None else nodes:
             name = self.names[node.id]
             if node.op_name == "input":
                 values[node.id] = named[name]
@@ -285,56 +294,111 @@ class Program:
         """The body of :meth:`apply`; runs while JAX traces it (``debug`` times that)."""
         with options.timed(f"apply ({mode}): traced the model"):
             named = self._named_inputs(inputs)
-            values: dict[int, Any] = {}
-            id_ranges: dict[str, jax.Array] = {}
-            penalty = parameter_penalty(self.layers, model_state) if penalize else None
-            new_state = {layer: dict(entries) for layer, entries in model_state.state.items()}
-            # state is read from new_state: the uses of a layer in a block update it in turn
-            current = model_state.replace(state=new_state)
-            lookup = functools.partial(self._lookup, current)
-            for node, name in self._layers(named, values, mode, skip=self.in_cells):
-                if node.parameters:  # while tracing: once per input and model-state signature
-                    needed = {name: _parameter_structs(node, name, values)}
-                    self._check_fits(model_state, named, needed, options)
-                args = _arguments(node, values, functools.partial(lookup, name))
-                where = node.describe(name) if node.hooks else ""
-                if node.hooks:
-                    inputs = tuple(
-                        a for a, spec in zip(args, node.args, strict=True) if isinstance(spec, Node)
-                    )
-                    run_hooks(hooks_for(node, "pre_forward", mode), inputs, "pre_forward", where)
-                extra = self._extra(node, name, mode, key)
-                if node.id in self.cells:
-                    cell = self.cells[node.id]
-                    self._check_cell_fits(cell, model_state, named, options)
-                    extra["cell"] = self._cell_step(
-                        cell, lambda n: values[n.id], lookup, mode, key, options
-                    )
-                output = self._call(node, name, args, options, shape_only=False, extra=extra)
-                check_not_empty(node, name, output, [values[i.id] for i in node.inputs])
-                ids = id_range(node, args)
-                if ids is not None:  # a layer used in several places: the range of all uses
-                    low, high = id_ranges.get(name, ids)
-                    id_ranges[name] = jnp.stack(
-                        [jnp.minimum(low, ids[0]), jnp.maximum(high, ids[1])]
-                    )
-                if mode == "train" and "mode" in node.wants and _has_state(node):
-                    output, updates = _split_updates(node, name, output)
-                    if node.policy is not None:  # state keeps its stored dtype across steps
-                        updates = {
-                            k: cast_tree(v, new_state[name][k].dtype) for k, v in updates.items()
-                        }
-                    new_state[name].update(updates)
-                if node.policy is not None:
-                    output = _cast_output(node, output)
-                if penalize and node.activity_regularizer is not None:
-                    penalty = penalty + activity_penalty(node, output)
-                if node.hooks:
-                    run_hooks(hooks_for(node, "forward", mode), output, "forward", where)
-                    output = with_backward_hooks(hooks_for(node, "backward", mode), output, where)
-                options.print_value(name, output)
-                values[node.id] = output
-            return values[self.output.id], new_state, id_ranges, penalty
+            walk = functools.partial(self._walk, mode=mode, options=options, penalize=penalize)
+            if options.remat is not None:  # build(remat=...): the whole forward is one segment
+                walk = jax.checkpoint(walk, policy=jax_policy(options.remat))
+            return walk(model_state, named, key)
+
+    def _walk(
+        self,
+        model_state: ModelState,
+        named: dict[str, Any],
+        key: Any,
+        *,
+        mode: Mode,
+        options: BuildOptions,
+        penalize: bool,
+    ):
+        """Every layer in schedule order: ``(prediction, new_state, id_ranges, penalty)``."""
+        penalty = parameter_penalty(self.layers, model_state) if penalize else None
+        new_state = {layer: dict(entries) for layer, entries in model_state.state.items()}
+        # state is read from new_state: the uses of a layer in a block update it in turn
+        run = _Run(model_state, named, mode, key, options, new_state, penalty)
+        for unit in self.schedule:
+            if unit.remat is None:
+                self._run_layers(run, unit.nodes)
+            else:
+                self._run_segment(run, unit)
+        return run.values[self.output.id], new_state, run.id_ranges, run.penalty
+
+    @functools.cached_property
+    def schedule(self) -> list[Unit]:
+        """The evaluation order, with each rematerialized segment in one piece."""
+        return schedule(self.order, self.output)
+
+    def _run_segment(self, run: _Run, unit: Unit) -> None:
+        """Run ``unit``'s layers as one ``jax.checkpoint`` function of the values it reads,
+        the model state and the key: the backward pass recomputes them."""
+        stateful = sorted({self.names[n.id] for n in unit.nodes if _has_state(n)})
+
+        def segment(reads: list[Any], current: ModelState, key: Any) -> tuple[Any, ...]:
+            inner_state = {layer: dict(entries) for layer, entries in current.state.items()}
+            penalty = jnp.zeros((), jnp.float32) if run.penalty is not None else None
+            inner = _Run(run.model_state, run.named, run.mode, key, run.options, inner_state,
+                         penalty, current.replace(state=inner_state))  # fmt: skip
+            inner.values.update(
+                {node.id: value for node, value in zip(unit.reads, reads, strict=True)}
+            )
+            self._run_layers(inner, unit.nodes)
+            escaping = [inner.values[i] for i in unit.escapes]
+            return escaping, {n: inner_state[n] for n in stateful}, inner.id_ranges, inner.penalty
+
+        checkpointed = jax.checkpoint(segment, policy=jax_policy(unit.remat.policy))
+        reads = [run.values[node.id] for node in unit.reads]
+        escaping, updates, id_ranges, penalty = checkpointed(reads, run.current, run.key)
+        run.values.update(zip(unit.escapes, escaping, strict=True))
+        for layer, entries in updates.items():
+            run.current.state[layer].update(entries)
+        for name, ids in id_ranges.items():
+            _merge_range(run.id_ranges, name, ids)
+        if penalty is not None:
+            run.penalty = run.penalty + penalty
+
+    def _run_layers(self, run: _Run, nodes: Sequence[Node]) -> None:
+        walk = self._layers(run.named, run.values, run.mode, nodes, skip=self.in_cells)
+        for node, name in walk:
+            self._run_layer(run, node, name)
+
+    def _run_layer(self, run: _Run, node: Node, name: str) -> None:
+        """Compute one layer into ``run``: its value, state updates, id range and penalty."""
+        values, mode, new_state = run.values, run.mode, run.current.state
+        if node.parameters:  # while tracing: once per input and model-state signature
+            needed = {name: _parameter_structs(node, name, values)}
+            self._check_fits(run.model_state, run.named, needed, run.options)
+        args = _arguments(node, values, functools.partial(self._lookup, run.current, name))
+        where = node.describe(name) if node.hooks else ""
+        if node.hooks:
+            inputs = tuple(
+                a for a, spec in zip(args, node.args, strict=True) if isinstance(spec, Node)
+            )
+            run_hooks(hooks_for(node, "pre_forward", mode), inputs, "pre_forward", where)
+        extra = self._extra(node, name, mode, run.key)
+        if node.id in self.cells:  # a cell of layers: its op scans their step function
+            cell = self.cells[node.id]
+            self._check_cell_fits(cell, run.model_state, run.named, run.options)
+            lookup = functools.partial(self._lookup, run.current)
+            extra["cell"] = self._cell_step(
+                cell, lambda n: values[n.id], lookup, mode, run.key, run.options
+            )
+        output = self._call(node, name, args, run.options, shape_only=False, extra=extra)
+        check_not_empty(node, name, output, [values[i.id] for i in node.inputs])
+        ids = id_range(node, args)
+        if ids is not None:  # a layer used in several places: the range of all uses
+            _merge_range(run.id_ranges, name, ids)
+        if mode == "train" and "mode" in node.wants and _has_state(node):
+            output, updates = _split_updates(node, name, output)
+            if node.policy is not None:  # state keeps its stored dtype across steps
+                updates = {k: cast_tree(v, new_state[name][k].dtype) for k, v in updates.items()}
+            new_state[name].update(updates)
+        if node.policy is not None:
+            output = _cast_output(node, output)
+        if run.penalty is not None and node.activity_regularizer is not None:
+            run.penalty = run.penalty + activity_penalty(node, output)
+        if node.hooks:
+            run_hooks(hooks_for(node, "forward", mode), output, "forward", where)
+            output = with_backward_hooks(hooks_for(node, "backward", mode), output, where)
+        run.options.print_value(name, output)
+        values[node.id] = output
 
     def _check_fits(
         self, model_state: ModelState, named: dict[str, Any], needed: Any, options: BuildOptions
@@ -464,6 +528,33 @@ def _inference_extra(node: Node) -> dict[str, Any]:
 def _zeros(struct: Any) -> Any:
     """Zeros in the shape of a struct (or a pytree of them), to trace a function with."""
     return jax.tree_util.tree_map(lambda s: jnp.zeros(s.shape, s.dtype), struct)
+
+
+@dataclasses.dataclass
+class _Run:
+    """What one walk of the layers fills in: values by node id, the running model state
+    (``current``, whose ``state`` is ``new_state``), embedding id ranges and the penalty.
+    A rematerialized segment walks its layers in a ``_Run`` of its own."""
+
+    model_state: ModelState  # as given: layers' parameters are checked against it
+    named: dict[str, Any]
+    mode: Mode
+    key: Any
+    options: BuildOptions
+    new_state: dict[str, dict[str, Any]]
+    penalty: Any
+    current: ModelState = None  # type: ignore[assignment]
+    values: dict[int, Any] = dataclasses.field(default_factory=dict)
+    id_ranges: dict[str, jax.Array] = dataclasses.field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.current is None:
+            self.current = self.model_state.replace(state=self.new_state)
+
+
+def _merge_range(id_ranges: dict[str, jax.Array], name: str, ids: Any) -> None:
+    low, high = id_ranges.get(name, ids)
+    id_ranges[name] = jnp.stack([jnp.minimum(low, ids[0]), jnp.maximum(high, ids[1])])
 
 
 def _arguments(node: Node, values: dict[int, Any], parameter: Callable[[Parameter], Any]) -> list:

@@ -10,9 +10,10 @@ One safetensors file (the layout of :func:`axon.model.save`: ``params/<layer>/<n
                 {"kind": "parameter", "args": [...], "kwargs": {...}},
                 {"kind": "block_call", "block": <index in blocks>, "args": [<inputs>]}, ...],
      "blocks": [{"name", "defined_at", "inputs": <count>, "calls": [<the body's calls>],
-                 "outputs": <structure of references>}, ...],
+                 "outputs": <structure of references>, "remat"?: <policy name>}, ...],
      "layers": [{"name", "op", "inputs", "parameters", "options", "config", "mode",
-                 "policy", "call": [call index, position], "defined_at"}, ...]}
+                 "policy", "call": [call index, position], "remat"?: <policy name>,
+                 "defined_at"}, ...]}
 
 ``calls`` is the recipe: the registered builder calls that made the graph, in order, with
 their arguments as data (``graph_values``), the ``axon.model.parameter`` calls, and the
@@ -22,6 +23,7 @@ calls it made when traced on placeholder inputs (its body, whose arguments refer
 model it captured); loading makes a ``Block`` whose function replays the body, and
 calls it once per ``block_call``. Copies of a block's layers share their name, so the
 file refers to them as ``[call, position]`` (the block call that made them).
+A builder call's ``remat=`` is one of its options; a block's is ``"remat"`` in its entry.
 ``layers`` describes the result, one entry per layer in execution order (inputs:
 ``{"name", "op": "input", "shape", "optional"}``). Loading replays the calls through the
 layer registry, puts each layer's mixed-precision policy back, and accepts the graph only
@@ -54,6 +56,7 @@ from .._graph.constructors import parameter
 from .._graph.model import Model, expect_model, layers
 from .._graph.node import Node
 from .._graph.recording import BuilderCall, call_builder, run_call
+from .._graph.remat import POLICIES
 from .._graph.rewrite import map_nodes
 from .atomic import write_atomically
 from .graph_values import Unencodable, decode, encode, summary
@@ -136,6 +139,8 @@ def _describe(model: Model) -> list[dict[str, Any]]:
             entry["call"] = (
                 None if node.origin is None else [call_index[node.origin[0].seq], node.origin[1]]
             )
+            if node.remat is not None:  # files without remat keep their description
+                entry["remat"] = node.remat.label
         entry["defined_at"] = node.defined_at
         entries.append(entry)
     return entries
@@ -149,6 +154,13 @@ def _unregistered(node: Node, name: str) -> str:
         f"builder that makes it (a function builder(x, ..., name=None) -> Model returned "
         f"by an axon_layers hook: a plugin, or axon.model.plugins.system.register(...) in "
         f"your code; see the 'Writing a plugin' guide) and build the layer with it."
+    )
+
+
+def _remat_function(what: str, label: str) -> str:
+    return (
+        f"{what} is rematerialized with the policy function {label!r}; a model file stores "
+        f"a policy by name only: use True or one of {list(POLICIES)}"
     )
 
 
@@ -172,6 +184,8 @@ def _graph(model: Model, *, has_state: bool) -> dict[str, Any]:
                 f"builders made them."
             )
         by_key[key] = node
+        if node.remat is not None and not isinstance(node.remat.policy, str):
+            problems.append(_remat_function(f"layer {names[node.id]!r}", node.remat.label))
         if node.origin is not None:
             calls.setdefault(node.origin[0].seq, node.origin[0])
             _name_call(named_by, node)
@@ -301,6 +315,10 @@ class _Writer:
             {"name": block.ref.name, "defined_at": block.ref.defined_at,
              "inputs": len(template.placeholders), "calls": body, "outputs": outputs}
         )  # fmt: skip
+        if block.remat is not None:
+            if not isinstance(block.remat, str):
+                self.problems.append(_remat_function(where, getattr(block.remat, "__name__", "")))
+            self.blocks[-1]["remat"] = block.remat if isinstance(block.remat, str) else None
         return self._index[block.ref.id]
 
 
@@ -378,7 +396,7 @@ class _Replay:
             if not (name is None or isinstance(name, str)) or not isinstance(where, str):
                 raise ValueError(f"block {index} has a malformed name or definition site")
             body = functools.partial(self._body, spec, f"block {name or index}")
-            self.blocks[index] = Block(body, name, where)
+            self.blocks[index] = Block(body, name, where, spec.get("remat"))
         return self.blocks[index]
 
     def _body(self, spec: Mapping[str, Any], label: str, *inputs: Model) -> Any:

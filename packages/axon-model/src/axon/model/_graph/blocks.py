@@ -29,6 +29,7 @@ import jax
 from .model import Model
 from .node import BlockRef, Node, assign_names, defined_at, fresh_id, topological_order
 from .recording import BuilderCall, call_running, current_origin, unrecorded
+from .remat import Remat, current_remat, new_segment, outside_segments, remat_policy
 
 _block_ids = itertools.count()
 
@@ -55,9 +56,11 @@ class Block:
     ['proj/dense_0']
     """
 
-    def __init__(self, fn: Callable[..., Any], name: str | None, where: str):
+    def __init__(self, fn: Callable[..., Any], name: str | None, where: str, remat: Any = None):
         self.fn = fn
         self.ref = BlockRef(next(_block_ids), name, where)
+        label = f"block {name!r}" if name else "block"
+        self.remat = remat_policy(remat, f"{label} (defined at {where})")
         self._template: Template | None = None
         self._tracing = False
 
@@ -105,7 +108,11 @@ class Block:
         }
         call = BuilderCall("block", inputs, {}, kind="block_call", block=self)
         inside_builder = call_running()  # then the copies belong to that builder's call
+        segment = self._segment()
+        inner: dict[int, Remat] = {}  # the body's own segments, fresh for each call
         for position, node in enumerate(template.inside):
+            if segment is None and node.remat is not None:
+                inner.setdefault(node.remat.id, new_segment(node.remat.policy))
             args = tuple(copies.get(a.id, a) if isinstance(a, Node) else a for a in node.args)
             layer = node.block_layer if node.blocks else template.names[node.id]
             copies[node.id] = node.rebuilt(
@@ -113,9 +120,17 @@ class Block:
                 blocks=(self.ref, *node.blocks),
                 block_layer=layer,
                 origin=current_origin() if inside_builder else (call, position),
+                remat=segment or (node.remat and inner[node.remat.id]),
             )
         outputs = template.outputs
         return call, jax.tree_util.tree_map(lambda n: Model(copies.get(n.id, n)), outputs)
+
+    def _segment(self) -> Remat | None:
+        """The segment this call's copies form: an enclosing one, else a new one if the
+        block rematerializes, else none."""
+        if current_remat() is not None or self.remat is None:
+            return current_remat()
+        return new_segment(self.remat)
 
     def __repr__(self) -> str:
         return f"<Block {self.ref.name or '(numbered)'} defined at {self.ref.defined_at}>"
@@ -149,7 +164,8 @@ class Block:
         )
         self._tracing = True
         try:
-            with unrecorded():  # the body's builder calls, each recorded as its own
+            # the body's builder calls, each recorded as its own, in no caller's segment
+            with unrecorded(), outside_segments():
                 result = self.fn(*(Model(p) for p in placeholders))
         finally:
             self._tracing = False
@@ -199,7 +215,7 @@ def traced(block: Block) -> Template | None:
     return block._template
 
 
-def block(fn: Callable[..., Any], *, name: str | None = None) -> Block:
+def block(fn: Callable[..., Any], *, name: str | None = None, remat: Any = None) -> Block:
     """A block of layers whose parameters are shared by every call (``Axon.block``).
 
     ``fn`` takes one model per input and returns a model (or a tuple, list or dict
@@ -231,9 +247,16 @@ def block(fn: Callable[..., Any], *, name: str | None = None) -> Block:
     inputs; :func:`axon.model.load_model` rebuilds every call with the same shared
     parameters (but gives back no ``Block`` to call on new inputs).
 
+    **Rematerialization.** With ``remat`` (``True``, a policy name such as
+    ``"dots_saveable"``, or a ``jax.checkpoint_policies`` function), each call of the
+    block is one ``jax.checkpoint`` segment: the backward pass keeps only the call's
+    inputs (and what the policy saves) and recomputes the rest, so a stack of calls
+    keeps one activation per call instead of one per layer. Results are unchanged.
+
     Args:
         fn: ``fn(*models) -> model | tuple | list | dict of models``.
         name: the block's name (must differ from other blocks' and layers' names).
+        remat: rematerialize each call (see above); ``None``/``False`` for none.
 
     Returns:
         A callable :class:`Block`.
@@ -249,6 +272,17 @@ def block(fn: Callable[..., Any], *, name: str | None = None) -> Block:
     >>> same = {"a": jnp.ones((2, 3)), "b": jnp.ones((2, 3))}
     >>> float(jnp.abs(distance.apply(state, same)[0]).max())  # one encoder: equal inputs agree
     0.0
+
+    Each call of a ``remat`` block is recomputed in the backward pass:
+
+    >>> layer = axon.model.block(lambda x: x.dense(8, activation="relu"), remat=True)
+    >>> deep = axon.model.input("x", shape=(None, 8))
+    >>> for _ in range(4):
+    ...     deep = layer(deep)
+    >>> state = deep.init(0, jnp.ones((1, 8)))
+    >>> loss = lambda params: deep.apply(state.replace(params=params), jnp.ones((2, 8)))[0].sum()
+    >>> str(jax.make_jaxpr(jax.grad(loss))(state.params)).count("remat")  # one per call
+    4
     """
     if not callable(fn):
         raise TypeError(
@@ -260,4 +294,4 @@ def block(fn: Callable[..., Any], *, name: str | None = None) -> Block:
             f"A block name must be a non-empty string without '/' (it prefixes its layers' "
             f"names), got {name!r}."
         )
-    return Block(fn, name, defined_at())
+    return Block(fn, name, defined_at(), remat)

@@ -12,6 +12,7 @@ from .model import Model
 from .node import Node, Parameter, defined_at
 from .penalties import Regularizer, as_penalty
 from .recording import records
+from .remat import current_remat, new_segment, remat_policy
 
 Initializer = str | Callable[..., Any]
 
@@ -156,6 +157,7 @@ def layer(
     config: dict[str, Any] | None = None,
     mode: str = "both",
     activity_regularizer: Regularizer = None,
+    remat: Any = None,
     **opts: Any,
 ) -> Model:
     """A custom layer: ``op(*values, **opts)`` with ``args`` (models and params) in order.
@@ -168,12 +170,18 @@ def layer(
     ``mode="train"`` (or ``"inference"``) the layer only runs in that mode and
     passes its first input through in the other. ``activity_regularizer`` (a penalty
     name or object) penalizes the layer's output (:func:`axon.model.penalty`).
+    ``remat`` (``True``, a policy name or a ``jax.checkpoint_policies`` function)
+    recomputes the layer in the backward pass instead of keeping what its op saves
+    (``jax.checkpoint``); every registered builder takes the same ``remat=`` option,
+    for all the layers it makes (see :func:`axon.model.build`).
 
     >>> import jax.numpy as jnp
     >>> x = input("x", shape=(None, 3))
     >>> scaled = layer(lambda v, s: v * s, [x, param("s", (), initializer="ones")], op_name="scale")
     >>> scaled.init(0, jnp.ones((1, 3))).params
     {'scale_0': {'s': Array(1., dtype=float32)}}
+    >>> layer(jnp.sin, [x], remat="dots_saveable").node.remat.policy
+    'dots_saveable'
     """
     nodes: list[Node | Parameter] = []
     seen: set[str] = set()
@@ -196,6 +204,9 @@ def layer(
         raise ValueError(f"mode must be 'both', 'train' or 'inference', got {mode!r}.")
     op_name = op_name or getattr(op, "__name__", "custom")
     where = f"layer {name or op_name!r} ({defined_at()})"
+    segment, policy = current_remat(), remat_policy(remat, where)
+    if segment is None and policy is not None:
+        segment = new_segment(policy)
     return Model(
         Node(
             op=op,
@@ -207,5 +218,6 @@ def layer(
             defined_at=defined_at(),
             mode=mode,
             activity_regularizer=as_penalty(activity_regularizer, "activity_regularizer", where),
+            remat=segment,
         )
     )

@@ -15,6 +15,7 @@ from typing import Any
 
 from axon.functional.plugins import Registry
 
+from .._compiler.options import BuildOptions
 from .._compiler.program import Program
 from .._compiler.state import ModelState
 from .._plugin_system import system
@@ -141,13 +142,16 @@ class Model:
         return self.program.has_penalties
 
     def as_functions(
-        self, *, with_penalty: bool = False
+        self, *, with_penalty: bool = False, remat: Any = None
     ) -> tuple[Callable[..., ModelState], Callable[..., Any]]:
         """The ``(init_fn, apply_fn)`` pair that axon-loop and other JAX code consume.
 
         With ``with_penalty=True`` the ``apply_fn`` is :meth:`apply_with_penalty`, which
         also returns the model's penalty (axon.loop's trainer asks for it when
-        :attr:`has_penalties`).
+        :attr:`has_penalties`). With ``remat`` (``True``, a policy name or a
+        ``jax.checkpoint_policies`` function) the whole forward pass runs under
+        ``jax.checkpoint``, as with :func:`axon.model.build`'s ``remat`` (axon.loop's
+        ``trainer(..., remat=...)`` asks for it).
 
         >>> import jax, jax.numpy as jnp, axon.model
         >>> model = axon.model.input("x", shape=(None, 3)).dense(1)
@@ -156,8 +160,23 @@ class Model:
         >>> prediction, _ = jax.jit(apply_fn)(state, jnp.ones((5, 3)))
         >>> prediction.shape
         (5, 1)
+        >>> _, remat_fn = model.as_functions(remat=True)
+        >>> bool(jnp.array_equal(remat_fn(state, jnp.ones((5, 3)))[0], prediction))
+        True
         """
-        return self.init, self.apply_with_penalty if with_penalty else self.apply
+        if remat is None or remat is False:
+            return self.init, self.apply_with_penalty if with_penalty else self.apply
+        options = BuildOptions.create(self.program.order, remat=remat)
+
+        def apply_fn(
+            model_state: ModelState, inputs: Any, *, mode: str = "inference", key: Any = None
+        ) -> Any:
+            result = self.program.apply(
+                model_state, inputs, mode=mode, key=key, options=options, penalize=with_penalty
+            )
+            return result if with_penalty else result[:2]
+
+        return self.init, apply_fn
 
     # -- hooks ---------------------------------------------------------------------------
 

@@ -17,6 +17,7 @@ import jax.numpy as jnp
 from axon.functional.penalties import Penalty
 
 from .recording import BuilderCall, current_origin
+from .remat import Remat, current_remat
 
 Shape = tuple[int | None, ...]
 _ids = itertools.count()
@@ -112,7 +113,8 @@ class Node:
     (``axon.model.attach_hook``). ``origin`` is the registered builder call that
     created the node and its position in it (see ``_graph.recording``); rewritten
     copies keep it. ``activity_regularizer`` is a penalty object
-    (``axon.functional.penalties``) of the layer's output, or ``None``.
+    (``axon.functional.penalties``) of the layer's output, or ``None``. ``remat`` is the
+    rematerialized segment (``jax.checkpoint``) the layer belongs to, or ``None``.
 
     A layer inside a block (``axon.model.block``) is copied into the graph once per
     call of the block; every copy has ``blocks``, the enclosing blocks (outermost
@@ -136,6 +138,7 @@ class Node:
     activity_regularizer: Penalty | None = None
     id: int = field(default_factory=lambda: next(_ids))
     origin: tuple[BuilderCall, int] | None = field(default_factory=current_origin, repr=False)
+    remat: Remat | None = field(default_factory=current_remat)
 
     @functools.cached_property
     def wants(self) -> frozenset[str]:

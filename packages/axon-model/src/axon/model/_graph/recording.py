@@ -24,9 +24,11 @@ import contextlib
 import contextvars
 import functools
 import itertools
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
+
+from .remat import context_set, remat_scope
 
 _calls = itertools.count()
 _active: contextvars.ContextVar[BuilderCall | None] = contextvars.ContextVar(
@@ -70,10 +72,17 @@ def call_builder(
 
 def run_call(call: BuilderCall, builder: Callable[..., Any]) -> tuple[BuilderCall, Any]:
     """``builder(*call.args, **call.kwargs)`` recorded as ``call`` (or as part of the call
-    already running): ``(call, result)``."""
+    already running): ``(call, result)``.
+
+    ``remat=`` is an option of every builder, taken here: the nodes the call creates form
+    one rematerialized segment (``remat.remat_scope``); the recorded call keeps it.
+    """
+    kwargs = dict(call.kwargs)
+    remat = kwargs.pop("remat", None)
     token = _active.set(_active.get() or call)
     try:
-        return call, builder(*call.args, **call.kwargs)
+        with remat_scope(remat, f"{call.builder} (remat=)"):
+            return call, builder(*call.args, **kwargs)
     finally:
         _active.reset(token)
 
@@ -83,14 +92,9 @@ def call_running() -> bool:
     return _active.get() is not None
 
 
-@contextlib.contextmanager
-def unrecorded() -> Iterator[None]:
+def unrecorded() -> contextlib.AbstractContextManager[None]:
     """No call active inside: the calls made there are recorded one by one, each its own."""
-    token = _active.set(None)
-    try:
-        yield
-    finally:
-        _active.reset(token)
+    return context_set(_active, None)
 
 
 def recorded(name: str, builder: Callable[..., Any], kind: str = "builder") -> Callable[..., Any]:
