@@ -68,17 +68,7 @@ class Rows:
 def raw_jit(w: Workload, batches: list, lr: float, k: int) -> float:
     optimizer = optax.adam(lr)
     step = jax.jit(raw_step(optimizer), donate_argnums=(0, 1))
-    params = init_mlp(w)
-    state = (params, optimizer.init(params))
-    started = time.perf_counter()
-    first = None
-    for x, y in batches:
-        state = step(*state, x, y)
-        if first is None:
-            jax.block_until_ready(state)
-            first = time.perf_counter() - started
-    jax.block_until_ready(state)
-    return first
+    return _time_to_first(step, w, optimizer, batches)
 
 
 def raw_scan(w: Workload, chunks: list, lr: float, k: int) -> float:
@@ -88,13 +78,17 @@ def raw_scan(w: Workload, chunks: list, lr: float, k: int) -> float:
     def steps(params, opt_state, xs, ys):
         return jax.lax.scan(lambda c, b: (step(*c, *b), None), (params, opt_state), (xs, ys))[0]
 
-    fused = jax.jit(steps, donate_argnums=(0, 1))
+    return _time_to_first(jax.jit(steps, donate_argnums=(0, 1)), w, optimizer, chunks)
+
+
+def _time_to_first(step, w: Workload, optimizer, items: list) -> float:
+    """Run ``step`` over ``items`` from fresh parameters; the seconds to the first result."""
     params = init_mlp(w)
     state = (params, optimizer.init(params))
     started = time.perf_counter()
     first = None
-    for xs, ys in chunks:
-        state = fused(*state, xs, ys)
+    for x, y in items:
+        state = step(*state, x, y)
         if first is None:
             jax.block_until_ready(state)
             first = time.perf_counter() - started

@@ -79,13 +79,7 @@ def export(
     >>> jax.export.deserialize(bytearray(data)).call(jnp.ones((5, 3))).shape
     (5, 2)
     """
-    if not isinstance(model, Model):
-        raise TypeError(f"export expects an axon.model.Model, got {type(model).__name__}.")
-    if not isinstance(model_state, ModelState):
-        raise TypeError(
-            f"export expects the model's ModelState (from init_fn or load), got "
-            f"{type(model_state).__name__}."
-        )
+    check_model_and_state("export", model, model_state)
     if mode not in _NAMES:
         raise ValueError(f"mode must be 'inference' or 'train', got {mode!r}.")
     _check_no_hooks(model, mode)
@@ -136,6 +130,17 @@ def export(
             f"Serializing an export needs the 'flatbuffers' package: pip install flatbuffers "
             f"({error})."
         ) from error
+
+
+def check_model_and_state(function: str, model: Any, state: Any) -> None:
+    """Raise a ``TypeError`` naming ``function`` unless given a model and its state."""
+    if not isinstance(model, Model):
+        raise TypeError(f"{function} expects an axon.model.Model, got {type(model).__name__}.")
+    if not isinstance(state, ModelState):
+        raise TypeError(
+            f"{function} expects the model's ModelState (from init_fn or load), got "
+            f"{type(state).__name__}."
+        )
 
 
 def _check_no_hooks(model: Model, mode: str) -> None:

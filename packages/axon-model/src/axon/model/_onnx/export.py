@@ -17,7 +17,12 @@ import jax
 
 from .._compiler.checks import misfit_error, misfits
 from .._compiler.state import ModelState
-from .._files.export import _check_no_hooks, _template, _with_symbolic_batch
+from .._files.export import (
+    _check_no_hooks,
+    _template,
+    _with_symbolic_batch,
+    check_model_and_state,
+)
 from .._graph.model import Model
 
 DEFAULT_OPSET = 21
@@ -78,13 +83,7 @@ def to_onnx(
         ) from error
     from .export_assembly import assemble
 
-    if not isinstance(model, Model):
-        raise TypeError(f"to_onnx expects an axon.model.Model, got {type(model).__name__}.")
-    if not isinstance(state, ModelState):
-        raise TypeError(
-            f"to_onnx expects the model's ModelState (from init or load), got "
-            f"{type(state).__name__}."
-        )
+    check_model_and_state("to_onnx", model, state)
     opset = DEFAULT_OPSET if opset is None else int(opset)
     newest = onnx.defs.onnx_opset_version()
     if not MIN_OPSET <= opset <= newest:
