@@ -1,4 +1,5 @@
-"""``trainer(..., remat=...)``: the model's whole forward pass rematerialized in the step."""
+"""``trainer(..., remat=...)``: the model's whole forward pass rematerialized in the step
+(here, not in axon-loop's own tests: those run without axon-model)."""
 
 from __future__ import annotations
 
@@ -9,8 +10,7 @@ import optax
 import pytest
 
 import axon.loop
-
-model_lib = pytest.importorskip("axon.model")
+import axon.model as model_lib
 
 
 def deep_model(**remat):
