@@ -20,7 +20,6 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from ._engine.program_cache import fingerprint, shared
 from ._engine.start import copy_tree
 from ._loop import Loop
 from ._resolve import (
@@ -184,9 +183,10 @@ def train_step(
         if init_state is None and init_model is None:
             raise ValueError("This model has no init_fn: pass its model state to run().")
         split_batch(batch)  # a batch that is not a pair: said here, of the batch as given
-        return _jitted_init(make_state, batch, init_state, seed)
-
-    init_fn.makes_own_arrays = True  # no leaf is the caller's: the loop need not copy
+        # Eagerly: JAX compiles each small operation once per shape and process, so a
+        # new configuration (another learning rate, a sweep, a notebook cell run again)
+        # initializes without compiling; one jitted init would compile per configuration.
+        return make_state(batch, init_state, seed)
 
     def step_fn(batch: Any, step_state: dict[str, Any]) -> dict[str, Any]:
         inputs, targets = split_batch(batch)
@@ -238,21 +238,6 @@ def train_step(
         return new_state
 
     return init_fn, step_fn
-
-
-def _jitted_init(make_state: Callable[..., Any], batch: Any, init_state: Any, seed: Any) -> Any:
-    """``make_state(batch, init_state, seed)`` as one compiled program (eagerly, its many
-    small operations would each be a dispatch, and a compile the first time), shared by
-    every trainer of an equal configuration. A seed beyond int32 and states JAX cannot
-    trace (e.g. holding strings) are initialized eagerly."""
-    if isinstance(seed, int) and -(2**31) <= seed < 2**31:
-        program = shared(("trainer-init", fingerprint(make_state)), lambda: jax.jit(make_state))
-        try:
-            return program(batch, init_state, np.int32(seed))
-        except TypeError as error:  # not an array: a leaf jit cannot take
-            if "not a valid JAX type" not in str(error):
-                raise
-    return make_state(batch, init_state, seed)
 
 
 def eval_step(model: Any) -> StepPair:

@@ -189,11 +189,8 @@ def _initial_state(
 ) -> State:
     """A fresh state of ``loop``, its step state made from the first batch."""
     step_state = _initial_step_state(loop, first, init_state, options.seed)
-    # The compiled step donates its inputs; copy once so the caller's arrays survive
-    # (not needed where init_fn says its arrays are all its own: the trainer's).
-    if not getattr(loop.init_fn, "makes_own_arrays", False):
-        step_state = copy_tree(step_state)
-    step_state = placement.place_state(step_state)
+    # The compiled step donates its inputs; copy once so the caller's arrays survive.
+    step_state = placement.place_state(copy_tree(step_state))
     state = State(step_state=step_state, max_epoch=options.epochs, max_iteration=options.iterations)
     state.metric_state = placement.replicate(zero_metrics(loop, step_state))
     return state
