@@ -20,7 +20,6 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from ._engine.start import copy_tree
 from ._loop import Loop
 from ._resolve import (
     resolve_loss,
@@ -148,13 +147,19 @@ def train_step(
         optimizer = optax.MultiSteps(optimizer, accumulate_gradients).gradient_transformation()
     scaling = resolve_loss_scale(loss_scale)
 
-    def make_state(batch: Any, init_state: Any, seed: Any) -> dict[str, Any]:
+    def init_fn(batch: Any, init_state: Any, seed: int | None = seed) -> dict[str, Any]:
+        # The loop copies what this returns once (its compiled step donates its inputs).
+        # Eagerly: JAX compiles each small operation once per shape and process, so a
+        # new configuration (another learning rate, a sweep, a notebook cell run again)
+        # initializes without compiling; one jitted init would compile per configuration.
+        if isinstance(init_state, dict) and "model_state" in init_state:
+            return init_state  # a full step state, e.g. from a checkpoint
+        if init_state is None and init_model is None:
+            raise ValueError("This model has no init_fn: pass its model state to run().")
         inputs, targets = split_batch(batch)
         init_key, step_key = jax.random.split(jax.random.key(seed))
-        if init_state is None:
-            model_state = init_model(init_key, inputs)
-        else:  # a trained or partly trained model state: copied, the step donates its own
-            model_state = jax.tree_util.tree_map(jnp.copy, init_state)
+        # else a trained or partly trained model state
+        model_state = init_model(init_key, inputs) if init_state is None else init_state
         y_pred = jax.eval_shape(
             lambda ms, x: apply_model(ms, x, mode="train", key=step_key)[0], model_state, inputs
         )
@@ -176,17 +181,6 @@ def train_step(
         if scaling is not None:
             step_state["loss_scale_state"] = scaling[0]()
         return step_state
-
-    def init_fn(batch: Any, init_state: Any, seed: int | None = seed) -> dict[str, Any]:
-        if isinstance(init_state, dict) and "model_state" in init_state:
-            return copy_tree(init_state)  # a full step state, e.g. from a checkpoint
-        if init_state is None and init_model is None:
-            raise ValueError("This model has no init_fn: pass its model state to run().")
-        split_batch(batch)  # a batch that is not a pair: said here, of the batch as given
-        # Eagerly: JAX compiles each small operation once per shape and process, so a
-        # new configuration (another learning rate, a sweep, a notebook cell run again)
-        # initializes without compiling; one jitted init would compile per configuration.
-        return make_state(batch, init_state, seed)
 
     def step_fn(batch: Any, step_state: dict[str, Any]) -> dict[str, Any]:
         inputs, targets = split_batch(batch)
