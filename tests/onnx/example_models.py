@@ -4,7 +4,7 @@ their templates at another batch size, far from unit scale."""
 
 from __future__ import annotations
 
-import importlib.util
+import importlib
 from pathlib import Path
 
 import jax
@@ -30,11 +30,9 @@ def inputs_like(templates, batch, seed=0):
 
 
 def example(name, monkeypatch):
-    monkeypatch.syspath_prepend(str(ROOT / "examples"))  # where its shared _cli.py lives
-    spec = importlib.util.spec_from_file_location(name, ROOT / "examples" / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    """The example program ``examples/<name>.py`` as a module (its main does not run)."""
+    monkeypatch.syspath_prepend(str(ROOT / "examples"))  # it and its shared _cli.py
+    return importlib.import_module(name)
 
 
 def resnet():
