@@ -140,7 +140,7 @@ class Program:
             args = _arguments(node, structs, lambda p, shapes=layer_params: shapes[p.name])
             extra = None
             if node.id in self.cells:  # traced inside eval_shape: zeros stand for every value
-                extra = _inference_extra(node)
+                extra = inference_extra(node)
                 extra["cell"] = self._cell_step(
                     self.cells[node.id], lambda n: _zeros(structs[n.id]),
                     lambda layer, p: _zeros(params[layer][p.name]), "inference", None, options,
@@ -501,7 +501,7 @@ class Program:
         extra: dict[str, Any] | None = None,
     ) -> Any:
         if extra is None:  # shape inference runs the inference path
-            extra = _inference_extra(node)
+            extra = inference_extra(node)
         # global layer options replace the layer's own (Axon's rule)
         opts = {**node.opts, **options.for_layer(node), **extra}
         fn: Callable[..., Any] = functools.partial(node.op, **opts)
@@ -517,7 +517,7 @@ class Program:
             ) from error
 
 
-def _inference_extra(node: Node) -> dict[str, Any]:
+def inference_extra(node: Node) -> dict[str, Any]:
     """The ``mode`` and ``key`` arguments of an op run for its shapes: inference, no key."""
     extra: dict[str, Any] = {"mode": "inference"} if "mode" in node.wants else {}
     if "key" in node.wants:

@@ -13,7 +13,7 @@ from onnx import helper
 from .._builders.structured import plain_tree
 from .._compiler.options import DEFAULT
 from .._compiler.precision import cast_tree
-from .._compiler.program import Program
+from .._compiler.program import Program, inference_extra
 from .._compiler.state import ModelState
 from .._errors import ModelError
 from .._graph.node import Node
@@ -146,12 +146,7 @@ def _sources(program: Program, node: Node, name: str) -> tuple[list[Any], Any]:
 
 def layer_function(node: Node) -> Any:
     """The function one layer computes in inference, of its inputs and parameters."""
-    opts = dict(node.opts)
-    if "mode" in node.wants:
-        opts["mode"] = "inference"
-    if "key" in node.wants:
-        opts["key"] = None
-    op = functools.partial(node.op, **opts)
+    op = functools.partial(node.op, **node.opts, **inference_extra(node))
 
     def run(*args: Any, **extra: Any) -> Any:
         if node.policy is not None:
