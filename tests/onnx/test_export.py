@@ -97,6 +97,20 @@ def test_parameters_become_named_initializers_and_batch_is_dynamic(tmp_path):
     check_export(model, jnp.ones((2, 3)), tmp_path, batch=1, state=state)
 
 
+def test_exporting_again_replaces_the_file_whole_and_a_failed_export_leaves_it(tmp_path):
+    path = tmp_path / "model.onnx"
+    model = am.input("x", shape=(None, 3)).dense(2)
+    for seed in (0, 1):  # the same script run twice into the same folder
+        am.to_onnx(model, model.init(seed, jnp.ones((1, 3))), jnp.ones((1, 3)), path)
+    kept = path.read_bytes()
+    assert onnx.load_model_from_string(kept).graph.initializer
+    broken = am.layer(lambda v: jnp.sort(v, axis=-1), [am.input("x", shape=(None, 3))])
+    with pytest.raises(am.ModelError):
+        am.to_onnx(broken, broken.init(0, jnp.ones((1, 3))), jnp.ones((1, 3)), path)
+    assert path.read_bytes() == kept
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["model.onnx"]  # no temporary left
+
+
 def test_unsupported_layers_are_all_named_in_one_error():
     x = am.input("x", shape=(None, 5))
     ranked = am.layer(lambda v: jnp.sort(v, axis=-1), [x], name="ranked")

@@ -17,6 +17,7 @@ import jax
 
 from .._compiler.checks import misfit_error, misfits
 from .._compiler.state import ModelState
+from .._files.atomic import write_atomically
 from .._files.export import (
     _check_no_hooks,
     _template,
@@ -102,6 +103,6 @@ def to_onnx(
         raise misfit_error(problems, "", "Export the model state this model was trained with.")
     proto = assemble(program, state, templates, structs, opset)
     onnx.checker.check_model(proto, full_check=True)
-    if path is not None:
-        onnx.save_model(proto, os.fspath(path))
+    if path is not None:  # a reader (or a killed run) sees the old file or the whole new one
+        write_atomically(os.fspath(path), proto.SerializeToString())
     return proto
