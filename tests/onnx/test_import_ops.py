@@ -165,6 +165,16 @@ def test_loading_runs_no_code_a_file_path_or_bytes_give_the_same_model(tmp_path)
     np.testing.assert_array_equal(from_path, axon.model.from_onnx(data)[1].params["w"]["value"])
 
 
+def test_a_file_that_is_not_onnx_is_named_in_a_clear_error(tmp_path):
+    other = tmp_path / "weights.onnx"
+    other.write_text("a text file, or a safetensors file given by mistake")
+    for source, named in ((other, "weights.onnx"), (b"\x00\x01 garbage", "the given bytes")):
+        with pytest.raises(OnnxImportError, match=f"{named}.* is not an ONNX model file"):
+            axon.model.from_onnx(source)
+    with pytest.raises(FileNotFoundError):
+        axon.model.from_onnx(tmp_path / "missing.onnx")
+
+
 @pytest.mark.parametrize("op, weights", [("LSTM", 4), ("GRU", 3)])
 def test_batch_major_layout_equals_the_time_major_one(op, weights):
     # onnxruntime's CPU kernels do not implement layout=1, so compare with layout=0

@@ -49,9 +49,19 @@ def _load(source: Any) -> Any:
     onnx = _onnx()
     if isinstance(source, onnx.ModelProto):  # e.g. what to_onnx returns
         return source
-    if isinstance(source, bytes | bytearray):
-        return onnx.load_model_from_string(bytes(source))
-    return onnx.load(os.fspath(source))
+    what = "the given bytes" if isinstance(source, bytes | bytearray) else repr(os.fspath(source))
+    try:
+        if isinstance(source, bytes | bytearray):
+            return onnx.load_model_from_string(bytes(source))
+        return onnx.load(os.fspath(source))
+    except (OSError, TypeError):
+        raise
+    except Exception as error:  # protobuf's DecodeError and the like: not an ONNX model
+        raise OnnxImportError(
+            f"{what} is not an ONNX model file ({type(error).__name__}: {error}). Pass the "
+            f"path of an .onnx file (e.g. written by torch.onnx.export or axon.model.to_onnx), "
+            f"its bytes, or an onnx.ModelProto."
+        ) from None
 
 
 def _opset(model: Any) -> int:
