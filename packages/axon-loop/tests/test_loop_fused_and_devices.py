@@ -88,18 +88,17 @@ def test_auto_is_the_default_and_equals_single_steps(linear):
 def block_sizes(loop, data, **options):
     """The iterations of every dispatch of a run (records what the engine dispatches)."""
     sizes = []
-    original = Engine.dispatches
+    original = Engine.run_dispatch
 
-    def recording(self, block):
-        for size, *batch_and_position in original(self, block):
-            sizes.append(size)
-            yield size, *batch_and_position
+    def recording(self, size, *batch_and_position, **last):
+        sizes.append(size)
+        return original(self, size, *batch_and_position, **last)
 
-    Engine.dispatches = recording
+    Engine.run_dispatch = recording
     try:
         loop.run(data, **options)
     finally:
-        Engine.dispatches = original
+        Engine.run_dispatch = original
     return sizes
 
 
@@ -282,3 +281,71 @@ def test_a_batch_that_does_not_split_over_the_mesh_is_explained(linear):
         loop.run(odd, mesh=mesh)
     with pytest.raises(ValueError, match="batch_axis='batch'"):
         loop.run(odd, mesh=mesh, batch_axis="batch")
+
+
+def gathered_sizes(loop, data, **options):
+    """The run's final state, and the sizes of the blocks ``batches(...)`` stacked itself."""
+    sizes = []
+    original = axon.loop._data.EpochCursor.gather
+
+    def recording(self, count, out):
+        sizes.append(count)
+        return original(self, count, out)
+
+    axon.loop._data.EpochCursor.gather = recording
+    try:
+        return loop.run(data, **options), sizes
+    finally:
+        axon.loop._data.EpochCursor.gather = original
+
+
+@pytest.mark.parametrize("shuffle", [False, True])
+def test_blocks_gathered_from_batches_equal_blocks_stacked_batch_by_batch(linear, shuffle):
+    """batches(...) stacks a fused block itself, one copy per array: the same blocks, the
+    same results (bitwise) as its batches given as a list, with shuffling, a subset of
+    the rows (split) and a short last batch; handlers see the right batch."""
+    rng = np.random.default_rng(3)
+    x = rng.normal(loc=5.0, scale=3.0, size=(150, 3)).astype(np.float32)
+    y = x @ np.array([[1.0], [-2.0], [0.5]], np.float32)
+    data, _ = axon.loop.batches(x, y, batch_size=8, shuffle=shuffle, seed=4).split(0.1)
+    assert (data.examples, len(data)) == (135, 17)  # 16 full batches and one of 7
+
+    def loop(seen):
+        def record(state):
+            seen.append((state.epoch, state.iteration, np.asarray(state.step_state["y_true"])))
+
+        trainer = axon.loop.trainer(linear, "mean_squared_error", optax.adam(1e-2), log=0)
+        return trainer.replace(output_transform=None).handle_event(
+            "iteration_completed", record, {"every": 5}
+        )
+
+    seen_gathered, seen_listed = [], []
+    gathered, sizes = gathered_sizes(loop(seen_gathered), data, epochs=3, steps_per_dispatch=6)
+    listed = loop(seen_listed).run(
+        lambda epoch: list(data.epoch(epoch)), epochs=3, steps_per_dispatch=6
+    )
+    assert sizes and sum(sizes) > 2 * 16  # most of every epoch was gathered
+    np.testing.assert_array_equal(
+        gathered.step_state["model_state"]["w"], listed.step_state["model_state"]["w"]
+    )
+    assert gathered.metric_values() == listed.metric_values()
+    assert len(seen_gathered) == len(seen_listed) == 10  # iterations 5, 10, ..., 50 of 51
+    for (epoch, iteration, y_true), (_, _, expected) in zip(
+        seen_gathered, seen_listed, strict=True
+    ):
+        np.testing.assert_array_equal(y_true, expected)
+        batch = list(data.epoch(epoch))[iteration - 17 * epoch - 1]
+        np.testing.assert_array_equal(y_true, batch[1])
+
+
+def test_blocks_gathered_from_batches_stop_at_the_iteration_limit(linear):
+    x = np.arange(120, dtype=np.float32).reshape(40, 3) / 40
+    data = axon.loop.batches(x, x[:, :1], batch_size=4)
+    trainer = axon.loop.trainer(linear, "mean_squared_error", optax.sgd(0.1), log=0)
+    trainer = trainer.replace(output_transform=None)
+    state, sizes = gathered_sizes(trainer, data, iterations=7, steps_per_dispatch=4)
+    listed = trainer.run(list(data), iterations=7, steps_per_dispatch=4)
+    assert state.iteration == 7 and sum(sizes) <= 7
+    np.testing.assert_array_equal(
+        state.step_state["model_state"]["w"], listed.step_state["model_state"]["w"]
+    )

@@ -12,19 +12,22 @@
 - ``batches``: ``batches(x, y, batch_size=...)``, mini-batches over arrays,
   pytrees of arrays or data-frame columns, shuffled by ``(seed, epoch)``.
 - ``arrays``: batch leaves that are not arrays yet (e.g. torch tensors) become
-  NumPy arrays.
+  NumPy arrays; aligned host memory for stacked blocks.
 """
 
-from .batches import Batches, batches
+from .arrays import aligned_empty
+from .batches import Batches, EpochCursor, batches
 from .positions import checked_position
 from .prefetch import prefetched
 from .source import DataSource, EmptyDataError, EpochBatches
 
 __all__ = [
     "Batches",
+    "EpochCursor",
     "DataSource",
     "EmptyDataError",
     "EpochBatches",
+    "aligned_empty",
     "batches",
     "checked_position",
     "prefetched",

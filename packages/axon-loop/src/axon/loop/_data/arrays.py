@@ -1,4 +1,5 @@
-"""Batches of arrays: leaves that are not arrays yet become NumPy arrays."""
+"""Batches of arrays: leaves that are not arrays yet become NumPy arrays; aligned host
+memory for stacked blocks."""
 
 from __future__ import annotations
 
@@ -36,3 +37,12 @@ def as_arrays(batch: Any) -> Any:
         return array
 
     return jax.tree_util.tree_map(convert, batch)
+
+
+def aligned_empty(shape: tuple[int, ...], dtype: Any, alignment: int = 64) -> np.ndarray:
+    """An uninitialized array whose memory is aligned to ``alignment`` bytes: the CPU
+    backend uses such a block in place instead of copying it."""
+    size = int(np.prod(shape)) * np.dtype(dtype).itemsize
+    raw = np.empty(size + alignment, np.uint8)
+    offset = -raw.ctypes.data % alignment
+    return raw[offset : offset + size].view(dtype).reshape(shape)

@@ -67,7 +67,7 @@ class Batches:
         epoch, self._next_epoch = self._next_epoch, self._next_epoch + 1
         return self.epoch(epoch)
 
-    def epoch(self, epoch: int, start: int = 0) -> Iterator[Any]:
+    def epoch(self, epoch: int, start: int = 0) -> EpochCursor:
         """The batches of ``epoch``, from batch number ``start`` on (nothing before it is read).
 
         >>> import numpy as np
@@ -78,25 +78,7 @@ class Batches:
         >>> [b.tolist() for b in data.epoch(3, start=2)] == [list(data.epoch(3))[2].tolist()]
         True
         """
-        order = (
-            np.random.default_rng([self.seed, epoch]).permutation(self.examples)
-            if self.shuffle
-            else None
-        )
-        for index in range(start, len(self)):
-            begin = index * self.batch_size
-            rows = (
-                slice(begin, begin + self.batch_size)  # a view: no copy
-                if order is None
-                else order[begin : begin + self.batch_size]
-            )
-            if self.rows is not None:
-                rows = self.rows[rows]
-            x = jax.tree_util.tree_map(lambda leaf, r=rows: leaf[r], self.x)
-            if self.y is None:
-                yield x
-            else:
-                yield x, jax.tree_util.tree_map(lambda leaf, r=rows: leaf[r], self.y)
+        return EpochCursor(self, epoch, start)
 
     def split(
         self, validation: float, *, seed: int | None = None, batch_size: int | None = None
@@ -158,6 +140,75 @@ class Batches:
             f"Batches({self.examples} examples, batch_size={self.batch_size}{order}: "
             f"{len(self)} batch{'es' if len(self) != 1 else ''} of {what})"
         )
+
+
+class EpochCursor:
+    """One epoch of :class:`Batches`, from batch ``start`` on: iterating gives its batches,
+    and ``gather`` gives the next full batches at once, stacked (a fused block of the
+    loop: one copy per array instead of reading and stacking batch by batch)."""
+
+    def __init__(self, batches: Batches, epoch: int, start: int):
+        self.batches = batches
+        self.order = (
+            np.random.default_rng([batches.seed, epoch]).permutation(batches.examples)
+            if batches.shuffle
+            else None
+        )
+        self.index = start
+
+    def __iter__(self) -> EpochCursor:
+        return self
+
+    def __next__(self) -> Any:
+        if self.index >= len(self.batches):
+            raise StopIteration
+        self.index += 1
+        return self._batch(self._rows(self.index - 1, 1))
+
+    def full_ahead(self) -> int:
+        """How many full-size batches are left, in a row, from the next one on."""
+        return max(self.batches.examples // self.batches.batch_size - self.index, 0)
+
+    def peek(self) -> Any:
+        """The next batch (views or copies of its rows), left to be read."""
+        return self._batch(self._rows(self.index, 1))
+
+    def gather(self, count: int, out: Any) -> None:
+        """Copy the next ``count`` full batches into ``out`` (the batch structure, each leaf
+        an array of ``(capacity, batch_size, ...)``, ``capacity >= count``) and move past them."""
+        rows = self._rows(self.index, count)
+        size = count * self.batches.batch_size
+
+        def copy(leaf: np.ndarray, block: np.ndarray) -> None:
+            target = block.reshape(-1, *leaf.shape[1:])[:size]
+            if isinstance(rows, slice):
+                np.copyto(target, leaf[rows])
+            else:  # shuffled: one gather
+                np.take(leaf, rows, axis=0, out=target)
+
+        jax.tree_util.tree_map(copy, self._data(), out)
+        self.index += count
+
+    def back(self, count: int) -> None:
+        """Step back over the last ``count`` batches, to read them again."""
+        self.index -= count
+
+    def _data(self) -> Any:
+        batches = self.batches
+        return batches.x if batches.y is None else (batches.x, batches.y)
+
+    def _rows(self, first: int, count: int) -> slice | np.ndarray:
+        """The examples of batches ``first, ..., first + count - 1``: a slice (no copy)
+        unless shuffled or a subset."""
+        size = self.batches.batch_size
+        begin, end = first * size, min((first + count) * size, self.batches.examples)
+        rows: slice | np.ndarray = (
+            slice(begin, end) if self.order is None else self.order[begin:end]
+        )
+        return rows if self.batches.rows is None else self.batches.rows[rows]
+
+    def _batch(self, rows: slice | np.ndarray) -> Any:
+        return jax.tree_util.tree_map(lambda leaf: leaf[rows], self._data())
 
 
 def batches(

@@ -22,6 +22,7 @@ import threading
 from collections.abc import Callable, Iterator
 from typing import Any
 
+from .batches import EpochCursor
 from .source import EpochBatches
 
 Read = tuple[Any, Any]  # (batch, position), as EpochBatches.read gives them
@@ -45,13 +46,57 @@ def prefetched(
     if depth == "auto":
         depth = 0 if batches.in_memory else AUTO_DEPTH
     if depth == 0:
-        yield ((prepare(batch), position) for batch, position in _reads(batches, limit))
+        yield InCaller(batches, limit, prepare)
         return
     ahead = _Prefetcher(_reads(batches, limit), depth, prepare)
     try:
         yield ahead
     finally:
         batches.give_back(ahead.close())
+
+
+class InCaller:
+    """``(prepare(batch), position)`` pairs read in the caller's thread, at most ``limit``.
+
+    ``cursor()`` offers the source itself when it can stack a fused block in one copy
+    per array (``batches(...)``'s ``EpochCursor``), nothing having been read ahead;
+    ``consumed(n)`` counts batches taken from it that way.
+    """
+
+    def __init__(self, batches: EpochBatches, limit: int | None, prepare: Callable[[Any], Any]):
+        self._batches, self._left, self._prepare = batches, limit, prepare
+
+    def __iter__(self) -> InCaller:
+        return self
+
+    def __next__(self) -> Read:
+        if self._left is not None:
+            if self._left <= 0:
+                raise StopIteration
+            self._left -= 1
+        batch, position = self._batches.read()
+        return self._prepare(batch), position
+
+    def cursor(self) -> EpochCursor | None:
+        return self._batches.cursor()
+
+    def consumed(self, count: int) -> None:
+        if self._left is not None:
+            self._left -= count
+
+    def give_back(self, reads: list[Read]) -> None:
+        """Batches read (ahead) but not run, to be read again first."""
+        self._batches.give_back(reads)
+        self.consumed(-len(reads))
+
+    def cursor_back(self, count: int) -> None:
+        """The last ``count`` batches gathered from ``cursor()`` were not run."""
+        self._batches.iterator.back(count)
+        self.consumed(-count)
+
+    def allowed(self, count: int) -> int:
+        """``count``, or fewer where the limit comes first."""
+        return count if self._left is None else min(count, self._left)
 
 
 def _reads(batches: EpochBatches, limit: int | None) -> Iterator[Read]:
@@ -73,6 +118,7 @@ class _Prefetcher:
         self._prepare = prepare
         self._depth = depth
         self._buffer: collections.deque[tuple[Read, Read]] = collections.deque()
+        self._returned: list[Read] = []  # given back by the consumer: taken again first
         self._changed = threading.Condition()
         self._error: BaseException | None = None
         self._finished = False  # the thread has ended: the source ran out, failed or was stopped
@@ -108,6 +154,8 @@ class _Prefetcher:
 
     def __next__(self) -> Read:
         with self._changed:
+            if self._returned:
+                return self._returned.pop(0)
             while not self._buffer and not self._finished:
                 self._changed.wait()
             if self._buffer:
@@ -119,6 +167,16 @@ class _Prefetcher:
             raise error  # its traceback still shows where in the source it happened
         raise StopIteration
 
+    def cursor(self) -> None:
+        return None  # batches read ahead by the thread are stacked one by one
+
+    def give_back(self, reads: list[Read]) -> None:
+        """Batches taken but not run, to be taken again first (and handed back to the
+        source first by ``close``). Only fused runs give back, where ``prepare`` keeps a
+        batch as it was read."""
+        with self._changed:
+            self._returned[:0] = reads
+
     def close(self) -> list[Read]:
         """Stop the thread, once the read it is in has returned; the batches it read that
         were not consumed, as they came from the source."""
@@ -126,6 +184,7 @@ class _Prefetcher:
             self._stopping = True
             self._changed.notify_all()
         self._thread.join()
-        left = [read for read, _ in self._buffer]
+        left = self._returned + [read for read, _ in self._buffer]
         self._buffer.clear()
+        self._returned = []
         return left

@@ -9,7 +9,7 @@ from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 from .arrays import as_arrays
-from .batches import Batches
+from .batches import Batches, EpochCursor
 from .positions import Position, moved_to, position_reader
 
 
@@ -191,6 +191,12 @@ class EpochBatches:
 
     def give_back(self, read: Iterable[tuple[Any, Position | None]]) -> None:
         self._pending[:0] = read
+
+    def cursor(self) -> EpochCursor | None:
+        """The ``batches(...)`` epoch being read, when nothing was read ahead of it: the
+        next batches may then be gathered from it directly (``EpochCursor.gather``)."""
+        iterator = self.iterator
+        return iterator if isinstance(iterator, EpochCursor) and not self._pending else None
 
 
 def _is_array(data: Any) -> bool:

@@ -16,6 +16,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from .._data import aligned_empty
 from .._events import CountFilter, Event, TimedFilter
 
 if TYPE_CHECKING:
@@ -147,15 +148,8 @@ def _stack(leaves: tuple[Any, ...], capacity: int) -> Any:
         # One copy, in C (np.stack reshapes each leaf in Python), into memory aligned to
         # 64 bytes: the CPU backend then uses the block in place instead of copying it.
         # The rows past the last batch stay unwritten: the program never reads them.
-        stacked = _aligned_empty((capacity, *first.shape), first.dtype)
+        stacked = aligned_empty((capacity, *first.shape), first.dtype)
         rows = len(leaves) * first.shape[0]
         np.concatenate(leaves, out=stacked.reshape(-1, *first.shape[1:])[:rows])
         return stacked
     return np.array(leaves + (first,) * (capacity - len(leaves)))  # numbers and 0-d arrays
-
-
-def _aligned_empty(shape: tuple[int, ...], dtype: Any, alignment: int = 64) -> np.ndarray:
-    size = int(np.prod(shape)) * np.dtype(dtype).itemsize
-    raw = np.empty(size + alignment, np.uint8)
-    offset = -raw.ctypes.data % alignment
-    return raw[offset : offset + size].view(dtype).reshape(shape)

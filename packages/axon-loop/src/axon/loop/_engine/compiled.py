@@ -156,14 +156,20 @@ def auto_steps_per_dispatch(
     if cap < 2:
         return 1
     step = compiled_step(loop, jit=True, placement=placement)
-    try:  # traced once per state signature: the jitted step reuses the traces
+    leaves, treedef = jax.tree_util.tree_flatten((step_state, metric_state, batch))
+    key = program_key(loop, "keeps-types", _key(placement), treedef, *map(_aval, leaves))
+    keeps = shared(key, lambda: _keeps_types(step, step_state, metric_state, batch))
+    return cap if keeps else 1
+
+
+def _keeps_types(step: Callable[..., Any], step_state: Any, metric_state: Any, batch: Any) -> bool:
+    """Whether a second step gives the state the types the first one gave it."""
+    try:
         once = step.eval_shape(step_state, metric_state, batch)
         twice = step.eval_shape(*once, batch)
     except Exception:
-        return 1  # the step's own error surfaces, clearly, at its first real call
-    if not _same_avals(once, twice):
-        return 1
-    return cap
+        return False  # the step's own error surfaces, clearly, at its first real call
+    return _same_avals(once, twice)
 
 
 def fits_carry(

@@ -17,7 +17,6 @@ position of the last batch consumed (not of those read ahead) is kept in
 from __future__ import annotations
 
 import contextlib
-import itertools
 import sys
 import time
 from collections.abc import Iterator
@@ -29,9 +28,10 @@ import numpy as np
 from .._data import DataSource, EmptyDataError, EpochBatches, prefetched
 from .._events import Event, Halt
 from .._state import State
-from .blocks import BlockPlanner, flatten, signature, stack_block
-from .compiled import compiled_block, compiled_step, fits_carry, zero_metrics
+from .blocks import BlockPlanner
+from .compiled import compiled_block, compiled_step, zero_metrics
 from .placement import Placement
+from .reading import Block, BlockReader
 
 if TYPE_CHECKING:
     from .._events import HandlerSpec
@@ -56,7 +56,6 @@ class Engine:
         self.prefetch = prefetch  # batches read ahead in a background thread, or "auto"
         self.debug = debug
         self.state = state
-        self.carried: Any = None  # the signature of the batches the step state was made for
         self.placement = placement
         self.step = compiled_step(loop, jit, checked=debug, placement=placement)
         self.block = (
@@ -64,8 +63,8 @@ class Engine:
             if steps_per_dispatch > 1
             else None
         )
-        # rows of a stacked block: its shape, so one program serves every block up to it
-        self.capacity = 0
+        self.reader = BlockReader(loop, state, self.step, steps_per_dispatch)
+        self.ahead: Block | None = None  # the next block, read while the device runs this one
         # unfused, every batch is a dispatch of its own: transfer it as soon as it is read
         self.placed_ahead = self.block is None
         self.by_event: dict[Event, list[HandlerSpec]] = {}
@@ -76,8 +75,12 @@ class Engine:
     # -- events -------------------------------------------------------------------------------
 
     def fire(self, event: Event) -> Halt:
+        self.state.record(event)
+        return self.handle(event)
+
+    def handle(self, event: Event) -> Halt:
+        """Run the handlers of ``event`` (already counted) whose filters match."""
         state = self.state
-        state.record(event)
         outcome = Halt.CONTINUE
         for spec in self.by_event.get(event, ()):
             if not spec.filter(state, event):
@@ -170,58 +173,80 @@ class Engine:
         cap = state.max_iteration
         return None if cap is None else max(cap - state.count_in_epoch(), 0)
 
-    def run_epoch(self, batches: Iterator[tuple[Any, Any]], outcome: Halt) -> tuple[Halt, int]:
-        state, seen = self.state, 0
-        while outcome == Halt.CONTINUE:
-            remaining = self.left(state)
-            if remaining == 0:
-                break
-            planned = self.planner.plan_block(state, remaining)
-            self.reserve(planned)
-            block = list(itertools.islice(batches, planned))
-            if not block:
-                break
-            outcome = self.run_block(block)
-            seen += len(block)
+    def run_epoch(self, reads: Iterator[tuple[Any, Any]], outcome: Halt) -> tuple[Halt, int]:
+        seen = 0
+        self.reader.reads = reads
+        try:
+            while outcome == Halt.CONTINUE:
+                block = self.next_block()
+                if block is None:
+                    break
+                outcome = self.run_block(block)
+                seen += block.size
+        finally:
+            if self.ahead is not None:  # the epoch ends otherwise: its batches are read again
+                self.reader.give_back(self.ahead)
+                self.ahead = None
         return outcome, seen
 
-    def reserve(self, planned: int) -> None:
-        """Make the stacked blocks hold ``planned`` batches. The first planned block sets
-        the capacity (a log every 50 iterations: 50); a larger one later (rare: resumed
-        mid-epoch, irregular handlers) raises it to a power of two, a new program each
-        time, so at most a few per run."""
-        if self.block is None or planned <= self.capacity:
-            return
-        if self.capacity:
-            planned = min(self.planner.steps_per_dispatch, 1 << (planned - 1).bit_length())
-        self.capacity = planned
+    def next_block(self) -> Block | None:
+        """The next planned block of the epoch (``None``: the epoch is over): the one read
+        ahead if the run went as planned, else read now."""
+        state = self.state
+        remaining = self.left(state)
+        if remaining == 0:
+            return None
+        planned = self.planner.plan_block(state, remaining)
+        ahead, self.ahead = self.ahead, None
+        if ahead is not None:
+            if ahead.planned == planned and ahead.step_state is state.step_state:
+                return ahead if ahead.size else None
+            self.reader.give_back(ahead)  # handlers changed the plan or the state
+        block = self.reader.prepare(planned, ahead=False)
+        return block if block.size else None
 
-    def run_block(self, block: list[tuple[Any, Any]]) -> Halt:
-        """Run a planned block of ``(batch, position)`` pairs: no handler fires inside it,
-        but possibly at its two ends.
+    def read_ahead(self) -> None:
+        """Read (and stack) the next block while the device runs the one just dispatched,
+        before the handlers of its end fire: they may wait for the device (a log line
+        reads the metrics), and the next dispatch then starts at once."""
+        remaining = self.left(self.state)
+        if remaining != 0:
+            planned = self.planner.plan_block(self.state, remaining)
+            self.ahead = self.reader.prepare(planned, ahead=True)
+
+    def run_block(self, block: Block) -> Halt:
+        """Run a planned block: no handler fires inside it, but possibly at its two ends.
 
         Consecutive batches of the same structure, shapes and dtypes run fused; a batch
         unlike its neighbours (e.g. a short last batch) runs on its own.
         """
-        for size, batch, position in self.dispatches(block):
-            outcome = self.fire(Event.ITERATION_STARTED)
-            if outcome != Halt.CONTINUE:
-                return outcome
-            if size == 1:
-                self.run_step(batch if self.placed_ahead else self.placement.batch(batch))
-            else:
-                self.state.record(Event.ITERATION_STARTED, size - 1)
-                self.state.step_state, self.state.metric_state = self.block(
-                    self.state.step_state,
-                    self.state.metric_state,
-                    self.placement.batch(batch, stacked=True),
-                    np.int32(size),
-                )
-            self.state.data_position = position  # of the dispatch's last batch
-            outcome = self.complete(size)
+        done = 0
+        for size, batch, position in self.reader.dispatches(block):
+            done += size
+            outcome = self.run_dispatch(size, batch, position, last=done == block.size)
             if outcome != Halt.CONTINUE:
                 return outcome
         return Halt.CONTINUE
+
+    def run_dispatch(self, size: int, batch: Any, position: Any, last: bool) -> Halt:
+        """``size`` iterations in one dispatch: a step on ``batch``, or the block program on
+        ``size`` stacked batches; ``position``: where the last of them was read; ``last``:
+        the block's last dispatch."""
+        outcome = self.fire(Event.ITERATION_STARTED)
+        if outcome != Halt.CONTINUE:
+            return outcome
+        if size == 1:
+            self.run_step(batch if self.placed_ahead else self.placement.batch(batch))
+        else:
+            self.state.record(Event.ITERATION_STARTED, size - 1)
+            self.state.step_state, self.state.metric_state = self.block(
+                self.state.step_state,
+                self.state.metric_state,
+                self.placement.batch(batch, stacked=True),
+                np.int32(size),
+            )
+        self.state.data_position = position  # of the dispatch's last batch
+        return self.complete(size, read_ahead=last and self.block is not None)
 
     def run_step(self, batch: Any) -> None:
         """One step on a batch already placed on the device(s)."""
@@ -234,50 +259,14 @@ class Engine:
             elapsed = (time.perf_counter() - started) * 1e3
             _debug(f"iteration {state.iteration + 1}: step {elapsed:.2f} ms")
 
-    def dispatches(self, block: list[tuple[Any, Any]]) -> Iterator[tuple[int, Any, Any]]:
-        """``(iterations, batch or stacked batches, position of the last)`` for each dispatch
-        of ``block``, a list of ``(batch, position)`` pairs.
-
-        Every fused part is stacked into a block of the run's capacity, so a block cut
-        short (the data ran out, a batch of another shape) compiles no new program.
-        """
-        if self.block is None:  # no fusion: nothing to compare or stack
-            yield from ((1, batch, position) for batch, position in block)
-            return
-        flat = [flatten(batch) for batch, _ in block]
-        signatures = [signature(leaves, treedef) for leaves, treedef in flat]
-        start = 0
-        while start < len(block):
-            end = start + 1
-            while end < len(block) and signatures[end] == signatures[start]:
-                end += 1
-            if end - start > 1 and not self.carry_fits(signatures[start], block[start][0]):
-                # the state was made for other batches (e.g. y_pred of a short last batch,
-                # or weakly typed initial values): one step on its own gives it this shape
-                self.carried = signatures[start]
-                yield 1, *block[start]
-                start += 1
-                continue
-            self.carried = signatures[start]
-            if end - start == 1:
-                yield 1, *block[start]
-            else:
-                yield end - start, stack_block(flat[start:end], self.capacity), block[end - 1][1]
-            start = end
-
-    def carry_fits(self, batch_signature: Any, batch: Any) -> bool:
-        """Whether the step state can be the scan carry over batches like ``batch``."""
-        if batch_signature == self.carried:
-            return True
-        carry = (self.state.step_state, self.state.metric_state)
-        return fits_carry(self.loop, self.step, carry, batch_signature, batch)
-
-    def complete(self, iterations: int) -> Halt:
+    def complete(self, iterations: int, read_ahead: bool = False) -> Halt:
         state = self.state
-        state.record(Event.ITERATION_COMPLETED, iterations - 1)
+        state.record(Event.ITERATION_COMPLETED, iterations)
         state.iteration += iterations
         state.metrics = {**state.metrics, **self.metric_view()}
-        return self.fire(Event.ITERATION_COMPLETED)
+        if read_ahead:
+            self.read_ahead()
+        return self.handle(Event.ITERATION_COMPLETED)
 
     def metric_view(self) -> dict[str, Any]:
         # jit returns dicts with sorted keys; show metrics in the order they were attached
