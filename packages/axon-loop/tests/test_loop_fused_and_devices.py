@@ -349,3 +349,38 @@ def test_blocks_gathered_from_batches_stop_at_the_iteration_limit(linear):
     np.testing.assert_array_equal(
         state.step_state["model_state"]["w"], listed.step_state["model_state"]["w"]
     )
+
+
+@pytest.mark.parametrize("source", ["list", "batches"])
+def test_a_block_read_ahead_is_read_again_when_a_handler_replaces_the_state(linear, source):
+    """The engine reads and stacks the next block before the handlers of a block's end
+    fire; a handler that replaces the step state (as restoring weights does) sends that
+    block back to the source, to be read again for the new state: nothing is skipped."""
+    x = np.random.default_rng(5).normal(size=(96, 3)).astype(np.float32)
+    data = axon.loop.batches(x, x[:, :1] * 2.0, batch_size=8)
+    data = list(data) if source == "list" else data
+    gave_back = []
+    original = axon.loop._engine.reading.BlockReader.give_back
+
+    def recording(self, block):
+        gave_back.append(block.size)
+        return original(self, block)
+
+    def replace_state(state):
+        state.step_state = jax.tree_util.tree_map(jnp.copy, state.step_state)
+
+    trainer = axon.loop.trainer(linear, "mean_squared_error", optax.adam(1e-2), log=0)
+    trainer = trainer.replace(output_transform=None)
+    single = trainer.run(data, epochs=2, steps_per_dispatch=1)
+    axon.loop._engine.reading.BlockReader.give_back = recording
+    try:
+        fused = trainer.handle_event("iteration_completed", replace_state, {"every": 4}).run(
+            data, epochs=2, steps_per_dispatch=4
+        )
+    finally:
+        axon.loop._engine.reading.BlockReader.give_back = original
+    assert gave_back and set(gave_back) == {4}
+    assert fused.iteration == single.iteration == 24
+    np.testing.assert_allclose(
+        fused.step_state["model_state"]["w"], single.step_state["model_state"]["w"], rtol=1e-6
+    )

@@ -160,10 +160,13 @@ def test_ctrl_c_while_waiting_for_a_slow_loader():
     assert not prefetch_threads()
 
 
+@pytest.mark.parametrize("steps_per_dispatch", [1, "auto"])
 @pytest.mark.parametrize("handler", ["halt_epoch", None])
-def test_a_one_shot_iterator_continued_over_epochs_loses_no_batch(handler):
+def test_a_one_shot_iterator_continued_over_epochs_loses_no_batch(handler, steps_per_dispatch):
     """Each epoch takes 3 batches (``iterations=3``, or a halt) from one generator; batches
-    read ahead when the epoch stops are given back to the next epoch."""
+    read ahead when the epoch stops (by the thread, or by the engine reading the next
+    fused block before the handlers fire) are given back to the next epoch."""
+    in_order = axon.loop.loop(order_hash).run(BATCHES, jnp.int32(0), steps_per_dispatch=1)
     loop = axon.loop.loop(order_hash)
     if handler is not None:
         loop = loop.handle_event("iteration_completed", lambda s: handler, {"every": 3})
@@ -174,11 +177,11 @@ def test_a_one_shot_iterator_continued_over_epochs_loses_no_batch(handler):
             epochs=4,
             prefetch=prefetch,
             iterations=None if handler else 3,
-            steps_per_dispatch=1,
+            steps_per_dispatch=steps_per_dispatch,
         )
         for prefetch in (0, 2)
     ]
-    assert int(ends[0].step_state) == int(ends[1].step_state)
+    assert int(ends[0].step_state) == int(ends[1].step_state) == int(in_order.step_state)
     assert ends[0].iteration == ends[1].iteration == 12
 
 

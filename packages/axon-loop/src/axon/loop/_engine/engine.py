@@ -199,7 +199,8 @@ class Engine:
         planned = self.planner.plan_block(state, remaining)
         ahead, self.ahead = self.ahead, None
         if ahead is not None:
-            if ahead.planned == planned and ahead.step_state is state.step_state:
+            unchanged = ahead.ready is None or ahead.step_state is state.step_state
+            if ahead.planned == planned and unchanged:
                 return ahead if ahead.size else None
             self.reader.give_back(ahead)  # handlers changed the plan or the state
         block = self.reader.prepare(planned, ahead=False)
