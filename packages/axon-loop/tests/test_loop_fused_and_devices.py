@@ -288,9 +288,9 @@ def gathered_sizes(loop, data, **options):
     sizes = []
     original = axon.loop._data.EpochCursor.gather
 
-    def recording(self, count, out):
+    def recording(self, count, *capacity_and_allocate):
         sizes.append(count)
-        return original(self, count, out)
+        return original(self, count, *capacity_and_allocate)
 
     axon.loop._data.EpochCursor.gather = recording
     try:

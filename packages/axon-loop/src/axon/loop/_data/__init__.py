@@ -15,19 +15,21 @@
   NumPy arrays; aligned host memory for stacked blocks.
 """
 
-from .arrays import aligned_empty
+from .arrays import Allocate, aligned_empty, is_aligned
 from .batches import Batches, EpochCursor, batches
 from .positions import checked_position
 from .prefetch import prefetched
 from .source import DataSource, EmptyDataError, EpochBatches
 
 __all__ = [
+    "Allocate",
     "Batches",
     "EpochCursor",
     "DataSource",
     "EmptyDataError",
     "EpochBatches",
     "aligned_empty",
+    "is_aligned",
     "batches",
     "checked_position",
     "prefetched",

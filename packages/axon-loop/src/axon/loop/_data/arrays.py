@@ -3,6 +3,7 @@ memory for stacked blocks."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import jax
@@ -39,7 +40,19 @@ def as_arrays(batch: Any) -> Any:
     return jax.tree_util.tree_map(convert, batch)
 
 
-def aligned_empty(shape: tuple[int, ...], dtype: Any, alignment: int = 64) -> np.ndarray:
+#: ``allocate(shape, dtype)``: uninitialized host memory aligned to ``ALIGNMENT`` bytes
+Allocate = Callable[[tuple[int, ...], Any], np.ndarray]
+
+#: the CPU backend uses host memory aligned to this many bytes in place; it copies
+#: other memory into a buffer of its own first
+ALIGNMENT = 64
+
+
+def is_aligned(array: np.ndarray) -> bool:
+    return array.__array_interface__["data"][0] % ALIGNMENT == 0
+
+
+def aligned_empty(shape: tuple[int, ...], dtype: Any, alignment: int = ALIGNMENT) -> np.ndarray:
     """An uninitialized array whose memory is aligned to ``alignment`` bytes: the CPU
     backend uses such a block in place instead of copying it."""
     size = int(np.prod(shape)) * np.dtype(dtype).itemsize

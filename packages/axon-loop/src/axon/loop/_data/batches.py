@@ -16,6 +16,8 @@ from typing import Any
 import jax
 import numpy as np
 
+from .arrays import Allocate, aligned_empty, is_aligned
+
 
 class Batches:
     """Mini-batches of ``x`` (and ``y``): what :func:`axon.loop.batches` returns.
@@ -173,21 +175,31 @@ class EpochCursor:
         """The next batch (views or copies of its rows), left to be read."""
         return self._batch(self._rows(self.index, 1))
 
-    def gather(self, count: int, out: Any) -> None:
-        """Copy the next ``count`` full batches into ``out`` (the batch structure, each leaf
-        an array of ``(capacity, batch_size, ...)``, ``capacity >= count``) and move past them."""
+    def gather(self, count: int, capacity: int, allocate: Allocate = aligned_empty) -> Any:
+        """The next ``count`` full batches stacked: the batch structure, each leaf of
+        ``(capacity, batch_size, ...)``, ``capacity >= count`` (the rows past ``count``
+        are left unwritten); moves past them. A whole block of consecutive rows that
+        lies aligned in memory is a view of the arrays (no copy); otherwise one copy
+        (a gather when shuffled) per array into memory from ``allocate``."""
         rows = self._rows(self.index, count)
-        size = count * self.batches.batch_size
+        self.index += count
+        size = self.batches.batch_size
 
-        def copy(leaf: np.ndarray, block: np.ndarray) -> None:
-            target = block.reshape(-1, *leaf.shape[1:])[:size]
+        def stack(leaf: np.ndarray) -> np.ndarray:
+            shape = (capacity, size, *leaf.shape[1:])
+            if isinstance(rows, slice) and count == capacity:
+                view = leaf[rows]
+                if view.flags.c_contiguous and is_aligned(view):
+                    return view.reshape(shape)
+            block = allocate(shape, leaf.dtype)
+            target = block.reshape(-1, *leaf.shape[1:])[: count * size]
             if isinstance(rows, slice):
                 np.copyto(target, leaf[rows])
             else:  # shuffled: one gather
                 np.take(leaf, rows, axis=0, out=target)
+            return block
 
-        jax.tree_util.tree_map(copy, self._data(), out)
-        self.index += count
+        return jax.tree_util.tree_map(stack, self._data())
 
     def back(self, count: int) -> None:
         """Step back over the last ``count`` batches, to read them again."""

@@ -72,6 +72,8 @@ def compiled_block(
 ) -> Callable[..., Any]:
     """``block(step_state, metric_state, stacked, n)``: the first ``n`` batches of a
     stacked block, one iteration each, in one dispatch; shared by equal loops.
+    Returns the new states and ``finished``, a scalar that is ready once the block
+    has run (its stacked batches may then be overwritten).
 
     ``n`` is an argument, not part of the program: one program runs every block size
     up to the stacked block's capacity (a ``while`` loop, as ``lax.scan`` is in XLA).
@@ -88,7 +90,8 @@ def compiled_block(
             step_state, metric_state = jax.lax.fori_loop(0, n, body, (step_state, metric_state))
             if placement is not None:  # the loop's carry, too, is placed by propagation
                 step_state = placement.constrain(step_state)
-            return step_state, metric_state
+            # outputs are ready when the whole program has run; this one is not donated
+            return step_state, metric_state, n + 0
 
         return _compiled(block, jit, checked)
 

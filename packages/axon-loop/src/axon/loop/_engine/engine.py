@@ -240,12 +240,14 @@ class Engine:
             self.run_step(batch if self.placed_ahead else self.placement.batch(batch))
         else:
             self.state.record(Event.ITERATION_STARTED, size - 1)
-            self.state.step_state, self.state.metric_state = self.block(
+            self.reader.make_room()
+            self.state.step_state, self.state.metric_state, finished = self.block(
                 self.state.step_state,
                 self.state.metric_state,
                 self.placement.batch(batch, stacked=True),
                 np.int32(size),
             )
+            self.reader.release(batch, finished)
         self.state.data_position = position  # of the dispatch's last batch
         return self.complete(size, read_ahead=last and self.block is not None)
 

@@ -9,11 +9,17 @@ The engine reads the next block while the device runs the current one, before th
 handlers of the current block's end fire (a log line waits for the device there):
 ``prepare`` reads and stacks it, and ``give_back`` returns its batches to the
 source when the run goes another way (a halt, a handler that changed the state).
+
+Stacked blocks are written into aligned host memory that the CPU backend reads in
+place; the memory of a block that has run is reused for a later one (fresh memory
+costs a page fault per 4 KiB when first written).
 """
 
 from __future__ import annotations
 
+import collections
 import itertools
+import weakref
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -47,6 +53,14 @@ class Block:
         return self.gathered or len(self.reads)
 
 
+#: stacked leaves kept for reuse, across the leaves of a batch and the blocks in flight
+POOL_SIZE = 8
+#: fused blocks dispatched and not finished, at most, when another is dispatched: the host
+#: (dispatch is asynchronous) stays this far ahead of the device, and so does the memory
+#: of the stacked blocks waiting to run
+BLOCKS_IN_FLIGHT = 2
+
+
 class BlockReader:
     """Reads planned blocks of one epoch's batches (``reads``) for the engine."""
 
@@ -58,6 +72,10 @@ class BlockReader:
         # rows of a stacked block: its shape, so one program serves every block up to it
         self.capacity = 0
         self.carried: Any = None  # the signature of the batches the step state was made for
+        # host memory of stacked leaves: (shape and dtype, memory, ready once the block ran)
+        self.pool: list[tuple[Any, np.ndarray, Any]] = []
+        self.lent: weakref.WeakValueDictionary[int, np.ndarray] = weakref.WeakValueDictionary()
+        self.in_flight: collections.deque[Any] = collections.deque()  # their `finished`
 
     def reserve(self, planned: int) -> None:
         """Make the stacked blocks hold ``planned`` batches. The first planned block sets
@@ -89,12 +107,43 @@ class BlockReader:
             uniform = all(signature(*f) == first for f in flat[1:])
             if uniform and self.carry_fits(first, reads[0][0]):
                 self.carried = first
-                block.ready = [(len(reads), stack_block(flat, self.capacity), reads[-1][1])]
+                stacked = stack_block(flat, self.capacity, self.allocate)
+                block.ready = [(len(reads), stacked, reads[-1][1])]
                 block.step_state = self.state.step_state
         return block
 
+    def allocate(self, shape: tuple[int, ...], dtype: Any) -> np.ndarray:
+        """Aligned host memory for a stacked leaf: that of a block that has run, or new."""
+        key = (shape, np.dtype(dtype))
+        pool = enumerate(self.pool)
+        reusable = (i for i, (kind, _, done) in pool if kind == key and _ready(done))
+        index = next(reusable, None)
+        memory = aligned_empty(shape, dtype) if index is None else self.pool.pop(index)[1]
+        self.lent[id(memory)] = memory
+        return memory
+
+    def make_room(self) -> None:
+        """Wait, before a block is dispatched, until at most ``BLOCKS_IN_FLIGHT - 1`` others
+        are unfinished (the device is busy with them meanwhile)."""
+        in_flight = self.in_flight
+        while in_flight and (len(in_flight) >= BLOCKS_IN_FLIGHT or _ready(in_flight[0])):
+            jax.block_until_ready(in_flight.popleft())
+
+    def release(self, stacked: Any, finished: Any = None) -> None:
+        """The memory ``allocate`` gave to ``stacked`` may be reused once ``finished`` (an
+        output of the block that ran on it; ``None``: it never ran) is ready."""
+        if finished is not None:
+            self.in_flight.append(finished)
+        for leaf in jax.tree_util.tree_leaves(stacked):
+            if self.lent.get(id(leaf)) is leaf:
+                del self.lent[id(leaf)]
+                self.pool.append(((leaf.shape, leaf.dtype), leaf, finished))
+        del self.pool[:-POOL_SIZE]
+
     def give_back(self, block: Block) -> None:
         """Return a block read ahead to the source, to be read again."""
+        for _, stacked, _ in block.ready or ():
+            self.release(stacked)
         if block.gathered:
             self.reads.cursor_back(block.gathered)
         elif block.reads:
@@ -132,7 +181,8 @@ class BlockReader:
             if end - start == 1:
                 yield 1, *reads[start]
             else:
-                yield end - start, stack_block(flat[start:end], self.capacity), reads[end - 1][1]
+                stacked = stack_block(flat[start:end], self.capacity, self.allocate)
+                yield end - start, stacked, reads[end - 1][1]
             start = end
 
     def gathered(self, planned: int) -> tuple[int, Any] | None:
@@ -154,11 +204,8 @@ class BlockReader:
         if not self.carry_fits(batch_signature, sample):
             return None
         self.carried = batch_signature
-        stacked = [aligned_empty((self.capacity, *leaf.shape), leaf.dtype) for leaf in leaves]
-        stacked = jax.tree_util.tree_unflatten(treedef, stacked)
-        cursor.gather(size, stacked)
         self.reads.consumed(size)
-        return size, stacked
+        return size, cursor.gather(size, self.capacity, self.allocate)
 
     def carry_fits(self, batch_signature: Any, batch: Any) -> bool:
         """Whether the step state can be the scan carry over batches like ``batch``."""
@@ -166,3 +213,9 @@ class BlockReader:
             return True
         carry = (self.state.step_state, self.state.metric_state)
         return fits_carry(self.loop, self.step, carry, batch_signature, batch)
+
+
+def _ready(finished: Any) -> bool:
+    """Whether a block has run: its ``finished`` output is ready (``None``: it never ran;
+    without jit the output is a host value, ready at once)."""
+    return finished is None or not hasattr(finished, "is_ready") or finished.is_ready()
