@@ -147,7 +147,7 @@ def auto_steps_per_dispatch(
     keeps its structure, shapes and dtypes from one step to the next (the
     ``lax.scan`` carry); a step that keeps changing them runs one iteration per
     dispatch instead. (A first step may still change them, e.g. a weakly typed
-    initial value: :meth:`Engine.dispatches` runs such a step on its own.) With
+    initial value: :meth:`BlockReader.dispatches` runs such a step on its own.) With
     several processes it stays off: processes whose handlers differ (a logger on
     process 0 only) would plan different blocks and wait for each other forever.
     """

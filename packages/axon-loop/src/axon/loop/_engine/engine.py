@@ -6,10 +6,11 @@ Epochs, then blocks of iterations, then steps. Handlers fire in Ignite/Axon orde
 run by what they return. A block is planned so that no handler fires inside it
 (``blocks``) and runs as fused dispatches of the compiled step (``compiled``).
 A background thread reads the next batches, makes them arrays and, without
-fusion, starts their transfer to the device(s) (``prefetch``); a fused block is
-stacked (into a block of the run's capacity, so blocks of any size share one
-program) and transferred when it is planned. Dispatch is asynchronous, so the next
-block is loaded and transferred while the device runs the current one. The
+fusion, starts their transfer to the device(s) (``prefetch``). A fused block is
+read and stacked (into a block of the run's capacity, so blocks of any size share
+one program) right after the previous block is dispatched, before the handlers of
+its end fire (``reading``): dispatch is asynchronous, so the next block is loaded
+while the device runs the current one, even when a handler waits for it. The
 position of the last batch consumed (not of those read ahead) is kept in
 ``state.data_position`` for checkpoints.
 """
