@@ -11,6 +11,7 @@ import axon.loop
 from axon.loop._data import aligned_empty, is_aligned
 from axon.loop._engine.blocks import VIEW_MIN_BYTES, contiguous_view, flatten, stack_block
 from axon.loop._engine.reading import BlockReader
+from axon.loop._engine.staging import MAX_BUFFERS, MAX_BYTES, Staging
 
 ROWS, FEATURES = 64, 512  # 128 KiB per float32 batch: blocks worth viewing
 
@@ -66,7 +67,8 @@ class Finished:
 
 
 def test_memory_is_reused_only_once_the_block_that_ran_on_it_has_finished():
-    reader = BlockReader(loop=None, state=None, step=None, steps_per_dispatch=4)
+    staging = Staging()
+    reader = BlockReader(loop=None, state=None, step=None, steps_per_dispatch=4, staging=staging)
     first = reader.allocate((4, 3), np.float32)
     running = Finished(False)
     reader.release({"x": first}, running)
@@ -78,7 +80,23 @@ def test_memory_is_reused_only_once_the_block_that_ran_on_it_has_finished():
     reader.release([second])  # never ran (a block read ahead and given back): free now
     assert reader.allocate((4, 3), np.float32) is second
     reader.release([np.zeros((4, 3), np.float32)])  # not lent by this reader: not kept
-    assert not reader.pool
+    assert len(staging) == 0
+    other_run = BlockReader(None, None, None, 4, staging=staging)  # kept across runs
+    reader.release([second], Finished(True))
+    assert other_run.allocate((4, 3), np.float32) is second
+
+
+def test_kept_memory_is_bounded():
+    staging = Staging()
+    for _ in range(3 * MAX_BUFFERS):
+        staging.keep(aligned_empty((4, 3), np.float32))
+    assert len(staging) == MAX_BUFFERS
+    big = MAX_BYTES // 3 + 1
+    for _ in range(3):
+        staging.keep(aligned_empty((big,), np.uint8))
+    assert len(staging) < MAX_BUFFERS
+    staging.keep(aligned_empty((MAX_BYTES + 1,), np.uint8))  # the latest one stays
+    assert len(staging) == 1
 
 
 def test_the_block_program_says_when_it_has_finished():

@@ -11,8 +11,7 @@ handlers of the current block's end fire (a log line waits for the device there)
 source when the run goes another way (a halt, a handler that changed the state).
 
 Stacked blocks are written into aligned host memory that the CPU backend reads in
-place; the memory of a block that has run is reused for a later one (fresh memory
-costs a page fault per 4 KiB when first written).
+place, reused once the block that read it has run (``staging``).
 """
 
 from __future__ import annotations
@@ -27,9 +26,9 @@ from typing import TYPE_CHECKING, Any
 import jax
 import numpy as np
 
-from .._data import aligned_empty
 from .blocks import flatten, signature, stack_block
 from .compiled import fits_carry
+from .staging import STAGING, Staging, ready
 
 if TYPE_CHECKING:
     from .._loop import Loop
@@ -53,8 +52,6 @@ class Block:
         return self.gathered or len(self.reads)
 
 
-#: stacked leaves kept for reuse, across the leaves of a batch and the blocks in flight
-POOL_SIZE = 8
 #: fused blocks dispatched and not finished, at most, when another is dispatched: the host
 #: (dispatch is asynchronous) stays this far ahead of the device, and so does the memory
 #: of the stacked blocks waiting to run
@@ -64,16 +61,22 @@ BLOCKS_IN_FLIGHT = 2
 class BlockReader:
     """Reads planned blocks of one epoch's batches (``reads``) for the engine."""
 
-    def __init__(self, loop: Loop, state: State, step: Any, steps_per_dispatch: int):
-        self.loop, self.state, self.step = loop, state, step
+    def __init__(
+        self,
+        loop: Loop,
+        state: State,
+        step: Any,
+        steps_per_dispatch: int,
+        staging: Staging = STAGING,
+    ):
+        self.loop, self.state, self.step, self.staging = loop, state, step, staging
         self.steps_per_dispatch = steps_per_dispatch
         self.fused = steps_per_dispatch > 1
         self.reads: Any = None  # this epoch's (batch, position) pairs (``prefetched``)
         # rows of a stacked block: its shape, so one program serves every block up to it
         self.capacity = 0
         self.carried: Any = None  # the signature of the batches the step state was made for
-        # host memory of stacked leaves: (shape and dtype, memory, ready once the block ran)
-        self.pool: list[tuple[Any, np.ndarray, Any]] = []
+        # the host memory this reader took for stacked leaves, until it gives it back
         self.lent: weakref.WeakValueDictionary[int, np.ndarray] = weakref.WeakValueDictionary()
         self.in_flight: collections.deque[Any] = collections.deque()  # their `finished`
 
@@ -113,12 +116,8 @@ class BlockReader:
         return block
 
     def allocate(self, shape: tuple[int, ...], dtype: Any) -> np.ndarray:
-        """Aligned host memory for a stacked leaf: that of a block that has run, or new."""
-        key = (shape, np.dtype(dtype))
-        pool = enumerate(self.pool)
-        reusable = (i for i, (kind, _, done) in pool if kind == key and _ready(done))
-        index = next(reusable, None)
-        memory = aligned_empty(shape, dtype) if index is None else self.pool.pop(index)[1]
+        """Aligned host memory for a stacked leaf (``staging``)."""
+        memory = self.staging.take(shape, dtype)
         self.lent[id(memory)] = memory
         return memory
 
@@ -126,7 +125,7 @@ class BlockReader:
         """Wait, before a block is dispatched, until at most ``BLOCKS_IN_FLIGHT - 1`` others
         are unfinished (the device is busy with them meanwhile)."""
         in_flight = self.in_flight
-        while in_flight and (len(in_flight) >= BLOCKS_IN_FLIGHT or _ready(in_flight[0])):
+        while in_flight and (len(in_flight) >= BLOCKS_IN_FLIGHT or ready(in_flight[0])):
             jax.block_until_ready(in_flight.popleft())
 
     def release(self, stacked: Any, finished: Any = None) -> None:
@@ -137,8 +136,7 @@ class BlockReader:
         for leaf in jax.tree_util.tree_leaves(stacked):
             if self.lent.get(id(leaf)) is leaf:
                 del self.lent[id(leaf)]
-                self.pool.append(((leaf.shape, leaf.dtype), leaf, finished))
-        del self.pool[:-POOL_SIZE]
+                self.staging.keep(leaf, finished)
 
     def give_back(self, block: Block) -> None:
         """Return a block read ahead to the source, to be read again."""
@@ -213,9 +211,3 @@ class BlockReader:
             return True
         carry = (self.state.step_state, self.state.metric_state)
         return fits_carry(self.loop, self.step, carry, batch_signature, batch)
-
-
-def _ready(finished: Any) -> bool:
-    """Whether a block has run: its ``finished`` output is ready (``None``: it never ran;
-    without jit the output is a host value, ready at once)."""
-    return finished is None or not hasattr(finished, "is_ready") or finished.is_ready()
