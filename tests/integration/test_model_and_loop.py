@@ -161,3 +161,29 @@ print("same")
         [sys.executable, "-c", script], capture_output=True, text=True, timeout=300, cwd=tmp_path
     )
     assert result.returncode == 0 and result.stdout.strip() == "same", result.stderr
+
+
+@pytest.mark.parametrize("shuffle", [False, True])
+def test_fused_blocks_train_bitwise_like_single_steps(shuffle):
+    """The benchmark's trainer (softmax MLP, cross entropy, adam, accuracy) over
+    batches(x, y): blocks stacked by the data itself and read ahead of a log every 7
+    iterations give the parameters and metrics of one step per dispatch, bit for bit."""
+    rng = np.random.default_rng(0)
+    x = rng.normal(loc=3.0, scale=4.0, size=(600, 32)).astype(np.float32)
+    y = np.eye(10, dtype=np.float32)[rng.integers(0, 10, 600)]
+    data = axon.loop.batches(x, y, batch_size=16, shuffle=shuffle)  # 37 full + 1 of 8
+    model = axon.model.input("x", shape=(None, 32)).dense(64, activation="relu")
+    model = model.dense(10, activation="softmax")
+    seen = {}
+
+    def trained(steps_per_dispatch):
+        log = seen.setdefault(steps_per_dispatch, [])
+        loop = axon.loop.trainer(model, "categorical_cross_entropy", "adam", log=0)
+        loop = loop.metric("accuracy").handle_event(
+            "iteration_completed", lambda s: log.append(s.metric_values()), {"every": 7}
+        )
+        return loop.run(data, epochs=2, steps_per_dispatch=steps_per_dispatch)
+
+    single, fused = trained(1), trained("auto")
+    jax.tree_util.tree_map(np.testing.assert_array_equal, fused.params, single.params)
+    assert len(seen["auto"]) == 76 // 7 and seen["auto"] == seen[1]

@@ -102,17 +102,10 @@ class BlockReader:
             size, stacked = gathered
             ready = [(size, stacked, None)]  # batches(...) has no positions
             return Block(planned, [], size, ready, self.state.step_state)
-        reads = list(itertools.islice(self.reads, planned))
-        block = Block(planned, reads)
-        if ahead and self.fused and len(reads) > 1:
-            flat = [flatten(batch) for batch, _ in reads]
-            first = signature(*flat[0])
-            uniform = all(signature(*f) == first for f in flat[1:])
-            if uniform and self.carry_fits(first, reads[0][0]):
-                self.carried = first
-                stacked = stack_block(flat, self.capacity, self.allocate)
-                block.ready = [(len(reads), stacked, reads[-1][1])]
-                block.step_state = self.state.step_state
+        block = Block(planned, list(itertools.islice(self.reads, planned)))
+        if ahead and self.fused and len(block.reads) > 1 and _one_kind(block.reads):
+            block.ready = list(self.dispatches(block))
+            block.step_state = self.state.step_state
         return block
 
     def allocate(self, shape: tuple[int, ...], dtype: Any) -> np.ndarray:
@@ -211,3 +204,10 @@ class BlockReader:
             return True
         carry = (self.state.step_state, self.state.metric_state)
         return fits_carry(self.loop, self.step, carry, batch_signature, batch)
+
+
+def _one_kind(reads: list[tuple[Any, Any]]) -> bool:
+    """Whether the batches of ``reads`` all have one structure, shapes and dtypes."""
+    signatures = (signature(*flatten(batch)) for batch, _ in reads)
+    first = next(signatures, None)
+    return all(other == first for other in signatures)
