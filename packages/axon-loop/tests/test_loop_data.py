@@ -166,6 +166,14 @@ class Counted:
 
 
 class TestWhatTheLoopSaysAboutData:
+    def test_every_epoch_of_batches_knows_its_length(self, linear):
+        """Progress bars and the epoch's last log line need it, in every epoch."""
+        lengths = []
+        trainer = axon.loop.trainer(linear, "mean_squared_error", optax.sgd(0.1), log=0)
+        trainer = trainer.handle_event("epoch_started", lambda s: lengths.append(s.epoch_length))
+        trainer.run(batches(X, Y, batch_size=4, shuffle=True), epochs=3)
+        assert lengths == [3, 3, 3]
+
     def test_batches_train_a_model(self, linear):
         x = np.random.default_rng(0).normal(size=(96, 3)).astype(np.float32)
         y = x @ np.array([[1.0], [-2.0], [0.5]], np.float32) + 0.3

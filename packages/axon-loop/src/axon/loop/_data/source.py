@@ -83,7 +83,7 @@ class DataSource:
         where the previous one stopped, including batches read ahead and given back.
         """
         iterable = self._iterable(epoch)
-        self.lengths[epoch] = len(iterable) if hasattr(iterable, "__len__") else None
+        self.lengths[epoch] = _length(self._batches if self._batches is not None else iterable)
         iterator = iter(iterable)
         if self._reading is not None and self._reading.iterator is iterator:
             return self._reading
@@ -121,7 +121,7 @@ class DataSource:
         iterator = moved_to(iterable, position)
         if iterator is None:
             return None
-        self.lengths[epoch] = len(iterable) if hasattr(iterable, "__len__") else None
+        self.lengths[epoch] = _length(iterable)
         self._reading = EpochBatches(iterator, position_reader(iterable, iterator))
         return self._reading
 
@@ -197,6 +197,11 @@ class EpochBatches:
         next batches may then be gathered from it directly (``EpochCursor.gather``)."""
         iterator = self.iterator
         return iterator if isinstance(iterator, EpochCursor) and not self._pending else None
+
+
+def _length(iterable: Any) -> int | None:
+    """The number of batches of an epoch, if its iterable knows it."""
+    return len(iterable) if hasattr(iterable, "__len__") else None
 
 
 def _is_array(data: Any) -> bool:
