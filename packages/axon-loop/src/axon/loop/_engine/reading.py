@@ -103,9 +103,11 @@ class BlockReader:
             ready = [(size, stacked, None)]  # batches(...) has no positions
             return Block(planned, [], size, ready, self.state.step_state)
         block = Block(planned, list(itertools.islice(self.reads, planned)))
-        if ahead and self.fused and len(block.reads) > 1 and _one_kind(block.reads):
-            block.ready = list(self.dispatches(block))
-            block.step_state = self.state.step_state
+        if ahead and self.fused and len(block.reads) > 1:
+            flat, signatures = _signed(block.reads)
+            if all(other == signatures[0] for other in signatures):
+                block.ready = list(self._grouped(block.reads, flat, signatures))
+                block.step_state = self.state.step_state
         return block
 
     def allocate(self, shape: tuple[int, ...], dtype: Any) -> np.ndarray:
@@ -150,12 +152,15 @@ class BlockReader:
         if block.ready is not None:
             yield from block.ready
             return
-        reads = block.reads
         if not self.fused:  # no fusion: nothing to compare or stack
-            yield from ((1, batch, position) for batch, position in reads)
+            yield from ((1, batch, position) for batch, position in block.reads)
             return
-        flat = [flatten(batch) for batch, _ in reads]
-        signatures = [signature(leaves, treedef) for leaves, treedef in flat]
+        yield from self._grouped(block.reads, *_signed(block.reads))
+
+    def _grouped(
+        self, reads: list[tuple[Any, Any]], flat: list[Any], signatures: list[Any]
+    ) -> Iterator[tuple[int, Any, Any]]:
+        """The dispatches of ``reads``, flattened (``flat``) and signed (``signatures``)."""
         start = 0
         while start < len(reads):
             end = start + 1
@@ -206,8 +211,7 @@ class BlockReader:
         return fits_carry(self.loop, self.step, carry, batch_signature, batch)
 
 
-def _one_kind(reads: list[tuple[Any, Any]]) -> bool:
-    """Whether the batches of ``reads`` all have one structure, shapes and dtypes."""
-    signatures = (signature(*flatten(batch)) for batch, _ in reads)
-    first = next(signatures, None)
-    return all(other == first for other in signatures)
+def _signed(reads: list[tuple[Any, Any]]) -> tuple[list[Any], list[Any]]:
+    """Each batch of ``reads`` flattened, and its signature (structure, shapes, dtypes)."""
+    flat = [flatten(batch) for batch, _ in reads]
+    return flat, [signature(leaves, treedef) for leaves, treedef in flat]
